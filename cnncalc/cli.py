@@ -1,0 +1,249 @@
+"""The command line: read the design, call the library, render, and map errors to exit codes.
+
+Exit codes: 0 success, 1 design problems (a layer does not fit), 2 unreadable
+design or bad usage, 3 an internal error (a bug: please report it).
+This is the only module that prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import zoo
+from .errors import CnnCalcError, SettingsError, Source, Span
+
+EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
+BUG_REPORT = "https://github.com/cnncalc/cnncalc/issues"
+
+app = typer.Typer(
+    name="cnncalc",
+    help="Shapes, parameters, MACs, memory and receptive fields of ConvNet designs, "
+         "written in the CS231n notation. No deep-learning framework needed.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+    csv = "csv"
+
+
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+class Optional_(str, Enum):
+    include = "include"
+    exclude = "exclude"
+
+
+DesignArg = Annotated[str, typer.Argument(
+    metavar="DESIGN", show_default=False,
+    help="A design string, a .cnn file, '-' for standard input, or a built-in example's name (vgg16).")]
+DefineOpt = Annotated[Optional[list[str]], typer.Option(
+    "-D", "--define", metavar="NAME=VALUE",
+    help="Bind a variable, block or layer default, overriding the design's: -D N=2 -D conv.filters=64. Repeatable.")]
+InputOpt = Annotated[Optional[str], typer.Option(
+    "--input", metavar="HxWxC", help="Input size, overriding the design's INPUT: --input 320x320x3.")]
+OptionalOpt = Annotated[Optional_, typer.Option(
+    "--optional", help="Include or drop the layers marked '?'.")]
+MaxLayersOpt = Annotated[int, typer.Option(
+    "--max-layers", min=1, help="Refuse designs that expand to more layers than this.")]
+
+PLAN_HELP = """Print the table of every layer of DESIGN: output volume, memory, weights (with the formula),
+params, MACs and receptive field, then the totals, the training memory, and every stride or
+padding that does not fit, with fixes.
+
+\b
+Examples:
+  cnncalc plan vgg16
+  cnncalc plan "INPUT 224x224x3 -> [[CONV3-64 -> RELU]*2 -> POOL2]*2 -> FC-10"
+  cnncalc plan "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC" \\
+      -D N=2 -D M=3 -D K=1 -D conv.filters=32 -D fc.out=10 --input 32x32x3
+  cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
+  cnncalc plan vgg16 --format json -o vgg16.json
+"""
+
+CHECK_HELP = """Check that every stride and padding of DESIGN fits its input.
+Exit 0 when everything fits, 1 when something does not (each misfit with its arithmetic,
+the rows it drops and fixes), 2 when the design cannot be read.
+
+\b
+Examples:
+  cnncalc check "INPUT 7x7x3 -> CONV3-10/5p0"
+  cnncalc check vgg16 --input 320x320x3
+"""
+
+
+@app.command("plan", help=PLAN_HELP, no_args_is_help=True)
+def plan_command(
+    design: DesignArg,
+    define: DefineOpt = None,
+    input: InputOpt = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per batch: multiplies memory, never shapes.")] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Bytes per number for memory.")] = Dtype.float32,
+    optimizer: Annotated[Optimizer, typer.Option(
+        "--optimizer", help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")
+    ] = Optimizer.sgd,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option(
+        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
+                      ] = False,
+    optional: OptionalOpt = Optional_.include,
+    max_layers: MaxLayersOpt = 1_000_000,
+) -> None:
+    def run() -> int:
+        from . import plan
+        from .render import render
+
+        text, label = read_design(design)
+        report = plan(text, defines=define or (), input=input, batch=batch, dtype=dtype.value,
+                      optimizer=optimizer.value, optional=optional.value, max_layers=max_layers, label=label)
+        if strict and not report.fits:
+            print_problems(report, text, label, as_errors=True)
+            return EXIT_PROBLEMS
+        if output is not None:
+            write_atomically(output, render(report, format.value, width=140), force)
+        elif format is Format.table:
+            tty = sys.stdout.isatty()
+            width = os.get_terminal_size().columns if tty else 140
+            sys.stdout.write(render(report, "table", width=width, color=tty))
+        else:
+            sys.stdout.write(render(report, format.value))
+        return 0
+
+    _exit(run)
+
+
+@app.command("check", help=CHECK_HELP, no_args_is_help=True)
+def check_command(
+    design: DesignArg,
+    define: DefineOpt = None,
+    input: InputOpt = None,
+    optional: OptionalOpt = Optional_.include,
+    max_layers: MaxLayersOpt = 1_000_000,
+) -> None:
+    def run() -> int:
+        from . import plan
+
+        text, label = read_design(design)
+        report = plan(text, defines=define or (), input=input, optional=optional.value, max_layers=max_layers,
+                      label=label)
+        if report.fits:
+            print(f"ok: all {len(report.layers)} layers fit (input {report.input})")
+            return 0
+        print_problems(report, text, label, as_errors=False)
+        return EXIT_PROBLEMS
+
+    _exit(run)
+
+
+def read_design(design: str) -> tuple[str, str]:
+    """The design's text and a label for messages: '-' reads standard input; a name or a path reads a file."""
+    if design == "-":
+        return sys.stdin.read(), ""
+    path = zoo.path(design) if "\n" not in design else None
+    label = ""
+    if path is None and "->" not in design and "\n" not in design and len(design) < 4096:
+        candidate = Path(design)
+        if candidate.suffix == ".cnn" or os.sep in design:
+            path = candidate
+    if path is None:
+        return design, label
+    try:
+        return path.read_text(encoding="utf-8"), label
+    except FileNotFoundError:
+        raise SettingsError(f"no such design file: {design}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"cannot read {design}: {e}") from None
+
+
+def print_problems(report, text: str, label: str, as_errors: bool) -> None:
+    """Each misfit as a message with the design line and a caret under the layer."""
+    stream = sys.stderr if as_errors else sys.stdout
+    source = Source(text, label)
+    offsets = _line_offsets(text)
+    for p in report.problems:
+        start = offsets[p.line - 1] + p.column - 1 if 0 < p.line <= len(offsets) else 0
+        end = start + len(text[start:].split(" ", 1)[0].split("\n", 1)[0]) if start < len(text) else start
+        body = CnnCalcError(p.message, Span(source, start, max(end, start + 1)))
+        rendered = body.render()
+        print(rendered if as_errors else rendered.replace("error: ", "misfit: ", 1), file=stream)
+    fixes = report.input_fixes
+    sizes = [f"{axis.upper()} {' or '.join(map(str, fixes[axis]))}" for axis in ("h", "w") if fixes.get(axis)]
+    if sizes:
+        print(f"hint: every layer fits with an input of {', '.join(sizes)} (now {report.input.h}x{report.input.w})",
+              file=stream)
+
+
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    for i, c in enumerate(text):
+        if c == "\n":
+            offsets.append(i + 1)
+    return offsets
+
+
+def write_atomically(path: Path, content: str, force: bool) -> None:
+    """Write through a temporary file and a rename: a failed run leaves no partial file."""
+    if path.exists() and not force:
+        raise SettingsError(f"{path} exists; pass --force to overwrite it")
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SettingsError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _exit(run) -> None:
+    """Run a command body; the only place that turns errors into messages and exit codes."""
+    try:
+        code = run()
+    except CnnCalcError as e:
+        print(e.render(), file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except OSError as e:  # writing the output: a full disk, a closed pipe
+        print(f"error: {e.strerror or e}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as e:  # a bug in cnncalc: say so, never a traceback
+        print(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc, please report it "
+              f"with the design at {BUG_REPORT}", file=sys.stderr)
+        raise typer.Exit(EXIT_BUG) from None
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,635 @@
+"""Recursive-descent parser of the design language (DSL v1).
+
+One method per rule of the grammar; the parser reads characters directly, so
+layer shorthand such as `CONV3-64/2p1` needs no separate lexer and every error
+points at the exact column.
+
+    design    := statement* chain
+    statement := NAME '=' (expr | chain)                    variable or block
+               | NAME '(' NAME (',' NAME)* ')' '=' chain    parameterised block
+               | KIND '.' ATTR '=' value                    layer default
+               | ('input' | 'inplace') '=' value            setting
+    chain     := term ('->' term)*                          '→' is accepted for '->'
+    term      := atom ('*' count | '?')*
+    atom      := layer | NAME | NAME '(' expr (',' expr)* ')'
+               | '[' chain ']'
+               | '(' chain ('|' chain)+ ')'                 concat on channels
+               | '(' chain ('+' chain)+ ')'                 element-wise sum
+    count     := INT | NAME | '(' expr ')'
+    expr      := integer arithmetic: + - * / ( ), INT and NAME
+
+    layer     := WORD kernel? ('-' value)? ('/' value)? (('p'|'d'|'g') value)* args?
+               | 'INPUT' size?
+    kernel    := INT ('x' INT)?                             written straight after the word
+    value     := INT | NAME | '(' expr ')'
+    args      := '(' (arg (',' arg)*)? ')'                  directly after the layer
+    arg       := NAME '=' setting | setting
+    setting   := FLOAT | WORD | expr ('x' expr)*
+
+White space (newlines included) may separate tokens but not the parts of a
+layer's shorthand; `#` starts a comment; `;` may end a statement.
+"""
+
+from __future__ import annotations
+
+from ..errors import DesignSyntaxError, Source, Span
+from . import ast
+from .words import DEFAULT_KINDS, SETTINGS, split_layer_word
+
+MAX_NESTING = 100  # brackets, parentheses and blocks nested deeper than this are refused
+MAX_DIGITS = 15  # integer literals are below 10**15
+
+_BOOL_WORDS = ("true", "false", "same", "valid", "max", "avg")
+_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NAME_CHARS = _NAME_START | set("0123456789")
+_DIGITS = set("0123456789")
+
+
+def parse(text: str, label: str = "") -> ast.Design:
+    """Parse a whole design."""
+    return Parser(Source(text, label)).design()
+
+
+def parse_definition(text: str) -> ast.Statement:
+    """Parse one command-line definition `NAME=VALUE` (the text after -D)."""
+    return Parser(Source(text, f"-D {text}")).definition()
+
+
+class Parser:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.text = source.text
+        self.pos = 0
+        self.depth = 0
+        self.blocks: set[str] = set()  # block names defined so far, to tell `X = stem` from `X = N`
+
+    # -- helpers ------------------------------------------------------------
+    def span(self, start: int, end: int | None = None) -> Span:
+        return Span(self.source, start, self.pos if end is None else end)
+
+    def error(self, message: str, start: int | None = None, end: int | None = None) -> DesignSyntaxError:
+        start = self.pos if start is None else start
+        if end is None:
+            end = start + 1
+        return DesignSyntaxError(message, Span(self.source, start, end))
+
+    def peek(self, offset: int = 0) -> str:
+        i = self.pos + offset
+        return self.text[i] if i < len(self.text) else ""
+
+    def skip_ws(self, semicolons: bool = False) -> None:
+        text, n = self.text, len(self.text)
+        while self.pos < n:
+            c = text[self.pos]
+            if c in " \t\r\n" or (semicolons and c == ";"):
+                self.pos += 1
+            elif c == "#":
+                nl = text.find("\n", self.pos)
+                self.pos = n if nl == -1 else nl + 1
+            else:
+                break
+
+    def describe_here(self) -> str:
+        """The token at the current position, in words, for 'found …' messages."""
+        if self.pos >= len(self.text):
+            return "end of input"
+        c = self.text[self.pos]
+        if c in _NAME_START:
+            return f"'{self.read_name_at(self.pos)}'"
+        if c in _DIGITS:
+            j = self.pos
+            while j < len(self.text) and self.text[j] in _DIGITS:
+                j += 1
+            return f"'{self.text[self.pos:j]}'"
+        if self.text.startswith("->", self.pos):
+            return "'->'"
+        return f"'{c}'"
+
+    def read_name_at(self, i: int) -> str:
+        j = i
+        while j < len(self.text) and self.text[j] in _NAME_CHARS:
+            j += 1
+        return self.text[i:j]
+
+    def name(self) -> str | None:
+        if self.peek() not in _NAME_START or self.peek() == "":
+            return None
+        word = self.read_name_at(self.pos)
+        self.pos += len(word)
+        return word
+
+    def integer(self) -> ast.Num | None:
+        start = self.pos
+        while self.peek() in _DIGITS and self.peek() != "":
+            self.pos += 1
+        if self.pos == start:
+            return None
+        if self.pos - start > MAX_DIGITS:
+            raise self.error(f"number too large: integers here have at most {MAX_DIGITS} digits", start, self.pos)
+        return ast.Num(int(self.text[start:self.pos]), self.span(start))
+
+    def at_arrow(self) -> bool:
+        return self.text.startswith("->", self.pos) or self.peek() == "→"
+
+    def expect(self, char: str, what: str) -> None:
+        if self.peek() != char:
+            raise self.error(f"expected '{char}' {what}, found {self.describe_here()}")
+        self.pos += 1
+
+    def enter(self, start: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"the design is nested more than {MAX_NESTING} levels deep", start)
+
+    # -- design and statements ----------------------------------------------
+    def design(self) -> ast.Design:
+        statements: list[ast.Statement] = []
+        self.skip_ws(semicolons=True)
+        while self.pos < len(self.text):
+            statement = self.statement()
+            if statement is None:
+                break
+            statements.append(statement)
+            self.skip_ws(semicolons=True)
+        if self.pos >= len(self.text):
+            if statements:
+                raise self.error("the design has definitions but no architecture (a chain such as 'INPUT 32x32x3 -> CONV3-16')")
+            raise self.error("the design is empty: write an architecture such as 'INPUT 32x32x3 -> CONV3-16 -> RELU'")
+        chain = self.chain()
+        self.skip_ws(semicolons=True)
+        if self.pos < len(self.text):
+            start = self.pos
+            if self.statement_ahead():
+                raise self.error("definitions must come before the architecture", start)
+            found = self.describe_here()
+            if self.peek() in _NAME_START or self.peek() in "[(":
+                raise self.error(
+                    f"expected '->' before {found}: a design holds exactly one architecture, "
+                    "so join its parts with '->'", start)
+            raise self.error(f"unexpected {found} after the architecture", start)
+        return ast.Design(statements, chain)
+
+    def definition(self) -> ast.Statement:
+        self.skip_ws()
+        statement = self.statement()
+        if statement is None:
+            raise self.error("expected NAME=VALUE, such as N=2, conv.filters=64 or input=224x224x3", 0, len(self.text))
+        self.skip_ws(semicolons=True)
+        if self.pos < len(self.text):
+            raise self.error(f"unexpected {self.describe_here()} after the definition")
+        return statement
+
+    def statement_ahead(self) -> bool:
+        save = self.pos
+        try:
+            return self.statement_header() is not None
+        except DesignSyntaxError:
+            return False
+        finally:
+            self.pos = save
+
+    def statement_header(self) -> tuple | None:
+        """Read `NAME =`, `NAME(A, B) =` or `KIND.ATTR =`; None (position unchanged) if not there."""
+        start = self.pos
+        word = self.name()
+        if word is None:
+            return None
+        header: tuple | None = None
+        if self.peek() == "." and self.peek(1) in _NAME_START:
+            self.pos += 1
+            attr = self.name()
+            header = ("default", word, attr)
+        elif self.peek() == "(":
+            self.pos += 1
+            params: list[str] = []
+            self.skip_ws()
+            while True:
+                param = self.name()
+                if param is None:
+                    break
+                params.append(param)
+                self.skip_ws()
+                if self.peek() != ",":
+                    break
+                self.pos += 1
+                self.skip_ws()
+            if self.peek() == ")" and params:
+                self.pos += 1
+                header = ("block", word, params)
+        else:
+            header = ("name", word, None)
+        if header is not None:
+            self.skip_ws()
+            if self.peek() == "=" and self.peek(1) != "=":
+                self.pos += 1
+                return (*header, start)
+        self.pos = start
+        return None
+
+    def statement(self) -> ast.Statement | None:
+        header = self.statement_header()
+        if header is None:
+            return None
+        form, word, extra, start = header
+        name_span = Span(self.source, start, start + len(word))
+        self.skip_ws()
+        if form == "default":
+            kind = word.lower()
+            if kind not in DEFAULT_KINDS:
+                raise DesignSyntaxError(
+                    f"'{word}' has no defaults; layer defaults exist for {', '.join(DEFAULT_KINDS)}", name_span)
+            value = self.setting()
+            return ast.DefaultDef(kind, extra.lower(), value, self.span(start))
+        if word.lower() in SETTINGS and form == "name":
+            value = self.setting()
+            return ast.DefaultDef("", word.lower(), value, self.span(start))
+        if split_layer_word(word) is not None:
+            raise DesignSyntaxError(f"'{word}' is a layer name; choose another name for this definition", name_span)
+        if form == "block":
+            self.blocks.add(word)
+            body = self.chain()
+            return ast.BlockDef(word, extra, body, self.span(start))
+        # `NAME = …` is a variable when the right side is an integer expression,
+        # otherwise a block (a chain).
+        value_start = self.pos
+        expr = self.try_variable_value()
+        if expr is not None:
+            return ast.VarDef(word, expr, self.span(start))
+        self.pos = value_start
+        self.blocks.add(word)
+        body = self.chain()
+        return ast.BlockDef(word, [], body, self.span(start))
+
+    def try_variable_value(self) -> ast.Expr | None:
+        save = self.pos
+        try:
+            expr = self.expr()
+        except DesignSyntaxError:
+            self.pos = save
+            return None
+        end = self.pos
+        self.skip_ws()
+        if self.at_arrow() or self.peek() in ("?", "x", "X") or _mentions_block(expr, self.blocks):
+            self.pos = save
+            return None
+        self.pos = end
+        return expr
+
+    # -- chains -------------------------------------------------------------
+    def chain(self) -> ast.Chain:
+        start = self.pos
+        terms = [self.term()]
+        while True:
+            save = self.pos
+            self.skip_ws()
+            if not self.at_arrow():
+                self.pos = save
+                break
+            self.pos += 1 if self.peek() == "→" else 2
+            self.skip_ws()
+            if self.pos >= len(self.text) or self.peek() in ")]|+":
+                raise self.error(f"expected a layer after '->', found {self.describe_here()}")
+            terms.append(self.term())
+        return ast.Chain(terms, self.span(start))
+
+    def term(self) -> ast.Node:
+        start = self.pos
+        node = self.atom()
+        while True:
+            save = self.pos
+            self.skip_ws()
+            c = self.peek()
+            if c == "*":
+                self.pos += 1
+                self.skip_ws()
+                count = self.count()
+                node = ast.Repeat(node, count, self.span(start))
+            elif c == "?":
+                self.pos += 1
+                node = ast.Optional(node, self.span(start))
+            else:
+                self.pos = save
+                return node
+
+    def count(self) -> ast.Expr:
+        start = self.pos
+        if self.peek() == "(":
+            return self.paren_expr()
+        num = self.integer()
+        if num is not None:
+            if self.peek() == ".":
+                raise self.error("a repeat count must be a whole number", start, self.pos + 1)
+            return num
+        word = self.name()
+        if word is not None:
+            return ast.Var(word, self.span(start))
+        if self.peek() == "-":
+            raise self.error("a repeat count cannot be negative", start)
+        raise self.error(f"expected a repeat count after '*' (a number, a name or a (expression)), "
+                         f"found {self.describe_here()}")
+
+    def atom(self) -> ast.Node:
+        start = self.pos
+        c = self.peek()
+        if c == "[":
+            self.enter(start)
+            self.pos += 1
+            self.skip_ws()
+            if self.peek() == "]":
+                raise self.error("empty brackets: put at least one layer inside '[ ]'", start, self.pos + 1)
+            chain = self.chain()
+            self.skip_ws()
+            if self.peek() != "]":
+                raise self.error(self.unclosed("]", "[", start))
+            self.pos += 1
+            self.depth -= 1
+            return ast.Chain(chain.terms, self.span(start))
+        if c == "(":
+            return self.branch()
+        if c in _NAME_START and c:
+            return self.layer_or_ref()
+        if c == "]" or c == ")":
+            raise self.error(f"unmatched '{c}': there is no opening '{'[' if c == ']' else '('}' for it")
+        if c == "" :
+            raise self.error("expected a layer, found end of input")
+        raise self.error(f"expected a layer, a block name, '[' or '(', found {self.describe_here()}")
+
+    def unclosed(self, close: str, opener: str, start: int) -> str:
+        line = self.text.count("\n", 0, start) + 1
+        col = start - (self.text.rfind("\n", 0, start) + 1) + 1
+        where = f"column {col}" if "\n" not in self.text else f"line {line}, column {col}"
+        return f"expected '{close}' to close the '{opener}' at {where}, found {self.describe_here()}"
+
+    def branch(self) -> ast.Branch:
+        start = self.pos
+        self.enter(start)
+        self.pos += 1
+        self.skip_ws()
+        arms = [self.chain()]
+        mode = ""
+        while True:
+            self.skip_ws()
+            c = self.peek()
+            if c in ("|", "+"):
+                if mode and c != mode:
+                    raise self.error("'|' and '+' cannot be mixed in one parenthesis: nest one inside the other")
+                mode = c
+                self.pos += 1
+                self.skip_ws()
+                arms.append(self.chain())
+            elif c == ")":
+                self.pos += 1
+                break
+            elif c == "":
+                raise self.error(self.unclosed(")", "(", start))
+            else:
+                raise self.error(f"expected '|', '+' or ')' in the branches opened at column "
+                                 f"{start - (self.text.rfind(chr(10), 0, start) + 1) + 1}, found {self.describe_here()}")
+        if not mode:
+            raise self.error("a parenthesis holds two or more branches joined by '|' (concat) or '+' (sum); "
+                             "use '[ ]' to group a single chain", start, self.pos)
+        self.depth -= 1
+        return ast.Branch(mode, arms, self.span(start))
+
+    # -- layers and block references ----------------------------------------
+    def layer_or_ref(self) -> ast.Node:
+        start = self.pos
+        word = self.name()
+        assert word is not None
+        split = split_layer_word(word)
+        if split is None:
+            args: list[ast.Expr] | None = None
+            if self.peek() == "(":
+                self.pos += 1
+                self.skip_ws()
+                args = [self.expr()]
+                self.skip_ws()
+                while self.peek() == ",":
+                    self.pos += 1
+                    self.skip_ws()
+                    args.append(self.expr())
+                    self.skip_ws()
+                self.expect(")", f"to close the arguments of '{word}'")
+            return ast.Ref(word, args, self.span(start))
+        upper, kernel = split
+        layer_args: dict[str, ast.Value] = {}
+        if kernel:
+            dims: list[ast.Expr] = []
+            k_pos = start + len(upper)
+            for part in kernel:
+                if len(part) > MAX_DIGITS:
+                    raise self.error("number too large", k_pos, k_pos + len(part))
+                dims.append(ast.Num(int(part), Span(self.source, k_pos, k_pos + len(part))))
+                k_pos += len(part) + 1
+            layer_args["kernel"] = ast.Size(dims, Span(self.source, start + len(upper), self.pos)) if len(dims) > 1 else dims[0]
+        if upper == "INPUT":
+            save = self.pos
+            self.skip_ws()
+            if self.peek() in _DIGITS and self.peek() or (self.peek() == "(" and self.size_ahead()):
+                layer_args["size"] = self.setting()
+            else:
+                self.pos = save
+        else:
+            self.shorthand(upper, layer_args)
+        positional: list[ast.Value] = []
+        if self.peek() == "(":
+            self.layer_args(upper, layer_args, positional)
+        return ast.Layer(upper, layer_args, self.span(start), positional)
+
+    def size_ahead(self) -> bool:
+        """After INPUT, does '(' begin a size like (S)x(S)x3 (not a branch)?"""
+        save = self.pos
+        try:
+            self.paren_expr()
+            return self.peek() in ("x", "X")
+        except DesignSyntaxError:
+            return False
+        finally:
+            self.pos = save
+
+    def shorthand(self, word: str, args: dict[str, ast.Value]) -> None:
+        if self.peek() == "-" and not self.at_arrow():
+            self.pos += 1
+            args["filters"] = self.value(f"after '{word}-' (the filter count)")
+        if self.peek() == "/":
+            self.pos += 1
+            args["s"] = self.value("after '/' (the stride)")
+        while self.peek() in ("p", "P", "d", "D", "g", "G") and self.peek():
+            nxt = self.peek(1)
+            if not (nxt in _DIGITS and nxt or nxt == "("):
+                break
+            key = self.peek().lower()
+            key_pos = self.pos
+            self.pos += 1
+            if key in args:
+                raise self.error(f"'{key}' given twice", key_pos)
+            args[key] = self.value(f"after '{key}'")
+        if self.peek() in _NAME_CHARS and self.peek():
+            start = self.pos
+            rest = self.read_name_at(start)
+            raise self.error(
+                f"unexpected '{rest}' in the layer: after '{word}' come '-filters', '/stride', 'p<pad>', "
+                f"'d<dilation>' and 'g<groups>'; write a variable in a suffix as '(NAME)'",
+                start, start + len(rest))
+
+    def value(self, where: str) -> ast.Expr:
+        start = self.pos
+        if self.peek() == "(":
+            return self.paren_expr()
+        num = self.integer()
+        if num is not None:
+            return num
+        word = self.name()
+        if word is not None:
+            return ast.Var(word, self.span(start))
+        raise self.error(f"expected a number, a name or a (expression) {where}, found {self.describe_here()}")
+
+    def layer_args(self, word: str, args: dict[str, ast.Value], positional: list[ast.Value]) -> None:
+        start = self.pos
+        self.pos += 1
+        self.skip_ws()
+        if self.peek() == ")":
+            self.pos += 1
+            return
+        while True:
+            self.skip_ws()
+            arg_start = self.pos
+            key = self.name()
+            if key is not None:
+                self.skip_ws()
+            if key is not None and self.peek() == "=" and self.peek(1) != "=":
+                self.pos += 1
+                self.skip_ws()
+                lowered = key.lower()
+                if lowered in args:
+                    raise self.error(f"'{key}' given twice for {word}", arg_start, arg_start + len(key))
+                value = self.setting()
+                args[lowered] = value
+            else:
+                self.pos = arg_start
+                positional.append(self.setting())
+            self.skip_ws()
+            if self.peek() == ",":
+                self.pos += 1
+                continue
+            if self.peek() == ")":
+                self.pos += 1
+                return
+            if self.peek() == "":
+                raise self.error(self.unclosed(")", "(", start))
+            raise self.error(f"expected ',' or ')' in the settings of {word}, found {self.describe_here()}")
+
+    def setting(self) -> ast.Value:
+        """A setting's value: a float, a word (same, true, …), an integer expression or a size AxB[xC]."""
+        start = self.pos
+        c = self.peek()
+        if c in _DIGITS and c or (c == "." and self.peek(1) in _DIGITS and self.peek(1)):
+            j = self.pos
+            while j < len(self.text) and self.text[j] in _DIGITS:
+                j += 1
+            if j < len(self.text) and self.text[j] == "." and (j + 1 >= len(self.text) or self.text[j + 1] != "."):
+                j += 1
+                while j < len(self.text) and self.text[j] in _DIGITS:
+                    j += 1
+                literal = self.text[self.pos:j]
+                self.pos = j
+                return ast.Float(float(literal), self.span(start))
+        if c in _NAME_START and c:
+            word = self.read_name_at(self.pos)
+            if word.lower() in _BOOL_WORDS:
+                self.pos += len(word)
+                return ast.Word(word.lower(), self.span(start))
+        first = self.expr()
+        if self.peek() not in ("x", "X") or not self.peek():
+            return first
+        dims = [first]
+        while self.peek() in ("x", "X") and self.peek():
+            self.pos += 1
+            dims.append(self.size_part())
+        if len(dims) > 3:
+            raise self.error("a size has two (HxW) or three (HxWxC) parts", start, self.pos)
+        return ast.Size(dims, self.span(start))
+
+    def size_part(self) -> ast.Expr:
+        if self.peek() == "(":
+            return self.paren_expr()
+        num = self.integer()
+        if num is None:
+            raise self.error(f"expected a number or a (expression) after 'x' in a size, found {self.describe_here()}")
+        return num
+
+    # -- integer expressions ------------------------------------------------
+    def paren_expr(self) -> ast.Expr:
+        start = self.pos
+        self.enter(start)
+        self.pos += 1
+        self.skip_ws()
+        expr = self.expr()
+        self.skip_ws()
+        if self.peek() != ")":
+            raise self.error(self.unclosed(")", "(", start))
+        self.pos += 1
+        self.depth -= 1
+        return expr
+
+    def expr(self) -> ast.Expr:
+        start = self.pos
+        left = self.product()
+        while True:
+            save = self.pos
+            self.skip_ws()
+            c = self.peek()
+            if c in ("+", "-") and c and not self.at_arrow():
+                self.pos += 1
+                self.skip_ws()
+                right = self.product()
+                left = ast.BinOp(c, left, right, self.span(start))
+            else:
+                self.pos = save
+                return left
+
+    def product(self) -> ast.Expr:
+        start = self.pos
+        left = self.unary()
+        while True:
+            save = self.pos
+            self.skip_ws()
+            c = self.peek()
+            if c in ("*", "/") and c:
+                self.pos += 1
+                self.skip_ws()
+                right = self.unary()
+                left = ast.BinOp(c, left, right, self.span(start))
+            else:
+                self.pos = save
+                return left
+
+    def unary(self) -> ast.Expr:
+        start = self.pos
+        if self.peek() == "-" and not self.at_arrow():
+            self.pos += 1
+            self.skip_ws()
+            return ast.Neg(self.unary(), self.span(start))
+        if self.peek() == "(":
+            return self.paren_expr()
+        num = self.integer()
+        if num is not None:
+            if self.peek() == "." and self.peek(1) in _DIGITS and self.peek(1):
+                raise self.error("expected a whole number here", start, self.pos + 2)
+            return num
+        word = self.name()
+        if word is not None:
+            return ast.Var(word, self.span(start))
+        raise self.error(f"expected a number, a name or '(', found {self.describe_here()}")
+
+
+def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:
+    """Does an expression name a layer or a known block (so it is really a chain)?"""
+    match expr:
+        case ast.Var(name=name):
+            return name in blocks or split_layer_word(name) is not None
+        case ast.BinOp(left=left, right=right):
+            return _mentions_block(left, blocks) or _mentions_block(right, blocks)
+        case ast.Neg(operand=operand):
+            return _mentions_block(operand, blocks)
+    return False

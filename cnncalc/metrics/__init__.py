@@ -1,0 +1,1 @@
+"""One metric per module, one dispatcher per module, a `match` on the layer kind."""

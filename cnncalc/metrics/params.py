@@ -1,0 +1,81 @@
+"""Learnable parameters (what PyTorch's `parameters()` counts) and buffers.
+
+Each function returns (weights, biases, buffers, formula); the formula is the
+weights' arithmetic as the CS231n notes write it: `(3*3*3)*64 = 1,728`.
+"""
+
+from __future__ import annotations
+
+from .. import layers as L
+from .shapes import Shape
+
+
+def _formula(expression: str, value: int) -> str:
+    return f"{expression} = {value:,}"
+
+
+def params_conv(layer: L.Conv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # (k_h*k_w*C_in/groups)*K weights + K biases: the notes' "F*F*D1 weights per filter"
+    kh, kw = layer.kernel
+    per_filter = f"{x.c}" if layer.groups == 1 else f"{x.c}/{layer.groups}"
+    weights = kh * kw * (x.c // layer.groups) * layer.filters
+    biases = layer.filters if layer.bias else 0
+    return weights, biases, 0, _formula(f"({kh}*{kw}*{per_filter})*{layer.filters}", weights)
+
+
+def params_dwconv(layer: L.DWConv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # one k_h*k_w filter per output channel, each over a single input channel
+    kh, kw = layer.kernel
+    weights = kh * kw * y.c
+    biases = y.c if layer.bias else 0
+    return weights, biases, 0, _formula(f"({kh}*{kw}*1)*{y.c}", weights)
+
+
+def params_deconv(layer: L.Deconv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # weight tensor C_in x K/groups x k_h x k_w, written like a convolution's; K biases
+    kh, kw = layer.kernel
+    per_filter = f"{x.c}" if layer.groups == 1 else f"{x.c}/{layer.groups}"
+    weights = kh * kw * (x.c // layer.groups) * layer.filters
+    biases = layer.filters if layer.bias else 0
+    return weights, biases, 0, _formula(f"({kh}*{kw}*{per_filter})*{layer.filters}", weights)
+
+
+def params_local(layer: L.Local, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # no sharing: (k*k*C_in)*K weights and K biases at each of the H_out*W_out positions
+    kh, kw = layer.kernel
+    weights = kh * kw * x.c * layer.filters * y.h * y.w
+    biases = layer.filters * y.h * y.w if layer.bias else 0
+    return weights, biases, 0, _formula(f"({kh}*{kw}*{x.c})*{layer.filters}*{y.h}*{y.w}", weights)
+
+
+def params_fc(layer: L.FC, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # in*out weights + out biases, the input flattened: the notes' 7*7*512*4096
+    inputs = x.h * x.w * x.c
+    weights = inputs * layer.out
+    biases = layer.out if layer.bias else 0
+    shape = f"{x.c}" if (x.h, x.w) == (1, 1) else f"{x.h}*{x.w}*{x.c}"
+    return weights, biases, 0, _formula(f"{shape}*{layer.out}", weights)
+
+
+def params_bn(layer: L.BatchNorm, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # a scale and a shift per channel (C + C); running mean and variance are buffers (2C)
+    return x.c, x.c, 2 * x.c, _formula(f"{x.c}", x.c)
+
+
+def params(layer: L._Layer, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    """(weights, biases, buffers, formula) of a layer with input x and output y."""
+    match layer.kind:
+        case "conv":
+            return params_conv(layer, x, y)
+        case "dwconv":
+            return params_dwconv(layer, x, y)
+        case "deconv":
+            return params_deconv(layer, x, y)
+        case "local":
+            return params_local(layer, x, y)
+        case "fc":
+            return params_fc(layer, x, y)
+        case "bn":
+            return params_bn(layer, x, y)
+    # input, pooling, activations, dropout, LRN, upsampling, flatten, identity: nothing to learn
+    return 0, 0, 0, ""

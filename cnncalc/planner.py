@@ -1,0 +1,209 @@
+"""Walk a LayerGraph once, in execution order, and collect a Report."""
+
+from __future__ import annotations
+
+from . import layers as L
+from .errors import SettingsError
+from .graph import MAX_LAYERS, Branch, LayerGraph, build
+from .metrics import memory, receptive, shapes
+from .metrics.macs import macs
+from .metrics.params import params
+from .metrics.shapes import AxisFit, Shape
+from .report import Memory, Problem, ReceptiveField, Report, Row, Totals, Volume
+
+CONVENTIONS = (
+    "params are learnable parameters (PyTorch's parameters()); BN running mean and variance are "
+    "buffers, reported apart (Keras adds them as non-trainable params); num_batches_tracked is not counted",
+    "MACs count the multiply-accumulates of convolutions and fully connected layers; bias adds, pooling, "
+    "normalisation, activations and merges count 0; FLOPs = 2 x MACs",
+    "memory is per image and layer output; activations and dropout work in place (inplace = true), "
+    "FLATTEN and ID are views and add nothing; the input is counted",
+    "backward pass: as much memory again as the forward pass (the CS231n rule of thumb, an estimate)",
+    "training memory = params + buffers + gradients + optimizer state + forward + backward",
+)
+
+
+def parse_size(text: str, what: str = "input") -> tuple[int, int, int]:
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or any(int(p) < 1 for p in parts):
+        raise SettingsError(f"{what} size must be HxWxC with positive whole numbers, such as 224x224x3; got '{text}'")
+    if any(len(p) > 9 for p in parts):
+        raise SettingsError(f"{what} size '{text}' is too large")
+    h, w, c = (int(p) for p in parts)
+    return h, w, c
+
+
+def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
+         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", optional: str = "include",
+         max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+    """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
+
+    >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
+    760
+    """
+    if dtype not in memory.DTYPE_BYTES:
+        raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
+    if optimizer not in memory.OPTIMIZER_STATE:
+        raise SettingsError(f"unknown optimizer '{optimizer}' (choose from {', '.join(memory.OPTIMIZER_STATE)})")
+    if optional not in ("include", "exclude"):
+        raise SettingsError(f"optional must be include or exclude, got '{optional}'")
+    if not isinstance(batch, int) or batch < 1:
+        raise SettingsError(f"batch must be a whole number of at least 1, got {batch!r}")
+    if not isinstance(max_layers, int) or max_layers < 1:
+        raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
+    size = parse_size(input) if isinstance(input, str) else input
+    graph = build(text, defines, size, optional, max_layers, label)
+    return _Walker(graph).report(batch, dtype, optimizer)
+
+
+class _Walker:
+    def __init__(self, graph: LayerGraph) -> None:
+        self.graph = graph
+        self.rows: list[Row] = []
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.places: dict[int, tuple[int, int]] = {}
+
+    def place(self, span) -> tuple[int, int]:
+        if span is None:
+            return 0, 0
+        key = id(span)
+        if key not in self.places:
+            self.places[key] = span.line_col()
+        return self.places[key]
+
+    def report(self, batch: int, dtype: str, optimizer: str) -> Report:
+        graph = self.graph
+        inp = graph.input
+        x = Shape(inp.h, inp.w, inp.c)
+        line, col = self.place(inp.span)
+        rf0 = receptive.START
+        self.rows.append(Row(index=0, name=inp.name, kind="input", output=Volume(h=x.h, w=x.w, c=x.c), params=0,
+                             weights=0, biases=0, buffers=0, macs=0, activations=x.h * x.w * x.c,
+                             memory_bytes=x.h * x.w * x.c, rf=_rf(rf0), fits=True, problem=None, formula="",
+                             depth=0, arm=None, line=line, column=col))
+        self.walk(graph.items, x, rf0, 0, None)
+
+        size = memory.DTYPE_BYTES[dtype]
+        n_params = n_buffers = n_macs = stored = 0
+        for row in self.rows:
+            n_params += row.params
+            n_buffers += row.buffers
+            n_macs += row.macs
+            stored += row.memory_bytes  # elements until scaled below
+            row.memory_bytes *= size
+        params_bytes = n_params * size
+        forward_image = stored * size
+        forward = forward_image * batch
+        mem = Memory(dtype_bytes=size, params_bytes=params_bytes, buffers_bytes=n_buffers * size,
+                     forward_bytes_per_image=forward_image, forward_bytes=forward, backward_bytes=forward,
+                     gradients_bytes=params_bytes,
+                     optimizer_bytes=params_bytes * memory.OPTIMIZER_STATE[optimizer],
+                     training_bytes=params_bytes * (2 + memory.OPTIMIZER_STATE[optimizer]) + n_buffers * size
+                     + 2 * forward)
+        totals = Totals(params=n_params, buffers=n_buffers, macs=n_macs, flops=2 * n_macs, activations=stored,
+                        memory=mem)
+        fixes = self.input_fixes(x) if self.problems else {}
+        assumptions = [*CONVENTIONS, *graph.assumptions]
+        return Report(input=Volume(h=x.h, w=x.w, c=x.c), batch=batch, dtype=dtype, optimizer=optimizer,
+                      layers=self.rows, totals=totals, fits=not self.problems, problems=self.problems,
+                      input_fixes=fixes, warnings=self.warnings, assumptions=assumptions)
+
+    def walk(self, items: list, x: Shape, rf, depth: int, arm: int | None):
+        for item in items:
+            if isinstance(item, Branch):
+                x, rf = self.branch(item, x, rf, depth, arm)
+            else:
+                x, rf = self.layer(item, x, rf, depth, arm)
+        return x, rf
+
+    def layer(self, layer: L._Layer, x: Shape, rf, depth: int, arm: int | None):
+        y, windows = shapes.output(layer, x)
+        weights, biases, buffers, formula = params(layer, x, y)
+        activations, stored = memory.stored(layer, y)
+        rf_out = receptive.receptive(layer, rf, x)
+        line, col = self.place(layer.span)
+        if rf is not None and rf_out is None:
+            self.warnings.append(f"receptive fields are not reported after {layer.name} (line {line}, column "
+                                 f"{col}): a transposed or upsampling layer maps outputs to fractions of an input pixel")
+        problem = None
+        if windows is not None and not (windows[0].fits and windows[1].fits):
+            problem = self.misfit(layer, windows, len(self.rows), line, col)
+        self.rows.append(Row(index=len(self.rows), name=layer.name, kind=layer.kind, output=Volume(h=y.h, w=y.w, c=y.c),
+                             params=weights + biases, weights=weights, biases=biases, buffers=buffers,
+                             macs=macs(layer, x, y), activations=activations, memory_bytes=stored, rf=_rf(rf_out),
+                             fits=problem is None, problem=problem, formula=formula, depth=depth, arm=arm,
+                             line=line, column=col))
+        return y, rf_out
+
+    def branch(self, branch: Branch, x: Shape, rf, depth: int, arm: int | None):
+        outs, fields, names = [], [], []
+        for i, items in enumerate(branch.arms, start=1):
+            y, f = self.walk(items, x, rf, depth + 1, i)
+            outs.append(y)
+            fields.append(f)
+            names.append(items[-1].name if items and isinstance(items[-1], L._Layer) else
+                         ("ID" if not items else "a merge"))
+        y = shapes.merge(branch.mode, outs, names, branch.span)
+        merged, strides_differ = receptive.merge(fields)
+        line, col = self.place(branch.span)
+        if strides_differ:
+            strides = ", ".join(f"{f[1][0]}" for f in fields if f)
+            self.warnings.append(f"the branches merged at line {line}, column {col} have different effective "
+                                 f"strides ({strides}); the receptive field shown is the largest arm's")
+        activations, stored = memory.stored(None, y)
+        self.rows.append(Row(index=len(self.rows), name=branch.mode.upper(), kind=branch.mode,
+                             output=Volume(h=y.h, w=y.w, c=y.c), params=0, weights=0, biases=0, buffers=0, macs=0,
+                             activations=activations, memory_bytes=stored, rf=_rf(merged), fits=True, problem=None,
+                             formula="", depth=depth, arm=arm, line=line, column=col))
+        return y, merged
+
+    def misfit(self, layer: L._Layer, windows: tuple[AxisFit, AxisFit], index: int, line: int, col: int) -> str:
+        h, w = windows
+        same = (h.size, h.kernel, h.pad, h.stride) == (w.size, w.kernel, w.pad, w.stride)
+        groups = [("H and W", h)] if same and not h.fits else [(f.axis, f) for f in windows if not f.fits]
+        texts = []
+        for axis, fit in groups:
+            rows = {"H": "rows", "W": "columns"}.get(axis, "rows and columns")
+            if fit.ceil:
+                effect = f"ceil mode keeps {fit.out}, adding a partial window at the end"
+            elif fit.dropped:
+                effect = f"the floor keeps {fit.out} and drops the last {fit.dropped} input {rows}"
+            else:
+                effect = (f"the floor keeps {fit.out}; the last {fit.uncovered} padded {rows} "
+                          f"(padding only) are never covered")
+            fixes = []
+            if fit.pads_that_fit():
+                fixes.append("p=" + " or p=".join(str(p) for p in fit.pads_that_fit()))
+            if fit.strides_that_fit():
+                fixes.append("stride " + " or ".join(str(s) for s in fit.strides_that_fit()))
+            if fit.inputs_that_fit():
+                fixes.append(f"an input {' or '.join(str(n) for n in fit.inputs_that_fit())} to this layer")
+            fix_text = f"; fits with {', or '.join(fixes)}" if fixes else ""
+            text = f"{axis}: {fit.arithmetic} is not a whole number; {effect}{fix_text}"
+            texts.append(text)
+            self.problems.append(Problem(index=index, name=layer.name, line=line, column=col, axis=axis,
+                                         arithmetic=fit.arithmetic, output=fit.out, uncovered=fit.uncovered,
+                                         dropped=fit.dropped, pads=fit.pads_that_fit(), strides=fit.strides_that_fit(),
+                                         inputs=fit.inputs_that_fit(),
+                                         message=f"{layer.name} does not fit: {text}"))
+        return "; ".join(texts)
+
+    def input_fixes(self, x: Shape, reach: int = 256) -> dict[str, list[int]]:
+        """The nearest input sizes, below and above, for which every window of the design fits."""
+        fixes: dict[str, list[int]] = {}
+        for axis, key, size in ((0, "h", x.h), (1, "w", x.w)):
+            found = []
+            for candidates in (range(size - 1, max(0, size - reach), -1), range(size + 1, size + reach)):
+                for n in candidates:
+                    if shapes.size_if_fits(self.graph.items, axis, n) is not None:
+                        found.append(n)
+                        break
+            fixes[key] = found
+        return fixes
+
+
+def _rf(rf) -> ReceptiveField | None:
+    if rf is None:
+        return None
+    return ReceptiveField(size=rf[0], stride=rf[1], padding=rf[2])

@@ -1,0 +1,109 @@
+"""The result of planning a design: rows, totals, problems, warnings, assumptions.
+
+`Report.model_dump_json(by_alias=True)` is the JSON contract `cnncalc.plan/1`:
+keys may be added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA = "cnncalc.plan/1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Volume(_Model):
+    h: int
+    w: int
+    c: int
+
+    def __str__(self) -> str:
+        return f"{self.h}x{self.w}x{self.c}"
+
+
+class ReceptiveField(_Model):
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+
+
+class Row(_Model):
+    index: int
+    name: str
+    kind: str
+    output: Volume
+    params: int
+    weights: int
+    biases: int
+    buffers: int
+    macs: int
+    activations: int  # elements of the output volume
+    memory_bytes: int  # what the layer adds to forward memory, per image
+    rf: ReceptiveField | None  # None: not defined (after DECONV or UPSAMPLE)
+    fits: bool
+    problem: str | None
+    formula: str  # the weights' arithmetic, "" for layers without weights
+    depth: int  # 0 at the top level, +1 inside each branch
+    arm: int | None  # which branch (1-based) of the enclosing parenthesis
+    line: int  # where the layer is written in the design
+    column: int
+
+
+class Problem(_Model):
+    """A window that does not fit: the floor drops rows or columns."""
+
+    index: int
+    name: str
+    line: int
+    column: int
+    axis: str  # "H", "W" or "H and W"
+    arithmetic: str  # (7 - 3 + 2*0)/5 + 1 = 1.8
+    output: int  # what PyTorch computes
+    uncovered: int  # rows/columns at the end of the padded input that no window covers
+    dropped: int  # of those, real input rows/columns (0 in ceil mode)
+    pads: list[int]  # paddings that fit
+    strides: list[int]  # strides that fit
+    inputs: list[int]  # nearest input sizes (to this layer) that fit
+    message: str
+
+
+class Memory(_Model):
+    dtype_bytes: int
+    params_bytes: int
+    buffers_bytes: int
+    forward_bytes_per_image: int
+    forward_bytes: int  # for the whole batch
+    backward_bytes: int  # the notes' rule of thumb: as much again for the backward pass
+    gradients_bytes: int
+    optimizer_bytes: int
+    training_bytes: int  # params + buffers + gradients + optimizer state + forward + backward
+
+
+class Totals(_Model):
+    params: int
+    buffers: int
+    macs: int
+    flops: int  # 2 x MACs
+    activations: int  # elements stored by the rows that add memory, per image
+    memory: Memory
+
+
+class Report(_Model):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    input: Volume
+    batch: int
+    dtype: str
+    optimizer: str
+    layers: list[Row]
+    totals: Totals
+    fits: bool
+    problems: list[Problem]
+    input_fixes: dict[str, list[int]]  # nearest input sizes per axis ("h", "w") for which every layer fits
+    warnings: list[str]
+    assumptions: list[str]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.model_dump_json(by_alias=True, indent=indent)
