@@ -62,6 +62,7 @@ _DEFAULT_ATTRS: dict[str, tuple[str, ...]] = {
     "": ("input", "inplace"),
 }
 _CONV_FAMILY = ("dwconv", "deconv", "local")  # fall back on conv.* defaults
+_WORD_KEYS = ("bias", "ceil", "inplace", "type")  # settings that take a word, not a number
 
 
 @dataclass(slots=True)
@@ -207,10 +208,10 @@ class _Expander:
     def unbound(names: list[tuple[str, Span]]) -> DesignError:
         listed = ", ".join(n for n, _ in names)
         first = names[0][0]
-        noun = "variable" if len(names) == 1 else "variables"
+        noun, pronoun = ("variable", "it") if len(names) == 1 else ("variables", "each")
         binds = " ".join(f"-D {n}=..." for n, _ in names)
         return DesignError(
-            f"unbound {noun} {listed}: give each a value in the design ({first} = 2) "
+            f"unbound {noun} {listed}: give {pronoun} a value in the design ({first} = 2) "
             f"or on the command line ({binds})", names[0][1])
 
     # -- the whole design ---------------------------------------------------------
@@ -278,7 +279,10 @@ class _Expander:
                 return  # expansion reports the depth with its position
             match n:
                 case ast.Layer(args=args, positional=positional):
-                    for v in (*args.values(), *positional):
+                    for key, v in args.items():
+                        if key not in _WORD_KEYS:  # true/false/max/avg: checked where they are read
+                            expr(v, bound)
+                    for v in positional:
                         expr(v, bound)
                 case ast.Chain(terms=terms):
                     for t in terms:
@@ -287,8 +291,8 @@ class _Expander:
                     for a in arms:
                         node(a, bound, depth + 1)
                 case ast.Repeat(body=body, count=count):
+                    node(body, bound, depth + 1)  # source order: the body is written before its count
                     expr(count, bound)
-                    node(body, bound, depth + 1)
                 case ast.Optional(body=body):
                     node(body, bound, depth + 1)
                 case ast.Ref(name=name, args=args):
@@ -364,6 +368,12 @@ class _Expander:
 
     def call(self, node: ast.Ref, local: dict[str, int]) -> tuple[ast.BlockDef, dict[str, int], tuple]:
         block = self.blocks.get(node.name)
+        alias, seen = node.name, set()
+        while block is None and alias in self.variables and isinstance(self.variables[alias].value, ast.Var) \
+                and alias not in seen:  # `a = b` read as a variable before b was known to be a block
+            seen.add(alias)
+            alias = self.variables[alias].value.name
+            block = self.blocks.get(alias)
         if block is None:
             if node.name in self.variables:
                 raise DesignError(f"'{node.name}' is a variable (a number), not a layer or block", node.span)

@@ -32,6 +32,8 @@ layer's shorthand; `#` starts a comment; `;` may end a statement.
 
 from __future__ import annotations
 
+import re
+
 from ..errors import DesignSyntaxError, Source, Span
 from . import ast
 from .words import DEFAULT_KINDS, SETTINGS, split_layer_word
@@ -43,6 +45,7 @@ _BOOL_WORDS = ("true", "false", "same", "valid", "max", "avg")
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
+_KERNEL_THEN_SUFFIX = re.compile(r"((?:CONV|DWCONV|DECONV|LOCAL|MAXPOOL|AVGPOOL|POOL)\d+(?:x\d+)?)(?:[pdg]\d+)+", re.I)
 
 
 def parse(text: str, label: str = "") -> ast.Design:
@@ -256,6 +259,9 @@ class Parser:
         if expr is not None:
             return ast.VarDef(word, expr, self.span(start))
         self.pos = value_start
+        if self.peek() in _DIGITS and self.peek() or self.peek() == "-":
+            self.expr()  # a number that does not parse: raise the expression's own error
+            raise self.error("expected a number or a chain of layers after '='", value_start)
         self.blocks.add(word)
         body = self.chain()
         return ast.BlockDef(word, [], body, self.span(start))
@@ -398,6 +404,13 @@ class Parser:
         assert word is not None
         split = split_layer_word(word)
         if split is None:
+            # POOL3p1, CONV3d2: a kernel word whose suffixes the name swallowed; read them as suffixes
+            m = _KERNEL_THEN_SUFFIX.fullmatch(word)
+            if m is not None:
+                self.pos = start + m.end(1)
+                word = m.group(1)
+                split = split_layer_word(word)
+        if split is None:
             args: list[ast.Expr] | None = None
             if self.peek() == "(":
                 self.pos += 1
@@ -464,6 +477,10 @@ class Parser:
             if key in args:
                 raise self.error(f"'{key}' given twice", key_pos)
             args[key] = self.value(f"after '{key}'")
+        if self.peek() == "/":
+            raise self.error(f"the stride of {word} is given twice, or after p/d/g: write {word}3-64/2p1")
+        if self.peek() == "-" and not self.at_arrow():
+            raise self.error(f"the filter count of {word} comes right after the kernel: write {word}3-64/2p1")
         if self.peek() in _NAME_CHARS and self.peek():
             start = self.pos
             rest = self.read_name_at(start)
