@@ -164,14 +164,12 @@ class _Walker:
         groups = [("H and W", h)] if same and not h.fits else [(f.axis, f) for f in windows if not f.fits]
         texts = []
         for axis, fit in groups:
-            rows = {"H": "rows", "W": "columns"}.get(axis, "rows and columns")
             if fit.ceil:
                 effect = f"ceil mode keeps {fit.out}, adding a partial window at the end"
             elif fit.dropped:
-                effect = f"the floor keeps {fit.out} and drops the last {fit.dropped} input {rows}"
+                effect = f"the floor keeps {fit.out} and drops {_last(fit.dropped, axis)} of the input"
             else:
-                effect = (f"the floor keeps {fit.out}; the last {fit.uncovered} padded {rows} "
-                          f"(padding only) are never covered")
+                effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(fit.uncovered, axis)})"
             fixes = []
             if fit.pads_that_fit():
                 fixes.append("p=" + " or p=".join(str(p) for p in fit.pads_that_fit()))
@@ -201,6 +199,12 @@ class _Walker:
                         break
             fixes[key] = found
         return fixes
+
+
+def _last(n: int, axis: str) -> str:
+    """'the last row', 'the last 3 rows and columns'."""
+    words = {"H": ("row", "rows"), "W": ("column", "columns")}.get(axis, ("row and column", "rows and columns"))
+    return f"the last {words[0]}" if n == 1 else f"the last {n} {words[1]}"
 
 
 def _rf(rf) -> ReceptiveField | None:

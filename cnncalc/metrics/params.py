@@ -59,7 +59,7 @@ def params_fc(layer: L.FC, x: Shape, y: Shape) -> tuple[int, int, int, str]:
 
 def params_bn(layer: L.BatchNorm, x: Shape, y: Shape) -> tuple[int, int, int, str]:
     # a scale and a shift per channel (C + C); running mean and variance are buffers (2C)
-    return x.c, x.c, 2 * x.c, _formula(f"{x.c}", x.c)
+    return x.c, x.c, 2 * x.c, _formula(f"2*{x.c}", 2 * x.c)
 
 
 def params(layer: L._Layer, x: Shape, y: Shape) -> tuple[int, int, int, str]:

@@ -1,0 +1,94 @@
+"""Golden files for every rendered format, plus the invariant that rows sum to the totals.
+
+Regenerate after an intended change with:  python -m pytest tests/test_golden.py --update-golden
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import cnncalc
+from cnncalc import zoo
+from cnncalc.render import FORMATS, render
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+DESIGNS = {
+    "vgg16": zoo.path("vgg16"),
+    "resnet18": HERE / "designs" / "resnet18.cnn",
+    "inception": HERE / "designs" / "inception.cnn",
+    "cifar": HERE / "designs" / "cifar.cnn",
+}
+SUFFIX = {"table": "txt", "markdown": "md", "json": "json", "csv": "csv"}
+
+
+def report(name: str):
+    return cnncalc.plan(DESIGNS[name].read_text(), batch=4)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", DESIGNS)
+def test_golden(name, fmt, update_golden):
+    text = render(report(name), fmt, width=140)
+    path = GOLDEN / f"{name}.{SUFFIX[fmt]}"
+    if update_golden:
+        path.write_text(text)
+    assert path.exists(), f"missing {path}: run pytest --update-golden"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_json_rows_sum_to_totals(name):
+    data = json.loads((GOLDEN / f"{name}.json").read_text())
+    rows, totals = data["layers"], data["totals"]
+    assert data["schema"] == "cnncalc.plan/1"
+    assert sum(r["params"] for r in rows) == totals["params"]
+    assert sum(r["weights"] + r["biases"] for r in rows) == totals["params"]
+    assert sum(r["buffers"] for r in rows) == totals["buffers"]
+    assert sum(r["macs"] for r in rows) == totals["macs"]
+    assert totals["flops"] == 2 * totals["macs"]
+    stored = [r for r in rows if r["memory_bytes"]]
+    assert sum(r["activations"] for r in stored) == totals["activations"]
+    memory = totals["memory"]
+    assert sum(r["memory_bytes"] for r in rows) == memory["forward_bytes_per_image"]
+    assert memory["forward_bytes"] == memory["forward_bytes_per_image"] * data["batch"]
+    assert [r["index"] for r in rows] == list(range(len(rows)))
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_csv_rows_sum_to_totals(name):
+    rows = list(csv.DictReader(io.StringIO((GOLDEN / f"{name}.csv").read_text())))
+    totals = json.loads((GOLDEN / f"{name}.json").read_text())["totals"]
+    assert sum(int(r["params"]) for r in rows) == totals["params"]
+    assert sum(int(r["macs"]) for r in rows) == totals["macs"]
+    assert sum(int(r["memory_bytes"]) for r in rows) == totals["memory"]["forward_bytes_per_image"]
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_markdown_and_table_show_the_totals(name):
+    r = report(name)
+    for fmt in ("markdown", "table"):
+        text = (GOLDEN / f"{name}.{SUFFIX[fmt]}").read_text()
+        assert f"{r.totals.params:,}" in text and f"{r.totals.macs:,}" in text
+        assert text.count("\n") > len(r.layers)
+
+
+def test_json_contract_keys():
+    data = json.loads(render(report("resnet18"), "json"))
+    assert {"schema", "input", "batch", "dtype", "layers", "totals", "warnings", "assumptions"} <= set(data)
+    assert data["input"] == {"h": 224, "w": 224, "c": 3}
+    row = data["layers"][0]
+    assert {"index", "name", "kind", "output", "params", "weights", "biases", "macs", "activations",
+            "memory_bytes", "rf", "fits", "problem"} <= set(row)
+    assert row["rf"] == {"size": [1, 1], "stride": [1, 1], "padding": [0, 0]}
+    assert {"params", "buffers", "macs", "flops", "activations", "memory"} <= set(data["totals"])
+    assert {"params_bytes", "forward_bytes", "training_bytes"} <= set(data["totals"]["memory"])
+    kinds = {r["kind"] for r in data["layers"]}
+    assert kinds <= set("input conv dwconv deconv local pool gap fc flatten bn act dropout lrn upsample id "
+                        "concat add".split())
+    assert {"add", "id", "bn", "gap"} <= kinds
