@@ -54,7 +54,7 @@ class Optimizer(str, Enum):
     adam = "adam"
 
 
-class Optional_(str, Enum):
+class OptionalMode(str, Enum):
     include = "include"
     exclude = "exclude"
 
@@ -67,7 +67,7 @@ DefineOpt = Annotated[Optional[list[str]], typer.Option(
     help="Bind a variable, block or layer default, overriding the design's: -D N=2 -D conv.filters=64. Repeatable.")]
 InputOpt = Annotated[Optional[str], typer.Option(
     "--input", metavar="HxWxC", help="Input size, overriding the design's INPUT: --input 320x320x3.")]
-OptionalOpt = Annotated[Optional_, typer.Option(
+OptionalOpt = Annotated[OptionalMode, typer.Option(
     "--optional", help="Include or drop the layers marked '?'.")]
 MaxLayersOpt = Annotated[int, typer.Option(
     "--max-layers", min=1, help="Refuse designs that expand to more layers than this.")]
@@ -113,7 +113,7 @@ def plan_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
                       ] = False,
-    optional: OptionalOpt = Optional_.include,
+    optional: OptionalOpt = OptionalMode.include,
     max_layers: MaxLayersOpt = 1_000_000,
 ) -> None:
     def run() -> int:
@@ -144,7 +144,7 @@ def check_command(
     design: DesignArg,
     define: DefineOpt = None,
     input: InputOpt = None,
-    optional: OptionalOpt = Optional_.include,
+    optional: OptionalOpt = OptionalMode.include,
     max_layers: MaxLayersOpt = 1_000_000,
 ) -> None:
     def run() -> int:

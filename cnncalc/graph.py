@@ -81,7 +81,6 @@ Item = L._Layer | Branch
 class LayerGraph:
     input: L.Input
     items: list[Item]  # everything after the input, in execution order
-    layer_count: int  # rows the graph has: input + layers + merges
     assumptions: list[str] = field(default_factory=list)
 
 
@@ -222,10 +221,10 @@ class _Expander:
         terms = chain.terms
         input_node = terms[0] if isinstance(terms[0], ast.Layer) and terms[0].word == "INPUT" else None
         body = ast.Chain(terms[1:] if input_node else terms, chain.span)
-        rows = 1 + self.count(body, {})
+        self.count(body, {})  # refuses a design past max_layers before anything is expanded
         items: list[Item] = []
         self.expand(body, {}, items)
-        graph = LayerGraph(self.resolve_input(input_node, chain.span), items, rows)
+        graph = LayerGraph(self.resolve_input(input_node, chain.span), items)
         graph.assumptions.extend(self.optionals.values())
         return graph
 

@@ -356,15 +356,17 @@ class Parser:
             return self.layer_or_ref()
         if c == "]" or c == ")":
             raise self.error(f"unmatched '{c}': there is no opening '{'[' if c == ']' else '('}' for it")
-        if c == "" :
+        if c == "":
             raise self.error("expected a layer, found end of input")
         raise self.error(f"expected a layer, a block name, '[' or '(', found {self.describe_here()}")
 
+    def where(self, offset: int) -> str:
+        """'column 7', or 'line 2, column 7' in a text of several lines."""
+        line, col = Span(self.source, offset, offset).line_col()
+        return f"column {col}" if "\n" not in self.text else f"line {line}, column {col}"
+
     def unclosed(self, close: str, opener: str, start: int) -> str:
-        line = self.text.count("\n", 0, start) + 1
-        col = start - (self.text.rfind("\n", 0, start) + 1) + 1
-        where = f"column {col}" if "\n" not in self.text else f"line {line}, column {col}"
-        return f"expected '{close}' to close the '{opener}' at {where}, found {self.describe_here()}"
+        return f"expected '{close}' to close the '{opener}' at {self.where(start)}, found {self.describe_here()}"
 
     def branch(self) -> ast.Branch:
         start = self.pos
@@ -389,8 +391,8 @@ class Parser:
             elif c == "":
                 raise self.error(self.unclosed(")", "(", start))
             else:
-                raise self.error(f"expected '|', '+' or ')' in the branches opened at column "
-                                 f"{start - (self.text.rfind(chr(10), 0, start) + 1) + 1}, found {self.describe_here()}")
+                raise self.error(f"expected '|', '+' or ')' in the branches opened at {self.where(start)}, "
+                                 f"found {self.describe_here()}")
         if not mode:
             raise self.error("a parenthesis holds two or more branches joined by '|' (concat) or '+' (sum); "
                              "use '[ ]' to group a single chain", start, self.pos)

@@ -14,8 +14,9 @@ def _formula(expression: str, value: int) -> str:
     return f"{expression} = {value:,}"
 
 
-def params_conv(layer: L.Conv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
-    # (k_h*k_w*C_in/groups)*K weights + K biases: the notes' "F*F*D1 weights per filter"
+def params_conv(layer: L.Conv | L.Deconv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+    # (k_h*k_w*C_in/groups)*K weights + K biases: the notes' "F*F*D1 weights per filter".
+    # A transposed convolution's C_in x K/groups x k_h x k_w weights are the same count.
     kh, kw = layer.kernel
     per_filter = f"{x.c}" if layer.groups == 1 else f"{x.c}/{layer.groups}"
     weights = kh * kw * (x.c // layer.groups) * layer.filters
@@ -29,15 +30,6 @@ def params_dwconv(layer: L.DWConv, x: Shape, y: Shape) -> tuple[int, int, int, s
     weights = kh * kw * y.c
     biases = y.c if layer.bias else 0
     return weights, biases, 0, _formula(f"({kh}*{kw}*1)*{y.c}", weights)
-
-
-def params_deconv(layer: L.Deconv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
-    # weight tensor C_in x K/groups x k_h x k_w, written like a convolution's; K biases
-    kh, kw = layer.kernel
-    per_filter = f"{x.c}" if layer.groups == 1 else f"{x.c}/{layer.groups}"
-    weights = kh * kw * (x.c // layer.groups) * layer.filters
-    biases = layer.filters if layer.bias else 0
-    return weights, biases, 0, _formula(f"({kh}*{kw}*{per_filter})*{layer.filters}", weights)
 
 
 def params_local(layer: L.Local, x: Shape, y: Shape) -> tuple[int, int, int, str]:
@@ -65,12 +57,10 @@ def params_bn(layer: L.BatchNorm, x: Shape, y: Shape) -> tuple[int, int, int, st
 def params(layer: L._Layer, x: Shape, y: Shape) -> tuple[int, int, int, str]:
     """(weights, biases, buffers, formula) of a layer with input x and output y."""
     match layer.kind:
-        case "conv":
+        case "conv" | "deconv":
             return params_conv(layer, x, y)
         case "dwconv":
             return params_dwconv(layer, x, y)
-        case "deconv":
-            return params_deconv(layer, x, y)
         case "local":
             return params_local(layer, x, y)
         case "fc":
