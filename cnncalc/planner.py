@@ -19,7 +19,7 @@ CONVENTIONS = (
     "memory is per image and layer output; activations and dropout work in place (inplace = true), "
     "FLATTEN and ID are views and add nothing; the input is counted",
     "backward pass: as much memory again as the forward pass (the CS231n rule of thumb, an estimate)",
-    "training memory = params + buffers + gradients + optimizer state + forward + backward",
+    "training memory = params + buffers + gradients + optimizer state + forward + backward, all in --dtype",
 )
 
 
@@ -53,12 +53,13 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
         raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
     size = parse_size(input) if isinstance(input, str) else input
     graph = build(text, defines, size, optional, max_layers, label)
-    return _Walker(graph).report(batch, dtype, optimizer)
+    return _Walker(graph, memory.DTYPE_BYTES[dtype]).report(batch, dtype, optimizer)
 
 
 class _Walker:
-    def __init__(self, graph: LayerGraph) -> None:
+    def __init__(self, graph: LayerGraph, dtype_bytes: int) -> None:
         self.graph = graph
+        self.size = dtype_bytes
         self.rows: list[Row] = []
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -96,20 +97,17 @@ class _Walker:
         x = Shape(inp.h, inp.w, inp.c)
         line, col = self.place(inp.span)
         rf0 = receptive.START
-        self.rows.append(Row.model_construct(index=0, name=inp.name, kind="input", output=self.volume(x), params=0,
-                             weights=0, biases=0, buffers=0, macs=0, activations=x.h * x.w * x.c,
-                             memory_bytes=x.h * x.w * x.c, rf=self.field(rf0), fits=True, problem=None, formula="",
-                             depth=0, arm=None, line=line, column=col))
+        self.rows.append(Row.model_construct(
+            index=0, name=inp.name, kind="input", output=self.volume(x), params=0, weights=0, biases=0, buffers=0,
+            macs=0, activations=x.h * x.w * x.c, memory_bytes=x.h * x.w * x.c * self.size, rf=self.field(rf0),
+            fits=True, problem=None, formula="", depth=0, arm=None, line=line, column=col))
         self.walk(graph.items, x, rf0, 0, None)
 
-        size = memory.DTYPE_BYTES[dtype]
-        n_params = n_buffers = n_macs = stored = 0
-        for row in self.rows:
-            n_params += row.params
-            n_buffers += row.buffers
-            n_macs += row.macs
-            stored += row.memory_bytes  # elements until scaled below
-            row.memory_bytes *= size
+        size = self.size
+        n_params = sum(r.params for r in self.rows)
+        n_buffers = sum(r.buffers for r in self.rows)
+        n_macs = sum(r.macs for r in self.rows)
+        stored = sum(r.activations for r in self.rows if r.memory_bytes)
         params_bytes = n_params * size
         forward_image = stored * size
         forward = forward_image * batch
@@ -147,11 +145,11 @@ class _Walker:
         problem = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
             problem = self.misfit(layer, windows, len(self.rows), line, col)
-        self.rows.append(Row.model_construct(index=len(self.rows), name=layer.name, kind=layer.kind, output=self.volume(y),
-                             params=weights + biases, weights=weights, biases=biases, buffers=buffers,
-                             macs=macs(layer, x, y), activations=activations, memory_bytes=stored, rf=self.field(rf_out),
-                             fits=problem is None, problem=problem, formula=formula, depth=depth, arm=arm,
-                             line=line, column=col))
+        self.rows.append(Row.model_construct(
+            index=len(self.rows), name=layer.name, kind=layer.kind, output=self.volume(y), params=weights + biases,
+            weights=weights, biases=biases, buffers=buffers, macs=macs(layer, x, y), activations=activations,
+            memory_bytes=stored * self.size, rf=self.field(rf_out), fits=problem is None, problem=problem,
+            formula=formula, depth=depth, arm=arm, line=line, column=col))
         return y, rf_out
 
     def branch(self, branch: Branch, x: Shape, rf, depth: int, arm: int | None):
@@ -170,10 +168,10 @@ class _Walker:
             self.warnings.append(f"the branches merged at line {line}, column {col} have different effective "
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         activations, stored = memory.stored(None, y)
-        self.rows.append(Row.model_construct(index=len(self.rows), name=branch.mode.upper(), kind=branch.mode,
-                             output=self.volume(y), params=0, weights=0, biases=0, buffers=0, macs=0,
-                             activations=activations, memory_bytes=stored, rf=self.field(merged), fits=True, problem=None,
-                             formula="", depth=depth, arm=arm, line=line, column=col))
+        self.rows.append(Row.model_construct(
+            index=len(self.rows), name=branch.mode.upper(), kind=branch.mode, output=self.volume(y), params=0,
+            weights=0, biases=0, buffers=0, macs=0, activations=activations, memory_bytes=stored * self.size,
+            rf=self.field(merged), fits=True, problem=None, formula="", depth=depth, arm=arm, line=line, column=col))
         return y, merged
 
     def misfit(self, layer: L._Layer, windows: tuple[AxisFit, AxisFit], index: int, line: int, col: int) -> str:
