@@ -162,6 +162,50 @@ def check_command(
     _exit(run)
 
 
+ZOO_HELP = """List the built-in designs with their params, MACs, input size, receptive field and source,
+or print one design's text.
+
+\b
+Examples:
+  cnncalc zoo
+  cnncalc zoo resnet50
+  cnncalc plan resnet50 --input 320x320x3
+  cnncalc zoo --format markdown > examples/README.md
+"""
+
+
+class ZooFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command("zoo", help=ZOO_HELP)
+def zoo_command(
+    name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", show_default=False,
+                                                  help="A built-in design to print.")] = None,
+    format: Annotated[ZooFormat, typer.Option("--format", "-f", help="Format of the list.")] = ZooFormat.table,
+) -> None:
+    def run() -> int:
+        if name is not None:
+            path = zoo.path(name)
+            if path is None:
+                from .graph import did_you_mean
+
+                raise SettingsError(f"no built-in design '{name}'{did_you_mean(name.lower(), zoo.names())} "
+                                    f"(see cnncalc zoo)")
+            sys.stdout.write(path.read_text(encoding="utf-8"))
+            return 0
+        from .render.zoo import render_zoo
+
+        tty = sys.stdout.isatty()
+        width = os.get_terminal_size().columns if tty else 160
+        sys.stdout.write(render_zoo(zoo.catalog(), format.value, width=width))
+        return 0
+
+    _exit(run)
+
+
 def read_design(design: str) -> tuple[str, str]:
     """The design's text and a label for messages: '-' reads standard input; a name or a path reads a file."""
     if design == "-":

@@ -105,5 +105,14 @@ class Report(_Model):
     warnings: list[str]
     assumptions: list[str]
 
+    def last_spatial(self) -> Row:
+        """The last row before the first global layer (GAP, FC, FLATTEN): where receptive fields are quoted."""
+        last = self.layers[0]
+        for row in self.layers:
+            if row.kind in ("gap", "fc", "flatten"):
+                break
+            last = row
+        return last
+
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(by_alias=True, indent=indent)

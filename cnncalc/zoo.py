@@ -1,7 +1,11 @@
-"""The built-in example designs (`examples/*.cnn`), usable by name: `cnncalc plan vgg16`."""
+"""The built-in example designs (`examples/*.cnn`), usable by name: `cnncalc plan vgg16`.
+
+Each file opens with comment lines: a title, then `# source: …` and `# published: …`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -28,3 +32,35 @@ def path(name: str) -> Path | None:
         return None
     candidate = f / f"{name.lower()}.cnn"
     return candidate if candidate.is_file() else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    title: str  # the first comment line
+    source: str  # where the design and its numbers come from
+    published: str  # the published numbers, as the header states them
+    report: object  # the cnncalc.Report of the design
+
+
+def header(text: str) -> tuple[str, str, str]:
+    """(title, source, published) from a design's leading comment lines."""
+    comments = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comments.append(line.lstrip("#").strip())
+    title = comments[0] if comments else ""
+    fields = {k: v.strip() for k, _, v in (c.partition(":") for c in comments[1:]) if k in ("source", "published")}
+    return title, fields.get("source", ""), fields.get("published", "")
+
+
+def catalog() -> list[Entry]:
+    """Every built-in design, planned."""
+    from .planner import plan
+
+    entries = []
+    for name in names():
+        text = path(name).read_text(encoding="utf-8")
+        entries.append(Entry(name, *header(text), report=plan(text, label=name)))
+    return entries
