@@ -206,6 +206,95 @@ def zoo_command(
     _exit(run)
 
 
+VERIFY_HELP = """Build DESIGN in PyTorch (the network `cnncalc export` writes), run it, and compare every
+row's output shape and parameter count with cnncalc's; on --device cpu or cuda, also the bytes
+autograd saves for the backward pass. Exit 0 when all agree, 1 on any mismatch, 2 when PyTorch
+is not installed (pip install 'cnncalc[torch]').
+
+\b
+Examples:
+  cnncalc verify resnet50
+  cnncalc verify vgg16 --device cpu --batch 2
+  cnncalc verify my.cnn --device cuda --measure
+"""
+
+EXPORT_HELP = """Write DESIGN as standalone PyTorch source: a module defining `class Net(nn.Module)`, built
+with no arguments, whose parameters and output shape are cnncalc's numbers. Running it needs
+only torch.
+
+\b
+Examples:
+  cnncalc export resnet18 --to pytorch -o resnet18.py
+  cnncalc export "INPUT 32x32x3 -> [CONV3-32 -> RELU]*2 -> POOL2 -> FC-10" --to pytorch
+"""
+
+
+class Device(str, Enum):
+    meta = "meta"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Target(str, Enum):
+    pytorch = "pytorch"
+
+
+@app.command("verify", help=VERIFY_HELP, no_args_is_help=True)
+def verify_command(
+    design: DesignArg,
+    define: DefineOpt = None,
+    input: InputOpt = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per batch of the forward pass.")] = 1,
+    device: Annotated[Device, typer.Option(
+        "--device", help="meta costs no memory at any size; cpu and cuda also measure saved tensors.")
+    ] = Device.meta,
+    measure: Annotated[bool, typer.Option(
+        "--measure", help="With --device cuda: the peak memory of one training step.")] = False,
+    optional: OptionalOpt = OptionalMode.include,
+    max_layers: MaxLayersOpt = 1_000_000,
+) -> None:
+    def run() -> int:
+        from .pytorch.verify import verify
+        from .render.verify import render_verification
+
+        text, label = read_design(design)
+        result = verify(text, defines=define or (), input=input, batch=batch, device=device.value,
+                        measure=measure, optional=optional.value, max_layers=max_layers, label=label)
+        tty = sys.stdout.isatty()
+        sys.stdout.write(render_verification(result, width=os.get_terminal_size().columns if tty else 140,
+                                             color=tty))
+        return 0 if result.ok else EXIT_PROBLEMS
+
+    _exit(run)
+
+
+@app.command("export", help=EXPORT_HELP, no_args_is_help=True)
+def export_command(
+    design: DesignArg,
+    to: Annotated[Target, typer.Option("--to", help="The framework to write.")],
+    output: Annotated[Optional[Path], typer.Option(
+        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")] = False,
+    define: DefineOpt = None,
+    input: InputOpt = None,
+    optional: OptionalOpt = OptionalMode.include,
+    max_layers: MaxLayersOpt = 1_000_000,
+) -> None:
+    def run() -> int:
+        from .pytorch.export import export_design
+
+        text, label = read_design(design)
+        source = export_design(text, defines=define or (), input=input, optional=optional.value,
+                               max_layers=max_layers, label=label or (design if zoo.path(design) else ""))
+        if output is not None:
+            write_atomically(output, source, force)
+        else:
+            sys.stdout.write(source)
+        return 0
+
+    _exit(run)
+
+
 def read_design(design: str) -> tuple[str, str]:
     """The design's text and a label for messages: '-' reads standard input; a name or a path reads a file."""
     if design == "-":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import layers as L
 from .errors import SettingsError
 from .graph import MAX_LAYERS, Branch, LayerGraph, build
-from .metrics import memory, receptive, shapes
+from .metrics import memory, receptive, saved, shapes
 from .metrics.macs import macs
 from .metrics.params import params
 from .metrics.shapes import AxisFit, Shape
@@ -20,6 +20,8 @@ CONVENTIONS = (
     "FLATTEN and ID are views and add nothing; the input is counted",
     "backward pass: as much memory again as the forward pass (the CS231n rule of thumb, an estimate)",
     "training memory = params + buffers + gradients + optimizer state + forward + backward, all in --dtype",
+    "saved for backward: the tensors autograd keeps in training mode (PyTorch 2.13 rules, each storage once); "
+    "dropout keeps a 1-byte mask as on CUDA (the CPU keeps a dtype-sized noise tensor)",
 )
 
 
@@ -53,13 +55,25 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
         raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
     size = parse_size(input) if isinstance(input, str) else input
     graph = build(text, defines, size, optional, max_layers, label)
-    return _Walker(graph, memory.DTYPE_BYTES[dtype]).report(batch, dtype, optimizer)
+    return analyze(graph, batch=batch, dtype=dtype, optimizer=optimizer)
+
+
+def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
+            saved_device: str = "cuda") -> Report:
+    """The report of an expanded graph. `saved_device` picks whose dropout rule the
+    saved-for-backward bytes follow (see metrics/saved.py)."""
+    return _Walker(graph, memory.DTYPE_BYTES[dtype], batch, saved_device).report(dtype, optimizer)
 
 
 class _Walker:
-    def __init__(self, graph: LayerGraph, dtype_bytes: int) -> None:
+    def __init__(self, graph: LayerGraph, dtype_bytes: int, batch: int, saved_device: str) -> None:
         self.graph = graph
+        self.saved_device = saved_device
         self.size = dtype_bytes
+        self.batch = batch
+        # storages for the saved-for-backward model: id -> values per image; ids already saved
+        self.storages: list[int] = []
+        self.saved_ids: set[int] = set()
         self.rows: list[Row] = []
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -91,7 +105,22 @@ class _Walker:
             self.places[key] = span.line_col()
         return self.places[key]
 
-    def report(self, batch: int, dtype: str, optimizer: str) -> Report:
+    def storage(self, y: Shape) -> int:
+        self.storages.append(y.h * y.w * y.c)
+        return len(self.storages) - 1
+
+    def saved_bytes(self, layer: L._Layer, x: Shape, y: Shape, first: bool, sid_in: int, sid_out: int) -> int:
+        """Bytes the layer adds to what autograd keeps for the backward pass, for the batch."""
+        saves_in, saves_out, per_image, per_batch = saved.saved(layer, x, y, first, self.size, self.saved_device)
+        total = per_image * self.batch + per_batch
+        for wanted, sid in ((saves_in, sid_in), (saves_out, sid_out)):
+            if wanted and sid not in self.saved_ids:
+                self.saved_ids.add(sid)
+                total += self.storages[sid] * self.size * self.batch
+        return total
+
+    def report(self, dtype: str, optimizer: str) -> Report:
+        batch = self.batch
         graph = self.graph
         inp = graph.input
         x = Shape(inp.h, inp.w, inp.c)
@@ -100,8 +129,8 @@ class _Walker:
         self.rows.append(Row.model_construct(
             index=0, name=inp.name, kind="input", output=self.volume(x), params=0, weights=0, biases=0, buffers=0,
             macs=0, activations=x.h * x.w * x.c, memory_bytes=x.h * x.w * x.c * self.size, rf=self.field(rf0),
-            fits=True, problem=None, formula="", depth=0, arm=None, line=line, column=col))
-        self.walk(graph.items, x, rf0, 0, None)
+            fits=True, problem=None, formula="", depth=0, arm=None, line=line, column=col, saved_bytes=0))
+        self.walk(graph.items, x, rf0, 0, None, self.storage(x))
 
         size = self.size
         n_params = sum(r.params for r in self.rows)
@@ -116,7 +145,7 @@ class _Walker:
                      gradients_bytes=params_bytes,
                      optimizer_bytes=params_bytes * memory.OPTIMIZER_STATE[optimizer],
                      training_bytes=params_bytes * (2 + memory.OPTIMIZER_STATE[optimizer]) + n_buffers * size
-                     + 2 * forward)
+                     + 2 * forward, saved_bytes=sum(r.saved_bytes for r in self.rows))
         totals = Totals(params=n_params, buffers=n_buffers, macs=n_macs, flops=2 * n_macs, activations=stored,
                         memory=mem)
         fixes = self.input_fixes(x) if self.problems else {}
@@ -125,19 +154,21 @@ class _Walker:
                       layers=self.rows, totals=totals, fits=not self.problems, problems=self.problems,
                       input_fixes=fixes, warnings=self.warnings, assumptions=assumptions)
 
-    def walk(self, items: list, x: Shape, rf, depth: int, arm: int | None):
-        for item in items:
+    def walk(self, items: list, x: Shape, rf, depth: int, arm: int | None, sid: int):
+        for i, item in enumerate(items):
             if isinstance(item, Branch):
-                x, rf = self.branch(item, x, rf, depth, arm)
+                x, rf, sid = self.branch(item, x, rf, depth, arm, sid)
             else:
-                x, rf = self.layer(item, x, rf, depth, arm)
-        return x, rf
+                x, rf, sid = self.layer(item, x, rf, depth, arm, sid, first=arm is not None and i == 0)
+        return x, rf, sid
 
-    def layer(self, layer: L._Layer, x: Shape, rf, depth: int, arm: int | None):
+    def layer(self, layer: L._Layer, x: Shape, rf, depth: int, arm: int | None, sid: int, first: bool):
         y, windows = shapes.output(layer, x)
         weights, biases, buffers, formula = params(layer, x, y)
         activations, stored = memory.stored(layer, y)
         rf_out = receptive.receptive(layer, rf, x)
+        sid_out = sid if saved.shares_storage(layer, first) else self.storage(y)
+        saved_bytes = self.saved_bytes(layer, x, y, first, sid, sid_out)
         line, col = self.place(layer.span)
         if rf is not None and rf_out is None:
             self.warnings.append(f"receptive fields are not reported after {layer.name} (line {line}, column "
@@ -149,13 +180,13 @@ class _Walker:
             index=len(self.rows), name=layer.name, kind=layer.kind, output=self.volume(y), params=weights + biases,
             weights=weights, biases=biases, buffers=buffers, macs=macs(layer, x, y), activations=activations,
             memory_bytes=stored * self.size, rf=self.field(rf_out), fits=problem is None, problem=problem,
-            formula=formula, depth=depth, arm=arm, line=line, column=col))
-        return y, rf_out
+            formula=formula, depth=depth, arm=arm, line=line, column=col, saved_bytes=saved_bytes))
+        return y, rf_out, sid_out
 
-    def branch(self, branch: Branch, x: Shape, rf, depth: int, arm: int | None):
+    def branch(self, branch: Branch, x: Shape, rf, depth: int, arm: int | None, sid: int):
         outs, fields, names = [], [], []
         for i, items in enumerate(branch.arms, start=1):
-            y, f = self.walk(items, x, rf, depth + 1, i)
+            y, f, _ = self.walk(items, x, rf, depth + 1, i, sid)
             outs.append(y)
             fields.append(f)
             names.append(items[-1].name if items and isinstance(items[-1], L._Layer) else
@@ -171,8 +202,9 @@ class _Walker:
         self.rows.append(Row.model_construct(
             index=len(self.rows), name=branch.mode.upper(), kind=branch.mode, output=self.volume(y), params=0,
             weights=0, biases=0, buffers=0, macs=0, activations=activations, memory_bytes=stored * self.size,
-            rf=self.field(merged), fits=True, problem=None, formula="", depth=depth, arm=arm, line=line, column=col))
-        return y, merged
+            rf=self.field(merged), fits=True, problem=None, formula="", depth=depth, arm=arm, line=line, column=col,
+            saved_bytes=0))  # concatenation and sums keep nothing for the backward pass
+        return y, merged, self.storage(y)
 
     def misfit(self, layer: L._Layer, windows: tuple[AxisFit, AxisFit], index: int, line: int, col: int) -> str:
         h, w = windows

@@ -50,6 +50,7 @@ class Row(_Model):
     arm: int | None  # which branch (1-based) of the enclosing parenthesis
     line: int  # where the layer is written in the design
     column: int
+    saved_bytes: int = 0  # what autograd keeps for the backward pass in training mode, for the batch
 
 
 class Problem(_Model):
@@ -80,6 +81,7 @@ class Memory(_Model):
     gradients_bytes: int
     optimizer_bytes: int
     training_bytes: int  # params + buffers + gradients + optimizer state + forward + backward
+    saved_bytes: int = 0  # what autograd keeps for the backward pass in training mode, for the batch
 
 
 class Totals(_Model):

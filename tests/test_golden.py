@@ -57,6 +57,7 @@ def test_json_rows_sum_to_totals(name):
     memory = totals["memory"]
     assert sum(r["memory_bytes"] for r in rows) == memory["forward_bytes_per_image"]
     assert memory["forward_bytes"] == memory["forward_bytes_per_image"] * data["batch"]
+    assert sum(r["saved_bytes"] for r in rows) == memory["saved_bytes"]
     assert [r["index"] for r in rows] == list(range(len(rows)))
 
 

@@ -7,7 +7,7 @@ import io
 
 COLUMNS = ("index", "name", "kind", "depth", "arm", "h", "w", "c", "params", "weights", "biases", "buffers",
            "macs", "activations", "memory_bytes", "rf_h", "rf_w", "rf_stride_h", "rf_stride_w",
-           "rf_padding_h", "rf_padding_w", "fits", "problem", "formula", "line", "column")
+           "rf_padding_h", "rf_padding_w", "fits", "problem", "formula", "line", "column", "saved_bytes")
 
 
 def render_csv(report) -> str:
@@ -20,5 +20,5 @@ def render_csv(report) -> str:
         writer.writerow((r.index, r.name, r.kind, r.depth, "" if r.arm is None else r.arm, r.output.h, r.output.w,
                          r.output.c, r.params, r.weights, r.biases, r.buffers, r.macs, r.activations,
                          r.memory_bytes, *rf_cells, str(r.fits).lower(), r.problem or "", r.formula, r.line,
-                         r.column))
+                         r.column, r.saved_bytes))
     return out.getvalue()

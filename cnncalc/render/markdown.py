@@ -12,14 +12,15 @@ def _cell(text: str) -> str:
 def render_markdown(report) -> str:
     dtype = report.dtype
     lines = [
-        f"| # | layer | output | memory ({dtype}) | weights | params | MACs | RF size/stride/pad |",
-        "|---:|---|---|---:|---|---:|---:|---|",
+        f"| # | layer | output | memory ({dtype}) | saved (batch {report.batch}) | weights | params | MACs "
+        f"| RF size/stride/pad |",
+        "|---:|---|---|---:|---:|---|---:|---:|---|",
     ]
     for r in report.layers:
         name = "&nbsp;&nbsp;" * r.depth + _cell(r.name)
         fit = "" if r.fits else " ⚠"
         lines.append(f"| {r.index} | {name}{fit} | {r.output} | {binary(r.memory_bytes) if r.memory_bytes else '0'} | "
-                     f"{r.formula or '0'} | {r.params:,} | {r.macs:,} | {rf_text(r.rf)} |")
+                     f"{binary(r.saved_bytes) if r.saved_bytes else '0'} | {r.formula or '0'} | {r.params:,} | {r.macs:,} | {rf_text(r.rf)} |")
     lines += ["", "**Totals**", ""]
     lines += [f"- {name}: {_cell(text)}" for name, text in totals_lines(report)]
     lines += ["", "**Fit**", ""]

@@ -18,6 +18,7 @@ def render_table(report, width: int | None = None, color: bool = False) -> str:
     table.add_column("layer", no_wrap=True)
     table.add_column("output", no_wrap=True)
     table.add_column(f"memory ({report.dtype})", justify="right", no_wrap=True)
+    table.add_column(f"saved (batch {report.batch})", justify="right", no_wrap=True)
     table.add_column("weights", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("MACs", justify="right", no_wrap=True)
@@ -27,7 +28,7 @@ def render_table(report, width: int | None = None, color: bool = False) -> str:
         if not r.fits:
             name.append(" !", style="bold red")
         table.add_row(str(r.index), name, str(r.output), binary(r.memory_bytes) if r.memory_bytes else "0",
-                      r.formula or "0", f"{r.params:,}", f"{r.macs:,}", rf_text(r.rf))
+                      binary(r.saved_bytes) if r.saved_bytes else "0", r.formula or "0", f"{r.params:,}", f"{r.macs:,}", rf_text(r.rf))
 
     out = io.StringIO()
     console = Console(file=out, width=width or 140, force_terminal=color, no_color=not color,

@@ -57,6 +57,8 @@ def totals_lines(report) -> list[tuple[str, str]]:
         ("forward memory", f"{binary(m.forward_bytes_per_image)} per image ({t.activations:,} activations), "
                            f"{binary(m.forward_bytes)} for batch {batch}"),
         ("backward (x2)", f"+{binary(m.backward_bytes)}: the notes' rule of thumb, as much again as forward"),
+        ("saved (autograd)", f"{binary(m.saved_bytes)} kept for the backward pass in training mode, batch {batch} "
+                             f"(PyTorch's rules, each tensor once)"),
         (f"training ({report.optimizer})",
          f"{binary(m.training_bytes)} = params {binary(m.params_bytes)} + buffers {binary(m.buffers_bytes)} "
          f"+ gradients {binary(m.gradients_bytes)} + optimizer {binary(m.optimizer_bytes)} "

@@ -1,0 +1,5 @@
+"""PyTorch proof of cnncalc's numbers: `export_source` (needs no torch) and `verify` (needs torch).
+
+`import cnncalc` never imports this package; only `cnncalc verify` and `cnncalc export` do,
+and only `verify` imports torch.
+"""

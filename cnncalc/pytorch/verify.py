@@ -1,0 +1,182 @@
+"""Build a design in PyTorch from its exported source and check every number against cnncalc's."""
+
+from __future__ import annotations
+
+import warnings
+
+from pydantic import BaseModel
+
+from ..errors import CnnCalcError
+from ..graph import MAX_LAYERS, build
+from ..planner import analyze, parse_size
+from .export import export_source
+
+INSTALL = "pip install 'cnncalc[torch]' (torch==2.13.0)"
+TOLERANCE = 0.01  # saved-for-backward bytes: measured within 1% of the prediction
+
+
+class TorchMissing(CnnCalcError):
+    """PyTorch is needed and not installed."""
+
+
+class VerifiedRow(BaseModel):
+    index: int
+    name: str
+    expected_shape: str  # HxWxC, cnncalc's
+    actual_shape: str  # HxWxC, from PyTorch's forward pass
+    expected_params: int
+    actual_params: int
+    ok: bool
+
+
+class Verification(BaseModel):
+    device: str
+    batch: int
+    rows: list[VerifiedRow]
+    params_expected: int
+    params_actual: int
+    saved_expected: int | None = None  # bytes autograd keeps, cnncalc's model for this device
+    saved_actual: int | None = None  # measured with saved_tensors_hooks (not on the meta device)
+    peak_expected: int | None = None  # --measure: params + gradients + saved, bytes
+    peak_actual: int | None = None  # --measure: torch.cuda.max_memory_allocated of one training step
+    ok: bool
+    notes: list[str]
+
+
+def import_torch():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Failed to initialize NumPy" on a torch without numpy
+            import torch
+    except ImportError:
+        raise TorchMissing(f"this needs PyTorch, which is not installed: {INSTALL}") from None
+    return torch
+
+
+def row_modules(sequential) -> list:
+    """The modules of the exported Net in the order of cnncalc's rows: arms, then their merge."""
+    out = []
+    for module in sequential.children():
+        if type(module).__name__ == "Branches":
+            for arm in module.arms:
+                out.extend(row_modules(arm))
+        out.append(module)
+    return out
+
+
+def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", measure: bool = False,
+           optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Verification:
+    """Build the design's exported Net, run it, and compare every row's shape and parameters,
+    and (off the meta device) the bytes autograd saves, with cnncalc's numbers."""
+    torch = import_torch()
+    if device not in ("meta", "cpu", "cuda"):
+        raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
+    if measure and device != "cuda":
+        raise CnnCalcError("--measure needs --device cuda: it reads the CUDA allocator's peak")
+    if not isinstance(batch, int) or batch < 1:
+        raise CnnCalcError(f"batch must be a whole number of at least 1, got {batch!r}")
+    size = parse_size(input) if isinstance(input, str) else input
+    graph = build(text, defines, size, optional, max_layers, label)
+    report = analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda")
+    namespace: dict = {}
+    exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
+    with torch.device(device):
+        net = namespace["Net"]()
+    modules = row_modules(net.layers)
+    problems: list[str] = []  # disagreements: the check fails
+    notes: list[str] = []
+    if len(modules) != len(report.layers) - 1:
+        problems.append(f"PyTorch has {len(modules)} modules for cnncalc's {len(report.layers) - 1} layers")
+
+    inp = report.input
+    x = torch.zeros(batch, inp.c, inp.h, inp.w, device=device)
+    shapes: list = [None] * len(modules)
+    handles = [m.register_forward_hook(lambda _m, _i, out, i=i: shapes.__setitem__(i, tuple(out.shape)))
+               for i, m in enumerate(modules)]
+    try:  # shapes in evaluation mode, which every design allows
+        with torch.no_grad():
+            net.eval()(x)
+    except Exception as e:  # PyTorch refuses what cnncalc computed: a disagreement, reported, not a crash
+        problems.append(f"PyTorch could not run the design: {type(e).__name__}: {_first_line(e)}")
+    finally:
+        for h in handles:
+            h.remove()
+
+    rows = [VerifiedRow(index=0, name=report.layers[0].name, expected_shape=str(report.layers[0].output),
+                        actual_shape=_volume((batch, inp.c, inp.h, inp.w)), expected_params=0, actual_params=0,
+                        ok=True)]
+    for row, module, shape in zip(report.layers[1:], modules, shapes):
+        count = sum(p.numel() for p in module.parameters(recurse=type(module).__name__ != "Branches"))
+        actual = _volume(shape)
+        rows.append(VerifiedRow(index=row.index, name=row.name, expected_shape=str(row.output), actual_shape=actual,
+                                expected_params=row.params, actual_params=count,
+                                ok=actual == str(row.output) and count == row.params))
+    problems += [f"row {r.index} {r.name}: cnncalc {r.expected_shape}, {r.expected_params:,} params; "
+                 f"PyTorch {r.actual_shape}, {r.actual_params:,} params" for r in rows if not r.ok]
+    actual_params = sum(p.numel() for p in net.parameters())
+    if actual_params != report.totals.params:
+        problems.append(f"total params: cnncalc {report.totals.params:,}, PyTorch {actual_params:,}")
+    result = Verification(device=device, batch=batch, rows=rows, params_expected=report.totals.params,
+                          params_actual=actual_params, ok=False, notes=notes)
+
+    if device == "meta":
+        notes.append("saved-for-backward bytes are measured on --device cpu or cuda (meta tensors have no storage)")
+    else:
+        measured, peak = _training_step(torch, net, x, measure, notes)
+        if measured is not None:
+            result.saved_expected = report.totals.memory.saved_bytes
+            result.saved_actual = measured
+            if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
+                problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
+        if peak is not None:
+            m = report.totals.memory
+            result.peak_expected = 2 * m.params_bytes + m.saved_bytes
+            result.peak_actual = peak
+            notes.append("peak: one training step above the memory in use before it; the prediction is params + "
+                         "gradients + saved tensors, without allocator slack or workspaces")
+    result.notes = problems + notes
+    result.ok = not problems
+    return result
+
+
+def _training_step(torch, net, x, measure: bool, notes: list[str]) -> tuple[int | None, int | None]:
+    """Bytes autograd saves in a training-mode forward (each storage once, parameters and buffers
+    left out), and with `measure` the CUDA peak of forward and backward."""
+    owned = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in owned:
+            saved[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    try:
+        if measure:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = net.train()(x)
+        peak = None
+        if measure:
+            out.float().sum().backward()
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated() - base
+    except Exception as e:  # e.g. training-mode BN on one value per channel
+        notes.append(f"no training-mode measurement: {type(e).__name__}: {_first_line(e)}")
+        return None, None
+    return sum(saved.values()), peak
+
+
+def _volume(shape) -> str:
+    """A PyTorch N x C x H x W shape as cnncalc's HxWxC."""
+    if shape is None:
+        return "not run"
+    return f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else "x".join(map(str, shape[1:]))
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [""])[0]
