@@ -145,3 +145,17 @@ def test_python_dash_m_and_no_framework_import():
     probe = ("import sys, cnncalc; cnncalc.plan('INPUT 8x8x3 -> CONV3-4'); import cnncalc.cli; "
              "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_verify_without_torch_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    result = run("verify", "vgg16")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: this needs PyTorch, which is not installed: "
+                                    "pip install 'cnncalc[torch]' (torch==2.13.0)")
+
+
+def test_export_needs_no_torch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = run("export", "INPUT 8x8x3 -> CONV3-4", "--to", "pytorch")
+    assert result.exit_code == 0 and "class Net(nn.Module)" in result.output

@@ -1,0 +1,121 @@
+"""cnncalc's numbers against PyTorch's: verify, export, and a differential property test.
+
+Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+
+from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+import cnncalc  # noqa: E402
+from cnncalc import zoo  # noqa: E402
+from cnncalc.cli import app  # noqa: E402
+from cnncalc.pytorch import verify as verify_module  # noqa: E402
+from cnncalc.pytorch.export import export_design  # noqa: E402
+from cnncalc.pytorch.verify import verify  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_verify_every_example(name):
+    text = zoo.path(name).read_text()
+    meta = verify(text, device="meta")
+    assert meta.ok, meta.notes
+    assert meta.params_actual == meta.params_expected == cnncalc.plan(text).totals.params
+    cpu = verify(text, device="cpu")
+    assert cpu.ok, cpu.notes
+    # the model follows the CPU's dropout rule here, and agrees to the byte (the goal was 1%)
+    assert cpu.saved_actual == cpu.saved_expected
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet18", "googlenet", "mobilenet_v2", "squeezenet1_0"])
+def test_exported_source_runs_with_torch_alone(name, tmp_path):
+    (tmp_path / "model.py").write_text(export_design(zoo.path(name).read_text(), label=name))
+    probe = textwrap.dedent("""
+        import sys, warnings
+        warnings.simplefilter("ignore")
+        import torch, model
+        net = model.Net()
+        out = net(torch.zeros(2, *model.INPUT_SHAPE))
+        assert "cnncalc" not in sys.modules
+        print(sum(p.numel() for p in net.parameters()), tuple(out.shape[1:]) == model.OUTPUT_SHAPE)
+    """)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = cnncalc.plan(zoo.path(name).read_text())
+    assert result.stdout.split() == [str(report.totals.params), "True"]
+
+
+def test_verify_catches_a_disagreement(monkeypatch):
+    real = verify_module.export_source
+    monkeypatch.setattr(verify_module, "export_source",
+                        lambda graph: real(graph).replace("padding=(1, 1)", "padding=(0, 0)", 1))
+    result = verify("INPUT 8x8x3 -> CONV3-4 -> RELU")
+    assert not result.ok
+    assert result.notes[0] == "row 1 CONV3-4: cnncalc 8x8x4, 112 params; PyTorch 6x6x4, 112 params"
+
+
+def test_verify_notes_what_pytorch_refuses_in_training():
+    result = verify("INPUT 4x4x3 -> FC-2 -> BN", device="cpu")
+    assert result.ok  # the shapes agree; PyTorch only refuses to train BN on one value per channel
+    assert result.saved_actual is None
+    assert result.notes[0].startswith("no training-mode measurement: ValueError: Expected more than 1 value")
+
+
+def test_cli_verify_and_export(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["verify", "INPUT 8x8x3 -> CONV3-4 -> FC-2", "--device", "cpu", "--batch", "2"])
+    assert ok.exit_code == 0, ok.output
+    assert "saved for backward: cnncalc" in ok.output and "agree:" in ok.output
+    target = tmp_path / "net.py"
+    assert runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)]).exit_code == 0
+    assert "class Net(nn.Module)" in target.read_text()
+    again = runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)])
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    assert runner.invoke(app, ["verify", "vgg16", "--measure"]).exit_code == 2  # needs --device cuda
+
+
+# -- differential property test --------------------------------------------------------------------------------------
+def _conv(k, s, p, d, f):
+    return f"CONV{k}-{f}/{s}p{p}d{d}"
+
+
+LAYERS = st.one_of(
+    st.builds(_conv, st.integers(1, 5), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2), st.integers(1, 12)),
+    st.builds(lambda k, f, g: f"CONV{k}-{f * g}g{g}", st.sampled_from([1, 3]), st.integers(1, 4), st.sampled_from([1, 2])),
+    st.builds(lambda kh, kw, f: f"CONV{kh}x{kw}-{f}", st.integers(1, 4), st.integers(1, 4), st.integers(1, 8)),
+    st.builds(lambda t, k, s, p, c: f"{t}{k}/{s}p{p}" + ("(ceil=true)" if c else ""), st.sampled_from(["POOL", "AVGPOOL"]),
+              st.integers(1, 3), st.integers(1, 3), st.integers(0, 1), st.booleans()),
+    st.builds(lambda k, s, p, f: f"DECONV{k}-{f}/{s}p{p}", st.integers(1, 4), st.integers(1, 3), st.integers(0, 1),
+              st.integers(1, 8)),
+    st.builds(lambda k, s: f"DWCONV{k}/{s}", st.sampled_from([1, 3, 5]), st.integers(1, 2)),
+    st.sampled_from(["BN", "RELU", "RELU6", "GELU", "SIGMOID", "SILU", "HARDSWISH", "LRN", "UPSAMPLE2", "ID",
+                     "(CONV1-4 | CONV3-6 | POOL3/1p1)", "(ID + BN)", "(CONV3-4 + CONV1-4 -> RELU)",
+                     "(POOL3/1p1(ceil=true) | AVGPOOL3/1p1)"]),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(4, 33), st.integers(4, 33), st.integers(1, 6), st.lists(LAYERS, min_size=1, max_size=6),
+       st.sampled_from(["", " -> FC-5", " -> GAP", " -> FLATTEN", " -> GMP -> FC-3"]))
+@example(5, 5, 1, ["POOL2/2p1(ceil=true)"], "")  # ceil mode: the last window may not start in the padding
+@example(7, 7, 2, ["DECONV3-4/3p1"], "")
+def test_shapes_and_params_match_pytorch(h, w, c, layers, tail):
+    design = f"INPUT {h}x{w}x{c} -> " + " -> ".join(layers) + tail
+    try:
+        cnncalc.plan(design)
+    except cnncalc.CnnCalcError:
+        assume(False)  # a design cnncalc refuses (kernel too large, groups that do not divide, …)
+    result = verify(design)
+    assert result.ok, (design, result.notes)
