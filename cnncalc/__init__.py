@@ -9,7 +9,16 @@
 
 from .errors import CnnCalcError, DesignError, DesignSyntaxError, SettingsError
 from .planner import plan
-from .report import Report
+
+
+def __getattr__(name: str):
+    # Report is imported on first use: pydantic's model machinery would double the command line's start
+    if name == "Report":
+        from .report import Report
+
+        return Report
+    raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 __all__ = ["plan", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError", "__version__"]

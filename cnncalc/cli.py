@@ -17,7 +17,9 @@ from typing import Annotated, Optional
 import typer
 
 from . import zoo
+from .graph import MAX_LAYERS
 from .errors import CnnCalcError, SettingsError, Source, Span
+from .render.units import input_fix_text
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
 BUG_REPORT = "https://github.com/cnncalc/cnncalc/issues"
@@ -114,16 +116,16 @@ def plan_command(
     strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
                       ] = False,
     optional: OptionalOpt = OptionalMode.include,
-    max_layers: MaxLayersOpt = 1_000_000,
+    max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
-        from . import plan
+        from .planner import plan_data
         from .render import render
 
         text, label = read_design(design)
-        report = plan(text, defines=define or (), input=input, batch=batch, dtype=dtype.value,
-                      optimizer=optimizer.value, optional=optional.value, max_layers=max_layers, label=label)
-        if strict and not report.fits:
+        report = plan_data(text, defines=define or (), input=input, batch=batch, dtype=dtype.value,
+                           optimizer=optimizer.value, optional=optional.value, max_layers=max_layers, label=label)
+        if strict and not report["fits"]:
             print_problems(report, text, label, as_errors=True)
             return EXIT_PROBLEMS
         if output is not None:
@@ -145,16 +147,17 @@ def check_command(
     define: DefineOpt = None,
     input: InputOpt = None,
     optional: OptionalOpt = OptionalMode.include,
-    max_layers: MaxLayersOpt = 1_000_000,
+    max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
-        from . import plan
+        from .planner import plan_data
 
         text, label = read_design(design)
-        report = plan(text, defines=define or (), input=input, optional=optional.value, max_layers=max_layers,
-                      label=label)
-        if report.fits:
-            print(f"ok: all {len(report.layers)} layers fit (input {report.input})")
+        report = plan_data(text, defines=define or (), input=input, optional=optional.value,
+                           max_layers=max_layers, label=label)
+        if report["fits"]:
+            inp = report["input"]
+            print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})")
             return 0
         print_problems(report, text, label, as_errors=False)
         return EXIT_PROBLEMS
@@ -251,7 +254,7 @@ def verify_command(
     measure: Annotated[bool, typer.Option(
         "--measure", help="With --device cuda: the peak memory of one training step.")] = False,
     optional: OptionalOpt = OptionalMode.include,
-    max_layers: MaxLayersOpt = 1_000_000,
+    max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
         from .pytorch.verify import verify
@@ -278,7 +281,7 @@ def export_command(
     define: DefineOpt = None,
     input: InputOpt = None,
     optional: OptionalOpt = OptionalMode.include,
-    max_layers: MaxLayersOpt = 1_000_000,
+    max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
         from .pytorch.export import export_design
@@ -320,17 +323,16 @@ def print_problems(report, text: str, label: str, as_errors: bool) -> None:
     stream = sys.stderr if as_errors else sys.stdout
     source = Source(text, label)
     offsets = _line_offsets(text)
-    for p in report.problems:
-        start = offsets[p.line - 1] + p.column - 1 if 0 < p.line <= len(offsets) else 0
+    for p in report["problems"]:
+        line, column = p["line"], p["column"]
+        start = offsets[line - 1] + column - 1 if 0 < line <= len(offsets) else 0
         end = start + len(text[start:].split(" ", 1)[0].split("\n", 1)[0]) if start < len(text) else start
-        body = CnnCalcError(p.message, Span(source, start, max(end, start + 1)))
+        body = CnnCalcError(p["message"], Span(source, start, max(end, start + 1)))
         rendered = body.render()
         print(rendered if as_errors else rendered.replace("error: ", "misfit: ", 1), file=stream)
-    fixes = report.input_fixes
-    sizes = [f"{axis.upper()} {' or '.join(map(str, fixes[axis]))}" for axis in ("h", "w") if fixes.get(axis)]
-    if sizes:
-        print(f"hint: every layer fits with an input of {', '.join(sizes)} (now {report.input.h}x{report.input.w})",
-              file=stream)
+    hint = input_fix_text(report)
+    if hint:
+        print(f"hint: every layer fits with {hint}", file=stream)
 
 
 def _line_offsets(text: str) -> list[int]:

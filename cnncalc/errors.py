@@ -7,24 +7,26 @@ under that span, so the CLI prints it without knowing anything about designs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
 class Source:
-    """A text the user wrote: the design itself, or one `-D NAME=VALUE`."""
+    """A text the user wrote: the design itself, or one `-D NAME=VALUE` (its label)."""
 
-    text: str
-    label: str = ""  # "" for the design, "-D N=2" for a command-line definition
+    __slots__ = ("text", "label")
+
+    def __init__(self, text: str, label: str = "") -> None:
+        self.text = text
+        self.label = label  # "" for the design, "-D N=2" for a command-line definition
 
 
-@dataclass(frozen=True, slots=True)
 class Span:
     """Half-open character range [start, end) in `source.text`."""
 
-    source: Source
-    start: int
-    end: int
+    __slots__ = ("source", "start", "end")
+
+    def __init__(self, source: Source, start: int, end: int) -> None:
+        self.source = source
+        self.start = start
+        self.end = end
 
     def __repr__(self) -> str:
         return f"Span({self.start}, {self.end})"

@@ -8,7 +8,6 @@ once instead of after filling memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from . import layers as L
@@ -17,7 +16,10 @@ from .dsl.parser import parse, parse_definition
 from .dsl.words import WORDS
 from .errors import DesignError, DesignSyntaxError, Span
 
-MAX_LAYERS = 1_000_000  # default limit on the expanded layer count (merge rows included)
+# Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
+# Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
+# plan() answers within a second at the limit; --max-layers raises it.
+MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_VALUE = 10**15  # no number in a design may exceed this
 
@@ -65,23 +67,29 @@ _CONV_FAMILY = ("dwconv", "deconv", "local")  # fall back on conv.* defaults
 _WORD_KEYS = ("bias", "ceil", "inplace", "type")  # settings that take a word, not a number
 
 
-@dataclass(slots=True)
 class Branch:
-    """Parallel arms over one input, merged by concatenation or sum."""
+    """Parallel arms over one input, merged by concatenation ("concat") or sum ("add")."""
 
-    mode: Literal["concat", "add"]
-    arms: list[list[Item]]
-    span: Span
+    __slots__ = ("mode", "arms", "span")
+
+    def __init__(self, mode: Literal["concat", "add"], arms: list[list[Item]], span: Span) -> None:
+        self.mode = mode
+        self.arms = arms
+        self.span = span
 
 
 Item = L._Layer | Branch
 
 
-@dataclass(slots=True)
 class LayerGraph:
-    input: L.Input
-    items: list[Item]  # everything after the input, in execution order
-    assumptions: list[str] = field(default_factory=list)
+    """The expanded design: its input, then everything after it in execution order."""
+
+    __slots__ = ("input", "items", "assumptions")
+
+    def __init__(self, input: L.Input, items: list[Item]) -> None:
+        self.input = input
+        self.items = items
+        self.assumptions: list[str] = []
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -1,6 +1,14 @@
-"""Walk a LayerGraph once, in execution order, and collect a Report."""
+"""Walk a LayerGraph once, in execution order, and collect the report.
+
+The walk builds the JSON contract (`cnncalc.plan/1`) directly as plain dicts and
+lists: cheap to build for 100,000 rows, serialised in Rust by pydantic-core, and
+free of pydantic's model machinery, which would double the start of the command
+line. `plan()` turns that dict into the pydantic `Report` in one validation.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from . import layers as L
 from .errors import SettingsError
@@ -9,7 +17,13 @@ from .metrics import memory, receptive, saved, shapes
 from .metrics.macs import macs
 from .metrics.params import params
 from .metrics.shapes import AxisFit, Shape
-from .report import Memory, Problem, ReceptiveField, Report, Row, Totals, Volume
+
+if TYPE_CHECKING:
+    from .report import Report
+
+SCHEMA = "cnncalc.plan/1"
+SEARCH_VISITS = 1_000_000  # work limit of the input-size search (about a third of a second)
+GLOBAL_KINDS = ("gap", "fc", "flatten")  # layers that act on the whole input
 
 CONVENTIONS = (
     "params are learnable parameters (PyTorch's parameters()); BN running mean and variance are "
@@ -35,14 +49,25 @@ def parse_size(text: str, what: str = "input") -> tuple[int, int, int]:
     return h, w, c
 
 
-def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
-         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", optional: str = "include",
-         max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+def plan(text: str, **settings) -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
+
+    Settings: defines (NAME=VALUE texts), input ("224x224x3" or (h, w, c)), batch, dtype
+    (float32, float16, bfloat16, int8), optimizer (sgd, momentum, adam), optional
+    (include, exclude), max_layers, label (names the text in messages).
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
     760
     """
+    from .report import Report
+
+    return Report.model_validate(plan_data(text, **settings))
+
+
+def plan_data(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
+              batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", optional: str = "include",
+              max_layers: int = MAX_LAYERS, label: str = "") -> dict:
+    """Like plan(), as the plain JSON-contract dict (what the command line renders)."""
     if dtype not in memory.DTYPE_BYTES:
         raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
     if optimizer not in memory.OPTIMIZER_STATE:
@@ -59,10 +84,22 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            saved_device: str = "cuda") -> Report:
-    """The report of an expanded graph. `saved_device` picks whose dropout rule the
-    saved-for-backward bytes follow (see metrics/saved.py)."""
+            saved_device: str = "cuda") -> dict:
+    """The report of an expanded graph, as the JSON-contract dict. `saved_device` picks whose
+    dropout rule the saved-for-backward bytes follow (see metrics/saved.py)."""
     return _Walker(graph, memory.DTYPE_BYTES[dtype], batch, saved_device).report(dtype, optimizer)
+
+
+def last_spatial(rows: list) -> int:
+    """Index of the last row before the first global layer (GAP, FC, FLATTEN): where receptive
+    fields are quoted. Rows are the contract's dicts or Report rows."""
+    last = 0
+    for i, row in enumerate(rows):
+        kind = row["kind"] if isinstance(row, dict) else row.kind
+        if kind in GLOBAL_KINDS:
+            break
+        last = i
+    return last
 
 
 class _Walker:
@@ -74,28 +111,38 @@ class _Walker:
         # storages for the saved-for-backward model: id -> values per image; ids already saved
         self.storages: list[int] = []
         self.saved_ids: set[int] = set()
-        self.rows: list[Row] = []
-        self.problems: list[Problem] = []
+        self.rows: list[dict] = []
+        self.problems: list[dict] = []
         self.warnings: list[str] = []
         self.places: dict[int, tuple[int, int]] = {}
-        self.volumes: dict[Shape, Volume] = {}
-        self.fields: dict[tuple, ReceptiveField] = {}
+        self.volumes: dict[Shape, dict] = {}
+        self.fields: dict[tuple, dict] = {}
 
-    # Rows are built with model_construct: every value is computed here, so validating
-    # them again would only cost time (30 us a row); equal volumes and fields share one model.
-    def volume(self, shape: Shape) -> Volume:
-        model = self.volumes.get(shape)
-        if model is None:
-            model = self.volumes[shape] = Volume.model_construct(h=shape.h, w=shape.w, c=shape.c)
-        return model
+    # Equal volumes and receptive fields share one dict.
+    def volume(self, shape: Shape) -> dict:
+        value = self.volumes.get(shape)
+        if value is None:
+            value = self.volumes[shape] = {"h": shape.h, "w": shape.w, "c": shape.c}
+        return value
 
-    def field(self, rf) -> ReceptiveField | None:
+    def field(self, rf) -> dict | None:
         if rf is None:
             return None
-        model = self.fields.get(rf)
-        if model is None:
-            model = self.fields[rf] = ReceptiveField.model_construct(size=rf[0], stride=rf[1], padding=rf[2])
-        return model
+        value = self.fields.get(rf)
+        if value is None:
+            value = self.fields[rf] = {"size": rf[0], "stride": rf[1], "padding": rf[2]}
+        return value
+
+    def row(self, name: str, kind: str, y: Shape, weights: int, biases: int, buffers: int, n_macs: int,
+            activations: int, stored: int, rf, problem: str | None, formula: str, depth: int, arm: int | None,
+            place: tuple[int, int], saved_bytes: int) -> None:
+        """One row of the contract, keys in the order of report.Row."""
+        self.rows.append({
+            "index": len(self.rows), "name": name, "kind": kind, "output": self.volume(y),
+            "params": weights + biases, "weights": weights, "biases": biases, "buffers": buffers, "macs": n_macs,
+            "activations": activations, "memory_bytes": stored * self.size, "rf": self.field(rf),
+            "fits": problem is None, "problem": problem, "formula": formula, "depth": depth, "arm": arm,
+            "line": place[0], "column": place[1], "saved_bytes": saved_bytes})
 
     def place(self, span) -> tuple[int, int]:
         if span is None:
@@ -119,40 +166,37 @@ class _Walker:
                 total += self.storages[sid] * self.size * self.batch
         return total
 
-    def report(self, dtype: str, optimizer: str) -> Report:
+    def report(self, dtype: str, optimizer: str) -> dict:
         batch = self.batch
         graph = self.graph
         inp = graph.input
         x = Shape(inp.h, inp.w, inp.c)
-        line, col = self.place(inp.span)
         rf0 = receptive.START
-        self.rows.append(Row.model_construct(
-            index=0, name=inp.name, kind="input", output=self.volume(x), params=0, weights=0, biases=0, buffers=0,
-            macs=0, activations=x.h * x.w * x.c, memory_bytes=x.h * x.w * x.c * self.size, rf=self.field(rf0),
-            fits=True, problem=None, formula="", depth=0, arm=None, line=line, column=col, saved_bytes=0))
+        volume = x.h * x.w * x.c
+        self.row(inp.name, "input", x, 0, 0, 0, 0, volume, volume, rf0, None, "", 0, None, self.place(inp.span), 0)
         self.walk(graph.items, x, rf0, 0, None, self.storage(x))
 
         size = self.size
-        n_params = sum(r.params for r in self.rows)
-        n_buffers = sum(r.buffers for r in self.rows)
-        n_macs = sum(r.macs for r in self.rows)
-        stored = sum(r.activations for r in self.rows if r.memory_bytes)
+        rows = self.rows
+        n_params = sum(r["params"] for r in rows)
+        n_buffers = sum(r["buffers"] for r in rows)
+        n_macs = sum(r["macs"] for r in rows)
+        stored = sum(r["activations"] for r in rows if r["memory_bytes"])
         params_bytes = n_params * size
         forward_image = stored * size
         forward = forward_image * batch
-        mem = Memory(dtype_bytes=size, params_bytes=params_bytes, buffers_bytes=n_buffers * size,
-                     forward_bytes_per_image=forward_image, forward_bytes=forward, backward_bytes=forward,
-                     gradients_bytes=params_bytes,
-                     optimizer_bytes=params_bytes * memory.OPTIMIZER_STATE[optimizer],
-                     training_bytes=params_bytes * (2 + memory.OPTIMIZER_STATE[optimizer]) + n_buffers * size
-                     + 2 * forward, saved_bytes=sum(r.saved_bytes for r in self.rows))
-        totals = Totals(params=n_params, buffers=n_buffers, macs=n_macs, flops=2 * n_macs, activations=stored,
-                        memory=mem)
-        fixes = self.input_fixes(x) if self.problems else {}
-        assumptions = [*CONVENTIONS, *graph.assumptions]
-        return Report(input=Volume(h=x.h, w=x.w, c=x.c), batch=batch, dtype=dtype, optimizer=optimizer,
-                      layers=self.rows, totals=totals, fits=not self.problems, problems=self.problems,
-                      input_fixes=fixes, warnings=self.warnings, assumptions=assumptions)
+        state = memory.OPTIMIZER_STATE[optimizer]
+        mem = {"dtype_bytes": size, "params_bytes": params_bytes, "buffers_bytes": n_buffers * size,
+               "forward_bytes_per_image": forward_image, "forward_bytes": forward, "backward_bytes": forward,
+               "gradients_bytes": params_bytes, "optimizer_bytes": params_bytes * state,
+               "training_bytes": params_bytes * (2 + state) + n_buffers * size + 2 * forward,
+               "saved_bytes": sum(r["saved_bytes"] for r in rows)}
+        totals = {"params": n_params, "buffers": n_buffers, "macs": n_macs, "flops": 2 * n_macs,
+                  "activations": stored, "memory": mem}
+        return {"schema": SCHEMA, "input": self.volume(x), "batch": batch, "dtype": dtype, "optimizer": optimizer,
+                "layers": rows, "totals": totals, "fits": not self.problems, "problems": self.problems,
+                "input_fixes": self.input_fixes(x) if self.problems else {}, "warnings": self.warnings,
+                "assumptions": [*CONVENTIONS, *graph.assumptions]}
 
     def walk(self, items: list, x: Shape, rf, depth: int, arm: int | None, sid: int):
         for i, item in enumerate(items):
@@ -176,11 +220,8 @@ class _Walker:
         problem = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
             problem = self.misfit(layer, windows, len(self.rows), line, col)
-        self.rows.append(Row.model_construct(
-            index=len(self.rows), name=layer.name, kind=layer.kind, output=self.volume(y), params=weights + biases,
-            weights=weights, biases=biases, buffers=buffers, macs=macs(layer, x, y), activations=activations,
-            memory_bytes=stored * self.size, rf=self.field(rf_out), fits=problem is None, problem=problem,
-            formula=formula, depth=depth, arm=arm, line=line, column=col, saved_bytes=saved_bytes))
+        self.row(layer.name, layer.kind, y, weights, biases, buffers, macs(layer, x, y), activations, stored, rf_out,
+                 problem, formula, depth, arm, (line, col), saved_bytes)
         return y, rf_out, sid_out
 
     def branch(self, branch: Branch, x: Shape, rf, depth: int, arm: int | None, sid: int):
@@ -199,11 +240,9 @@ class _Walker:
             self.warnings.append(f"the branches merged at line {line}, column {col} have different effective "
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         activations, stored = memory.stored(None, y)
-        self.rows.append(Row.model_construct(
-            index=len(self.rows), name=branch.mode.upper(), kind=branch.mode, output=self.volume(y), params=0,
-            weights=0, biases=0, buffers=0, macs=0, activations=activations, memory_bytes=stored * self.size,
-            rf=self.field(merged), fits=True, problem=None, formula="", depth=depth, arm=arm, line=line, column=col,
-            saved_bytes=0))  # concatenation and sums keep nothing for the backward pass
+        # concatenation and sums keep nothing for the backward pass
+        self.row(branch.mode.upper(), branch.mode, y, 0, 0, 0, 0, activations, stored, merged, None, "", depth, arm,
+                 (line, col), 0)
         return y, merged, self.storage(y)
 
     def misfit(self, layer: L._Layer, windows: tuple[AxisFit, AxisFit], index: int, line: int, col: int) -> str:
@@ -228,24 +267,29 @@ class _Walker:
             fix_text = f"; fits with {', or '.join(fixes)}" if fixes else ""
             text = f"{axis}: {fit.arithmetic} is not a whole number; {effect}{fix_text}"
             texts.append(text)
-            self.problems.append(Problem(index=index, name=layer.name, line=line, column=col, axis=axis,
-                                         arithmetic=fit.arithmetic, output=fit.out, uncovered=fit.uncovered,
-                                         dropped=fit.dropped, pads=fit.pads_that_fit(), strides=fit.strides_that_fit(),
-                                         inputs=fit.inputs_that_fit(),
-                                         message=f"{layer.name} does not fit: {text}"))
+            self.problems.append({
+                "index": index, "name": layer.name, "line": line, "column": col, "axis": axis,
+                "arithmetic": fit.arithmetic, "output": fit.out, "uncovered": fit.uncovered, "dropped": fit.dropped,
+                "pads": fit.pads_that_fit(), "strides": fit.strides_that_fit(), "inputs": fit.inputs_that_fit(),
+                "message": f"{layer.name} does not fit: {text}"})
         return "; ".join(texts)
 
-    def input_fixes(self, x: Shape, reach: int = 256) -> dict[str, list[int]]:
-        """The nearest input sizes, below and above, for which every window of the design fits."""
+    def input_fixes(self, x: Shape, reach: int = 256, visits: int = SEARCH_VISITS) -> dict[str, list[int]]:
+        """The nearest input sizes, below and above, for which every window of the design fits,
+        searched within `reach` of the input and `visits` layer visits."""
         fixes: dict[str, list[int]] = {}
-        for axis, key, size in ((0, "h", x.h), (1, "w", x.w)):
-            found = []
-            for candidates in (range(size - 1, max(0, size - reach), -1), range(size + 1, size + reach)):
-                for n in candidates:
-                    if shapes.size_if_fits(self.graph.items, axis, n) is not None:
-                        found.append(n)
-                        break
-            fixes[key] = found
+        budget = [visits]
+        try:
+            for axis, key, size in ((0, "h", x.h), (1, "w", x.w)):
+                fixes[key] = found = []
+                for candidates in (range(size - 1, max(0, size - reach), -1), range(size + 1, size + reach)):
+                    for n in candidates:
+                        if shapes.size_if_fits(self.graph.items, axis, n, budget) is not None:
+                            found.append(n)
+                            break
+        except shapes.SearchExhausted:
+            self.warnings.append(f"the search for input sizes that fit stopped after {visits:,} layer visits; "
+                                 f"the sizes shown are those found by then")
         return fixes
 
 

@@ -1,18 +1,22 @@
 """The result of planning a design: rows, totals, problems, warnings, assumptions.
 
-`Report.model_dump_json(by_alias=True)` is the JSON contract `cnncalc.plan/1`:
-keys may be added, never renamed or removed.
+These pydantic models are the library's public result and define the JSON
+contract `cnncalc.plan/1` (`Report.model_dump_json(by_alias=True)`): keys may be
+added, never renamed or removed. The planner builds the same contract as plain
+dicts (planner.py), which `plan()` validates into a Report; a test keeps the two
+identical.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA = "cnncalc.plan/1"
+from .planner import SCHEMA
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    # defer_build: the schema is built on first use, once for Report with its nested models
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
 
 class Volume(_Model):
@@ -109,12 +113,9 @@ class Report(_Model):
 
     def last_spatial(self) -> Row:
         """The last row before the first global layer (GAP, FC, FLATTEN): where receptive fields are quoted."""
-        last = self.layers[0]
-        for row in self.layers:
-            if row.kind in ("gap", "fc", "flatten"):
-                break
-            last = row
-        return last
+        from .planner import last_spatial
+
+        return self.layers[last_spatial(self.layers)]
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(by_alias=True, indent=indent)

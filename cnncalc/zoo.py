@@ -5,8 +5,8 @@ Each file opens with comment lines: a title, then `# source: …` and `# publish
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 _HERE = Path(__file__).resolve().parent
 # installed wheels carry the designs inside the package; a source checkout has them at the top
@@ -34,13 +34,12 @@ def path(name: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: str
     title: str  # the first comment line
     source: str  # where the design and its numbers come from
     published: str  # the published numbers, as the header states them
-    report: object  # the cnncalc.Report of the design
+    report: dict  # the design's report, as the JSON-contract dict (planner.plan_data)
 
 
 def header(text: str) -> tuple[str, str, str]:
@@ -57,10 +56,10 @@ def header(text: str) -> tuple[str, str, str]:
 
 def catalog() -> list[Entry]:
     """Every built-in design, planned."""
-    from .planner import plan
+    from .planner import plan_data
 
     entries = []
     for name in names():
         text = path(name).read_text(encoding="utf-8")
-        entries.append(Entry(name, *header(text), report=plan(text, label=name)))
+        entries.append(Entry(name, *header(text), report=plan_data(text, label=name)))
     return entries

@@ -127,12 +127,12 @@ def test_help_shows_examples(command):
 
 
 def test_internal_errors_exit_3_without_traceback(monkeypatch):
-    import cnncalc
+    from cnncalc import planner
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(cnncalc, "plan", broken)
+    monkeypatch.setattr(planner, "plan_data", broken)
     result = run("plan", VGG_LIKE)
     assert result.exit_code == 3
     assert result.output.startswith("error: internal error (ZeroDivisionError: boom)")
@@ -159,3 +159,17 @@ def test_export_needs_no_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     result = run("export", "INPUT 8x8x3 -> CONV3-4", "--to", "pytorch")
     assert result.exit_code == 0 and "class Net(nn.Module)" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "csv"])
+def test_plan_command_keeps_pydantic_models_out_of_the_start(fmt):
+    # speed guard (not a timing): the command line renders the contract dict, never building models
+    probe = ("import sys, io, contextlib\n"
+             f"sys.argv = ['cnncalc', 'plan', 'resnet50', '-f', '{fmt}']\n"
+             "from cnncalc.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try: main()\n"
+             "    except SystemExit: pass\n"
+             "print(sorted(m for m in ('pydantic.main', 'cnncalc.report', 'torch') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -58,7 +58,7 @@ BAD_DESIGNS = [
     ('INPUT 32x32x3 -> DROPOUT(1.5)',
      'a dropout probability is in [0, 1), got 1.5', (1, 26)),
     ('INPUT 32x32x3 -> [[[RELU]*1000]*1000]*1000',
-     'the design expands to more than 1,000,000 layers (raise the limit with --max-layers)', (1, 19)),
+     'the design expands to more than 25,000 layers (raise the limit with --max-layers)', (1, 19)),
     ('INPUT 32x32x3 -> CONV -> RELU',
      'CONV has no filter count: write CONV3-64, or set conv.filters = 64 in the design (or -D conv.filters=...)', (1, 18)),
     ('INPUT 32x32x3 -> FC',
@@ -164,7 +164,7 @@ def test_bad_settings(settings, message):
 
 
 def test_expansion_limit_is_checked_before_expanding():
-    with pytest.raises(cnncalc.DesignError, match="more than 1,000,000 layers"):
+    with pytest.raises(cnncalc.DesignError, match="more than 25,000 layers"):
         cnncalc.plan("INPUT 8x8x3 -> [[[RELU]*100000]*100000]*100000")
     with pytest.raises(cnncalc.DesignError, match="more than 10 layers"):
         cnncalc.plan("INPUT 8x8x3 -> RELU*10", max_layers=10)
@@ -179,3 +179,17 @@ def test_deep_nesting_is_an_error_not_a_recursion_error():
     chain = "\n".join(f"b{i} = [b{i + 1} -> RELU]" for i in range(300)) + "\nb300 = RELU\nINPUT 8x8x3 -> b0"
     with pytest.raises(cnncalc.DesignError, match="nested more than 100 levels"):
         cnncalc.plan(chain)
+
+
+def test_input_size_search_is_bounded():
+    # a design at the limit whose windows do not fit: the search for fitting inputs stops on its budget
+    from cnncalc import planner, zoo
+
+    design = zoo.path("resnet18").read_text().replace("basic(512)", "basic(512)*3000")
+    report = cnncalc.plan(design)
+    assert not report.fits and report.input_fixes == {"h": [193, 225], "w": [193, 225]}
+    data = planner._Walker(planner.build(design), 4, 1, "cuda")
+    data.report("float32", "sgd")
+    assert data.input_fixes(planner.Shape(224, 224, 3), visits=10_000) == {"h": []}
+    assert data.warnings[-1] == ("the search for input sizes that fit stopped after 10,000 layer visits; "
+                                 "the sizes shown are those found by then")

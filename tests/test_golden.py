@@ -93,3 +93,26 @@ def test_json_contract_keys():
     assert kinds <= set("input conv dwconv deconv local pool gap fc flatten bn act dropout lrn upsample id "
                         "concat add".split())
     assert {"add", "id", "bn", "gap"} <= kinds
+
+
+@pytest.mark.parametrize("name", [*DESIGNS, *zoo.names()])
+def test_contract_dict_and_pydantic_report_agree(name):
+    # the command line renders planner.plan_data; the library returns the validated Report
+    from cnncalc.planner import plan_data
+
+    path = DESIGNS.get(name) or zoo.path(name)
+    data = plan_data(path.read_text(), batch=2)
+    assert render(data, "json") == cnncalc.plan(path.read_text(), batch=2).model_dump_json(by_alias=True,
+                                                                                          indent=2) + "\n"
+
+
+def test_table_gives_way_on_a_narrow_terminal():
+    text = render(report("resnet18"), "table", width=80)
+    header = text.splitlines()[0]
+    assert header.split() == ["#", "layer", "output", "memory", "(float32)", "params", "MACs"]
+    assert all(len(line) <= 80 for line in text.splitlines()[:75])
+    assert ("(hidden to fit 80 columns: weights, RF size/stride/pad, saved (batch 4); widen the terminal or use "
+            "--format markdown)") in text
+    assert "weights" in render(report("resnet18"), "table", width=140).splitlines()[0]
+    colored = render(report("resnet18"), "table", width=140, color=True)
+    assert "\033[1m" in colored and "CONV7-64/2\033[31m !\033[0m" in colored

@@ -1,145 +1,119 @@
-"""Syntax tree of a design. Every node carries the Span it was read from."""
+"""Syntax tree of a design. Every node carries the Span it was read from.
+
+Plain slotted classes: defining them costs microseconds at start-up, where
+dataclasses cost most of a millisecond each.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from ..errors import Span
 
 
+class _Node:
+    __slots__ = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        for name, value in zip(self.__slots__, args):
+            setattr(self, name, value)
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{n}={getattr(self, n, None)!r}" for n in self.__slots__ if n != "span")
+        return f"{type(self).__name__}({values})"
+
+
 # -- integer expressions -----------------------------------------------------
-@dataclass(slots=True)
-class Num:
-    value: int
-    span: Span
+class Num(_Node):
+    __slots__ = ("value", "span")
 
 
-@dataclass(slots=True)
-class Var:
-    name: str
-    span: Span
+class Var(_Node):
+    __slots__ = ("name", "span")
 
 
-@dataclass(slots=True)
-class BinOp:
-    op: str  # one of + - * /
-    left: Expr
-    right: Expr
-    span: Span
+class BinOp(_Node):
+    # op: one of + - * /
+    __slots__ = ("op", "left", "right", "span")
 
 
-@dataclass(slots=True)
-class Neg:
-    operand: Expr
-    span: Span
+class Neg(_Node):
+    __slots__ = ("operand", "span")
 
 
 Expr = Num | Var | BinOp | Neg
 
 
 # -- setting values ------------------------------------------------------------
-@dataclass(slots=True)
-class Size:
+class Size(_Node):
     """`224x224x3`, `1x7`: two or three expressions joined by 'x'."""
 
-    dims: list[Expr]
-    span: Span
+    __slots__ = ("dims", "span")
 
 
-@dataclass(slots=True)
-class Word:
+class Word(_Node):
     """A bare word value: same, valid, true, false, max, avg."""
 
-    word: str
-    span: Span
+    __slots__ = ("word", "span")
 
 
-@dataclass(slots=True)
-class Float:
-    value: float
-    span: Span
+class Float(_Node):
+    __slots__ = ("value", "span")
 
 
 Value = Num | Var | BinOp | Neg | Size | Word | Float
 
 
 # -- architecture -------------------------------------------------------------
-@dataclass(slots=True)
-class Layer:
-    word: str  # the layer word as upper case: CONV, MAXPOOL, RELU6, …
-    args: dict[str, Value]  # shorthand parts and keyword arguments, by key
-    span: Span
-    positional: list[Value] = field(default_factory=list)
+class Layer(_Node):
+    # word: the layer word as upper case: CONV, MAXPOOL, RELU6, …
+    # args: shorthand parts and keyword arguments, by key
+    __slots__ = ("word", "args", "span", "positional")
 
 
-@dataclass(slots=True)
-class Ref:
+class Ref(_Node):
     """A block used by name, or called with arguments: `stem`, `basic(64)`."""
 
-    name: str
-    args: list[Expr] | None
-    span: Span
+    __slots__ = ("name", "args", "span")
 
 
-@dataclass(slots=True)
-class Chain:
-    terms: list[Node]
-    span: Span
+class Chain(_Node):
+    __slots__ = ("terms", "span")
 
 
-@dataclass(slots=True)
-class Branch:
-    mode: str  # "|" concatenates on channels, "+" sums element-wise
-    arms: list[Chain]
-    span: Span
+class Branch(_Node):
+    # mode: "|" concatenates on channels, "+" sums element-wise
+    __slots__ = ("mode", "arms", "span")
 
 
-@dataclass(slots=True)
-class Repeat:
-    body: Node
-    count: Expr
-    span: Span
+class Repeat(_Node):
+    __slots__ = ("body", "count", "span")
 
 
-@dataclass(slots=True)
-class Optional:
-    body: Node
-    span: Span
+class Optional(_Node):
+    __slots__ = ("body", "span")
 
 
 Node = Layer | Ref | Chain | Branch | Repeat | Optional
 
 
 # -- statements ---------------------------------------------------------------
-@dataclass(slots=True)
-class VarDef:
-    name: str
-    value: Expr
-    span: Span
+class VarDef(_Node):
+    __slots__ = ("name", "value", "span")
 
 
-@dataclass(slots=True)
-class BlockDef:
-    name: str
-    params: list[str]
-    body: Chain
-    span: Span
+class BlockDef(_Node):
+    __slots__ = ("name", "params", "body", "span")
 
 
-@dataclass(slots=True)
-class DefaultDef:
+class DefaultDef(_Node):
     """`conv.bias = false`; kind is "" for the kind-less settings `input`, `inplace`."""
 
-    kind: str
-    attr: str
-    value: Value
-    span: Span
+    __slots__ = ("kind", "attr", "value", "span")
 
 
 Statement = VarDef | BlockDef | DefaultDef
 
 
-@dataclass(slots=True)
-class Design:
-    statements: list[Statement]
-    chain: Chain | None
+class Design(_Node):
+    __slots__ = ("statements", "chain")

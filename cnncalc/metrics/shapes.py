@@ -9,7 +9,6 @@ Conventions (PyTorch's Conv2d/MaxPool2d documentation and the CS231n notes):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .. import layers as L
@@ -25,17 +24,15 @@ class Shape(NamedTuple):
         return f"{self.h}x{self.w}x{self.c}"
 
 
-@dataclass(frozen=True, slots=True)
 class AxisFit:
-    """How one window slides along one axis."""
+    """How one window slides along one axis: axis "H" or "W", the input size on it, the
+    effective kernel d*(k-1)+1, padding, stride, the output size, and ceil mode."""
 
-    axis: str  # "H" or "W"
-    size: int  # input size on this axis
-    kernel: int  # effective kernel d*(k-1)+1
-    pad: int
-    stride: int
-    out: int
-    ceil: bool
+    __slots__ = ("axis", "size", "kernel", "pad", "stride", "out", "ceil")
+
+    def __init__(self, axis: str, size: int, kernel: int, pad: int, stride: int, out: int, ceil: bool) -> None:
+        self.axis, self.size, self.kernel, self.pad, self.stride, self.out, self.ceil = \
+            axis, size, kernel, pad, stride, out, ceil
 
     @property
     def span(self) -> int:
@@ -165,11 +162,19 @@ def merge(mode: str, shapes: list[Shape], names: list[str], span) -> Shape:
     return first
 
 
-def size_if_fits(items: list, axis: int, size: int) -> int | None:
-    """The size along `axis` after `items`, or None unless every window fits (for input-size fixes)."""
+class SearchExhausted(Exception):
+    """The input-size search used up its budget of layer visits."""
+
+
+def size_if_fits(items: list, axis: int, size: int, budget: list[int]) -> int | None:
+    """The size along `axis` after `items`, or None unless every window fits (for input-size fixes).
+    Each layer visited spends one unit of budget[0]; SearchExhausted when none is left."""
+    budget[0] -= len(items)
+    if budget[0] < 0:
+        raise SearchExhausted
     for item in items:
         if not isinstance(item, L._Layer):  # a branch: every arm must fit and agree
-            sizes = {size_if_fits(arm, axis, size) for arm in item.arms}
+            sizes = {size_if_fits(arm, axis, size, budget) for arm in item.arms}
             if len(sizes) != 1 or None in sizes:
                 return None
             size = sizes.pop()

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from ..errors import CnnCalcError
 from ..graph import MAX_LAYERS, build
 from ..planner import analyze, parse_size
+from ..report import Report
 from .export import export_source
 
 INSTALL = "pip install 'cnncalc[torch]' (torch==2.13.0)"
@@ -79,7 +80,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
         raise CnnCalcError(f"batch must be a whole number of at least 1, got {batch!r}")
     size = parse_size(input) if isinstance(input, str) else input
     graph = build(text, defines, size, optional, max_layers, label)
-    report = analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda")
+    report = Report.model_validate(analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
     with torch.device(device):

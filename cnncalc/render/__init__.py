@@ -1,4 +1,4 @@
-"""Renderers: a Report in, text out. They format; they never compute."""
+"""Renderers: the report's contract dict in, text out. They format; they never compute."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ FORMATS = ("table", "markdown", "json", "csv")
 
 
 def render(report, fmt: str, width: int | None = None, color: bool = False) -> str:
-    """The report as text in one of FORMATS (the rich table only imports rich when asked for)."""
+    """The report (the contract dict of planner.plan_data, or a Report) as text in one of FORMATS.
+    The rich table only imports rich when asked for."""
+    if not isinstance(report, dict):
+        report = report.model_dump(by_alias=True)
     if fmt == "json":
-        return report.to_json() + "\n"
+        return to_json(report) + "\n"
     if fmt == "csv":
         from .csv import render_csv
 
@@ -22,3 +25,10 @@ def render(report, fmt: str, width: int | None = None, color: bool = False) -> s
 
         return render_table(report, width=width, color=color)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def to_json(data: dict, indent: int | None = 2) -> str:
+    """JSON as pydantic writes it (Report.model_dump_json), from plain data, in Rust."""
+    from pydantic_core import to_json as encode
+
+    return encode(data, indent=indent).decode()

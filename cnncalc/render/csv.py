@@ -14,11 +14,12 @@ def render_csv(report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for r in report.layers:
-        rf = r.rf
-        rf_cells = ("", "", "", "", "", "") if rf is None else (*rf.size, *rf.stride, *rf.padding)
-        writer.writerow((r.index, r.name, r.kind, r.depth, "" if r.arm is None else r.arm, r.output.h, r.output.w,
-                         r.output.c, r.params, r.weights, r.biases, r.buffers, r.macs, r.activations,
-                         r.memory_bytes, *rf_cells, str(r.fits).lower(), r.problem or "", r.formula, r.line,
-                         r.column, r.saved_bytes))
+    for r in report["layers"]:
+        rf = r["rf"]
+        rf_cells = ("", "", "", "", "", "") if rf is None else (*rf["size"], *rf["stride"], *rf["padding"])
+        out_ = r["output"]
+        writer.writerow((r["index"], r["name"], r["kind"], r["depth"], "" if r["arm"] is None else r["arm"],
+                         out_["h"], out_["w"], out_["c"], r["params"], r["weights"], r["biases"], r["buffers"],
+                         r["macs"], r["activations"], r["memory_bytes"], *rf_cells, str(r["fits"]).lower(),
+                         r["problem"] or "", r["formula"], r["line"], r["column"], r["saved_bytes"]))
     return out.getvalue()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .units import binary, fit_lines, rf_text, totals_lines
+from .units import cell_bytes, fit_lines, rf_text, totals_lines, volume
 
 
 def _cell(text: str) -> str:
@@ -10,22 +10,23 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(report) -> str:
-    dtype = report.dtype
+    dtype = report["dtype"]
     lines = [
-        f"| # | layer | output | memory ({dtype}) | saved (batch {report.batch}) | weights | params | MACs "
+        f"| # | layer | output | memory ({dtype}) | saved (batch {report['batch']}) | weights | params | MACs "
         f"| RF size/stride/pad |",
         "|---:|---|---|---:|---:|---|---:|---:|---|",
     ]
-    for r in report.layers:
-        name = "&nbsp;&nbsp;" * r.depth + _cell(r.name)
-        fit = "" if r.fits else " ⚠"
-        lines.append(f"| {r.index} | {name}{fit} | {r.output} | {binary(r.memory_bytes) if r.memory_bytes else '0'} | "
-                     f"{binary(r.saved_bytes) if r.saved_bytes else '0'} | {r.formula or '0'} | {r.params:,} | {r.macs:,} | {rf_text(r.rf)} |")
+    for r in report["layers"]:
+        name = "&nbsp;&nbsp;" * r["depth"] + _cell(r["name"])
+        fit = "" if r["fits"] else " ⚠"
+        lines.append(f"| {r['index']} | {name}{fit} | {volume(r['output'])} | {cell_bytes(r['memory_bytes'])} | "
+                     f"{cell_bytes(r['saved_bytes'])} | {r['formula'] or '0'} | {r['params']:,} | {r['macs']:,} | "
+                     f"{rf_text(r['rf'])} |")
     lines += ["", "**Totals**", ""]
     lines += [f"- {name}: {_cell(text)}" for name, text in totals_lines(report)]
     lines += ["", "**Fit**", ""]
     lines += [f"- {_cell(text)}" for text in fit_lines(report)]
-    if report.warnings:
-        lines += ["", "**Warnings**", ""] + [f"- {_cell(w)}" for w in report.warnings]
-    lines += ["", "**Assumptions**", ""] + [f"- {_cell(a)}" for a in report.assumptions]
+    if report["warnings"]:
+        lines += ["", "**Warnings**", ""] + [f"- {_cell(w)}" for w in report["warnings"]]
+    lines += ["", "**Assumptions**", ""] + [f"- {_cell(a)}" for a in report["assumptions"]]
     return "\n".join(lines) + "\n"

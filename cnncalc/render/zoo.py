@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import json
-
-from .units import rf_text, short
+from ..planner import last_spatial
+from . import to_json
+from .units import rf_text, short, volume
 
 COLUMNS = ("name", "input", "params", "MACs", "RF at the last spatial layer", "source")
 
 
+def _rf(report: dict) -> dict | None:
+    return report["layers"][last_spatial(report["layers"])]["rf"]
+
+
 def _cells(entry) -> tuple[str, ...]:
     r = entry.report
-    return (entry.name, str(r.input), f"{r.totals.params:,}", f"{r.totals.macs:,} ({short(r.totals.macs)})",
-            rf_text(r.last_spatial().rf), entry.source)
+    totals = r["totals"]
+    return (entry.name, volume(r["input"]), f"{totals['params']:,}",
+            f"{totals['macs']:,} ({short(totals['macs'])})", rf_text(_rf(r)), entry.source)
 
 
 def render_zoo(entries, fmt: str, width: int | None = None) -> str:
     if fmt == "json":
         data = [{"name": e.name, "title": e.title, "source": e.source, "published": e.published,
-                 "input": e.report.input.model_dump(), "params": e.report.totals.params,
-                 "buffers": e.report.totals.buffers, "macs": e.report.totals.macs,
-                 "rf": e.report.last_spatial().rf.model_dump() if e.report.last_spatial().rf else None}
+                 "input": e.report["input"], "params": e.report["totals"]["params"],
+                 "buffers": e.report["totals"]["buffers"], "macs": e.report["totals"]["macs"], "rf": _rf(e.report)}
                 for e in entries]
-        return json.dumps(data, indent=2) + "\n"
+        return to_json(data) + "\n"
     if fmt == "markdown":
         lines = [
             "# Built-in designs",
