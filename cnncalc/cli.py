@@ -17,12 +17,11 @@ from typing import Annotated, Optional
 import typer
 
 from . import zoo
-from .graph import MAX_LAYERS
 from .errors import CnnCalcError, SettingsError, Source, Span
+from .graph import MAX_LAYERS
 from .render.units import input_fix_text
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
-BUG_REPORT = "https://github.com/cnncalc/cnncalc/issues"
 
 app = typer.Typer(
     name="cnncalc",
@@ -73,6 +72,9 @@ OptionalOpt = Annotated[OptionalMode, typer.Option(
     "--optional", help="Include or drop the layers marked '?'.")]
 MaxLayersOpt = Annotated[int, typer.Option(
     "--max-layers", min=1, help="Refuse designs that expand to more layers than this.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")]
 
 PLAN_HELP = """Print the table of every layer of DESIGN: output volume, memory, weights (with the formula),
 params, MACs and receptive field, then the totals, the training memory, and every stride or
@@ -110,9 +112,8 @@ def plan_command(
         "--optimizer", help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")
     ] = Optimizer.sgd,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")] = False,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
                       ] = False,
     optional: OptionalOpt = OptionalMode.include,
@@ -128,14 +129,10 @@ def plan_command(
         if strict and not report["fits"]:
             print_problems(report, text, label, as_errors=True)
             return EXIT_PROBLEMS
-        if output is not None:
-            write_atomically(output, render(report, format.value, width=140), force)
-        elif format is Format.table:
-            tty = sys.stdout.isatty()
-            width = os.get_terminal_size().columns if tty else 140
-            sys.stdout.write(render(report, "table", width=width, color=tty))
+        if output is None and format is Format.table and sys.stdout.isatty():
+            sys.stdout.write(render(report, "table", width=os.get_terminal_size().columns, color=True))
         else:
-            sys.stdout.write(render(report, format.value))
+            emit(render(report, format.value, width=140), output, force)
         return 0
 
     _exit(run)
@@ -275,9 +272,8 @@ def verify_command(
 def export_command(
     design: DesignArg,
     to: Annotated[Target, typer.Option("--to", help="The framework to write.")],
-    output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")] = False,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
     define: DefineOpt = None,
     input: InputOpt = None,
     optional: OptionalOpt = OptionalMode.include,
@@ -289,10 +285,7 @@ def export_command(
         text, label = read_design(design)
         source = export_design(text, defines=define or (), input=input, optional=optional.value,
                                max_layers=max_layers, label=label or (design if zoo.path(design) else ""))
-        if output is not None:
-            write_atomically(output, source, force)
-        else:
-            sys.stdout.write(source)
+        emit(source, output, force)
         return 0
 
     _exit(run)
@@ -343,6 +336,14 @@ def _line_offsets(text: str) -> list[int]:
     return offsets
 
 
+def emit(text: str, output: Path | None, force: bool) -> None:
+    """Standard output, or the -o file."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text, force)
+
+
 def write_atomically(path: Path, content: str, force: bool) -> None:
     """Write through a temporary file and a rename: a failed run leaves no partial file."""
     if path.exists() and not force:
@@ -374,8 +375,8 @@ def _exit(run) -> None:
         print(f"error: {e.strerror or e}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as e:  # a bug in cnncalc: say so, never a traceback
-        print(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc, please report it "
-              f"with the design at {BUG_REPORT}", file=sys.stderr)
+        print(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc: please report it "
+              f"to its maintainers with the design that caused it", file=sys.stderr)
         raise typer.Exit(EXIT_BUG) from None
     raise typer.Exit(code)
 
