@@ -77,6 +77,7 @@ class Parser:
         return DesignSyntaxError(message, Span(self.source, start, end))
 
     def peek(self, offset: int = 0) -> str:
+        """The character at pos + offset, or "" past the end (never a member of the character sets)."""
         i = self.pos + offset
         return self.text[i] if i < len(self.text) else ""
 
@@ -115,7 +116,7 @@ class Parser:
         return self.text[i:j]
 
     def name(self) -> str | None:
-        if self.peek() not in _NAME_START or self.peek() == "":
+        if self.peek() not in _NAME_START:
             return None
         word = self.read_name_at(self.pos)
         self.pos += len(word)
@@ -123,7 +124,7 @@ class Parser:
 
     def integer(self) -> ast.Num | None:
         start = self.pos
-        while self.peek() in _DIGITS and self.peek() != "":
+        while self.peek() in _DIGITS:
             self.pos += 1
         if self.pos == start:
             return None
@@ -259,7 +260,7 @@ class Parser:
         if expr is not None:
             return ast.VarDef(word, expr, self.span(start))
         self.pos = value_start
-        if self.peek() in _DIGITS and self.peek() or self.peek() == "-":
+        if self.peek() in _DIGITS or self.peek() == "-":
             self.expr()  # a number that does not parse: raise the expression's own error
             raise self.error("expected a number or a chain of layers after '='", value_start)
         self.blocks.add(word)
@@ -352,7 +353,7 @@ class Parser:
             return ast.Chain(chain.terms, self.span(start))
         if c == "(":
             return self.branch()
-        if c in _NAME_START and c:
+        if c in _NAME_START:
             return self.layer_or_ref()
         if c == "]" or c == ")":
             raise self.error(f"unmatched '{c}': there is no opening '{'[' if c == ']' else '('}' for it")
@@ -440,7 +441,7 @@ class Parser:
         if upper == "INPUT":
             save = self.pos
             self.skip_ws()
-            if self.peek() in _DIGITS and self.peek() or (self.peek() == "(" and self.size_ahead()):
+            if self.peek() in _DIGITS or (self.peek() == "(" and self.size_ahead()):
                 layer_args["size"] = self.setting()
             else:
                 self.pos = save
@@ -469,9 +470,9 @@ class Parser:
         if self.peek() == "/":
             self.pos += 1
             args["s"] = self.value("after '/' (the stride)")
-        while self.peek() in ("p", "P", "d", "D", "g", "G") and self.peek():
+        while self.peek() in ("p", "P", "d", "D", "g", "G"):
             nxt = self.peek(1)
-            if not (nxt in _DIGITS and nxt or nxt == "("):
+            if not (nxt in _DIGITS or nxt == "("):
                 break
             key = self.peek().lower()
             key_pos = self.pos
@@ -483,7 +484,7 @@ class Parser:
             raise self.error(f"the stride of {word} is given twice, or after p/d/g: write {word}3-64/2p1")
         if self.peek() == "-" and not self.at_arrow():
             raise self.error(f"the filter count of {word} comes right after the kernel: write {word}3-64/2p1")
-        if self.peek() in _NAME_CHARS and self.peek():
+        if self.peek() in _NAME_CHARS:
             start = self.pos
             rest = self.read_name_at(start)
             raise self.error(
@@ -542,7 +543,7 @@ class Parser:
         """A setting's value: a float, a word (same, true, …), an integer expression or a size AxB[xC]."""
         start = self.pos
         c = self.peek()
-        if c in _DIGITS and c or (c == "." and self.peek(1) in _DIGITS and self.peek(1)):
+        if c in _DIGITS or (c == "." and self.peek(1) in _DIGITS):
             j = self.pos
             while j < len(self.text) and self.text[j] in _DIGITS:
                 j += 1
@@ -553,16 +554,16 @@ class Parser:
                 literal = self.text[self.pos:j]
                 self.pos = j
                 return ast.Float(float(literal), self.span(start))
-        if c in _NAME_START and c:
+        if c in _NAME_START:
             word = self.read_name_at(self.pos)
             if word.lower() in _BOOL_WORDS:
                 self.pos += len(word)
                 return ast.Word(word.lower(), self.span(start))
         first = self.expr()
-        if self.peek() not in ("x", "X") or not self.peek():
+        if self.peek() not in ("x", "X"):
             return first
         dims = [first]
-        while self.peek() in ("x", "X") and self.peek():
+        while self.peek() in ("x", "X"):
             self.pos += 1
             dims.append(self.size_part())
         if len(dims) > 3:
@@ -598,7 +599,7 @@ class Parser:
             save = self.pos
             self.skip_ws()
             c = self.peek()
-            if c in ("+", "-") and c and not self.at_arrow():
+            if c in ("+", "-") and not self.at_arrow():
                 self.pos += 1
                 self.skip_ws()
                 right = self.product()
@@ -614,7 +615,7 @@ class Parser:
             save = self.pos
             self.skip_ws()
             c = self.peek()
-            if c in ("*", "/") and c:
+            if c in ("*", "/"):
                 self.pos += 1
                 self.skip_ws()
                 right = self.unary()
@@ -633,7 +634,7 @@ class Parser:
             return self.paren_expr()
         num = self.integer()
         if num is not None:
-            if self.peek() == "." and self.peek(1) in _DIGITS and self.peek(1):
+            if self.peek() == "." and self.peek(1) in _DIGITS:
                 raise self.error("expected a whole number here", start, self.pos + 2)
             return num
         word = self.name()
