@@ -22,6 +22,7 @@ from .errors import DesignError, DesignSyntaxError, Span
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_VALUE = 10**15  # no number in a design may exceed this
+MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
 
 # keyword spellings accepted for the canonical setting keys
 _ALIASES = {
@@ -92,6 +93,22 @@ class LayerGraph:
         self.assumptions: list[str] = []
 
 
+def variables_in(value: ast.Value):
+    """The Var nodes of an expression or size, in source order, without recursion."""
+    stack = [value]
+    while stack:
+        e = stack.pop()
+        match e:
+            case ast.Var():
+                yield e
+            case ast.BinOp(left=left, right=right):
+                stack += (right, left)
+            case ast.Neg(operand=operand):
+                stack.append(operand)
+            case ast.Size(dims=dims):
+                stack += reversed(dims)
+
+
 def did_you_mean(word: str, choices) -> str:
     import difflib
 
@@ -124,6 +141,7 @@ class _Expander:
             self.define(statement, override=True)
         self.values: dict[str, int] = {}  # evaluated variables
         self.evaluating: list[str] = []
+        self.eval_depth = 0
         self.default_cache: dict[tuple[str, str], object] = {}
         self.counts: dict[tuple, int] = {}
         self.expansions: dict[tuple, list[Item]] = {}
@@ -162,35 +180,52 @@ class _Expander:
 
     # -- evaluation -------------------------------------------------------------
     def eval(self, expr: ast.Expr, local: dict[str, int]) -> int:
-        match expr:
-            case ast.Num(value=value):
-                return value
-            case ast.Var(name=name):
-                if name in local:
-                    return local[name]
-                return self.variable(name, expr.span)
-            case ast.Neg(operand=operand):
-                return -self.eval(operand, local)
-            case ast.BinOp(op=op, left=left, right=right):
-                a = self.eval(left, local)
-                b = self.eval(right, local)
-                if op == "+":
-                    value = a + b
-                elif op == "-":
-                    value = a - b
-                elif op == "*":
-                    value = a * b
-                else:
-                    if b == 0:
-                        raise DesignError("division by zero", expr.span)
-                    if a % b:
-                        raise DesignError(f"{a}/{b} does not divide exactly (expressions are whole numbers)",
-                                          expr.span)
-                    value = a // b
-                if abs(value) > MAX_VALUE:
-                    raise DesignError(f"number too large: {a} {op} {b} exceeds 10^15", expr.span)
-                return value
-        raise AssertionError(expr)
+        """An integer expression's value. A chain such as 1+2+3 is a left-leaning tree as deep as it
+        is long, so it is folded in a loop; what still recurses (parentheses, variables defined by
+        variables) is bounded by MAX_EVAL_DEPTH instead of by Python's stack."""
+        self.eval_depth += 1
+        try:
+            if self.eval_depth > MAX_EVAL_DEPTH:
+                raise DesignError(f"expressions and variables nest more than {MAX_EVAL_DEPTH} levels deep", expr.span)
+            match expr:
+                case ast.Num(value=value):
+                    return value
+                case ast.Var(name=name):
+                    return local[name] if name in local else self.variable(name, expr.span)
+                case ast.Neg(operand=operand):
+                    return -self.eval(operand, local)
+                case ast.BinOp():
+                    chain = []
+                    node = expr
+                    while isinstance(node, ast.BinOp):
+                        chain.append(node)
+                        node = node.left
+                    value = self.eval(node, local)
+                    for op_node in reversed(chain):
+                        value = self.apply(op_node, value, self.eval(op_node.right, local))
+                    return value
+            raise AssertionError(expr)
+        finally:
+            self.eval_depth -= 1
+
+    @staticmethod
+    def apply(node: ast.BinOp, a: int, b: int) -> int:
+        op = node.op
+        if op == "+":
+            value = a + b
+        elif op == "-":
+            value = a - b
+        elif op == "*":
+            value = a * b
+        else:
+            if b == 0:
+                raise DesignError("division by zero", node.span)
+            if a % b:
+                raise DesignError(f"{a}/{b} does not divide exactly (expressions are whole numbers)", node.span)
+            value = a // b
+        if abs(value) > MAX_VALUE:
+            raise DesignError(f"number too large: {a} {op} {b} exceeds 10^15", node.span)
+        return value
 
     def variable(self, name: str, span: Span) -> int:
         if name in self.values:
@@ -268,18 +303,10 @@ class _Expander:
         seen_blocks: set[str] = set()
 
         def expr(e: ast.Value, bound: frozenset[str]) -> None:
-            match e:
-                case ast.Var(name=name):
-                    if name not in bound and name not in self.variables and name not in self.blocks:
-                        unbound.setdefault(name, e.span)
-                case ast.BinOp(left=left, right=right):
-                    expr(left, bound)
-                    expr(right, bound)
-                case ast.Neg(operand=operand):
-                    expr(operand, bound)
-                case ast.Size(dims=dims):
-                    for d in dims:
-                        expr(d, bound)
+            for var in variables_in(e):
+                name = var.name
+                if name not in bound and name not in self.variables and name not in self.blocks:
+                    unbound.setdefault(name, var.span)
 
         def node(n: ast.Node, bound: frozenset[str], depth: int) -> None:
             if depth > MAX_DEPTH:

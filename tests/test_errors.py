@@ -193,3 +193,20 @@ def test_input_size_search_is_bounded():
     assert data.input_fixes(planner.Shape(224, 224, 3), visits=10_000) == {"h": []}
     assert data.warnings[-1] == ("the search for input sizes that fit stopped after 10,000 layer visits; "
                                  "the sizes shown are those found by then")
+
+
+@pytest.mark.parametrize("design, expected", [
+    # long arithmetic chains are folded in a loop, not recursion
+    ("N = " + "+".join(["1"] * 5000) + "\nINPUT 8x8x3 -> RELU*(N-4998)", 3),
+    ("INPUT 8x8x3 -> RELU*(" + "*".join(["1"] * 5000) + ")", 2),
+    ("INPUT 8x8x3 -> RELU*(" + "-" * 5001 + "-2)", 3),
+    ("\n".join(f"N{i} = N{i + 1} + 1" for i in range(50)) + "\nN50 = 1\nINPUT 8x8x3 -> RELU*(N0-49)", 3),
+])
+def test_long_expressions_evaluate(design, expected):
+    assert len(cnncalc.plan(design).layers) == expected
+
+
+def test_variables_defined_through_thousands_of_others_are_an_error_not_a_recursion_error():
+    design = "\n".join(f"N{i} = N{i + 1} + 1" for i in range(3000)) + "\nN3000 = 1\nINPUT 8x8x3 -> RELU*N0"
+    with pytest.raises(cnncalc.DesignError, match="expressions and variables nest more than 200 levels deep"):
+        cnncalc.plan(design)

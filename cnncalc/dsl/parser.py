@@ -627,9 +627,13 @@ class Parser:
     def unary(self) -> ast.Expr:
         start = self.pos
         if self.peek() == "-" and not self.at_arrow():
-            self.pos += 1
-            self.skip_ws()
-            return ast.Neg(self.unary(), self.span(start))
+            signs = 0  # a run of minus signs, folded in a loop: --1 is 1
+            while self.peek() == "-" and not self.at_arrow():
+                signs += 1
+                self.pos += 1
+                self.skip_ws()
+            operand = self.unary()
+            return ast.Neg(operand, self.span(start)) if signs % 2 else operand
         if self.peek() == "(":
             return self.paren_expr()
         num = self.integer()
@@ -645,11 +649,15 @@ class Parser:
 
 def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:
     """Does an expression name a layer or a known block (so it is really a chain)?"""
-    match expr:
-        case ast.Var(name=name):
-            return name in blocks or split_layer_word(name) is not None
-        case ast.BinOp(left=left, right=right):
-            return _mentions_block(left, blocks) or _mentions_block(right, blocks)
-        case ast.Neg(operand=operand):
-            return _mentions_block(operand, blocks)
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        match e:
+            case ast.Var(name=name):
+                if name in blocks or split_layer_word(name) is not None:
+                    return True
+            case ast.BinOp(left=left, right=right):
+                stack += (left, right)
+            case ast.Neg(operand=operand):
+                stack.append(operand)
     return False
