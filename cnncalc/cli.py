@@ -132,7 +132,7 @@ def plan_command(
         if output is None and format is Format.table and sys.stdout.isatty():
             sys.stdout.write(render(report, "table", width=os.get_terminal_size().columns, color=True))
         else:
-            emit(render(report, format.value, width=140), output, force)
+            emit(render(report, format.value), output, force)
         return 0
 
     _exit(run)

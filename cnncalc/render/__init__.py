@@ -7,7 +7,7 @@ FORMATS = ("table", "markdown", "json", "csv")
 
 def render(report, fmt: str, width: int | None = None, color: bool = False) -> str:
     """The report (the contract dict of planner.plan_data, or a Report) as text in one of FORMATS.
-    The rich table only imports rich when asked for."""
+    `width` is a terminal's, for the table; None: no limit."""
     if not isinstance(report, dict):
         report = report.model_dump(by_alias=True)
     if fmt == "json":

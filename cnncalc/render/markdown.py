@@ -12,16 +12,16 @@ def _cell(text: str) -> str:
 def render_markdown(report) -> str:
     dtype = report["dtype"]
     lines = [
-        f"| # | layer | output | memory ({dtype}) | saved (batch {report['batch']}) | weights | params | MACs "
-        f"| RF size/stride/pad |",
-        "|---:|---|---|---:|---:|---|---:|---:|---|",
+        f"| # | layer | output | memory ({dtype}) | weights | params | MACs | RF size/stride/pad "
+        f"| saved (batch {report['batch']}) |",
+        "|---:|---|---|---:|---|---:|---:|---|---:|",
     ]
     for r in report["layers"]:
         name = "&nbsp;&nbsp;" * r["depth"] + _cell(r["name"])
         fit = "" if r["fits"] else " ⚠"
         lines.append(f"| {r['index']} | {name}{fit} | {volume(r['output'])} | {cell_bytes(r['memory_bytes'])} | "
-                     f"{cell_bytes(r['saved_bytes'])} | {r['formula'] or '0'} | {r['params']:,} | {r['macs']:,} | "
-                     f"{rf_text(r['rf'])} |")
+                     f"{r['formula'] or '0'} | {r['params']:,} | {r['macs']:,} | {rf_text(r['rf'])} | "
+                     f"{cell_bytes(r['saved_bytes'])} |")
     lines += ["", "**Totals**", ""]
     lines += [f"- {name}: {_cell(text)}" for name, text in totals_lines(report)]
     lines += ["", "**Fit**", ""]
