@@ -72,15 +72,26 @@ def plan_data(text: str, *, defines: list[str] | tuple[str, ...] = (), input: st
         raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
     if optimizer not in memory.OPTIMIZER_STATE:
         raise SettingsError(f"unknown optimizer '{optimizer}' (choose from {', '.join(memory.OPTIMIZER_STATE)})")
+    check_batch(batch)
+    graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
+    return analyze(graph, batch=batch, dtype=dtype, optimizer=optimizer)
+
+
+def design_graph(text: str, *, defines: list[str] | tuple[str, ...] = (),
+                 input: str | tuple[int, int, int] | None = None, optional: str = "include",
+                 max_layers: int = MAX_LAYERS, label: str = "") -> LayerGraph:
+    """The expanded design, its settings checked: what plan, export and verify all start from."""
     if optional not in ("include", "exclude"):
         raise SettingsError(f"optional must be include or exclude, got '{optional}'")
-    if not isinstance(batch, int) or batch < 1:
-        raise SettingsError(f"batch must be a whole number of at least 1, got {batch!r}")
     if not isinstance(max_layers, int) or max_layers < 1:
         raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
     size = parse_size(input) if isinstance(input, str) else input
-    graph = build(text, defines, size, optional, max_layers, label)
-    return analyze(graph, batch=batch, dtype=dtype, optimizer=optimizer)
+    return build(text, defines, size, optional, max_layers, label)
+
+
+def check_batch(batch) -> None:
+    if not isinstance(batch, int) or batch < 1:
+        raise SettingsError(f"batch must be a whole number of at least 1, got {batch!r}")
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",

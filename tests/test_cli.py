@@ -173,3 +173,13 @@ def test_plan_command_keeps_pydantic_models_out_of_the_start(fmt):
              "print(sorted(m for m in ('pydantic.main', 'cnncalc.report', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_export_checks_its_settings_like_plan():
+    import cnncalc
+    from cnncalc.pytorch.export import export_design
+
+    with pytest.raises(cnncalc.SettingsError, match="optional must be include or exclude, got 'exlude'"):
+        export_design("INPUT 8x8x3 -> POOL2?", optional="exlude")
+    with pytest.raises(cnncalc.SettingsError, match="max_layers must be at least 1"):
+        export_design("INPUT 8x8x3 -> RELU", max_layers=0)

@@ -119,3 +119,10 @@ def test_shapes_and_params_match_pytorch(h, w, c, layers, tail):
         assume(False)  # a design cnncalc refuses (kernel too large, groups that do not divide, …)
     result = verify(design)
     assert result.ok, (design, result.notes)
+
+
+def test_verify_checks_its_settings_like_plan():
+    with pytest.raises(cnncalc.SettingsError, match="optional must be include or exclude, got 'exlude'"):
+        verify("INPUT 8x8x3 -> POOL2?", optional="exlude")
+    with pytest.raises(cnncalc.SettingsError, match="batch must be a whole number of at least 1, got 0"):
+        verify("INPUT 8x8x3 -> RELU", batch=0)

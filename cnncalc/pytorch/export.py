@@ -199,13 +199,11 @@ class Net(nn.Module):
 '''
 
 
-def export_design(text: str, *, defines=(), input=None, optional: str = "include", max_layers: int | None = None,
-                  label: str = "") -> str:
-    """Parse a design and return its standalone PyTorch source."""
-    from ..graph import MAX_LAYERS, build
-    from ..planner import parse_size
+def export_design(text: str, *, label: str = "", **settings) -> str:
+    """Parse a design and return its standalone PyTorch source. Settings: defines, input, optional,
+    max_layers, as for cnncalc.plan."""
+    from ..planner import design_graph
 
-    size = parse_size(input) if isinstance(input, str) else input
-    graph = build(text, defines, size, optional, max_layers or MAX_LAYERS, label)
+    graph = design_graph(text, label=label, **settings)
     title = label or " ".join(text.split())[:100]
     return export_source(graph, title.replace('"""', "'''").replace("\\", "/"))

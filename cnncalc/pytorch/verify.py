@@ -7,8 +7,8 @@ import warnings
 from pydantic import BaseModel
 
 from ..errors import CnnCalcError
-from ..graph import MAX_LAYERS, build
-from ..planner import analyze, parse_size
+from ..graph import MAX_LAYERS
+from ..planner import analyze, check_batch, design_graph
 from ..report import Report
 from .export import export_source
 
@@ -76,10 +76,8 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
         raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
     if measure and device != "cuda":
         raise CnnCalcError("--measure needs --device cuda: it reads the CUDA allocator's peak")
-    if not isinstance(batch, int) or batch < 1:
-        raise CnnCalcError(f"batch must be a whole number of at least 1, got {batch!r}")
-    size = parse_size(input) if isinstance(input, str) else input
-    graph = build(text, defines, size, optional, max_layers, label)
+    check_batch(batch)
+    graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     report = Report.model_validate(analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
