@@ -123,11 +123,11 @@ def plan_command(
         from .planner import plan_data
         from .render import render
 
-        text, label = read_design(design)
+        text = read_design(design)
         report = plan_data(text, defines=define or (), input=input, batch=batch, dtype=dtype.value,
-                           optimizer=optimizer.value, optional=optional.value, max_layers=max_layers, label=label)
+                           optimizer=optimizer.value, optional=optional.value, max_layers=max_layers)
         if strict and not report["fits"]:
-            print_problems(report, text, label, as_errors=True)
+            print_problems(report, text, as_errors=True)
             return EXIT_PROBLEMS
         if output is None and format is Format.table and sys.stdout.isatty():
             sys.stdout.write(render(report, "table", width=os.get_terminal_size().columns, color=True))
@@ -149,14 +149,14 @@ def check_command(
     def run() -> int:
         from .planner import plan_data
 
-        text, label = read_design(design)
+        text = read_design(design)
         report = plan_data(text, defines=define or (), input=input, optional=optional.value,
-                           max_layers=max_layers, label=label)
+                           max_layers=max_layers)
         if report["fits"]:
             inp = report["input"]
             print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})")
             return 0
-        print_problems(report, text, label, as_errors=False)
+        print_problems(report, text, as_errors=False)
         return EXIT_PROBLEMS
 
     _exit(run)
@@ -257,9 +257,9 @@ def verify_command(
         from .pytorch.verify import verify
         from .render.verify import render_verification
 
-        text, label = read_design(design)
+        text = read_design(design)
         result = verify(text, defines=define or (), input=input, batch=batch, device=device.value,
-                        measure=measure, optional=optional.value, max_layers=max_layers, label=label)
+                        measure=measure, optional=optional.value, max_layers=max_layers)
         tty = sys.stdout.isatty()
         sys.stdout.write(render_verification(result, width=os.get_terminal_size().columns if tty else 140,
                                              color=tty))
@@ -282,39 +282,38 @@ def export_command(
     def run() -> int:
         from .pytorch.export import export_design
 
-        text, label = read_design(design)
+        text = read_design(design)
         source = export_design(text, defines=define or (), input=input, optional=optional.value,
-                               max_layers=max_layers, label=label or (design if zoo.path(design) else ""))
+                               max_layers=max_layers, label=design if zoo.path(design) else "")
         emit(source, output, force)
         return 0
 
     _exit(run)
 
 
-def read_design(design: str) -> tuple[str, str]:
-    """The design's text and a label for messages: '-' reads standard input; a name or a path reads a file."""
+def read_design(design: str) -> str:
+    """The design's text: '-' reads standard input; a built-in name or a path reads a file."""
     if design == "-":
-        return sys.stdin.read(), ""
+        return sys.stdin.read()
     path = zoo.path(design) if "\n" not in design else None
-    label = ""
     if path is None and "->" not in design and "\n" not in design and len(design) < 4096:
         candidate = Path(design)
         if candidate.suffix == ".cnn" or os.sep in design:
             path = candidate
     if path is None:
-        return design, label
+        return design
     try:
-        return path.read_text(encoding="utf-8"), label
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SettingsError(f"no such design file: {design}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SettingsError(f"cannot read {design}: {e}") from None
 
 
-def print_problems(report, text: str, label: str, as_errors: bool) -> None:
+def print_problems(report, text: str, as_errors: bool) -> None:
     """Each misfit as a message with the design line and a caret under the layer."""
     stream = sys.stderr if as_errors else sys.stdout
-    source = Source(text, label)
+    source = Source(text)
     offsets = _line_offsets(text)
     for p in report["problems"]:
         line, column = p["line"], p["column"]

@@ -35,7 +35,6 @@ CAN_BE_INPLACE = ("RELU", "RELU6", "LEAKYRELU", "ELU", "SILU", "HARDSWISH")  # t
 INDEX_BYTES = 8  # int64 indices of max pooling
 STAT_BYTES = 4  # BN's saved mean and inverse std are float32
 MASK_BYTES = 1  # dropout's mask on CUDA
-DEVICES = ("cuda", "cpu")  # whose dropout rule to follow
 
 
 def runs_inplace(layer: L._Layer, first_in_arm: bool) -> bool:
