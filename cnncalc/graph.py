@@ -93,22 +93,6 @@ class LayerGraph:
         self.assumptions: list[str] = []
 
 
-def variables_in(value: ast.Value):
-    """The Var nodes of an expression or size, in source order, without recursion."""
-    stack = [value]
-    while stack:
-        e = stack.pop()
-        match e:
-            case ast.Var():
-                yield e
-            case ast.BinOp(left=left, right=right):
-                stack += (right, left)
-            case ast.Neg(operand=operand):
-                stack.append(operand)
-            case ast.Size(dims=dims):
-                stack += reversed(dims)
-
-
 def did_you_mean(word: str, choices) -> str:
     import difflib
 
@@ -303,7 +287,7 @@ class _Expander:
         seen_blocks: set[str] = set()
 
         def expr(e: ast.Value, bound: frozenset[str]) -> None:
-            for var in variables_in(e):
+            for var in ast.variables_in(e):
                 name = var.name
                 if name not in bound and name not in self.variables and name not in self.blocks:
                     unbound.setdefault(name, var.span)

@@ -117,3 +117,19 @@ Statement = VarDef | BlockDef | DefaultDef
 
 class Design(_Node):
     __slots__ = ("statements", "chain")
+
+
+def variables_in(value: Value):
+    """The Var nodes of an expression or size, in source order, without recursion (a chain
+    such as 1+2+3 is a tree as deep as it is long)."""
+    stack = [value]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Var):
+            yield e
+        elif isinstance(e, BinOp):
+            stack += (e.right, e.left)
+        elif isinstance(e, Neg):
+            stack.append(e.operand)
+        elif isinstance(e, Size):
+            stack += reversed(e.dims)

@@ -649,15 +649,4 @@ class Parser:
 
 def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:
     """Does an expression name a layer or a known block (so it is really a chain)?"""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        match e:
-            case ast.Var(name=name):
-                if name in blocks or split_layer_word(name) is not None:
-                    return True
-            case ast.BinOp(left=left, right=right):
-                stack += (left, right)
-            case ast.Neg(operand=operand):
-                stack.append(operand)
-    return False
+    return any(v.name in blocks or split_layer_word(v.name) is not None for v in ast.variables_in(expr))
