@@ -17,9 +17,12 @@ from typing import Annotated, Optional
 import typer
 
 from . import zoo
-from .errors import CnnCalcError, SettingsError, Source, Span
-from .graph import MAX_LAYERS
-from .render.units import input_fix_text
+from .errors import CnnCalcError, SettingsError, caret
+from .expand import MAX_LAYERS, OPTIONAL_MODES
+from .metrics.memory import DTYPE_BYTES, OPTIMIZER_STATE
+from .pytorch import DEVICES, TARGETS
+from .render import FORMATS, ZOO_FORMATS
+from .render.sections import input_fix_text
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
 
@@ -35,29 +38,18 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
-    csv = "csv"
+def _choices(name: str, values) -> type[Enum]:
+    """A typer choice built from one of the library's tables, so the two never drift apart."""
+    return Enum(name, [(v, v) for v in values], type=str)
 
 
-class Dtype(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    int8 = "int8"
-
-
-class Optimizer(str, Enum):
-    sgd = "sgd"
-    momentum = "momentum"
-    adam = "adam"
-
-
-class OptionalMode(str, Enum):
-    include = "include"
-    exclude = "exclude"
+Format = _choices("Format", FORMATS)
+Dtype = _choices("Dtype", DTYPE_BYTES)
+Optimizer = _choices("Optimizer", OPTIMIZER_STATE)
+OptionalMode = _choices("OptionalMode", OPTIONAL_MODES)
+ZooFormat = _choices("ZooFormat", ZOO_FORMATS)
+Device = _choices("Device", DEVICES)
+Target = _choices("Target", TARGETS)
 
 
 DesignArg = Annotated[str, typer.Argument(
@@ -105,34 +97,35 @@ Examples:
 def plan_command(
     design: DesignArg,
     define: DefineOpt = None,
-    input: InputOpt = None,
+    input_size: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per batch: multiplies memory, never shapes.")] = 1,
-    dtype: Annotated[Dtype, typer.Option("--dtype", help="Bytes per number for memory.")] = Dtype.float32,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Bytes per number for memory.")] = Dtype("float32"),
     optimizer: Annotated[Optimizer, typer.Option(
         "--optimizer", help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")
-    ] = Optimizer.sgd,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    ] = Optimizer("sgd"),
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
                       ] = False,
-    optional: OptionalOpt = OptionalMode.include,
+    optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
-        from .planner import plan_data
+        from .planner import run as plan
         from .render import render
 
-        text = read_design(design)
-        report = plan_data(text, defines=define or (), input=input, batch=batch, dtype=dtype.value,
-                           optimizer=optimizer.value, optional=optional.value, max_layers=max_layers)
+        planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
+                       dtype=dtype.value, optimizer=optimizer.value, optional=optional.value,
+                       max_layers=max_layers)
+        report = planned.data
         if strict and not report["fits"]:
-            print_problems(report, text, as_errors=True)
+            print_problems(planned, as_errors=True)
             return EXIT_PROBLEMS
-        if output is None and format is Format.table and sys.stdout.isatty():
+        if output is None and fmt.value == "table" and sys.stdout.isatty():
             sys.stdout.write(render(report, "table", width=os.get_terminal_size().columns, color=True))
         else:
-            emit(render(report, format.value), output, force)
+            emit(render(report, fmt.value), output, force)
         return 0
 
     _exit(run)
@@ -142,21 +135,21 @@ def plan_command(
 def check_command(
     design: DesignArg,
     define: DefineOpt = None,
-    input: InputOpt = None,
-    optional: OptionalOpt = OptionalMode.include,
+    input_size: InputOpt = None,
+    optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
-        from .planner import plan_data
+        from .planner import run as plan
 
-        text = read_design(design)
-        report = plan_data(text, defines=define or (), input=input, optional=optional.value,
-                           max_layers=max_layers)
+        planned = plan(read_design(design), defines=define or (), input=input_size, optional=optional.value,
+                       max_layers=max_layers)
+        report = planned.data
         if report["fits"]:
             inp = report["input"]
             print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})")
             return 0
-        print_problems(report, text, as_errors=False)
+        print_problems(planned, as_errors=False)
         return EXIT_PROBLEMS
 
     _exit(run)
@@ -174,23 +167,17 @@ Examples:
 """
 
 
-class ZooFormat(str, Enum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
-
-
 @app.command("zoo", help=ZOO_HELP)
 def zoo_command(
     name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", show_default=False,
                                                   help="A built-in design to print.")] = None,
-    format: Annotated[ZooFormat, typer.Option("--format", "-f", help="Format of the list.")] = ZooFormat.table,
+    fmt: Annotated[ZooFormat, typer.Option("--format", "-f", help="Format of the list.")] = ZooFormat("table"),
 ) -> None:
     def run() -> int:
         if name is not None:
             path = zoo.path(name)
             if path is None:
-                from .graph import did_you_mean
+                from .expand import did_you_mean
 
                 raise SettingsError(f"no built-in design '{name}'{did_you_mean(name.lower(), zoo.names())} "
                                     f"(see cnncalc zoo)")
@@ -198,9 +185,7 @@ def zoo_command(
             return 0
         from .render.zoo import render_zoo
 
-        tty = sys.stdout.isatty()
-        width = os.get_terminal_size().columns if tty else 160
-        sys.stdout.write(render_zoo(zoo.catalog(), format.value, width=width))
+        sys.stdout.write(render_zoo(zoo.catalog(), fmt.value))
         return 0
 
     _exit(run)
@@ -229,40 +214,27 @@ Examples:
 """
 
 
-class Device(str, Enum):
-    meta = "meta"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Target(str, Enum):
-    pytorch = "pytorch"
-
-
 @app.command("verify", help=VERIFY_HELP, no_args_is_help=True)
 def verify_command(
     design: DesignArg,
     define: DefineOpt = None,
-    input: InputOpt = None,
+    input_size: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per batch of the forward pass.")] = 1,
     device: Annotated[Device, typer.Option(
         "--device", help="meta costs no memory at any size; cpu and cuda also measure saved tensors.")
-    ] = Device.meta,
+    ] = Device("meta"),
     measure: Annotated[bool, typer.Option(
         "--measure", help="With --device cuda: the peak memory of one training step.")] = False,
-    optional: OptionalOpt = OptionalMode.include,
+    optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
         from .pytorch.verify import verify
         from .render.verify import render_verification
 
-        text = read_design(design)
-        result = verify(text, defines=define or (), input=input, batch=batch, device=device.value,
-                        measure=measure, optional=optional.value, max_layers=max_layers)
-        tty = sys.stdout.isatty()
-        sys.stdout.write(render_verification(result, width=os.get_terminal_size().columns if tty else 140,
-                                             color=tty))
+        result = verify(read_design(design), defines=define or (), input=input_size, batch=batch,
+                        device=device.value, measure=measure, optional=optional.value, max_layers=max_layers)
+        sys.stdout.write(render_verification(result, color=sys.stdout.isatty()))
         return 0 if result.ok else EXIT_PROBLEMS
 
     _exit(run)
@@ -275,17 +247,38 @@ def export_command(
     output: OutputOpt = None,
     force: ForceOpt = False,
     define: DefineOpt = None,
-    input: InputOpt = None,
-    optional: OptionalOpt = OptionalMode.include,
+    input_size: InputOpt = None,
+    optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
         from .pytorch.export import export_design
 
         text = read_design(design)
-        source = export_design(text, defines=define or (), input=input, optional=optional.value,
+        source = export_design(text, defines=define or (), input=input_size, optional=optional.value,
                                max_layers=max_layers, label=design if zoo.path(design) else "")
         emit(source, output, force)
+        return 0
+
+    _exit(run)
+
+
+SCHEMA_HELP = """Print the JSON Schema of `cnncalc plan --format json` (the contract cnncalc.plan/1), for
+validating its output in scripts and CI. Keys may be added within a version, never renamed or removed.
+
+\b
+Examples:
+  cnncalc schema > plan.schema.json
+  cnncalc plan vgg16 -f json | check-jsonschema --schemafile plan.schema.json -
+"""
+
+
+@app.command("schema", help=SCHEMA_HELP)
+def schema_command(output: OutputOpt = None, force: ForceOpt = False) -> None:
+    def run() -> int:
+        from . import schema
+
+        emit(schema.path(schema.PLAN).read_text(encoding="utf-8"), output, force)
         return 0
 
     _exit(run)
@@ -310,29 +303,16 @@ def read_design(design: str) -> str:
         raise SettingsError(f"cannot read {design}: {e}") from None
 
 
-def print_problems(report, text: str, as_errors: bool) -> None:
-    """Each misfit as a message with the design line and a caret under the layer."""
+def print_problems(planned, as_errors: bool) -> None:
+    """Each misfit as a message with its design line and carets under the layer."""
     stream = sys.stderr if as_errors else sys.stdout
-    source = Source(text)
-    offsets = _line_offsets(text)
-    for p in report["problems"]:
-        line, column = p["line"], p["column"]
-        start = offsets[line - 1] + column - 1 if 0 < line <= len(offsets) else 0
-        end = start + len(text[start:].split(" ", 1)[0].split("\n", 1)[0]) if start < len(text) else start
-        body = CnnCalcError(p["message"], Span(source, start, max(end, start + 1)))
-        rendered = body.render()
-        print(rendered if as_errors else rendered.replace("error: ", "misfit: ", 1), file=stream)
-    hint = input_fix_text(report)
+    for problem, span in zip(planned.data["problems"], planned.spans):
+        head = f"{'error' if as_errors else 'misfit'}: {problem['message']} (line {problem['line']}, " \
+               f"column {problem['column']})"
+        print(head if span is None else f"{head}\n{caret(span)}", file=stream)
+    hint = input_fix_text(planned.data)
     if hint:
         print(f"hint: every layer fits with {hint}", file=stream)
-
-
-def _line_offsets(text: str) -> list[int]:
-    offsets = [0]
-    for i, c in enumerate(text):
-        if c == "\n":
-            offsets.append(i + 1)
-    return offsets
 
 
 def emit(text: str, output: Path | None, force: bool) -> None:

@@ -7,15 +7,32 @@ under that span, so the CLI prints it without knowing anything about designs.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 
 class Source:
     """A text the user wrote: the design itself, or one `-D NAME=VALUE` (its label)."""
 
-    __slots__ = ("text", "label")
+    __slots__ = ("text", "label", "_lines")
 
     def __init__(self, text: str, label: str = "") -> None:
         self.text = text
         self.label = label  # "" for the design, "-D N=2" for a command-line definition
+        self._lines: list[int] | None = None  # offsets at which lines start, built on first use
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset: a binary search in the line index, so
+        placing every layer of a long file costs a logarithm each, not a scan from the start."""
+        if self._lines is None:
+            starts = [0]
+            find = self.text.find
+            i = find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._lines = starts
+        line = bisect_right(self._lines, offset)
+        return line, offset - self._lines[line - 1] + 1
 
 
 class Span:
@@ -32,10 +49,7 @@ class Span:
         return f"Span({self.start}, {self.end})"
 
     def line_col(self) -> tuple[int, int]:
-        text = self.source.text
-        line = text.count("\n", 0, self.start) + 1
-        col = self.start - (text.rfind("\n", 0, self.start) + 1) + 1
-        return line, col
+        return self.source.line_col(self.start)
 
     def where(self) -> str:
         line, col = self.line_col()
@@ -54,21 +68,24 @@ class CnnCalcError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.span.where()})" if self.span else self.message
 
-    def render(self) -> str:
+    def render(self, prefix: str = "error") -> str:
         """`error: …` on one line, then the offending source line with carets."""
-        head = f"error: {self}"
-        if self.span is None:
-            return head
-        text = self.span.source.text
-        start = min(self.span.start, len(text))
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", start)
-        if line_end == -1:
-            line_end = len(text)
-        line = text[line_start:line_end].replace("\t", " ")
-        width = max(1, min(self.span.end, line_end) - start)
-        caret = " " * (start - line_start) + "^" * width
-        return f"{head}\n  {line}\n  {caret}"
+        head = f"{prefix}: {self}"
+        return head if self.span is None else f"{head}\n{caret(self.span)}"
+
+
+def caret(span: Span) -> str:
+    """The source line of `span`, indented two spaces, and carets under the span on it (to the
+    end of that line when the span runs on): the one drawing of a position in a design."""
+    text = span.source.text
+    start = min(span.start, len(text))
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    if line_end == -1:
+        line_end = len(text)
+    line = text[line_start:line_end].replace("\t", " ")
+    width = max(1, min(span.end, line_end) - start)
+    return f"  {line}\n  {' ' * (start - line_start)}{'^' * width}"
 
 
 class DesignSyntaxError(CnnCalcError):

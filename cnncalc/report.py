@@ -2,30 +2,38 @@
 
 These pydantic models are the library's public result and define the JSON
 contract `cnncalc.plan/1` (`Report.model_dump_json(by_alias=True)`): keys may be
-added, never renamed or removed. The planner builds the same contract as plain
+added, never renamed or removed. Its JSON Schema, generated from them, ships as
+`cnncalc/schema/plan.schema.json`. The planner builds the same contract as plain
 dicts (planner.py), which `plan()` validates into a Report; a test keeps the two
 identical.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
-from .planner import SCHEMA
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from .layers import Volume as _Volume
+from .schema import PLAN
 
 
 class _Model(BaseModel):
     # defer_build: the schema is built on first use, once for Report with its nested models
-    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True,
+                              json_schema_serialization_defaults_required=True)
 
 
-class Volume(_Model):
-    h: int
-    w: int
-    c: int
+def _volume_from(value):
+    return (value["h"], value["w"], value["c"]) if isinstance(value, dict) else value
 
-    def __str__(self) -> str:
-        return f"{self.h}x{self.w}x{self.c}"
+
+# A volume is the library's one Volume (h, w, c), written in JSON as {"h": …, "w": …, "c": …}.
+Volume = Annotated[
+    _Volume, BeforeValidator(_volume_from), PlainSerializer(lambda v: {"h": v.h, "w": v.w, "c": v.c}),
+    WithJsonSchema({"type": "object", "title": "Volume", "description": "height x width x channels, per image",
+                    "properties": {k: {"type": "integer", "minimum": 1} for k in "hwc"},
+                    "required": ["h", "w", "c"]})]
 
 
 class ReceptiveField(_Model):
@@ -35,26 +43,30 @@ class ReceptiveField(_Model):
 
 
 class Row(_Model):
+    """One layer or merge. A metric that is null is not known for the row's kind: it is named in
+    `unsupported`, never counted as 0."""
+
     index: int
     name: str
-    kind: str
+    kind: str  # one of layers.ROW_KINDS: input conv pool fc dwconv deconv local dropout upsample lrn gap …
     output: Volume
-    params: int
-    weights: int
-    biases: int
-    buffers: int
-    macs: int
+    params: int | None
+    weights: int | None
+    biases: int | None
+    buffers: int | None
+    macs: int | None
     activations: int  # elements of the output volume
-    memory_bytes: int  # what the layer adds to forward memory, per image
-    rf: ReceptiveField | None  # None: not defined (after DECONV or UPSAMPLE)
+    memory_bytes: int | None  # what the layer adds to forward memory, per image
+    rf: ReceptiveField | None  # None: not defined (after DECONV or UPSAMPLE), or unsupported
     fits: bool
     problem: str | None
-    formula: str  # the weights' arithmetic, "" for layers without weights
+    formula: str | None  # the weights' arithmetic, "" for layers without weights
     depth: int  # 0 at the top level, +1 inside each branch
     arm: int | None  # which branch (1-based) of the enclosing parenthesis
     line: int  # where the layer is written in the design
     column: int
-    saved_bytes: int = 0  # what autograd keeps for the backward pass in training mode, for the batch
+    saved_bytes: int | None = 0  # what autograd keeps for the backward pass in training mode, for the batch
+    unsupported: list[str] = []  # the metrics (params, macs, memory, saved, rf) not known for this kind
 
 
 class Problem(_Model):
@@ -95,10 +107,11 @@ class Totals(_Model):
     flops: int  # 2 x MACs
     activations: int  # elements stored by the rows that add memory, per image
     memory: Memory
+    partial: list[str] = []  # metrics some row does not support: their totals leave those rows out
 
 
 class Report(_Model):
-    schema_: str = Field(default=SCHEMA, alias="schema")
+    schema_: str = Field(default=PLAN, alias="schema")
     input: Volume
     batch: int
     dtype: str
@@ -113,7 +126,7 @@ class Report(_Model):
 
     def last_spatial(self) -> Row:
         """The last row before the first global layer (GAP, FC, FLATTEN): where receptive fields are quoted."""
-        from .planner import last_spatial
+        from .metrics.receptive import last_spatial
 
         return self.layers[last_spatial(self.layers)]
 

@@ -1,10 +1,21 @@
-"""The command line: exit codes, inputs (string, file, stdin, example), outputs, and errors."""
+"""The command line: exit codes, inputs (string, file, stdin, example), outputs, and errors.
+
+Most of it is one table, CASES: each row runs `cnncalc ARGS` (with STDIN, if any) and expects
+the exit code CODE and every fragment in EXPECT somewhere in the output (stdout and stderr
+together). A fragment is a plain string (a substring) or a compiled regex (searched); `start`
+and `line` build the regexes for "the output starts with" and "some line is exactly". Every
+row also checks that nothing escaped as an exception or a traceback. What does not fit the
+shape "args, stdin -> exit code + fragments" (files written with -o, monkeypatching, subprocess
+probes, comparing runs, reading JSON) stays in the small functions after the table.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from typing import NamedTuple
 
 import pytest
 from typer.testing import CliRunner
@@ -13,26 +24,111 @@ from cnncalc.cli import app
 
 runner = CliRunner()
 VGG_LIKE = "INPUT 32x32x3 -> [[CONV3-32 -> RELU]*2 -> POOL2]*2 -> FC-10"
+VGG_LIKE_PARAMS = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 32 + 32) * 3 + (8 * 8 * 32 * 10 + 10)
+MISFIT = "INPUT 7x7x3 -> CONV3-1/5p0"  # (7 - 3)/5 + 1 = 1.8
 
 
 def run(*args, input=None):
     return runner.invoke(app, list(args), input=input)
 
 
-def test_plan_prints_table_and_totals():
-    result = run("plan", VGG_LIKE)
-    assert result.exit_code == 0, result.output
-    assert "(3*3*3)*32 = 864" in result.output
-    params = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 32 + 32) * 3 + (8 * 8 * 32 * 10 + 10)
-    assert f"{params:,}" in result.output
-    assert "FLOPs" in result.output and "2 x MACs" in result.output
-    assert "training (sgd)" in result.output
+def start(text: str) -> re.Pattern:
+    """The output starts with `text`."""
+    return re.compile(r"\A" + re.escape(text))
+
+
+def line(text: str) -> re.Pattern:
+    """Some line of the output is exactly `text`."""
+    return re.compile("^" + re.escape(text) + "$", re.M)
+
+
+class Case(NamedTuple):
+    id: str
+    args: tuple[str, ...]
+    code: int
+    expect: tuple[str | re.Pattern, ...] = ()
+    stdin: str | None = None
+
+
+C = Case
+CASES = [
+    # plan: the table and its totals, from a string, a built-in name, stdin
+    C("plan-table", ("plan", VGG_LIKE), 0,
+      ("(3*3*3)*32 = 864", f"{VGG_LIKE_PARAMS:,}", "FLOPs", "2 x MACs", "training (sgd)")),
+    C("plan-stdin", ("plan", "-"), 0, ("(3*3*3)*32 = 864", f"{VGG_LIKE_PARAMS:,}"), stdin=VGG_LIKE),
+    C("plan-builtin", ("plan", "vgg16"), 0, ("138,357,544",)),
+    # plan: the other formats
+    C("plan-csv", ("plan", VGG_LIKE, "-f", "csv"), 0, (start("index,name,kind,"),)),
+    C("plan-markdown", ("plan", VGG_LIKE, "-f", "markdown"), 0,
+      (start("| # | layer | output |"), line("|---:|---|---|---:|---|---:|---:|---|---:|"))),
+    C("plan-json", ("plan", VGG_LIKE, "--format", "json"), 0, (start("{"), '"schema": "cnncalc.plan/1"')),
+    C("plan-bad-format", ("plan", VGG_LIKE, "-f", "xml"), 2,
+      ("Invalid value for '--format'", "'xml' is not one of")),
+    C("plan-unknown-option", ("plan", VGG_LIKE, "-O", "adam"), 2, ("No such option: -O",)),
+    # plan: a design that cannot be read is one error line, the design, a caret; exit 2
+    C("plan-syntax-error", ("plan", "INPUT 32x32x3 -> [CONV3-32 -> RELU"), 2,
+      (re.compile(r"\Aerror: expected '\]' to close the '\[' at column 18.*\n"
+                  r"  INPUT 32x32x3 -> \[CONV3-32 -> RELU\n"
+                  r" {36}\^$", re.M),)),
+    C("plan-missing-file", ("plan", "nope/missing.cnn"), 2, ("no such design file: nope/missing.cnn",)),
+    C("plan-bad-input", ("plan", VGG_LIKE, "--input", "32x32"), 2, ("input size must be HxWxC",)),
+    C("plan-bad-dtype", ("plan", VGG_LIKE, "--dtype", "float64"), 2),
+    C("plan-bad-optional", ("plan", VGG_LIKE, "--optional", "exlude"), 2, ("'exlude' is not one of",)),
+    C("plan-max-layers", ("plan", "INPUT 8x8x3 -> RELU*100", "--max-layers", "50"), 2, ("more than 50 layers",)),
+    # misfits: reported by plan, errors with --strict, exit 1 from check
+    C("plan-misfit", ("plan", MISFIT), 0, ("does not fit",)),
+    C("plan-strict", ("plan", MISFIT, "--strict"), 1, (start("error: CONV3-1/5p0 does not fit"),)),
+    C("check-ok", ("check", "INPUT 7x7x3 -> CONV3-1/2p0"), 0, (start("ok: all 2 layers fit"),)),
+    C("check-misfit", ("check", MISFIT), 1,
+      ("(7 - 3 + 2*0)/5 + 1 = 1.8", "drops the last 4 rows and columns",
+       "hint: every layer fits with an input of H 3 or 8, W 3 or 8")),
+    C("check-syntax-error", ("check", MISFIT + " ->"), 2),
+    C("check-builtin", ("check", "lenet5"), 0, (start("ok: all 12 layers fit (input 32x32x1)"),)),
+    C("check-builtin-input", ("check", "vgg16", "--input", "320x320x3"), 0,
+      (start("ok: all 39 layers fit (input 320x320x3)"),)),
+    C("check-builtin-misfit", ("check", "alexnet_paper", "--input", "224x224x3"), 1,
+      (start("misfit: CONV11-96/4p0 does not fit"), "(224 - 11 + 2*0)/4 + 1 = 54.25",
+       line("hint: every layer fits with an input of H 195 or 227, W 195 or 227 (now 224x224)"))),
+    # zoo
+    C("zoo-list", ("zoo",), 0, (start("name "), "alexnet_paper", "resnet50", "vgg16", "138,357,544")),
+    C("zoo-one", ("zoo", "vgg16"), 0, (start("# VGG16 (configuration D)"), "INPUT 224x224x3")),
+    C("zoo-did-you-mean", ("zoo", "vgg61"), 2,
+      (start("error: no built-in design 'vgg61'; did you mean 'vgg19'? (see cnncalc zoo)"),)),
+    C("zoo-unknown", ("zoo", "foo"), 2, (start("error: no built-in design 'foo' (see cnncalc zoo)"),)),
+    # export, verify: what needs no torch
+    C("export", ("export", "INPUT 8x8x3 -> CONV3-4", "--to", "pytorch"), 0, ("class Net(nn.Module)",)),
+    C("export-without-to", ("export", "INPUT 8x8x3 -> CONV3-4"), 2, ("Missing option '--to'",)),
+    C("export-bad-to", ("export", "lenet5", "--to", "keras"), 2, ("'keras' is not one of",)),
+    C("verify-bad-device", ("verify", "vgg16", "--device", "tpu"), 2, ("'tpu' is not one of",)),
+    # help
+    C("help", ("--help",), 0, ("plan", "check", "zoo", "verify", "export")),
+    *(C(f"help-{command}", (command, "--help"), 0, (f"Usage: cnncalc {command}", "Examples:", f"cnncalc {command} "))
+      for command in ("plan", "check", "zoo", "verify", "export")),
+    C("help-short", ("plan", "-h"), 0, ("Examples:",)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_cli(case: Case):
+    result = run(*case.args, input=case.stdin)
+    assert result.exit_code == case.code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    for fragment in case.expect:
+        if isinstance(fragment, re.Pattern):
+            assert fragment.search(result.output), f"no match for {fragment.pattern!r} in:\n{result.output}"
+        else:
+            assert fragment in result.output
+
+
+def test_case_ids_are_unique():
+    assert len({c.id for c in CASES}) == len(CASES)
 
 
 def test_plan_builtin_example_file_and_stdin_agree(tmp_path):
-    design = tmp_path / "vgg.cnn"
     from cnncalc import zoo
 
+    design = tmp_path / "vgg.cnn"
     design.write_text(zoo.path("vgg16").read_text())
     outputs = [run("plan", "vgg16", "--format", "json").output,
                run("plan", str(design), "--format", "json").output,
@@ -52,9 +148,9 @@ def test_defines_input_batch_dtype_optimizer():
     assert m["optimizer_bytes"] == 2 * m["params_bytes"] and m["params_bytes"] == data["totals"]["params"] * 2
 
 
-def test_csv_and_markdown_formats():
-    assert run("plan", VGG_LIKE, "-f", "csv").output.startswith("index,name,kind,")
-    assert run("plan", VGG_LIKE, "-f", "markdown").output.startswith("| # | layer | output |")
+def test_optional_exclude():
+    data = json.loads(run("plan", "INPUT 8x8x3 -> CONV3-4 -> POOL2?", "--optional", "exclude", "-f", "json").output)
+    assert [r["kind"] for r in data["layers"]] == ["input", "conv"]
 
 
 def test_output_file_is_written_and_not_overwritten_without_force(tmp_path):
@@ -76,75 +172,17 @@ def test_failed_run_leaves_no_file(tmp_path):
     assert not target.exists()
 
 
-def test_bad_design_one_line_error_with_caret_and_exit_2():
-    result = run("plan", "INPUT 32x32x3 -> [CONV3-32 -> RELU")
-    assert result.exit_code == 2
-    lines = result.output.splitlines()
-    assert lines[0].startswith("error: expected ']' to close the '[' at column 18")
-    assert lines[1] == "  INPUT 32x32x3 -> [CONV3-32 -> RELU"
-    assert lines[2] == "  " + " " * 34 + "^"
-    assert "Traceback" not in result.output
-
-
-def test_missing_file_and_bad_settings_exit_2():
-    result = run("plan", "nope/missing.cnn")
-    assert result.exit_code == 2 and "no such design file: nope/missing.cnn" in result.output
-    result = run("plan", VGG_LIKE, "--input", "32x32")
-    assert result.exit_code == 2 and "input size must be HxWxC" in result.output
-    assert run("plan", VGG_LIKE, "--dtype", "float64").exit_code == 2
-
-
-def test_check_exit_codes():
-    ok = run("check", "INPUT 7x7x3 -> CONV3-1/2p0")
-    assert ok.exit_code == 0 and ok.output.startswith("ok: all 2 layers fit")
-    bad = run("check", "INPUT 7x7x3 -> CONV3-1/5p0")
-    assert bad.exit_code == 1
-    assert "(7 - 3 + 2*0)/5 + 1 = 1.8" in bad.output and "drops the last 4 rows and columns" in bad.output
-    assert "hint: every layer fits with an input of H 3 or 8, W 3 or 8" in bad.output
-    assert run("check", "INPUT 7x7x3 -> CONV3-1/5p0 ->").exit_code == 2
-
-
-def test_strict_makes_misfits_errors():
-    assert run("plan", "INPUT 7x7x3 -> CONV3-1/5p0").exit_code == 0
-    strict = run("plan", "INPUT 7x7x3 -> CONV3-1/5p0", "--strict")
-    assert strict.exit_code == 1 and strict.output.startswith("error: CONV3-1/5p0 does not fit")
-
-
-def test_optional_exclude():
-    data = json.loads(run("plan", "INPUT 8x8x3 -> CONV3-4 -> POOL2?", "--optional", "exclude", "-f", "json").output)
-    assert [r["kind"] for r in data["layers"]] == ["input", "conv"]
-
-
-def test_max_layers():
-    result = run("plan", "INPUT 8x8x3 -> RELU*100", "--max-layers", "50")
-    assert result.exit_code == 2 and "more than 50 layers" in result.output
-
-
-@pytest.mark.parametrize("command", ["plan", "check"])
-def test_help_shows_examples(command):
-    result = run(command, "--help")
-    assert result.exit_code == 0 and "Examples:" in result.output and "cnncalc" in result.output
-
-
 def test_internal_errors_exit_3_without_traceback(monkeypatch):
     from cnncalc import planner
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(planner, "plan_data", broken)
+    monkeypatch.setattr(planner, "run", broken)
     result = run("plan", VGG_LIKE)
     assert result.exit_code == 3
     assert result.output.startswith("error: internal error (ZeroDivisionError: boom)")
     assert "Traceback" not in result.output
-
-
-def test_python_dash_m_and_no_framework_import():
-    result = subprocess.run([sys.executable, "-m", "cnncalc", "check", "vgg16"], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.startswith("ok: all 39 layers fit")
-    probe = ("import sys, cnncalc; cnncalc.plan('INPUT 8x8x3 -> CONV3-4'); import cnncalc.cli; "
-             "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
 def test_verify_without_torch_says_how_to_install(monkeypatch):
@@ -159,6 +197,14 @@ def test_export_needs_no_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     result = run("export", "INPUT 8x8x3 -> CONV3-4", "--to", "pytorch")
     assert result.exit_code == 0 and "class Net(nn.Module)" in result.output
+
+
+def test_python_dash_m_and_no_framework_import():
+    result = subprocess.run([sys.executable, "-m", "cnncalc", "check", "vgg16"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("ok: all 39 layers fit")
+    probe = ("import sys, cnncalc; cnncalc.plan('INPUT 8x8x3 -> CONV3-4'); import cnncalc.cli; "
+             "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("fmt", ["json", "table", "csv"])
@@ -176,6 +222,7 @@ def test_plan_command_keeps_pydantic_models_out_of_the_start(fmt):
 
 
 def test_export_checks_its_settings_like_plan():
+    # the Python API behind `cnncalc export`, not the command line
     import cnncalc
     from cnncalc.pytorch.export import export_design
 

@@ -183,16 +183,18 @@ def test_deep_nesting_is_an_error_not_a_recursion_error():
 
 def test_input_size_search_is_bounded():
     # a design at the limit whose windows do not fit: the search for fitting inputs stops on its budget
-    from cnncalc import planner, zoo
+    from cnncalc import zoo
+    from cnncalc.metrics import fit
+    from cnncalc.planner import design_graph
 
     design = zoo.path("resnet18").read_text().replace("basic(512)", "basic(512)*3000")
     report = cnncalc.plan(design)
     assert not report.fits and report.input_fixes == {"h": [193, 225], "w": [193, 225]}
-    data = planner._Walker(planner.build(design), 4, 1, "cuda")
-    data.report("float32", "sgd")
-    assert data.input_fixes(planner.Shape(224, 224, 3), visits=10_000) == {"h": []}
-    assert data.warnings[-1] == ("the search for input sizes that fit stopped after 10,000 layer visits; "
-                                 "the sizes shown are those found by then")
+    graph = design_graph(design)
+    fixes, warning = fit.input_fixes(graph.items, graph.input.size, visits=10_000)
+    assert fixes == {"h": []}
+    assert warning == ("the search for input sizes that fit stopped after 10,000 layer visits; "
+                       "the sizes shown are those found by then")
 
 
 @pytest.mark.parametrize("design, expected", [

@@ -32,11 +32,9 @@ layer's shorthand; `#` starts a comment; `;` may end a statement.
 
 from __future__ import annotations
 
-import re
-
 from ..errors import DesignSyntaxError, Source, Span
+from ..layers import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
 from . import ast
-from .words import DEFAULT_KINDS, SETTINGS, split_layer_word
 
 MAX_NESTING = 100  # brackets, parentheses and blocks nested deeper than this are refused
 MAX_DIGITS = 15  # integer literals are below 10**15
@@ -45,7 +43,6 @@ _BOOL_WORDS = ("true", "false", "same", "valid", "max", "avg")
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
-_KERNEL_THEN_SUFFIX = re.compile(r"((?:CONV|DWCONV|DECONV|LOCAL|MAXPOOL|AVGPOOL|POOL)\d+(?:x\d+)?)(?:[pdg]\d+)+", re.I)
 
 
 def parse(text: str, label: str = "") -> ast.Design:
@@ -244,10 +241,10 @@ class Parser:
                     f"'{word}' has no defaults; layer defaults exist for {', '.join(DEFAULT_KINDS)}", name_span)
             value = self.setting()
             return ast.DefaultDef(kind, extra.lower(), value, self.span(start))
-        if word.lower() in SETTINGS and form == "name":
+        if word.lower() in SHARED_SETTINGS and form == "name":
             value = self.setting()
             return ast.DefaultDef("", word.lower(), value, self.span(start))
-        if split_layer_word(word) is not None:
+        if split_word(word) is not None:
             raise DesignSyntaxError(f"'{word}' is a layer name; choose another name for this definition", name_span)
         if form == "block":
             self.blocks.add(word)
@@ -405,14 +402,14 @@ class Parser:
         start = self.pos
         word = self.name()
         assert word is not None
-        split = split_layer_word(word)
+        split = split_word(word)
         if split is None:
             # POOL3p1, CONV3d2: a kernel word whose suffixes the name swallowed; read them as suffixes
-            m = _KERNEL_THEN_SUFFIX.fullmatch(word)
+            m = KERNEL_THEN_SUFFIX.fullmatch(word)
             if m is not None:
                 self.pos = start + m.end(1)
                 word = m.group(1)
-                split = split_layer_word(word)
+                split = split_word(word)
         if split is None:
             args: list[ast.Expr] | None = None
             if self.peek() == "(":
@@ -427,9 +424,9 @@ class Parser:
                     self.skip_ws()
                 self.expect(")", f"to close the arguments of '{word}'")
             return ast.Ref(word, args, self.span(start))
-        upper, kernel = split
+        upper, attached, kernel = split
         layer_args: dict[str, ast.Value] = {}
-        if kernel:
+        if attached:
             dims: list[ast.Expr] = []
             k_pos = start + len(upper)
             for part in kernel:
@@ -437,7 +434,7 @@ class Parser:
                     raise self.error("number too large", k_pos, k_pos + len(part))
                 dims.append(ast.Num(int(part), Span(self.source, k_pos, k_pos + len(part))))
                 k_pos += len(part) + 1
-            layer_args["kernel"] = ast.Size(dims, Span(self.source, start + len(upper), self.pos)) if len(dims) > 1 else dims[0]
+            layer_args[attached] = ast.Size(dims, Span(self.source, start + len(upper), self.pos)) if len(dims) > 1 else dims[0]
         if upper == "INPUT":
             save = self.pos
             self.skip_ws()
@@ -649,4 +646,4 @@ class Parser:
 
 def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:
     """Does an expression name a layer or a known block (so it is really a chain)?"""
-    return any(v.name in blocks or split_layer_word(v.name) is not None for v in ast.variables_in(expr))
+    return any(v.name in blocks or split_word(v.name) is not None for v in ast.variables_in(expr))

@@ -7,25 +7,60 @@ published `_ops` figures.
 
 from __future__ import annotations
 
-from .. import layers as L
-from .shapes import Shape
+from ..layers import Layer, Volume
 
 
-def macs(layer: L._Layer, x: Shape, y: Shape) -> int:
-    match layer.kind:
-        case "conv":
-            # H_out*W_out*K outputs, each a dot product of k_h*k_w*C_in/groups
-            return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1] * x.c // layer.groups)
-        case "local":
-            # as a convolution: every output is a k_h*k_w*C_in dot product
-            return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1] * x.c)
-        case "dwconv":
-            # every output channel is a k_h*k_w dot product over one input channel
-            return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1])
-        case "deconv":
-            # each input value is scattered through a k_h*k_w*(K/groups) kernel (PyTorch's own count)
-            return x.h * x.w * x.c * (layer.kernel[0] * layer.kernel[1] * layer.filters // layer.groups)
-        case "fc":
-            # in*out, the input flattened
-            return x.h * x.w * x.c * layer.out
+def _conv(layer, x: Volume, y: Volume) -> int:
+    # H_out*W_out*K outputs, each a dot product of k_h*k_w*C_in/groups
+    return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1] * x.c // layer.groups)
+
+
+def _local(layer, x: Volume, y: Volume) -> int:
+    # as a convolution: every output is a k_h*k_w*C_in dot product
+    return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1] * x.c)
+
+
+def _dwconv(layer, x: Volume, y: Volume) -> int:
+    # every output channel is a k_h*k_w dot product over one input channel
+    return y.h * y.w * y.c * (layer.kernel[0] * layer.kernel[1])
+
+
+def _deconv(layer, x: Volume, y: Volume) -> int:
+    # each input value is scattered through a k_h*k_w*(K/groups) kernel (PyTorch's own count)
+    return x.h * x.w * x.c * (layer.kernel[0] * layer.kernel[1] * layer.filters // layer.groups)
+
+
+def _fc(layer, x: Volume, y: Volume) -> int:
+    # in*out, the input flattened
+    return x.h * x.w * x.c * layer.out
+
+
+def _none(item, x: Volume, y: Volume) -> int:
+    # no multiplications counted (pooling, normalisation, activations, data movement, merges)
     return 0
+
+
+# one arm per row kind: (layer, input volume, output volume) -> MACs per image
+MACS = {
+    "input": _none,
+    "conv": _conv,
+    "pool": _none,
+    "fc": _fc,
+    "dwconv": _dwconv,
+    "deconv": _deconv,
+    "local": _local,
+    "dropout": _none,
+    "upsample": _none,
+    "lrn": _none,
+    "gap": _none,
+    "flatten": _none,
+    "bn": _none,
+    "act": _none,
+    "id": _none,
+    "concat": _none,
+    "add": _none,
+}
+
+
+def macs(layer: Layer, x: Volume, y: Volume) -> int:
+    return MACS[layer.kind](layer, x, y)

@@ -1,4 +1,4 @@
-"""Activation memory: what each layer adds to the forward pass, per image.
+"""Memory: what each layer adds to the forward pass per image, and the memory totals.
 
 A layer's output volume is stored unless the layer works in place (activations
 and dropout while `inplace` is true) or is a view (FLATTEN, ID). The sum over
@@ -8,22 +8,69 @@ Merges (concat, add) store their output.
 
 from __future__ import annotations
 
-from .. import layers as L
-from .shapes import Shape
+from ..layers import Layer, Volume
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # optimizer state per parameter, in parameter-sized copies
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
-def stored(layer: L._Layer | None, y: Shape) -> tuple[int, int]:
-    """(activations, elements stored) of a layer's output; layer None is a merge."""
-    activations = y.h * y.w * y.c
-    if layer is None:
-        return activations, activations
-    match layer.kind:
-        case "act" | "dropout":
-            return activations, 0 if layer.inplace else activations
-        case "flatten" | "id":
-            return activations, 0
-    return activations, activations
+def _output(item, y: Volume) -> int:
+    return y.h * y.w * y.c
+
+
+def _unless_inplace(layer, y: Volume) -> int:
+    return 0 if layer.inplace else y.h * y.w * y.c
+
+
+def _view(layer, y: Volume) -> int:
+    return 0
+
+
+# one arm per row kind: (layer, output volume) -> elements it adds to forward memory, per image
+STORED = {
+    "input": _output,
+    "conv": _output,
+    "pool": _output,
+    "fc": _output,
+    "dwconv": _output,
+    "deconv": _output,
+    "local": _output,
+    "dropout": _unless_inplace,
+    "upsample": _output,
+    "lrn": _output,
+    "gap": _output,
+    "flatten": _view,
+    "bn": _output,
+    "act": _unless_inplace,
+    "id": _view,
+    "concat": _output,
+    "add": _output,
+}
+
+
+def stored(layer: Layer, y: Volume) -> int:
+    """Elements of the layer's output that the forward pass stores, per image."""
+    return STORED[layer.kind](layer, y)
+
+
+def totals(rows: list[dict], dtype_bytes: int, batch: int, optimizer: str) -> dict:
+    """The report's `totals` from its rows: sums, and memory in bytes (`totals.memory`).
+    A metric a row does not support (None) is left out of its sum and named in `partial`."""
+    partial = sorted({m for r in rows for m in r["unsupported"]})
+    n_params = sum(r["params"] for r in rows if r["params"] is not None)
+    n_buffers = sum(r["buffers"] for r in rows if r["buffers"] is not None)
+    n_macs = sum(r["macs"] for r in rows if r["macs"] is not None)
+    stored_elements = sum(r["activations"] for r in rows if r["memory_bytes"])
+    params_bytes = n_params * dtype_bytes
+    forward_image = stored_elements * dtype_bytes
+    forward = forward_image * batch
+    state = OPTIMIZER_STATE[optimizer]
+    memory = {
+        "dtype_bytes": dtype_bytes, "params_bytes": params_bytes, "buffers_bytes": n_buffers * dtype_bytes,
+        "forward_bytes_per_image": forward_image, "forward_bytes": forward, "backward_bytes": forward,
+        "gradients_bytes": params_bytes, "optimizer_bytes": params_bytes * state,
+        "training_bytes": params_bytes * (2 + state) + n_buffers * dtype_bytes + 2 * forward,
+        "saved_bytes": sum(r["saved_bytes"] for r in rows if r["saved_bytes"] is not None)}
+    return {"params": n_params, "buffers": n_buffers, "macs": n_macs, "flops": 2 * n_macs,
+            "activations": stored_elements, "memory": memory, "partial": partial}

@@ -1,20 +1,21 @@
 """Learnable parameters (what PyTorch's `parameters()` counts) and buffers.
 
-Each function returns (weights, biases, buffers, formula); the formula is the
+Each arm returns (weights, biases, buffers, formula); the formula is the
 weights' arithmetic as the CS231n notes write it: `(3*3*3)*64 = 1,728`.
 """
 
 from __future__ import annotations
 
-from .. import layers as L
-from .shapes import Shape
+from ..layers import Layer, Volume
+
+Params = tuple[int, int, int, str]
 
 
 def _formula(expression: str, value: int) -> str:
     return f"{expression} = {value:,}"
 
 
-def params_conv(layer: L.Conv | L.Deconv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+def _conv(layer, x: Volume, y: Volume) -> Params:
     # (k_h*k_w*C_in/groups)*K weights + K biases: the notes' "F*F*D1 weights per filter".
     # A transposed convolution's C_in x K/groups x k_h x k_w weights are the same count.
     kh, kw = layer.kernel
@@ -24,7 +25,7 @@ def params_conv(layer: L.Conv | L.Deconv, x: Shape, y: Shape) -> tuple[int, int,
     return weights, biases, 0, _formula(f"({kh}*{kw}*{per_filter})*{layer.filters}", weights)
 
 
-def params_dwconv(layer: L.DWConv, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+def _dwconv(layer, x: Volume, y: Volume) -> Params:
     # one k_h*k_w filter per output channel, each over a single input channel
     kh, kw = layer.kernel
     weights = kh * kw * y.c
@@ -32,7 +33,7 @@ def params_dwconv(layer: L.DWConv, x: Shape, y: Shape) -> tuple[int, int, int, s
     return weights, biases, 0, _formula(f"({kh}*{kw}*1)*{y.c}", weights)
 
 
-def params_local(layer: L.Local, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+def _local(layer, x: Volume, y: Volume) -> Params:
     # no sharing: (k*k*C_in)*K weights and K biases at each of the H_out*W_out positions
     kh, kw = layer.kernel
     weights = kh * kw * x.c * layer.filters * y.h * y.w
@@ -40,7 +41,7 @@ def params_local(layer: L.Local, x: Shape, y: Shape) -> tuple[int, int, int, str
     return weights, biases, 0, _formula(f"({kh}*{kw}*{x.c})*{layer.filters}*{y.h}*{y.w}", weights)
 
 
-def params_fc(layer: L.FC, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+def _fc(layer, x: Volume, y: Volume) -> Params:
     # in*out weights + out biases, the input flattened: the notes' 7*7*512*4096
     inputs = x.h * x.w * x.c
     weights = inputs * layer.out
@@ -49,23 +50,38 @@ def params_fc(layer: L.FC, x: Shape, y: Shape) -> tuple[int, int, int, str]:
     return weights, biases, 0, _formula(f"{shape}*{layer.out}", weights)
 
 
-def params_bn(layer: L.BatchNorm, x: Shape, y: Shape) -> tuple[int, int, int, str]:
+def _bn(layer, x: Volume, y: Volume) -> Params:
     # a scale and a shift per channel (C + C); running mean and variance are buffers (2C)
     return x.c, x.c, 2 * x.c, _formula(f"2*{x.c}", 2 * x.c)
 
 
-def params(layer: L._Layer, x: Shape, y: Shape) -> tuple[int, int, int, str]:
-    """(weights, biases, buffers, formula) of a layer with input x and output y."""
-    match layer.kind:
-        case "conv" | "deconv":
-            return params_conv(layer, x, y)
-        case "dwconv":
-            return params_dwconv(layer, x, y)
-        case "local":
-            return params_local(layer, x, y)
-        case "fc":
-            return params_fc(layer, x, y)
-        case "bn":
-            return params_bn(layer, x, y)
-    # input, pooling, activations, dropout, LRN, upsampling, flatten, identity: nothing to learn
+def _none(item, x: Volume, y: Volume) -> Params:
+    # nothing to learn
     return 0, 0, 0, ""
+
+
+# one arm per row kind: (layer, input volume, output volume) -> (weights, biases, buffers, formula)
+PARAMS = {
+    "input": _none,
+    "conv": _conv,
+    "pool": _none,
+    "fc": _fc,
+    "dwconv": _dwconv,
+    "deconv": _conv,
+    "local": _local,
+    "dropout": _none,
+    "upsample": _none,
+    "lrn": _none,
+    "gap": _none,
+    "flatten": _none,
+    "bn": _bn,
+    "act": _none,
+    "id": _none,
+    "concat": _none,
+    "add": _none,
+}
+
+
+def params(layer: Layer, x: Volume, y: Volume) -> Params:
+    """(weights, biases, buffers, formula) of a layer with input x and output y."""
+    return PARAMS[layer.kind](layer, x, y)

@@ -10,8 +10,8 @@ it is reported as unavailable (None) rather than guessed.
 
 from __future__ import annotations
 
-from .. import layers as L
-from .shapes import Shape
+from ..layers import GLOBAL_KINDS, Layer, Volume
+from .shapes import effective_kernel
 
 RF = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]  # (size, stride, padding), each (H, W)
 
@@ -20,25 +20,52 @@ START: RF = ((1, 1), (1, 1), (0, 0))
 
 def _slide(rf: RF, kernel, stride, pad, dilation) -> RF:
     (rh, rw), (jh, jw), (ph, pw) = rf
-    kh = dilation[0] * (kernel[0] - 1) + 1
-    kw = dilation[1] * (kernel[1] - 1) + 1
+    kh = effective_kernel(kernel[0], dilation[0])
+    kw = effective_kernel(kernel[1], dilation[1])
     return ((rh + (kh - 1) * jh, rw + (kw - 1) * jw),
             (jh * stride[0], jw * stride[1]),
             (ph + pad[0] * jh, pw + pad[1] * jw))
 
 
-def receptive(layer: L._Layer, rf: RF | None, x: Shape) -> RF | None:
-    if rf is None:
-        return None
-    match layer.kind:
-        case "conv" | "dwconv" | "local" | "pool":
-            return _slide(rf, layer.kernel, layer.stride, layer.pad, layer.dilation)
-        case "fc" | "gap" | "flatten":
-            # one window over the whole input
-            return _slide(rf, (x.h, x.w), (1, 1), (0, 0), (1, 1))
-        case "deconv" | "upsample":
-            return None
-    return rf  # pointwise layers: BN, activations, dropout, LRN (across channels), ID
+def _window(layer, rf: RF, x: Volume) -> RF:
+    return _slide(rf, layer.kernel, layer.stride, layer.pad, layer.dilation)
+
+
+def _whole_input(layer, rf: RF, x: Volume) -> RF:
+    return _slide(rf, (x.h, x.w), (1, 1), (0, 0), (1, 1))
+
+
+def _pointwise(layer, rf: RF, x: Volume) -> RF:
+    return rf
+
+
+def _fractional(layer, rf: RF, x: Volume) -> None:
+    return None
+
+
+# one arm per kind: (layer, the field of its input, its input volume) -> the field of its output
+RECEPTIVE = {
+    "input": _pointwise,  # the walk starts from START, one pixel
+    "conv": _window,
+    "pool": _window,
+    "fc": _whole_input,
+    "dwconv": _window,
+    "deconv": _fractional,
+    "local": _window,
+    "dropout": _pointwise,
+    "upsample": _fractional,
+    "lrn": _pointwise,  # across channels only
+    "gap": _whole_input,
+    "flatten": _whole_input,
+    "bn": _pointwise,
+    "act": _pointwise,
+    "id": _pointwise,
+}
+
+
+def receptive(layer: Layer, rf: RF | None, x: Volume) -> RF | None:
+    """The field after the layer; None once it is not defined (after DECONV or UPSAMPLE)."""
+    return None if rf is None else RECEPTIVE[layer.kind](layer, rf, x)
 
 
 def merge(fields: list[RF | None]) -> tuple[RF | None, bool]:
@@ -50,3 +77,15 @@ def merge(fields: list[RF | None]) -> tuple[RF | None, bool]:
     merged = ((best_h[0][0], best_w[0][1]), (best_h[1][0], best_w[1][1]), (best_h[2][0], best_w[2][1]))
     strides_differ = len({f[1] for f in fields}) > 1
     return merged, strides_differ
+
+
+def last_spatial(rows: list) -> int:
+    """Index of the last row before the first global layer (GAP, FC, FLATTEN): where receptive
+    fields are quoted. Rows are the contract's dicts or Report rows."""
+    last = 0
+    for i, row in enumerate(rows):
+        kind = row["kind"] if isinstance(row, dict) else row.kind
+        if kind in GLOBAL_KINDS:
+            break
+        last = i
+    return last

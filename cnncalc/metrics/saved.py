@@ -14,6 +14,7 @@ and leaving out parameters and buffers:
     RELU LEAKYRELU ELU            the output, which in place is the input's storage
     SIGMOID TANH SOFTMAX          the output (never in place in PyTorch)
     RELU6 SILU HARDSWISH          the input; in place, a private copy of it (a new volume)
+    HARDSIGMOID
     GELU                          the input (never in place in PyTorch)
     DROPOUT                       a 1-byte mask per value on CUDA (its fused kernel); on the CPU, a noise
                                   tensor of the input's dtype (`device="cpu"`)
@@ -21,59 +22,129 @@ and leaving out parameters and buffers:
     UPSAMPLE, FLATTEN, ID, concat, add   nothing
 
 A tensor saved by several layers (a ReLU's output that the next convolution also
-saves) is counted once, by the first layer that saves it.
+saves) is counted once, by the first layer that saves it: `Storages` keeps that
+bookkeeping over the walk.
 """
 
 from __future__ import annotations
 
-from .. import layers as L
-from .shapes import Shape
+from ..layers import Layer, Volume
 
 SAVES_OUTPUT = ("RELU", "SIGMOID", "TANH", "SOFTMAX")  # out of place, these save their result
-COPIES_WHEN_INPLACE = ("RELU6", "SILU", "HARDSWISH")  # in place, these keep a copy of their input
-CAN_BE_INPLACE = ("RELU", "RELU6", "LEAKYRELU", "ELU", "SILU", "HARDSWISH")  # torch modules with inplace=
+COPIES_WHEN_INPLACE = ("RELU6", "SILU", "HARDSWISH", "HARDSIGMOID")  # in place, these keep a copy of their input
+CAN_BE_INPLACE = ("RELU", "RELU6", "LEAKYRELU", "ELU", "SILU", "HARDSWISH", "HARDSIGMOID")  # torch's inplace=
 INDEX_BYTES = 8  # int64 indices of max pooling
 STAT_BYTES = 4  # BN's saved mean and inverse std are float32
 MASK_BYTES = 1  # dropout's mask on CUDA
 
+Saved = tuple[bool, bool, int, int]  # saves its input, saves its output, extra bytes per image, per batch
 
-def runs_inplace(layer: L._Layer, first_in_arm: bool) -> bool:
+
+def runs_inplace(layer: Layer, first_in_arm: bool) -> bool:
     """Does the layer overwrite its input in PyTorch? Not at the start of a branch arm,
     where the other arms still read that input."""
-    return (layer.kind == "act" and layer.inplace and layer.word in CAN_BE_INPLACE and not first_in_arm)
+    return layer.kind == "act" and layer.inplace and layer.word in CAN_BE_INPLACE and not first_in_arm
 
 
-def shares_storage(layer: L._Layer, first_in_arm: bool) -> bool:
+def shares_storage(layer: Layer, first_in_arm: bool) -> bool:
     """Is the output the input's storage (in place, or a view)?"""
     return layer.kind in ("flatten", "id") or runs_inplace(layer, first_in_arm)
 
 
-def saved(layer: L._Layer, x: Shape, y: Shape, first_in_arm: bool, dtype_bytes: int, device: str = "cuda"
-          ) -> tuple[bool, bool, int, int]:
+def _input(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return True, False, 0, 0
+
+
+def _nothing(item, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return False, False, 0, 0
+
+
+def _local(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return False, False, x.c * layer.kernel[0] * layer.kernel[1] * y.h * y.w * size, 0
+
+
+def _pool(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return True, False, (y.h * y.w * y.c * INDEX_BYTES if layer.type == "max" else 0), 0
+
+
+def _gap(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return (True, False, y.c * INDEX_BYTES, 0) if layer.type == "max" else (False, False, 0, 0)
+
+
+def _bn(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return True, False, 0, 2 * x.c * STAT_BYTES
+
+
+def _act(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    inplace = runs_inplace(layer, first)
+    if inplace and layer.word in COPIES_WHEN_INPLACE:
+        return False, False, x.h * x.w * x.c * size, 0
+    if inplace or layer.word in SAVES_OUTPUT:
+        return False, True, 0, 0
+    return True, False, 0, 0
+
+
+def _dropout(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    return False, False, y.h * y.w * y.c * (MASK_BYTES if device == "cuda" else size), 0
+
+
+def _lrn(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+    padded = (x.c + layer.size - 1) * x.h * x.w
+    return True, False, (padded + 2 * x.h * x.w * x.c) * size, 0
+
+
+# one arm per row kind: (layer, input, output, first in its arm, dtype bytes, device) -> Saved
+SAVED = {
+    "input": _nothing,
+    "conv": _input,
+    "pool": _pool,
+    "fc": _input,
+    "dwconv": _input,
+    "deconv": _input,
+    "local": _local,
+    "dropout": _dropout,
+    "upsample": _nothing,
+    "lrn": _lrn,
+    "gap": _gap,
+    "flatten": _nothing,
+    "bn": _bn,
+    "act": _act,
+    "id": _nothing,
+    "concat": _nothing,
+    "add": _nothing,
+}
+
+
+def saved(layer: Layer, x: Volume, y: Volume, first_in_arm: bool, dtype_bytes: int, device: str = "cuda") -> Saved:
     """(saves its input, saves its output, extra bytes per image, extra bytes per batch)."""
-    volume_in = x.h * x.w * x.c
-    volume_out = y.h * y.w * y.c
-    match layer.kind:
-        case "conv" | "dwconv" | "deconv" | "fc":
-            return True, False, 0, 0
-        case "local":
-            return False, False, x.c * layer.kernel[0] * layer.kernel[1] * y.h * y.w * dtype_bytes, 0
-        case "pool":
-            return True, False, (volume_out * INDEX_BYTES if layer.type == "max" else 0), 0
-        case "gap":
-            return (True, False, y.c * INDEX_BYTES, 0) if layer.type == "max" else (False, False, 0, 0)
-        case "bn":
-            return True, False, 0, 2 * x.c * STAT_BYTES
-        case "act":
-            inplace = runs_inplace(layer, first_in_arm)
-            if inplace and layer.word in COPIES_WHEN_INPLACE:
-                return False, False, volume_in * dtype_bytes, 0
-            if inplace or layer.word in SAVES_OUTPUT:
-                return False, True, 0, 0
-            return True, False, 0, 0
-        case "dropout":
-            return False, False, volume_out * (MASK_BYTES if device == "cuda" else dtype_bytes), 0
-        case "lrn":
-            padded = (x.c + layer.size - 1) * x.h * x.w
-            return True, False, (padded + 2 * volume_in) * dtype_bytes, 0
-    return False, False, 0, 0  # upsample, flatten, id: nothing
+    return SAVED[layer.kind](layer, x, y, first_in_arm, dtype_bytes, device)
+
+
+class Storages:
+    """The tensors of one forward pass, for counting each saved storage once: `new` registers an
+    output volume, `charge` adds what a layer saves and returns its bytes for the batch."""
+
+    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device")
+
+    def __init__(self, dtype_bytes: int, batch: int, device: str) -> None:
+        self.sizes: list[int] = []  # values per image of each storage, by id
+        self.saved: set[int] = set()  # ids already saved by some layer
+        self.dtype_bytes, self.batch, self.device = dtype_bytes, batch, device
+
+    def new(self, y: Volume) -> int:
+        self.sizes.append(y.h * y.w * y.c)
+        return len(self.sizes) - 1
+
+    def output(self, layer: Layer, y: Volume, first_in_arm: bool, sid_in: int) -> int:
+        """The storage of a layer's output: its input's, in place or as a view; else a new one."""
+        return sid_in if shares_storage(layer, first_in_arm) else self.new(y)
+
+    def charge(self, rule, layer, x: Volume, y: Volume, first_in_arm: bool, sid_in: int, sid_out: int) -> int:
+        """Bytes the layer adds to what autograd keeps for the backward pass, for the batch."""
+        saves_in, saves_out, per_image, per_batch = rule(layer, x, y, first_in_arm, self.dtype_bytes, self.device)
+        total = per_image * self.batch + per_batch
+        for wanted, sid in ((saves_in, sid_in), (saves_out, sid_out)):
+            if wanted and sid not in self.saved:
+                self.saved.add(sid)
+                total += self.sizes[sid] * self.dtype_bytes * self.batch
+        return total

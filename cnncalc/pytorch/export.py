@@ -11,17 +11,9 @@ Volumes stay N x C x H x W throughout: an FC output is N x C x 1 x 1, cnncalc's 
 
 from __future__ import annotations
 
-from .. import layers as L
-from ..graph import Branch, LayerGraph
+from ..layers import Activation, Branch, LayerGraph, Volume
 from ..metrics import shapes
 from ..metrics.saved import runs_inplace
-from ..metrics.shapes import Shape
-
-_ACTIVATIONS = {
-    "RELU": "nn.ReLU", "RELU6": "nn.ReLU6", "LEAKYRELU": "nn.LeakyReLU", "ELU": "nn.ELU", "GELU": "nn.GELU",
-    "SILU": "nn.SiLU", "SIGMOID": "nn.Sigmoid", "TANH": "nn.Tanh", "HARDSWISH": "nn.Hardswish",
-    "SOFTMAX": "nn.Softmax",
-}
 
 _HELPERS = {
     "Branches": '''
@@ -86,14 +78,14 @@ class _Writer:
         self.counts[base] = self.counts.get(base, 0) + 1
         return f"{base}{self.counts[base]}"
 
-    def sequence(self, items: list, x: Shape, indent: int, first_in_arm: bool) -> tuple[list[str], Shape]:
-        """Lines of an nn.Sequential(OrderedDict) body, and the output shape."""
+    def sequence(self, items: list, x: Volume, indent: int, first_in_arm: bool) -> tuple[list[str], Volume]:
+        """Lines of an nn.Sequential(OrderedDict) body, and the output volume."""
         pad = " " * indent
         lines = []
         for i, item in enumerate(items):
             if isinstance(item, Branch):
                 self.helpers.add("Branches")
-                name = self.name(item.mode)
+                name = self.name(item.kind)
                 arms_src = []
                 outs = []
                 for arm in item.arms:
@@ -101,77 +93,94 @@ class _Writer:
                     outs.append(y)
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
-                y = shapes.merge(item.mode, outs, ["" for _ in outs], item.span)
-                lines.append(f'{pad}("{name}", Branches("{item.mode}",\n' + "\n".join(arms_src) + f"\n{pad})),")
+                y = shapes.merge(item.kind, outs, ["" for _ in outs], item.span)
+                lines.append(f'{pad}("{name}", Branches("{item.kind}",\n' + "\n".join(arms_src) + f"\n{pad})),")
             else:
                 y, _ = shapes.output(item, x)
-                name, code = self.module(item, x, y, runs_inplace(item, first_in_arm and i == 0))
-                lines.append(f'{pad}("{name}", {code}),')
+                base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, first_in_arm and i == 0))
+                lines.append(f'{pad}("{self.name(base)}", {code}),')
             x = y
         return lines, x
 
-    def module(self, layer: L._Layer, x: Shape, y: Shape, inplace: bool) -> tuple[str, str]:
-        match layer.kind:
-            case "conv" | "dwconv":
-                groups = x.c if layer.kind == "dwconv" else layer.groups
-                return self.name("conv"), (
-                    f"nn.Conv2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, "
+
+# -- one arm per layer kind: (writer, layer, input, output, runs in place) -> (module name, constructor) --
+def _conv(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    groups = x.c if layer.kind == "dwconv" else layer.groups
+    return "conv", (f"nn.Conv2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, "
                     f"padding={layer.pad}, dilation={layer.dilation}, groups={groups}, bias={layer.bias})")
-            case "deconv":
-                return self.name("deconv"), (
-                    f"nn.ConvTranspose2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, "
-                    f"padding={layer.pad}, output_padding={layer.output_padding}, groups={layer.groups}, "
-                    f"bias={layer.bias}, dilation={layer.dilation})")
-            case "local":
-                self.helpers.add("Local2d")
-                return self.name("local"), (
-                    f"Local2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
-                    f"dilation={layer.dilation}, out_size={(y.h, y.w)}, bias={layer.bias})")
-            case "pool":
-                if layer.type == "max":
-                    return self.name("pool"), (
-                        f"nn.MaxPool2d(kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
+
+
+def _deconv(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    return "deconv", (f"nn.ConvTranspose2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, "
+                      f"padding={layer.pad}, output_padding={layer.output_padding}, groups={layer.groups}, "
+                      f"bias={layer.bias}, dilation={layer.dilation})")
+
+
+def _local(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("Local2d")
+    return "local", (f"Local2d({x.c}, {y.c}, kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
+                     f"dilation={layer.dilation}, out_size={(y.h, y.w)}, bias={layer.bias})")
+
+
+def _pool(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    if layer.type == "max":
+        return "pool", (f"nn.MaxPool2d(kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
                         f"dilation={layer.dilation}, ceil_mode={layer.ceil})")
-                return self.name("avgpool"), (
-                    f"nn.AvgPool2d(kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
-                    f"ceil_mode={layer.ceil})")
-            case "gap":
-                cls = "nn.AdaptiveMaxPool2d" if layer.type == "max" else "nn.AdaptiveAvgPool2d"
-                return self.name("gap" if layer.type == "avg" else "gmp"), f"{cls}(1)"
-            case "fc":
-                self.helpers.add("Dense")
-                return self.name("fc"), f"Dense({x.h * x.w * x.c}, {layer.out}, bias={layer.bias})"
-            case "flatten":
-                self.helpers.add("Flat")
-                return self.name("flatten"), "Flat()"
-            case "bn":
-                return self.name("bn"), f"nn.BatchNorm2d({x.c})"
-            case "act":
-                cls = _ACTIVATIONS[layer.word]
-                args = []
-                if layer.slope is not None:
-                    args.append(f"{layer.slope!r}")
-                if layer.word == "SOFTMAX":
-                    args.append("dim=1")
-                if inplace:
-                    args.append("inplace=True")
-                return self.name(layer.word.lower()), f"{cls}({', '.join(args)})"
-            case "dropout":
-                return self.name("dropout"), f"nn.Dropout(p={layer.p!r})"
-            case "lrn":
-                return self.name("lrn"), f"nn.LocalResponseNorm({layer.size})"
-            case "upsample":
-                return self.name("upsample"), f"nn.Upsample(scale_factor={layer.scale}, mode=\"nearest\")"
-            case "id":
-                return self.name("id"), "nn.Identity()"
-        raise AssertionError(layer.kind)
+    return "avgpool", (f"nn.AvgPool2d(kernel_size={layer.kernel}, stride={layer.stride}, padding={layer.pad}, "
+                       f"ceil_mode={layer.ceil})")
+
+
+def _gap(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    if layer.type == "max":
+        return "gmp", "nn.AdaptiveMaxPool2d(1)"
+    return "gap", "nn.AdaptiveAvgPool2d(1)"
+
+
+def _fc(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("Dense")
+    return "fc", f"Dense({x.h * x.w * x.c}, {layer.out}, bias={layer.bias})"
+
+
+def _flatten(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("Flat")
+    return "flatten", "Flat()"
+
+
+def _act(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    args = []
+    if layer.slope is not None:
+        args.append(f"{layer.slope!r}")
+    if layer.word == "SOFTMAX":
+        args.append("dim=1")
+    if inplace:
+        args.append("inplace=True")
+    return layer.word.lower(), f"nn.{Activation.MODULES[layer.word]}({', '.join(args)})"
+
+
+MODULES = {
+    "input": None,  # the network's argument, not a module
+    "conv": _conv,
+    "pool": _pool,
+    "fc": _fc,
+    "dwconv": _conv,
+    "deconv": _deconv,
+    "local": _local,
+    "dropout": lambda w, layer, x, y, inplace: ("dropout", f"nn.Dropout(p={layer.p!r})"),
+    "upsample": lambda w, layer, x, y, inplace: ("upsample", f'nn.Upsample(scale_factor={layer.scale}, mode="nearest")'),
+    "lrn": lambda w, layer, x, y, inplace: ("lrn", f"nn.LocalResponseNorm({layer.size})"),
+    "gap": _gap,
+    "flatten": _flatten,
+    "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c})"),
+    "act": _act,
+    "id": lambda w, layer, x, y, inplace: ("id", "nn.Identity()"),
+}
 
 
 def export_source(graph: LayerGraph, title: str = "") -> str:
     """Standalone PyTorch source for the design's network."""
-    inp = graph.input
+    inp = graph.input.size
     writer = _Writer()
-    body, out = writer.sequence(graph.items, Shape(inp.h, inp.w, inp.c), indent=12, first_in_arm=False)
+    body, out = writer.sequence(graph.items, inp, indent=12, first_in_arm=False)
     helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Dense", "Flat", "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""

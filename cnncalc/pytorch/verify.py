@@ -7,9 +7,10 @@ import warnings
 from pydantic import BaseModel
 
 from ..errors import CnnCalcError
-from ..graph import MAX_LAYERS
+from ..expand import MAX_LAYERS
 from ..planner import analyze, check_batch, design_graph
 from ..report import Report
+from . import DEVICES
 from .export import export_source
 
 INSTALL = "pip install 'cnncalc[torch]' (torch==2.13.0)"
@@ -70,7 +71,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     """Build the design's exported Net, run it, and compare every row's shape and parameters,
     and (off the meta device) the bytes autograd saves, with cnncalc's numbers."""
     torch = import_torch()
-    if device not in ("meta", "cpu", "cuda"):
+    if device not in DEVICES:
         raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
     if device == "cuda" and not torch.cuda.is_available():
         raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")

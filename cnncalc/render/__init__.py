@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-FORMATS = ("table", "markdown", "json", "csv")
+FORMATS = ("table", "markdown", "json", "csv")  # of `plan`
+ZOO_FORMATS = ("table", "markdown", "json")  # of the `zoo` list
 
 
 def render(report, fmt: str, width: int | None = None, color: bool = False) -> str:

@@ -1,4 +1,5 @@
-"""One CSV row per layer, raw numbers (bytes, elements), for spreadsheets and scripts."""
+"""One CSV row per layer, raw numbers (bytes, elements), for spreadsheets and scripts.
+An empty cell is a metric not known for the row's kind (null in JSON), never 0."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def render_csv(report) -> str:
         rf = r["rf"]
         rf_cells = ("", "", "", "", "", "") if rf is None else (*rf["size"], *rf["stride"], *rf["padding"])
         out_ = r["output"]
-        writer.writerow((r["index"], r["name"], r["kind"], r["depth"], "" if r["arm"] is None else r["arm"],
-                         out_["h"], out_["w"], out_["c"], r["params"], r["weights"], r["biases"], r["buffers"],
-                         r["macs"], r["activations"], r["memory_bytes"], *rf_cells, str(r["fits"]).lower(),
-                         r["problem"] or "", r["formula"], r["line"], r["column"], r["saved_bytes"]))
+        writer.writerow((r["index"], r["name"], r["kind"], r["depth"], r["arm"], out_["h"], out_["w"], out_["c"],
+                         r["params"], r["weights"], r["biases"], r["buffers"], r["macs"], r["activations"],
+                         r["memory_bytes"], *rf_cells, str(r["fits"]).lower(), r["problem"], r["formula"], r["line"],
+                         r["column"], r["saved_bytes"]))
     return out.getvalue()

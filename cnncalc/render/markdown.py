@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .units import cell_bytes, fit_lines, rf_text, totals_lines, volume
+from .columns import COLUMNS, NAME, cells, header
+from .sections import fit_lines, totals_lines
 
 
 def _cell(text: str) -> str:
@@ -10,18 +11,12 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(report) -> str:
-    dtype = report["dtype"]
-    lines = [
-        f"| # | layer | output | memory ({dtype}) | weights | params | MACs | RF size/stride/pad "
-        f"| saved (batch {report['batch']}) |",
-        "|---:|---|---|---:|---|---:|---:|---|---:|",
-    ]
+    lines = ["| " + " | ".join(header(report)) + " |",
+             "|" + "|".join("---:" if c.right else "---" for c in COLUMNS) + "|"]
     for r in report["layers"]:
-        name = "&nbsp;&nbsp;" * r["depth"] + _cell(r["name"])
-        fit = "" if r["fits"] else " ⚠"
-        lines.append(f"| {r['index']} | {name}{fit} | {volume(r['output'])} | {cell_bytes(r['memory_bytes'])} | "
-                     f"{r['formula'] or '0'} | {r['params']:,} | {r['macs']:,} | {rf_text(r['rf'])} | "
-                     f"{cell_bytes(r['saved_bytes'])} |")
+        row = cells(r)
+        row[NAME] = "&nbsp;&nbsp;" * r["depth"] + _cell(r["name"]) + ("" if r["fits"] else " ⚠")
+        lines.append("| " + " | ".join(row) + " |")
     lines += ["", "**Totals**", ""]
     lines += [f"- {name}: {_cell(text)}" for name, text in totals_lines(report)]
     lines += ["", "**Fit**", ""]

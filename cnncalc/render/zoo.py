@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..planner import last_spatial
-from . import to_json
+from ..metrics.receptive import last_spatial
+from . import align, to_json
 from .units import rf_text, short, volume
 
 COLUMNS = ("name", "input", "params", "MACs", "RF at the last spatial layer", "source")
+RIGHT = tuple(column in ("params", "MACs") for column in COLUMNS)
 
 
 def _rf(report: dict) -> dict | None:
@@ -20,7 +21,7 @@ def _cells(entry) -> tuple[str, ...]:
             f"{totals['macs']:,} ({short(totals['macs'])})", rf_text(_rf(r)), entry.source)
 
 
-def render_zoo(entries, fmt: str, width: int | None = None) -> str:
+def render_zoo(entries, fmt: str) -> str:
     if fmt == "json":
         data = [{"name": e.name, "title": e.title, "source": e.source, "published": e.published,
                  "input": e.report["input"], "params": e.report["totals"]["params"],
@@ -40,17 +41,4 @@ def render_zoo(entries, fmt: str, width: int | None = None) -> str:
         ]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(e)) + " |" for e in entries]
         return "\n".join(lines) + "\n"
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for column in COLUMNS:
-        table.add_column(column, justify="right" if column in ("params", "MACs") else "left",
-                         no_wrap=column != "source")
-    for e in entries:
-        table.add_row(*_cells(e))
-    out = io.StringIO()
-    Console(file=out, width=width or 160, no_color=True, highlight=False).print(table)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+    return "\n".join(align.align(COLUMNS, [_cells(e) for e in entries], RIGHT)) + "\n"

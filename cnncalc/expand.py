@@ -1,5 +1,10 @@
 """Expand a parsed design into a LayerGraph: repeats, optionals, variables,
-blocks and layer defaults resolved into a tree of layer models and branches.
+blocks and layer defaults resolved into a tree of layers and branches.
+
+A layer's settings are resolved by one loop over its kind's declared settings
+(`cnncalc.layers`): the layer's own value, else the `kind.attr` default, else
+the family's (`conv.*` for DWCONV, DECONV, LOCAL), else the setting's built-in
+default; then the kind's own checks across settings.
 
 The number of layers a design expands to is counted first, without expanding,
 so a repetition that would make more than `max_layers` layers is refused at
@@ -8,13 +13,11 @@ once instead of after filling memory.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from . import layers as L
 from .dsl import ast
 from .dsl.parser import parse, parse_definition
-from .dsl.words import WORDS
 from .errors import DesignError, DesignSyntaxError, Span
+from .layers import FILTERS, REQUIRED, SAME, WORDS, Branch, Item, Layer, LayerGraph, Setting, same_pad
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
 # Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
@@ -24,73 +27,7 @@ MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this 
 MAX_VALUE = 10**15  # no number in a design may exceed this
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
 
-# keyword spellings accepted for the canonical setting keys
-_ALIASES = {
-    "stride": "s", "pad": "p", "padding": "p", "dilation": "d", "groups": "g",
-    "out": "filters", "out_features": "filters", "out_channels": "filters", "k": "kernel",
-    "kernel_size": "kernel", "output_padding": "op", "ceil_mode": "ceil", "negative_slope": "slope",
-    "alpha": "slope", "scale_factor": "scale",
-}
-
-# the settings each kind accepts, canonical keys
-_KEYS: dict[str, tuple[str, ...]] = {
-    "input": ("size",),
-    "conv": ("kernel", "filters", "s", "p", "d", "g", "bias"),
-    "dwconv": ("kernel", "mult", "s", "p", "d", "bias"),
-    "deconv": ("kernel", "filters", "s", "p", "d", "g", "op", "bias"),
-    "local": ("kernel", "filters", "s", "p", "bias"),
-    "pool": ("kernel", "s", "p", "d", "ceil", "type"),
-    "gap": (), "flatten": (), "bn": (), "id": (),
-    "fc": ("filters", "bias"),
-    "act": ("slope", "inplace"),
-    "dropout": ("p", "inplace"),
-    "lrn": ("size",),
-    "upsample": ("scale",),
-}
-_POSITIONAL = {"dropout": "p", "upsample": "scale", "lrn": "size", "fc": "filters", "act": "slope"}
-_KEY_WORDS = {"kernel": "kernel", "filters": "filters", "s": "stride", "p": "pad", "d": "dilation",
-              "g": "groups", "op": "output_padding"}
-
-# the attributes a `kind.attr = value` default may set
-_DEFAULT_ATTRS: dict[str, tuple[str, ...]] = {
-    "conv": ("filters", "kernel", "stride", "pad", "dilation", "groups", "bias"),
-    "dwconv": ("kernel", "stride", "pad", "dilation", "mult", "bias"),
-    "deconv": ("filters", "kernel", "stride", "pad", "dilation", "groups", "bias"),
-    "local": ("filters", "kernel", "stride", "pad", "bias"),
-    "pool": ("kernel", "stride", "pad", "type", "ceil"),
-    "fc": ("out", "bias"),
-    "dropout": ("p",),
-    "upsample": ("scale",),
-    "lrn": ("size",),
-    "": ("input", "inplace"),
-}
-_CONV_FAMILY = ("dwconv", "deconv", "local")  # fall back on conv.* defaults
-_WORD_KEYS = ("bias", "ceil", "inplace", "type")  # settings that take a word, not a number
-
-
-class Branch:
-    """Parallel arms over one input, merged by concatenation ("concat") or sum ("add")."""
-
-    __slots__ = ("mode", "arms", "span")
-
-    def __init__(self, mode: Literal["concat", "add"], arms: list[list[Item]], span: Span) -> None:
-        self.mode = mode
-        self.arms = arms
-        self.span = span
-
-
-Item = L._Layer | Branch
-
-
-class LayerGraph:
-    """The expanded design: its input, then everything after it in execution order."""
-
-    __slots__ = ("input", "items", "assumptions")
-
-    def __init__(self, input: L.Input, items: list[Item]) -> None:
-        self.input = input
-        self.items = items
-        self.assumptions: list[str] = []
+OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -149,7 +86,7 @@ class _Expander:
                 self.variables.pop(name, None)
                 self.blocks[name] = statement
             case ast.DefaultDef(kind=kind, attr=attr):
-                allowed = _DEFAULT_ATTRS.get(kind, ())
+                allowed = L.KINDS[kind].default_attrs() if kind else L.SHARED_SETTINGS
                 if attr not in allowed:
                     what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
                     options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"
@@ -251,9 +188,7 @@ class _Expander:
         self.count(body, {})  # refuses a design past max_layers before anything is expanded
         items: list[Item] = []
         self.expand(body, {}, items)
-        graph = LayerGraph(self.resolve_input(input_node, chain.span), items)
-        graph.assumptions.extend(self.optionals.values())
-        return graph
+        return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()))
 
     def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> L.Input:
         span = node.span if node else Span(chain_span.source, chain_span.start, chain_span.start + 1)
@@ -270,7 +205,7 @@ class _Expander:
         else:
             raise DesignError("the input has no size: write INPUT 224x224x3, set input = 224x224x3, "
                               "or pass --input 224x224x3", span)
-        return L.Input(word="INPUT", h=h, w=w, c=c, span=span)
+        return L.Input("INPUT", span, size=L.Volume(h, w, c))
 
     def size3(self, value: ast.Value) -> tuple[int, int, int]:
         if not isinstance(value, ast.Size) or len(value.dims) != 3:
@@ -296,9 +231,10 @@ class _Expander:
             if depth > MAX_DEPTH:
                 return  # expansion reports the depth with its position
             match n:
-                case ast.Layer(args=args, positional=positional):
+                case ast.Layer(word=word, args=args, positional=positional):
+                    words = _word_settings(word)
                     for key, v in args.items():
-                        if key not in _WORD_KEYS:  # true/false/max/avg: checked where they are read
+                        if key not in words:  # true/false/max/avg: checked where they are read
                             expr(v, bound)
                     for v in positional:
                         expr(v, bound)
@@ -454,208 +390,145 @@ class _Expander:
             self.depth -= 1
 
     # -- layers -------------------------------------------------------------------------
-    def default(self, kind: str, attr: str):
-        """The evaluated `kind.attr` default, falling back on conv.* for the conv family."""
+    def default(self, kind: str, attr: str, family: str | None) -> ast.Value | None:
+        """The `kind.attr` default as written, falling back on the family's (conv.* for the conv family)."""
         key = (kind, attr)
         if key in self.default_cache:
             return self.default_cache[key]
         statement = self.defaults.get(key)
-        if statement is None and kind in _CONV_FAMILY:
-            statement = self.defaults.get(("conv", attr))
+        if statement is None and family is not None:
+            statement = self.defaults.get((family, attr))
         value = None if statement is None else statement.value
         self.default_cache[key] = value
         return value
 
-    def layer(self, node: ast.Layer, local: dict[str, int]) -> L._Layer:
+    def layer(self, node: ast.Layer, local: dict[str, int]) -> Layer:
+        """The layer a node means: each declared setting from the layer's own value, else the kind's
+        default, else the family's, else the setting's built-in default; then the kind's checks."""
         word = node.word
-        kind = WORDS[word]
-        if word == "INPUT":
+        cls = WORDS[word]
+        if cls is L.Input:
             raise DesignError("INPUT can only be the first layer of the architecture", node.span)
-        args: dict[str, ast.Value] = {}
-        allowed = _KEYS[kind]
-        for key, value in node.args.items():
-            canonical = key if kind == "dropout" and key == "p" else _ALIASES.get(key, key)
-            if kind == "upsample" and canonical == "kernel":
-                canonical = "scale"
-            if canonical not in allowed:
-                if canonical == "filters":
-                    raise DesignError(f"{word} takes no filter count", value.span)
-                options = ", ".join(f"{k}=" for k in allowed) or "none"
-                raise DesignError(f"{word} has no setting '{key}'{did_you_mean(key, allowed)} "
-                                  f"(its settings: {options})", value.span)
-            if canonical in args:
-                raise DesignError(f"{word}: '{_KEY_WORDS.get(canonical, canonical)}' is given twice", value.span)
-            args[canonical] = value
-        for value in node.positional:
-            key = _POSITIONAL.get(kind)
-            if key is None or key in args or (kind == "act" and word not in ("LEAKYRELU", "ELU")):
-                raise DesignError(f"{word} takes no positional setting here; write key=value", value.span)
-            args[key] = value
-        r = _Resolver(self, node, local, args)
-        match kind:
-            case "conv":
-                kernel, stride, pad, dil = r.geometry("conv", 3)
-                return L.Conv(word=word, span=node.span, filters=r.filters("conv", "CONV3-64"), kernel=kernel,
-                              stride=stride, pad=pad, dilation=dil, groups=r.int("g", "conv", "groups", 1),
-                              bias=r.bool("bias", "conv", "bias", True))
-            case "dwconv":
-                kernel, stride, pad, dil = r.geometry("dwconv", 3)
-                return L.DWConv(word=word, span=node.span, kernel=kernel, stride=stride, pad=pad, dilation=dil,
-                                mult=r.int("mult", "dwconv", "mult", 1), bias=r.bool("bias", "dwconv", "bias", True))
-            case "deconv":
-                kernel, stride, pad, dil = r.geometry("deconv", 3, pad_same=False)
-                op = r.pair("op", None, None, (0, 0), minimum=0)
-                return L.Deconv(word=word, span=node.span, filters=r.filters("deconv", "DECONV4-64/2"),
-                                kernel=kernel, stride=stride, pad=pad, dilation=dil, output_padding=op,
-                                groups=r.int("g", "deconv", "groups", 1), bias=r.bool("bias", "deconv", "bias", True))
-            case "local":
-                kernel, stride, pad, dil = r.geometry("local", 3)
-                return L.Local(word=word, span=node.span, filters=r.filters("local", "LOCAL3-64"), kernel=kernel,
-                               stride=stride, pad=pad, dilation=dil, bias=r.bool("bias", "local", "bias", True))
-            case "pool":
-                kernel = r.pair("kernel", "pool", "kernel", (2, 2), minimum=1)
-                stride = r.pair("s", "pool", "stride", kernel, minimum=1)
-                pad = r.pair("p", "pool", "pad", (0, 0), minimum=0)
-                dil = r.pair("d", None, None, (1, 1), minimum=1)
-                ptype = "max" if word == "MAXPOOL" else "avg" if word == "AVGPOOL" else r.word(
-                    "type", "pool", "type", "max", ("max", "avg"))
-                for axis in (0, 1):
-                    if pad[axis] * 2 > kernel[axis]:
-                        raise DesignError(f"{word}: padding {pad[axis]} is more than half the window "
-                                          f"{kernel[axis]} (PyTorch refuses this)", r.span("p"))
-                if ptype == "avg" and dil != (1, 1):
-                    raise DesignError("average pooling has no dilation", r.span("d"))
-                return L.Pool(word=word, span=node.span, type=ptype, kernel=kernel, stride=stride, pad=pad,
-                              dilation=dil, ceil=r.bool("ceil", "pool", "ceil", False))
-            case "gap":
-                return L.GlobalPool(word=word, span=node.span, type="max" if word == "GMP" else "avg")
-            case "fc":
-                return L.FC(word=word, span=node.span, out=r.filters("fc", "FC-10", attr="out"),
-                            bias=r.bool("bias", "fc", "bias", True))
-            case "flatten":
-                return L.Flatten(word=word, span=node.span)
-            case "bn":
-                return L.BatchNorm(word=word, span=node.span)
-            case "act":
-                slope = r.float("slope", None, None, None)
-                return L.Activation(word=word, span=node.span, slope=slope,
-                                    inplace=r.bool("inplace", "", "inplace", True))
-            case "dropout":
-                p = r.float("p", "dropout", "p", 0.5)
-                if not 0.0 <= p < 1.0:
-                    raise DesignError(f"a dropout probability is in [0, 1), got {p:g}", r.span("p"))
-                return L.Dropout(word=word, span=node.span, p=p, inplace=r.bool("inplace", "", "inplace", True))
-            case "lrn":
-                return L.LRN(word=word, span=node.span, size=r.int("size", "lrn", "size", 5, minimum=1))
-            case "upsample":
-                return L.Upsample(word=word, span=node.span, scale=r.int("scale", "upsample", "scale", 2, minimum=1))
-            case "id":
-                return L.Identity(word=word, span=node.span)
-        raise AssertionError(kind)
+        given = _given(cls, node)
+        values: dict[str, object] = {}
+        spans: dict[str, Span] = {}
+        unset: list[Setting] = []
+        for setting in cls.settings_for(word):
+            value = given.get(setting.key)
+            if value is None and setting.attr:
+                if setting.shared:
+                    statement = self.defaults.get(("", setting.attr))
+                    value = statement.value if statement is not None else None
+                else:
+                    value = self.default(cls.kind, setting.attr, cls.family)
+            if value is None:
+                unset.append(setting)
+                continue
+            values[setting.field] = self.read(setting, value, word, local)
+            spans[setting.key] = value.span
+        for setting in sorted(unset, key=lambda s: callable(s.default)):  # computed defaults last
+            default = setting.default
+            if default is REQUIRED:
+                raise _missing(cls, setting, word, node.span)
+            values[setting.field] = default(values) if callable(default) else default
+        for setting in cls.settings:
+            if setting.read == "pad" and values.get(setting.field) == SAME:
+                values[setting.field] = same_pad(values["kernel"], values["dilation"])
+            elif setting.field not in values:  # a setting other words of the kind take: its default
+                values[setting.field] = setting.default
+        values.update(cls.fixed.get(word, {}))
+        layer = cls(word, node.span, **values)
+        layer.check(lambda key: spans.get(key, node.span))
+        return layer
 
-
-class _Resolver:
-    """Reads one layer's settings: the layer's own value, else the default, else the built-in."""
-
-    def __init__(self, expander: _Expander, node: ast.Layer, local: dict[str, int], args: dict[str, ast.Value]):
-        self.x = expander
-        self.node = node
-        self.local = local
-        self.args = args
-
-    def span(self, key: str) -> Span:
-        value = self.args.get(key)
-        return value.span if value is not None else self.node.span
-
-    def lookup(self, key: str, kind: str | None, attr: str | None) -> ast.Value | None:
-        if key in self.args:
-            return self.args[key]
-        if kind is None or attr is None:
-            return None
-        if kind == "" and attr == "inplace":
-            statement = self.x.defaults.get(("", "inplace"))
-            return statement.value if statement else None
-        return self.x.default(kind, attr)
-
-    def int(self, key: str, kind: str | None, attr: str | None, builtin: int | None, minimum: int = 1) -> int:
-        value = self.lookup(key, kind, attr)
-        if value is None:
-            return builtin  # type: ignore[return-value]
-        if not isinstance(value, (ast.Num, ast.Var, ast.BinOp, ast.Neg)):
-            raise DesignError(f"{self.node.word}: {_KEY_WORDS.get(key, key)} must be a whole number", value.span)
-        n = self.x.eval(value, self.local)
-        if n < minimum:
-            raise DesignError(f"{self.node.word}: {_KEY_WORDS.get(key, key)} must be at least {minimum}, got {n}",
-                              value.span)
-        return n
-
-    def pair(self, key: str, kind: str | None, attr: str | None, builtin: tuple[int, int], minimum: int) -> tuple[int, int]:
-        value = self.lookup(key, kind, attr)
-        if value is None:
-            return builtin
-        name = _KEY_WORDS.get(key, key)
+    def read(self, setting: Setting, value: ast.Value, word: str, local: dict[str, int]):
+        """A setting's value as its reader reads it, or an error that names the layer and the setting."""
+        label, key, how = setting.label, setting.key, setting.read
+        if how == "bool":
+            if not isinstance(value, ast.Word) or value.word not in ("true", "false"):
+                raise DesignError(f"{word}: {key} is true or false", value.span)
+            return value.word == "true"
+        if how == "choice":
+            text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
+            if text is None or text.lower() not in setting.choices:
+                raise DesignError(f"{word}: {key} is one of {', '.join(setting.choices)}", value.span)
+            return text.lower()
+        if how == "float":
+            if isinstance(value, ast.Float):
+                return value.value
+            if isinstance(value, _EXPR):
+                return float(self.eval(value, local))
+            raise DesignError(f"{word}: {key} must be a number", value.span)
+        if how == "int":
+            if not isinstance(value, _EXPR):
+                raise DesignError(f"{word}: {label} must be a whole number", value.span)
+            return self.at_least(setting, self.eval(value, local), word, value.span)
+        if how == "pad" and isinstance(value, ast.Word):
+            if value.word not in ("same", "valid"):
+                raise DesignError(f"{word}: pad is a number, HxW, same or valid", value.span)
+            return SAME if value.word == "same" else (0, 0)
+        # a pair: one number for both axes, or HxW
         if isinstance(value, ast.Size):
             if len(value.dims) != 2:
-                raise DesignError(f"{self.node.word}: {name} is one number or HxW", value.span)
-            pair = (self.x.eval(value.dims[0], self.local), self.x.eval(value.dims[1], self.local))
-        elif isinstance(value, (ast.Num, ast.Var, ast.BinOp, ast.Neg)):
-            n = self.x.eval(value, self.local)
+                raise DesignError(f"{word}: {label} is one number or HxW", value.span)
+            pair = (self.eval(value.dims[0], local), self.eval(value.dims[1], local))
+        elif isinstance(value, _EXPR):
+            n = self.eval(value, local)
             pair = (n, n)
         else:
-            raise DesignError(f"{self.node.word}: {name} must be a number or HxW", value.span)
+            raise DesignError(f"{word}: {label} must be a number or HxW", value.span)
         for n in pair:
-            if n < minimum:
-                raise DesignError(f"{self.node.word}: {name} must be at least {minimum}, got {n}", value.span)
+            self.at_least(setting, n, word, value.span)
         return pair
 
-    def geometry(self, kind: str, kernel_default: int, pad_same: bool = True):
-        kernel = self.pair("kernel", kind, "kernel", (kernel_default, kernel_default), minimum=1)
-        stride = self.pair("s", kind, "stride", (1, 1), minimum=1)
-        dil = self.pair("d", kind, "dilation", (1, 1), minimum=1)
-        same = L.same_pad(kernel, dil)
-        value = self.lookup("p", kind, "pad")
-        if isinstance(value, ast.Word):
-            if value.word not in ("same", "valid"):
-                raise DesignError(f"{self.node.word}: pad is a number, HxW, same or valid", value.span)
-            pad = same if value.word == "same" else (0, 0)
-        else:
-            pad = self.pair("p", kind, "pad", same if pad_same else (0, 0), minimum=0)
-        return kernel, stride, pad, dil
-
-    def filters(self, kind: str, example: str, attr: str = "filters") -> int:
-        value = self.lookup("filters", kind, attr)
-        if value is None:
-            what = "output count" if kind == "fc" else "filter count"
-            raise DesignError(f"{self.node.word} has no {what}: write {example}, or set {kind}.{attr} = "
-                              f"{example.split('-')[-1].split('/')[0]} in the design (or -D {kind}.{attr}=...)",
-                              self.node.span)
-        return self.int("filters", kind, attr, None)
-
-    def bool(self, key: str, kind: str | None, attr: str | None, builtin: bool) -> bool:
-        value = self.lookup(key, kind, attr)
-        if value is None:
-            return builtin
-        if not isinstance(value, ast.Word) or value.word not in ("true", "false"):
-            raise DesignError(f"{self.node.word}: {key} is true or false", value.span)
-        return value.word == "true"
-
-    def word(self, key: str, kind: str, attr: str, builtin: str, choices: tuple[str, ...]) -> str:
-        value = self.lookup(key, kind, attr)
-        if value is None:
-            return builtin
-        text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
-        if text is None or text.lower() not in choices:
-            raise DesignError(f"{self.node.word}: {key} is one of {', '.join(choices)}", value.span)
-        return text.lower()
-
-    def float(self, key: str, kind: str | None, attr: str | None, builtin: float | None) -> float | None:
-        value = self.lookup(key, kind, attr)
-        if value is None:
-            return builtin
-        if isinstance(value, ast.Float):
-            return value.value
-        if isinstance(value, (ast.Num, ast.Var, ast.BinOp, ast.Neg)):
-            return float(self.x.eval(value, self.local))
-        raise DesignError(f"{self.node.word}: {key} must be a number", value.span)
+    @staticmethod
+    def at_least(setting: Setting, n: int, word: str, span: Span) -> int:
+        if n < setting.minimum:
+            raise DesignError(f"{word}: {setting.label} must be at least {setting.minimum}, got {n}", span)
+        return n
 
 
+_EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg)
+
+
+def _given(cls: type[Layer], node: ast.Layer) -> dict[str, ast.Value]:
+    """The settings a layer node writes, by their declared keys: keyword and shorthand values
+    under any of their spellings, then a positional value."""
+    word = node.word
+    settings = cls.settings_for(word)
+    keys = {spelling: s for s in settings for spelling in s.spellings}
+    given: dict[str, ast.Value] = {}
+    for key, value in node.args.items():
+        setting = keys.get(key)
+        if setting is None:
+            if key in FILTERS.spellings:
+                raise DesignError(f"{word} takes no filter count", value.span)
+            allowed = [s.key for s in settings]
+            options = ", ".join(f"{k}=" for k in allowed) or "none"
+            raise DesignError(f"{word} has no setting '{key}'{did_you_mean(key, allowed)} (its settings: {options})",
+                              value.span)
+        if setting.key in given:
+            raise DesignError(f"{word}: '{setting.label}' is given twice", value.span)
+        given[setting.key] = value
+    positional = cls.positional if any(s.key == cls.positional for s in settings) else None
+    for value in node.positional:
+        if positional is None or positional in given:
+            raise DesignError(f"{word} takes no positional setting here; write key=value", value.span)
+        given[positional] = value
+    return given
+
+
+def _missing(cls: type[Layer], setting: Setting, word: str, span: Span) -> DesignError:
+    """'CONV has no filter count: write CONV3-64, or set conv.filters = 64 …'"""
+    example = cls.example
+    value = example.split("-")[-1].split("/")[0]
+    return DesignError(f"{word} has no {setting.noun}: write {example}, or set {cls.kind}.{setting.attr} = {value} "
+                       f"in the design (or -D {cls.kind}.{setting.attr}=...)", span)
+
+
+def _word_settings(word: str) -> frozenset[str]:
+    """The keys under which a word's settings take words (true, max), not numbers or variables."""
+    cls = WORDS.get(word)
+    if cls is None:
+        return frozenset()
+    return frozenset(k for s in cls.settings_for(word) if s.takes_words for k in s.spellings)

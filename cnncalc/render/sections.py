@@ -1,0 +1,51 @@
+"""The text sections after the layer table, shared by the table and markdown renderers:
+totals (with the memory arithmetic) and the fit report."""
+
+from __future__ import annotations
+
+from .units import binary, short
+
+
+def totals_lines(report: dict) -> list[tuple[str, str]]:
+    """(label, text) pairs of the totals, shared by the table and markdown renderers."""
+    t = report["totals"]
+    m = t["memory"]
+    weights = sum(r["weights"] for r in report["layers"] if r["weights"] is not None)
+    biases = sum(r["biases"] for r in report["layers"] if r["biases"] is not None)
+    batch = report["batch"]
+    optimizer = report["optimizer"]
+    state = {"sgd": "no state", "momentum": "1 copy of the params", "adam": "2 copies of the params"}
+    return [
+        ("params", f"{t['params']:,} ({short(t['params'])}; weights {weights:,} + biases {biases:,}), "
+                   f"{binary(m['params_bytes'])} as {report['dtype']}"),
+        ("buffers", f"{t['buffers']:,} (BN running mean and variance), {binary(m['buffers_bytes'])}"),
+        ("MACs", f"{t['macs']:,} ({short(t['macs'])}) per image"),
+        ("FLOPs", f"{t['flops']:,} ({short(t['flops'])}) per image, counted as 2 x MACs"),
+        ("forward memory", f"{binary(m['forward_bytes_per_image'])} per image ({t['activations']:,} activations), "
+                           f"{binary(m['forward_bytes'])} for batch {batch}"),
+        ("backward (x2)", f"+{binary(m['backward_bytes'])}: the notes' rule of thumb, as much again as forward"),
+        ("saved (autograd)", f"{binary(m['saved_bytes'])} kept for the backward pass in training mode, batch {batch} "
+                             f"(PyTorch's rules, each tensor once)"),
+        (f"training ({optimizer})",
+         f"{binary(m['training_bytes'])} = params {binary(m['params_bytes'])} + buffers {binary(m['buffers_bytes'])} "
+         f"+ gradients {binary(m['gradients_bytes'])} + optimizer {binary(m['optimizer_bytes'])} "
+         f"({state[optimizer]}) + forward and backward {binary(m['forward_bytes'] + m['backward_bytes'])}"),
+    ] + ([("partial", f"{', '.join(t['partial'])}: not known for some layer kinds; their rows show '?' and these "
+                      f"totals leave them out")] if t.get("partial") else [])
+
+
+def fit_lines(report: dict) -> list[str]:
+    if report["fits"]:
+        return ["every layer fits: each stride divides its padded input exactly"]
+    lines = [f"{p['message']} (line {p['line']}, column {p['column']})" for p in report["problems"]]
+    hint = input_fix_text(report)
+    return lines + ([f"every layer fits with {hint}"] if hint else [])
+
+
+def input_fix_text(report: dict) -> str:
+    """'an input of H 193 or 225, W 193 or 225 (now 224x224)', or '' when none was found."""
+    fixes = report["input_fixes"]
+    sizes = [f"{axis.upper()} {' or '.join(map(str, fixes[axis]))}" for axis in ("h", "w") if fixes.get(axis)]
+    if not sizes:
+        return ""
+    return f"an input of {', '.join(sizes)} (now {report['input']['h']}x{report['input']['w']})"
