@@ -89,7 +89,7 @@ class Setting:
 
     @property
     def spellings(self) -> tuple[str, ...]:
-        return (self.key, *((self.field,) if self.field != self.key else ()), *self.aliases)
+        return tuple(dict.fromkeys((self.key, self.field, *self.aliases)))
 
     @property
     def takes_words(self) -> bool:

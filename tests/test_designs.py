@@ -56,15 +56,7 @@ def test_vgg16_totals(vgg16):
     assert vgg16.fits
 
 
-RESNET18 = """
-# ResNet-18 (torchvision): 11,689,512 parameters
-conv.bias = false
-basic(C) = (ID + [CONV3-C -> BN -> RELU -> CONV3-C -> BN]) -> RELU
-down(C)  = ([CONV1-C/2 -> BN] + [CONV3-C/2 -> BN -> RELU -> CONV3-C -> BN]) -> RELU
-INPUT 224x224x3 -> CONV7-64/2 -> BN -> RELU -> POOL3/2p1
-  -> basic(64)*2 -> down(128) -> basic(128) -> down(256) -> basic(256)
-  -> down(512) -> basic(512) -> GAP -> FC-1000
-"""
+RESNET18 = zoo.path("resnet18").read_text()  # the spec's ResNet-18, as shipped
 
 
 def test_resnet18_params_macs_and_shapes():

@@ -100,7 +100,8 @@ LAYERS = st.one_of(
     st.builds(lambda k, s, p, f: f"DECONV{k}-{f}/{s}p{p}", st.integers(1, 4), st.integers(1, 3), st.integers(0, 1),
               st.integers(1, 8)),
     st.builds(lambda k, s: f"DWCONV{k}/{s}", st.sampled_from([1, 3, 5]), st.integers(1, 2)),
-    st.sampled_from(["BN", "RELU", "RELU6", "GELU", "SIGMOID", "SILU", "HARDSWISH", "LRN", "UPSAMPLE2", "ID",
+    st.sampled_from(["BN", "RELU", "RELU6", "GELU", "SIGMOID", "SILU", "HARDSWISH", "HARDSIGMOID", "LRN", "UPSAMPLE2",
+                     "ID", "LEAKYRELU(0.2)", "ELU", "TANH", "SOFTMAX",
                      "(CONV1-4 | CONV3-6 | POOL3/1p1)", "(ID + BN)", "(CONV3-4 + CONV1-4 -> RELU)",
                      "(POOL3/1p1(ceil=true) | AVGPOOL3/1p1)"]),
 )
@@ -119,6 +120,17 @@ def test_shapes_and_params_match_pytorch(h, w, c, layers, tail):
         assume(False)  # a design cnncalc refuses (kernel too large, groups that do not divide, …)
     result = verify(design)
     assert result.ok, (design, result.notes)
+
+
+@pytest.mark.parametrize("inplace", ["true", "false"])
+@pytest.mark.parametrize("word", list(cnncalc.layers.Activation.MODULES))
+def test_every_activation_saves_what_pytorch_saves(word, inplace):
+    # in the chain and at the start of an arm (never in place there), measured on the CPU
+    design = (f"INPUT 6x6x3 -> CONV3-4 -> {word}(inplace={inplace}) -> CONV3-4 "
+              f"-> (ID + [{word}(inplace={inplace}) -> CONV3-4])")
+    result = verify(design, device="cpu", batch=2)
+    assert result.ok, result.notes
+    assert result.saved_actual == result.saved_expected
 
 
 def test_verify_checks_its_settings_like_plan():

@@ -1,0 +1,322 @@
+"""Each metric on its own, one table per metric with a row for every kind (torch-scan's habit).
+
+The metric functions are called directly on a layer built from a snippet, so a failure names
+the metric and the kind. Expected values are written as the formulas. Every table here must
+cover every kind, and so must every metric table in the package: adding a layer kind fails
+these tests until each metric has an arm for it (a rule, or UNSUPPORTED).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc.layers import KINDS, MERGE_KINDS, ROW_KINDS, Branch, Volume
+from cnncalc.metrics import UNSUPPORTED, fit, macs, memory, params, receptive, saved, shapes
+from cnncalc.planner import design_graph
+from cnncalc.pytorch import export
+
+X = Volume(8, 8, 4)  # the input of every snippet
+V = 8 * 8 * 4
+
+
+def item(snippet: str, x: Volume = X):
+    """The first item (a layer, or a Branch) of `INPUT x -> snippet`; the input layer for 'INPUT'."""
+    graph = design_graph(f"INPUT {x} -> {snippet}" if snippet != "INPUT" else f"INPUT {x}")
+    return graph.input if snippet == "INPUT" else graph.items[0]
+
+
+def output(it, x: Volume = X) -> Volume:
+    if isinstance(it, Branch):
+        return shapes.merge(it.kind, [x] * len(it.arms), ["ID"] * len(it.arms), it.span)
+    return shapes.output(it, x)[0]
+
+
+def covers(cases: list[tuple], kinds) -> None:
+    assert sorted({case[0] for case in cases}) == sorted(kinds), "a kind without a row in this table"
+
+
+# -- the package's tables cover every kind --------------------------------------------------------
+@pytest.mark.parametrize("table, kinds", [
+    (shapes.OUTPUT, KINDS), (shapes.MERGE, MERGE_KINDS), (fit.AXIS, KINDS), (export.MODULES, KINDS),
+    (params.PARAMS, ROW_KINDS), (macs.MACS, ROW_KINDS), (memory.STORED, ROW_KINDS), (saved.SAVED, ROW_KINDS),
+    (receptive.RECEPTIVE, KINDS),
+], ids=["shapes", "merge", "fit", "export", "params", "macs", "memory", "saved", "receptive"])
+def test_every_metric_table_has_an_arm_for_every_kind(table, kinds):
+    assert list(table) == list(kinds)  # in declaration order, so a missing arm is easy to spot
+    assert all(callable(arm) or arm is UNSUPPORTED or arm is None for arm in table.values())
+
+
+def test_every_kind_is_declared_once_with_unique_words_and_keys():
+    words = [w for cls in KINDS.values() for w in cls.words]
+    assert len(words) == len(set(words))
+    for cls in KINDS.values():
+        spellings = [s for setting in cls.settings for s in setting.spellings]
+        assert len(spellings) == len(set(spellings)), cls.kind
+        assert cls.positional is None or cls.positional in [s.key for s in cls.settings]
+        assert cls.attached is None or cls.attached in [s.key for s in cls.settings]
+
+
+# -- output volume: floor((in + 2p - d*(k-1) - 1)/s) + 1 -------------------------------------------
+OUTPUT = [
+    ("input", "INPUT", X),
+    ("conv", "CONV3-16/2", Volume((8 + 2 * 1 - 3) // 2 + 1, (8 + 2 * 1 - 3) // 2 + 1, 16)),
+    ("pool", "POOL3/2(ceil=true)", Volume(-(-(8 - 3) // 2) + 1, -(-(8 - 3) // 2) + 1, 4)),
+    ("fc", "FC-10", Volume(1, 1, 10)),
+    ("dwconv", "DWCONV3(mult=2)", Volume(8, 8, 4 * 2)),
+    ("deconv", "DECONV4-2/2p1", Volume((8 - 1) * 2 - 2 * 1 + (4 - 1) + 1, (8 - 1) * 2 - 2 * 1 + (4 - 1) + 1, 2)),
+    ("local", "LOCAL3-6p0", Volume(8 - 3 + 1, 8 - 3 + 1, 6)),
+    ("dropout", "DROPOUT", X),
+    ("upsample", "UPSAMPLE3", Volume(8 * 3, 8 * 3, 4)),
+    ("lrn", "LRN", X),
+    ("gap", "GAP", Volume(1, 1, 4)),
+    ("flatten", "FLATTEN", Volume(1, 1, 8 * 8 * 4)),
+    ("bn", "BN", X),
+    ("act", "HARDSIGMOID", X),
+    ("id", "ID", X),
+    ("concat", "(ID | ID)", Volume(8, 8, 4 + 4)),
+    ("add", "(ID + ID)", X),
+]
+
+
+def test_output_table_covers_every_kind():
+    covers(OUTPUT, ROW_KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", OUTPUT, ids=[c[0] for c in OUTPUT])
+def test_output(kind, snippet, expected):
+    it = item(snippet)
+    assert it.kind == kind
+    assert output(it) == expected
+
+
+# -- parameters: (weights, biases, buffers) ---------------------------------------------------------
+PARAMS = [
+    ("input", "INPUT", (0, 0, 0)),
+    ("conv", "CONV3-16g2", ((3 * 3 * 4 // 2) * 16, 16, 0)),
+    ("pool", "POOL2", (0, 0, 0)),
+    ("fc", "FC-10", (8 * 8 * 4 * 10, 10, 0)),
+    ("dwconv", "DWCONV3(bias=false)", (3 * 3 * 1 * 4, 0, 0)),
+    ("deconv", "DECONV4-2/2p1", ((4 * 4 * 4) * 2, 2, 0)),
+    ("local", "LOCAL3-6p0", ((3 * 3 * 4) * 6 * 6 * 6, 6 * 6 * 6, 0)),
+    ("dropout", "DROPOUT", (0, 0, 0)),
+    ("upsample", "UPSAMPLE2", (0, 0, 0)),
+    ("lrn", "LRN", (0, 0, 0)),
+    ("gap", "GMP", (0, 0, 0)),
+    ("flatten", "FLATTEN", (0, 0, 0)),
+    ("bn", "BN", (4, 4, 2 * 4)),
+    ("act", "RELU", (0, 0, 0)),
+    ("id", "ID", (0, 0, 0)),
+    ("concat", "(ID | ID)", (0, 0, 0)),
+    ("add", "(ID + ID)", (0, 0, 0)),
+]
+
+
+def test_params_table_covers_every_kind():
+    covers(PARAMS, ROW_KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", PARAMS, ids=[c[0] for c in PARAMS])
+def test_params(kind, snippet, expected):
+    it = item(snippet)
+    weights, biases, buffers, formula = params.params(it, X, output(it))
+    assert (weights, biases, buffers) == expected
+    assert (formula == "") == (weights + biases + buffers == 0)  # the weights' arithmetic, where there are any
+
+
+# -- MACs per image ---------------------------------------------------------------------------------
+MACS = [
+    ("input", "INPUT", 0),
+    ("conv", "CONV3-16g2", 8 * 8 * 16 * (3 * 3 * 4 // 2)),
+    ("pool", "POOL2", 0),
+    ("fc", "FC-10", 8 * 8 * 4 * 10),
+    ("dwconv", "DWCONV3/2", 4 * 4 * 4 * (3 * 3)),
+    ("deconv", "DECONV4-2/2p1", 8 * 8 * 4 * (4 * 4 * 2)),
+    ("local", "LOCAL3-6p0", 6 * 6 * 6 * (3 * 3 * 4)),
+    ("dropout", "DROPOUT", 0),
+    ("upsample", "UPSAMPLE2", 0),
+    ("lrn", "LRN", 0),
+    ("gap", "GAP", 0),
+    ("flatten", "FLATTEN", 0),
+    ("bn", "BN", 0),
+    ("act", "SILU", 0),
+    ("id", "ID", 0),
+    ("concat", "(ID | ID)", 0),
+    ("add", "(ID + ID)", 0),
+]
+
+
+def test_macs_table_covers_every_kind():
+    covers(MACS, ROW_KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", MACS, ids=[c[0] for c in MACS])
+def test_macs(kind, snippet, expected):
+    it = item(snippet)
+    assert macs.macs(it, X, output(it)) == expected
+
+
+# -- forward memory: elements a layer adds, per image -----------------------------------------------
+STORED = [
+    ("input", "INPUT", V),
+    ("conv", "CONV3-16", 8 * 8 * 16),
+    ("pool", "POOL2", 4 * 4 * 4),
+    ("fc", "FC-10", 10),
+    ("dwconv", "DWCONV3", V),
+    ("deconv", "DECONV2-2/2", 16 * 16 * 2),
+    ("local", "LOCAL3-6p0", 6 * 6 * 6),
+    ("dropout", "DROPOUT(inplace=false)", V),
+    ("upsample", "UPSAMPLE2", 16 * 16 * 4),
+    ("lrn", "LRN", V),
+    ("gap", "GAP", 4),
+    ("flatten", "FLATTEN", 0),  # a view
+    ("bn", "BN", V),
+    ("act", "RELU", 0),  # in place
+    ("id", "ID", 0),  # a view
+    ("concat", "(ID | ID)", 2 * V),
+    ("add", "(ID + ID)", V),
+]
+
+
+def test_memory_table_covers_every_kind():
+    covers(STORED, ROW_KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", STORED, ids=[c[0] for c in STORED])
+def test_memory(kind, snippet, expected):
+    it = item(snippet)
+    assert memory.stored(it, output(it)) == expected
+
+
+# -- saved for backward: (keeps its input, keeps its output, bytes per image, bytes per batch) -------
+F = 4  # float32
+SAVED = [
+    ("input", "INPUT", (False, False, 0, 0)),
+    ("conv", "CONV3-16", (True, False, 0, 0)),
+    ("pool", "POOL2", (True, False, 4 * 4 * 4 * saved.INDEX_BYTES, 0)),
+    ("fc", "FC-10", (True, False, 0, 0)),
+    ("dwconv", "DWCONV3", (True, False, 0, 0)),
+    ("deconv", "DECONV2-2/2", (True, False, 0, 0)),
+    ("local", "LOCAL3-6p0", (False, False, 4 * 3 * 3 * 6 * 6 * F, 0)),
+    ("dropout", "DROPOUT", (False, False, V * saved.MASK_BYTES, 0)),
+    ("upsample", "UPSAMPLE2", (False, False, 0, 0)),
+    ("lrn", "LRN", (True, False, ((4 + 5 - 1) * 8 * 8 + 2 * V) * F, 0)),
+    ("gap", "GMP", (True, False, 4 * saved.INDEX_BYTES, 0)),
+    ("flatten", "FLATTEN", (False, False, 0, 0)),
+    ("bn", "BN", (True, False, 0, 2 * 4 * saved.STAT_BYTES)),
+    ("act", "HARDSIGMOID", (False, False, V * F, 0)),  # in place: a private copy of its input (measured)
+    ("id", "ID", (False, False, 0, 0)),
+    ("concat", "(ID | ID)", (False, False, 0, 0)),
+    ("add", "(ID + ID)", (False, False, 0, 0)),
+]
+
+
+def test_saved_table_covers_every_kind():
+    covers(SAVED, ROW_KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", SAVED, ids=[c[0] for c in SAVED])
+def test_saved(kind, snippet, expected):
+    it = item(snippet)
+    assert saved.saved(it, X, output(it), False, F) == expected
+
+
+@pytest.mark.parametrize("word, inplace, expected", [
+    ("HARDSIGMOID", "false", (True, False, 0, 0)),  # out of place: its input
+    ("HARDSWISH", "true", (False, False, V * F, 0)),
+    ("RELU", "true", (False, True, 0, 0)),  # in place: its output, the input's storage
+    ("SIGMOID", "true", (False, True, 0, 0)),  # never in place in PyTorch: its output
+    ("GELU", "true", (True, False, 0, 0)),
+])
+def test_saved_by_activations(word, inplace, expected):
+    it = item(f"{word}(inplace={inplace})")
+    assert saved.saved(it, X, X, False, F) == expected
+
+
+# -- receptive field from one pixel: (size, stride, padding) per axis --------------------------------
+START = receptive.START
+RECEPTIVE = [
+    ("input", "INPUT", START),
+    ("conv", "CONV3-16/2d2", ((1 + (2 * (3 - 1) + 1 - 1), 1 + (2 * (3 - 1) + 1 - 1)), (2, 2), (2, 2))),
+    ("pool", "POOL3/2p1", ((3, 3), (2, 2), (1, 1))),
+    ("fc", "FC-10", ((8, 8), (1, 1), (0, 0))),  # one window over the whole input
+    ("dwconv", "DWCONV5", ((5, 5), (1, 1), (2, 2))),
+    ("deconv", "DECONV2-2/2", None),  # not an integer map of the input
+    ("local", "LOCAL3x1-6p0", ((3, 1), (1, 1), (0, 0))),
+    ("dropout", "DROPOUT", START),
+    ("upsample", "UPSAMPLE2", None),
+    ("lrn", "LRN", START),
+    ("gap", "GAP", ((8, 8), (1, 1), (0, 0))),
+    ("flatten", "FLATTEN", ((8, 8), (1, 1), (0, 0))),
+    ("bn", "BN", START),
+    ("act", "RELU", START),
+    ("id", "ID", START),
+]
+
+
+def test_receptive_table_covers_every_kind():
+    covers(RECEPTIVE, KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, expected", RECEPTIVE, ids=[c[0] for c in RECEPTIVE])
+def test_receptive(kind, snippet, expected):
+    assert receptive.receptive(item(snippet), START, X) == expected
+
+
+def test_receptive_merge_keeps_the_largest_arm_and_flags_different_strides():
+    small, large = ((3, 3), (1, 1), (1, 1)), ((5, 5), (2, 2), (2, 2))
+    assert receptive.merge([small, large]) == (large, True)
+    assert receptive.merge([small, None]) == (None, False)
+
+
+# -- the size along one axis when the window fits (the input-size search), None when not -----------
+AXIS = [
+    ("input", "INPUT", 9, 9),
+    ("conv", "CONV3-16/2", 9, (9 + 2 * 1 - 3) // 2 + 1),
+    ("conv", "CONV3-16/2", 8, None),  # (8 + 2 - 3) is odd
+    ("pool", "POOL2", 9, None),
+    ("fc", "FC-10", 9, 1),
+    ("dwconv", "DWCONV3", 9, 9),
+    ("deconv", "DECONV4-2/2p1", 9, (9 - 1) * 2 - 2 * 1 + (4 - 1) + 1),
+    ("local", "LOCAL3-6p0", 9, 9 - 3 + 1),
+    ("dropout", "DROPOUT", 9, 9),
+    ("upsample", "UPSAMPLE3", 9, 9 * 3),
+    ("lrn", "LRN", 9, 9),
+    ("gap", "GAP", 9, 1),
+    ("flatten", "FLATTEN", 9, 1),
+    ("bn", "BN", 9, 9),
+    ("act", "RELU", 9, 9),
+    ("id", "ID", 9, 9),
+]
+
+
+def test_fit_table_covers_every_kind():
+    covers(AXIS, KINDS)
+
+
+@pytest.mark.parametrize("kind, snippet, size, expected", AXIS, ids=[f"{c[0]}-{c[2]}" for c in AXIS])
+def test_fit_axis(kind, snippet, size, expected):
+    it = item(snippet)
+    assert fit.AXIS[kind](it, 0, size) == expected
+
+
+# -- a metric not known for a kind is null, listed, and makes the totals partial --------------------
+def test_an_unsupported_metric_is_null_listed_and_partial(monkeypatch):
+    monkeypatch.setitem(macs.MACS, "local", UNSUPPORTED)
+    monkeypatch.setitem(params.PARAMS, "local", UNSUPPORTED)
+    monkeypatch.setitem(receptive.RECEPTIVE, "local", UNSUPPORTED)
+    report = cnncalc.plan("INPUT 8x8x4 -> CONV3-4 -> LOCAL3-6p0 -> FC-2")
+    conv, local, fc = report.layers[1:]
+    assert local.macs is None and local.params is None and local.weights is None and local.rf is None
+    assert local.unsupported == ["params", "macs", "rf"]
+    assert conv.unsupported == [] and fc.rf is None  # the field stays unknown downstream
+    assert report.totals.partial == ["macs", "params", "rf"]
+    assert report.totals.macs == conv.macs + fc.macs  # the unknown row is left out, not counted as 0
+    assert report.totals.params == conv.params + fc.params
+    from cnncalc.render import render
+
+    table = render(report, "table")
+    assert "partial" in table and "LOCAL3-6p0" in table
+    local_line = next(line for line in table.splitlines() if "LOCAL3-6p0" in line)
+    assert local_line.split()[-5:-2] == ["?", "?", "?"]  # params, MACs, RF
+    assert ",,," in render(report, "csv").splitlines()[3]  # LOCAL's row: empty cells, never 0
