@@ -20,5 +20,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["plan", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError", "__version__"]

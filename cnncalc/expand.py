@@ -13,11 +13,11 @@ once instead of after filling memory.
 
 from __future__ import annotations
 
-from . import layers as L
 from .dsl import ast
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
-from .layers import FILTERS, REQUIRED, SAME, WORDS, Branch, Item, Layer, LayerGraph, Setting, same_pad
+from .layers import (FILTERS, KINDS, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
+                     Setting, Volume, same_pad)
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
 # Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
@@ -86,7 +86,7 @@ class _Expander:
                 self.variables.pop(name, None)
                 self.blocks[name] = statement
             case ast.DefaultDef(kind=kind, attr=attr):
-                allowed = L.KINDS[kind].default_attrs() if kind else L.SHARED_SETTINGS
+                allowed = KINDS[kind].default_attrs() if kind else SHARED_SETTINGS
                 if attr not in allowed:
                     what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
                     options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"
@@ -190,7 +190,7 @@ class _Expander:
         self.expand(body, {}, items)
         return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()))
 
-    def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> L.Input:
+    def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> Input:
         span = node.span if node else Span(chain_span.source, chain_span.start, chain_span.start + 1)
         if node is not None:
             extra = set(node.args) - {"size"}
@@ -205,7 +205,7 @@ class _Expander:
         else:
             raise DesignError("the input has no size: write INPUT 224x224x3, set input = 224x224x3, "
                               "or pass --input 224x224x3", span)
-        return L.Input("INPUT", span, size=L.Volume(h, w, c))
+        return Input("INPUT", span, size=Volume(h, w, c))
 
     def size3(self, value: ast.Value) -> tuple[int, int, int]:
         if not isinstance(value, ast.Size) or len(value.dims) != 3:
@@ -407,7 +407,7 @@ class _Expander:
         default, else the family's, else the setting's built-in default; then the kind's checks."""
         word = node.word
         cls = WORDS[word]
-        if cls is L.Input:
+        if cls is Input:
             raise DesignError("INPUT can only be the first layer of the architecture", node.span)
         given = _given(cls, node)
         values: dict[str, object] = {}

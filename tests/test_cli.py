@@ -82,6 +82,15 @@ CASES = [
     C("check-misfit", ("check", MISFIT), 1,
       ("(7 - 3 + 2*0)/5 + 1 = 1.8", "drops the last 4 rows and columns",
        "hint: every layer fits with an input of H 3 or 8, W 3 or 8")),
+    # the carets under a misfit span the whole layer as written, keyword form included
+    C("check-misfit-caret", ("check", "INPUT 7x7x3 -> CONV(filters=1, kernel=3, s=5, p=0) -> RELU"), 1,
+      (line("misfit: CONV3-1/5p0 does not fit: H and W: (7 - 3 + 2*0)/5 + 1 = 1.8 is not a whole number; the floor "
+            "keeps 1 and drops the last 4 rows and columns of the input; fits with stride 4 or 2 or 1, or an input "
+            "3 or 8 to this layer (line 1, column 16)"),
+       line("  INPUT 7x7x3 -> CONV(filters=1, kernel=3, s=5, p=0) -> RELU"),
+       line("  " + " " * 15 + "^" * len("CONV(filters=1, kernel=3, s=5, p=0)")))),
+    C("check-misfit-caret-line-2", ("check", "N = 5\nINPUT 7x7x3\n  -> CONV3-1/(N)p0"), 1,
+      ("(line 3, column 6)", line("    -> CONV3-1/(N)p0"), line("  " + " " * 5 + "^" * len("CONV3-1/(N)p0")))),
     C("check-syntax-error", ("check", MISFIT + " ->"), 2),
     C("check-builtin", ("check", "lenet5"), 0, (start("ok: all 12 layers fit (input 32x32x1)"),)),
     C("check-builtin-input", ("check", "vgg16", "--input", "320x320x3"), 0,
