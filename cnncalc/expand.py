@@ -72,6 +72,7 @@ class _Expander:
 
     # -- definitions ----------------------------------------------------------
     def define(self, statement: ast.Statement, override: bool = False) -> None:
+        """Record a definition; `override` (a -D) replaces the design's own instead of clashing."""
         match statement:
             case ast.VarDef(name=name):
                 if name in self.blocks and not override:
@@ -85,19 +86,24 @@ class _Expander:
                     raise DesignSyntaxError(f"'{name}' is defined twice", statement.span)
                 self.variables.pop(name, None)
                 self.blocks[name] = statement
-            case ast.DefaultDef(kind=kind, attr=attr):
-                allowed = KINDS[kind].default_attrs() if kind else SHARED_SETTINGS
-                if attr not in allowed:
-                    what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
-                    options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"
-                    raise DesignSyntaxError(
-                        f"unknown setting {what}{did_you_mean(attr, allowed)} (settings: {options})", statement.span)
-                key = (kind, attr)
-                if key in self.defaults and not override:
-                    raise DesignSyntaxError(f"'{kind + '.' if kind else ''}{attr}' is set twice", statement.span)
-                self.defaults[key] = statement
-                if key == ("", "input") and override:
-                    self.input_from_define = True
+            case ast.DefaultDef():
+                self.define_default(statement, override)
+
+    def define_default(self, statement: ast.DefaultDef, override: bool) -> None:
+        """`kind.attr = value`, or a kind-less setting (`input = …`, `inplace = …`)."""
+        kind, attr = statement.kind, statement.attr
+        allowed = KINDS[kind].default_attrs() if kind else SHARED_SETTINGS
+        if attr not in allowed:
+            what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
+            options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"
+            raise DesignSyntaxError(f"unknown setting {what}{did_you_mean(attr, allowed)} (settings: {options})",
+                                    statement.span)
+        key = (kind, attr)
+        if key in self.defaults and not override:
+            raise DesignSyntaxError(f"'{kind + '.' if kind else ''}{attr}' is set twice", statement.span)
+        self.defaults[key] = statement
+        if key == ("", "input") and override:
+            self.input_from_define = True
 
     # -- evaluation -------------------------------------------------------------
     def eval(self, expr: ast.Expr, local: dict[str, int]) -> int:
@@ -443,51 +449,71 @@ class _Expander:
 
     def read(self, setting: Setting, value: ast.Value, word: str, local: dict[str, int]):
         """A setting's value as its reader reads it, or an error that names the layer and the setting."""
-        label, key, how = setting.label, setting.key, setting.read
-        if how == "bool":
-            if not isinstance(value, ast.Word) or value.word not in ("true", "false"):
-                raise DesignError(f"{word}: {key} is true or false", value.span)
-            return value.word == "true"
-        if how == "choice":
-            text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
-            if text is None or text.lower() not in setting.choices:
-                raise DesignError(f"{word}: {key} is one of {', '.join(setting.choices)}", value.span)
-            return text.lower()
-        if how == "float":
-            if isinstance(value, ast.Float):
-                return value.value
-            if isinstance(value, _EXPR):
-                return float(self.eval(value, local))
-            raise DesignError(f"{word}: {key} must be a number", value.span)
-        if how == "int":
-            if not isinstance(value, _EXPR):
-                raise DesignError(f"{word}: {label} must be a whole number", value.span)
-            return self.at_least(setting, self.eval(value, local), word, value.span)
-        if how == "pad" and isinstance(value, ast.Word):
-            if value.word not in ("same", "valid"):
-                raise DesignError(f"{word}: pad is a number, HxW, same or valid", value.span)
-            return SAME if value.word == "same" else (0, 0)
-        # a pair: one number for both axes, or HxW
-        if isinstance(value, ast.Size):
-            if len(value.dims) != 2:
-                raise DesignError(f"{word}: {label} is one number or HxW", value.span)
-            pair = (self.eval(value.dims[0], local), self.eval(value.dims[1], local))
-        elif isinstance(value, _EXPR):
-            n = self.eval(value, local)
-            pair = (n, n)
-        else:
-            raise DesignError(f"{word}: {label} must be a number or HxW", value.span)
-        for n in pair:
-            self.at_least(setting, n, word, value.span)
-        return pair
-
-    @staticmethod
-    def at_least(setting: Setting, n: int, word: str, span: Span) -> int:
-        if n < setting.minimum:
-            raise DesignError(f"{word}: {setting.label} must be at least {setting.minimum}, got {n}", span)
-        return n
+        return _READERS[setting.read](self, setting, value, word, local)
 
 
+# -- the readers a Setting names: (expander, setting, value as written, layer word, local bindings) --
+def _read_bool(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> bool:
+    if not isinstance(value, ast.Word) or value.word not in ("true", "false"):
+        raise DesignError(f"{word}: {setting.key} is true or false", value.span)
+    return value.word == "true"
+
+
+def _read_choice(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> str:
+    text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
+    if text is None or text.lower() not in setting.choices:
+        raise DesignError(f"{word}: {setting.key} is one of {', '.join(setting.choices)}", value.span)
+    return text.lower()
+
+
+def _read_float(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> float:
+    if isinstance(value, ast.Float):
+        return value.value
+    if isinstance(value, _EXPR):
+        return float(x.eval(value, local))
+    raise DesignError(f"{word}: {setting.key} must be a number", value.span)
+
+
+def _read_int(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> int:
+    if not isinstance(value, _EXPR):
+        raise DesignError(f"{word}: {setting.label} must be a whole number", value.span)
+    return _at_least(setting, x.eval(value, local), word, value.span)
+
+
+def _read_pair(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> tuple[int, int]:
+    """One number for both axes, or HxW."""
+    if isinstance(value, ast.Size):
+        if len(value.dims) != 2:
+            raise DesignError(f"{word}: {setting.label} is one number or HxW", value.span)
+        pair = (x.eval(value.dims[0], local), x.eval(value.dims[1], local))
+    elif isinstance(value, _EXPR):
+        n = x.eval(value, local)
+        pair = (n, n)
+    else:
+        raise DesignError(f"{word}: {setting.label} must be a number or HxW", value.span)
+    for n in pair:
+        _at_least(setting, n, word, value.span)
+    return pair
+
+
+def _read_pad(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]):
+    """A pair, or `same` (SAME, resolved once kernel and dilation are known) or `valid` (0)."""
+    if not isinstance(value, ast.Word):
+        return _read_pair(x, setting, value, word, local)
+    if value.word not in ("same", "valid"):
+        raise DesignError(f"{word}: pad is a number, HxW, same or valid", value.span)
+    return SAME if value.word == "same" else (0, 0)
+
+
+def _at_least(setting: Setting, n: int, word: str, span: Span) -> int:
+    if n < setting.minimum:
+        raise DesignError(f"{word}: {setting.label} must be at least {setting.minimum}, got {n}", span)
+    return n
+
+
+# `size3` is INPUT's, read by resolve_input
+_READERS = {"bool": _read_bool, "choice": _read_choice, "float": _read_float, "int": _read_int, "pair": _read_pair,
+            "pad": _read_pad}
 _EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import cnncalc
+from cnncalc.expand import _READERS
 from cnncalc.layers import KINDS, MERGE_KINDS, ROW_KINDS, Branch, Volume
 from cnncalc.metrics import UNSUPPORTED, fit, macs, memory, params, receptive, saved, shapes
 from cnncalc.planner import design_graph
@@ -55,6 +56,7 @@ def test_every_kind_is_declared_once_with_unique_words_and_keys():
         assert len(spellings) == len(set(spellings)), cls.kind
         assert cls.positional is None or cls.positional in [s.key for s in cls.settings]
         assert cls.attached is None or cls.attached in [s.key for s in cls.settings]
+        assert all(s.read in _READERS for s in cls.settings if cls.kind != "input"), cls.kind
 
 
 # -- output volume: floor((in + 2p - d*(k-1) - 1)/s) + 1 -------------------------------------------
