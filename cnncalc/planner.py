@@ -162,7 +162,7 @@ class _Walker:
         rows = self.rows
         fixes = {}
         if self.problems:
-            fixes, warning = fit.input_fixes(graph.items, inp.size)
+            fixes, warning = fit.input_fixes(graph)
             if warning:
                 self.warnings.append(warning)
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,

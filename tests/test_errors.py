@@ -191,7 +191,7 @@ def test_input_size_search_is_bounded():
     report = cnncalc.plan(design)
     assert not report.fits and report.input_fixes == {"h": [193, 225], "w": [193, 225]}
     graph = design_graph(design)
-    fixes, warning = fit.input_fixes(graph.items, graph.input.size, visits=10_000)
+    fixes, warning = fit.input_fixes(graph, visits=10_000)
     assert fixes == {"h": []}
     assert warning == ("the search for input sizes that fit stopped after 10,000 layer visits; "
                        "the sizes shown are those found by then")

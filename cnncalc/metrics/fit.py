@@ -8,7 +8,7 @@ the padded input, of which `dropped` are real input. The arithmetic is shapes.py
 
 from __future__ import annotations
 
-from ..layers import Branch, Item, Layer, Volume
+from ..layers import Branch, Item, Layer, LayerGraph
 from .shapes import Window, effective_kernel, transposed
 
 SEARCH_REACH = 256  # input sizes tried on each side of the design's own
@@ -155,11 +155,12 @@ def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int]) -> 
     return size
 
 
-def input_fixes(items: list[Item], x: Volume, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS
+def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS
                 ) -> tuple[dict[str, list[int]], str | None]:
     """The nearest input sizes, below and above, for which every window of the design fits,
     searched within `reach` of the input and `visits` layer visits; and a warning when the
     search stopped on its budget."""
+    items, x = graph.items, graph.input.size
     fixes: dict[str, list[int]] = {}
     budget = [visits]
     try:
