@@ -7,6 +7,7 @@ under that span, so the CLI prints it without knowing anything about designs.
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_right
 
 
@@ -52,9 +53,35 @@ class Span:
         return self.source.line_col(self.start)
 
     def where(self) -> str:
-        line, col = self.line_col()
-        prefix = f"in {self.source.label}, " if self.source.label else ""
-        return f"{prefix}line {line}, column {col}"
+        return position(*self.line_col(), self.source.label or "design")
+
+
+def position(line: int, column: int, source: str = "design") -> str:
+    """'line 3, column 5', or 'in -D b=…, line 1, column 5' for a position in a command-line definition."""
+    return f"line {line}, column {column}" if source == "design" else f"in {source}, line {line}, column {column}"
+
+
+def shows(c: str) -> bool:
+    """Does the character print as a glyph of its own (a letter, number, punctuation or symbol)?"""
+    return unicodedata.category(c)[0] in "LNPS" and unicodedata.category(c) != "Co"
+
+
+_NO_NAME = {"Cc": "a control character", "Cs": "a lone surrogate, from bytes that are not UTF-8",
+            "Co": "a private-use character", "Cn": "an unassigned code point"}
+
+
+# the usual names of control characters (Unicode gives them none)
+_CONTROL_NAMES = {0x00: "NULL", 0x08: "BACKSPACE", 0x0B: "LINE TABULATION", 0x0C: "FORM FEED", 0x1B: "ESCAPE",
+                  0x7F: "DELETE", 0x85: "NEXT LINE"}
+
+
+def describe_char(c: str) -> str:
+    """`'²' (U+00B2 SUPERSCRIPT TWO)`, or for an invisible one `U+200B (ZERO WIDTH SPACE)`."""
+    name = unicodedata.name(c, "") or _NO_NAME.get(unicodedata.category(c), "no name")
+    if ord(c) in _CONTROL_NAMES:
+        name = f"{_CONTROL_NAMES[ord(c)]}, {name}"
+    code = f"U+{ord(c):04X}"
+    return f"'{c}' ({code} {name})" if shows(c) else f"{code} ({name})"
 
 
 class CnnCalcError(Exception):
@@ -83,7 +110,8 @@ def caret(span: Span) -> str:
     line_end = text.find("\n", start)
     if line_end == -1:
         line_end = len(text)
-    line = text[line_start:line_end].replace("\t", " ")
+    # one character for each, so the carets stay aligned: a tab as a space, an invisible one as U+FFFD
+    line = "".join(" " if c == "\t" else c if c == " " or shows(c) else "\ufffd" for c in text[line_start:line_end])
     width = max(1, min(span.end, line_end) - start)
     return f"  {line}\n  {' ' * (start - line_start)}{'^' * width}"
 

@@ -20,39 +20,115 @@ points at the exact column.
 
     layer     := WORD kernel? ('-' value)? ('/' value)? (('p'|'d'|'g') value)* args?
                | 'INPUT' size?
-    kernel    := INT ('x' INT)?                             written straight after the word
+    kernel    := INT (('x' | '×') INT)?                     written straight after the word;
+                                                            a suffix letter then '(' ends a name: POOL3p(S)
     value     := INT | NAME | '(' expr ')'
     args      := '(' (arg (',' arg)*)? ')'                  directly after the layer
     arg       := NAME '=' setting | setting
-    setting   := FLOAT | WORD | expr ('x' expr)*
+    setting   := FLOAT | WORD | expr (('x' | '×') expr)*
 
 White space (newlines included) may separate tokens but not the parts of a
 layer's shorthand; `#` starts a comment; `;` may end a statement.
+
+Characters: outside comments a design is ASCII, plus '→' for '->', '×' for 'x'
+(in sizes and attached kernels: `224×224×3`, `CONV1×7`) and the non-breaking
+space U+00A0, which is white space. A byte-order mark U+FEFF that starts the
+text is dropped before parsing (so columns count from after it, as editors show
+them). Any other character (non-ASCII digits such as '²' or '２', control
+characters, zero-width spaces, curly quotes) is refused before parsing, with its
+code point and Unicode name: never read as something else. Comments may hold
+anything.
 """
 
 from __future__ import annotations
 
-from ..errors import DesignSyntaxError, Source, Span
+import re
+import unicodedata
+
+from ..errors import DesignSyntaxError, Source, Span, describe_char, shows
 from ..layers import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
 from . import ast
 
 MAX_NESTING = 100  # brackets, parentheses and blocks nested deeper than this are refused
 MAX_DIGITS = 15  # integer literals are below 10**15
 
+_SPACE_WORDS = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a line break",
+                "\u00a0": "a non-breaking space"}
 _BOOL_WORDS = ("true", "false", "same", "valid", "max", "avg")
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
+_WHITE = " \t\r\n\u00a0"  # U+00A0 NO-BREAK SPACE: a common paste artifact, read as a space
+_TIMES = ("x", "X", "\u00d7")  # '×' (U+00D7 MULTIPLICATION SIGN) joins sizes as 'x' does
+_BOM = "\ufeff"
+
+# a character no design may hold outside a comment; and, to find the first of them, comments
+_STRAY = re.compile(r"[^\t\n\r\x20-\x7e\u2192\u00d7\u00a0]")
+_STRAY_OR_COMMENT = re.compile(r"#[^\n]*|[^\t\n\r\x20-\x7e\u2192\u00d7\u00a0]")
+# a layer word with an attached kernel (CONV3, POOL1x7) and the suffixes its name ran on into:
+# POOL3p1, CONV3p1d2 and, before '(', POOL3p, CONV3-8d1g
+_KERNEL_PREFIX = re.compile(r"[A-Za-z]+[0-9]+(?:[xX][0-9]+)?")
+_SUFFIXES = re.compile(r"(?:[pdgPDG][0-9]+)*([pdgPDG]?)")
 
 
 def parse(text: str, label: str = "") -> ast.Design:
     """Parse a whole design."""
-    return Parser(Source(text, label)).design()
+    return Parser(Source(_drop_bom(text), label)).design()
 
 
 def parse_definition(text: str) -> ast.Statement:
     """Parse one command-line definition `NAME=VALUE` (the text after -D)."""
-    return Parser(Source(text, f"-D {text}")).definition()
+    text = _drop_bom(text)
+    return Parser(Source(text, f"-D {_visible(text)}")).definition()
+
+
+def _drop_bom(text: str) -> str:
+    """A byte-order mark starting the text (files saved by some Windows editors) is not part of it."""
+    return text[1:] if text.startswith(_BOM) else text
+
+
+def _visible(text: str) -> str:
+    """`text` with each invisible character written as <U+XXXX>, for messages."""
+    return "".join(c if c == " " or shows(c) else f"<U+{ord(c):04X}>" for c in text)
+
+
+def stray_character_message(c: str) -> str:
+    """The error for a character the language does not use."""
+    category = unicodedata.category(c)
+    if c.isnumeric():
+        hint = "numbers are written with the digits 0-9"
+    elif c == _BOM:
+        hint = "a byte-order mark may only start the text"
+    elif category == "Cc":
+        hint = "control characters may appear only in comments"
+    elif category == "Cs":
+        hint = "the design is not valid UTF-8 here"
+    elif category == "Pd" or c == "\u2212":
+        hint = "write the ASCII '-'"
+    elif not shows(c):
+        hint = "an invisible character, often pasted in: delete it or write a plain space"
+    else:
+        hint = "outside comments a design is written in ASCII, with '→' for '->' and '×' for 'x'"
+    return f"unexpected character {describe_char(c)}: {hint}"
+
+
+def _is_layer_word(word: str) -> bool:
+    """A word that reads as a layer: one split_word knows (RELU, CONV3, POOL1x7) or a kernel word
+    with its suffixes run on (POOL3p1, CONV3d2g4)."""
+    return split_word(word) is not None or KERNEL_THEN_SUFFIX.fullmatch(word) is not None
+
+
+def _kernel_then_open_suffix(word: str) -> int:
+    """The length of the kernel word in `CONV3p`, `POOL3p1d`, `CONV1x7d`: a kernel word whose name
+    ran on into suffixes, the last one a bare letter (its value follows as '(expr)'); else 0."""
+    m = _KERNEL_PREFIX.match(word)
+    if m is None or m.end() == len(word):
+        return 0
+    split = split_word(m.group())
+    if split is None or split[1] != "kernel":
+        return 0
+    rest = _SUFFIXES.fullmatch(word, m.end())
+    return m.end() if rest is not None and rest.group(1) else 0
 
 
 class Parser:
@@ -62,6 +138,7 @@ class Parser:
         self.pos = 0
         self.depth = 0
         self.blocks: set[str] = set()  # block names defined so far, to tell `X = stem` from `X = N`
+        self.refuse_stray_characters()
 
     # -- helpers ------------------------------------------------------------
     def span(self, start: int, end: int | None = None) -> Span:
@@ -78,11 +155,19 @@ class Parser:
         i = self.pos + offset
         return self.text[i] if i < len(self.text) else ""
 
+    def refuse_stray_characters(self) -> None:
+        """Refuse, at its position, the first character outside comments that the language does not use."""
+        if _STRAY.search(self.text) is None:
+            return
+        for m in _STRAY_OR_COMMENT.finditer(self.text):
+            if m.group()[0] != "#":
+                raise self.error(stray_character_message(m.group()), m.start())
+
     def skip_ws(self, semicolons: bool = False) -> None:
         text, n = self.text, len(self.text)
         while self.pos < n:
             c = text[self.pos]
-            if c in " \t\r\n" or (semicolons and c == ";"):
+            if c in _WHITE or (semicolons and c == ";"):
                 self.pos += 1
             elif c == "#":
                 nl = text.find("\n", self.pos)
@@ -104,6 +189,10 @@ class Parser:
             return f"'{self.text[self.pos:j]}'"
         if self.text.startswith("->", self.pos):
             return "'->'"
+        if c in _SPACE_WORDS:
+            return _SPACE_WORDS[c]
+        if not c.isascii():
+            return describe_char(c)
         return f"'{c}'"
 
     def read_name_at(self, i: int) -> str:
@@ -244,9 +333,14 @@ class Parser:
         if word.lower() in SHARED_SETTINGS and form == "name":
             value = self.setting()
             return ast.DefaultDef("", word.lower(), value, self.span(start))
-        if split_word(word) is not None:
+        if _is_layer_word(word):
             raise DesignSyntaxError(f"'{word}' is a layer name; choose another name for this definition", name_span)
         if form == "block":
+            cut = _kernel_then_open_suffix(word)
+            if cut:
+                raise DesignSyntaxError(
+                    f"'{word}(…)' reads as the layer '{word[:cut]}' with a '{word[-1]}' suffix; "
+                    "choose another name for this block", name_span)
             self.blocks.add(word)
             body = self.chain()
             return ast.BlockDef(word, extra, body, self.span(start))
@@ -272,8 +366,12 @@ class Parser:
             self.pos = save
             return None
         end = self.pos
+        if self.peek() == "(":
+            # `b = POOL3p(S)`, `b = stem(2)`: a name directly followed by '(' is a layer or a call
+            self.pos = save
+            return None
         self.skip_ws()
-        if self.at_arrow() or self.peek() in ("?", "x", "X") or _mentions_block(expr, self.blocks):
+        if self.at_arrow() or self.peek() in ("?", *_TIMES) or _mentions_block(expr, self.blocks):
             self.pos = save
             return None
         self.pos = end
@@ -404,11 +502,15 @@ class Parser:
         assert word is not None
         split = split_word(word)
         if split is None:
-            # POOL3p1, CONV3d2: a kernel word whose suffixes the name swallowed; read them as suffixes
+            # POOL3p1, CONV3d2 and, before '(', POOL3p(S), CONV3p1d(D): a kernel word whose suffixes
+            # the name swallowed; read them as suffixes
             m = KERNEL_THEN_SUFFIX.fullmatch(word)
-            if m is not None:
-                self.pos = start + m.end(1)
-                word = m.group(1)
+            cut = m.end(1) if m is not None else 0
+            if not cut and self.peek() == "(":
+                cut = _kernel_then_open_suffix(word)
+            if cut:
+                self.pos = start + cut
+                word = word[:cut]
                 split = split_word(word)
         if split is None:
             args: list[ast.Expr] | None = None
@@ -425,6 +527,12 @@ class Parser:
                 self.expect(")", f"to close the arguments of '{word}'")
             return ast.Ref(word, args, self.span(start))
         upper, attached, kernel = split
+        if attached and len(kernel) == 1 and self.peek() == "\u00d7" and self.peek(1) in _DIGITS:
+            # CONV1×7: '×' ends the name; the kernel's second part follows it
+            self.pos += 1
+            while self.peek() in _DIGITS:
+                self.pos += 1
+            kernel = (*kernel, self.text[start + len(word) + 1:self.pos])
         layer_args: dict[str, ast.Value] = {}
         if attached:
             dims: list[ast.Expr] = []
@@ -454,7 +562,7 @@ class Parser:
         save = self.pos
         try:
             self.paren_expr()
-            return self.peek() in ("x", "X")
+            return self.peek() in _TIMES
         except DesignSyntaxError:
             return False
         finally:
@@ -557,10 +665,10 @@ class Parser:
                 self.pos += len(word)
                 return ast.Word(word.lower(), self.span(start))
         first = self.expr()
-        if self.peek() not in ("x", "X"):
+        if self.peek() not in _TIMES:
             return first
         dims = [first]
-        while self.peek() in ("x", "X"):
+        while self.peek() in _TIMES:
             self.pos += 1
             dims.append(self.size_part())
         if len(dims) > 3:
@@ -646,4 +754,4 @@ class Parser:
 
 def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:
     """Does an expression name a layer or a known block (so it is really a chain)?"""
-    return any(v.name in blocks or split_word(v.name) is not None for v in ast.variables_in(expr))
+    return any(v.name in blocks or _is_layer_word(v.name) for v in ast.variables_in(expr))
