@@ -1,13 +1,16 @@
 """The command line: read the design, call the library, render, and map errors to exit codes.
 
 Exit codes: 0 success, 1 design problems (a layer does not fit), 2 unreadable
-design or bad usage, 3 an internal error (a bug: please report it).
+design or bad usage, 3 an internal error (a bug: please report it), 141 (quietly)
+when the reader of standard output went away (`cnncalc check vgg16 | head -1`).
 This is the only module that prints or exits.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import sys
 import tempfile
 from enum import Enum
@@ -17,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import zoo
-from .errors import CnnCalcError, SettingsError, caret
+from .errors import CnnCalcError, SettingsError, Source, Span, caret
 from .expand import MAX_LAYERS, OPTIONAL_MODES
 from .metrics.memory import DTYPE_BYTES, OPTIMIZER_STATE
 from .pytorch import DEVICES, TARGETS
@@ -54,7 +57,10 @@ Target = _choices("Target", TARGETS)
 
 DesignArg = Annotated[str, typer.Argument(
     metavar="DESIGN", show_default=False,
-    help="A design string, a .cnn file, '-' for standard input, or a built-in example's name (vgg16).")]
+    help="A design string, a .cnn file, '-' for standard input, or a built-in example's name (vgg16). "
+         "A built-in name is the built-in; an argument naming an existing file is that file; a missing file is "
+         "reported for an argument of one line without '->' or '\u2192' that ends in .cnn, or that has a '/' and "
+         "does not read as a design; anything else is a design: \"CONV3-16/2\" is a design, dir/my.cnn a file.")]
 DefineOpt = Annotated[Optional[list[str]], typer.Option(
     "-D", "--define", metavar="NAME=VALUE",
     help="Bind a variable, block or layer default, overriding the design's: -D N=2 -D conv.filters=64. Repeatable.")]
@@ -95,6 +101,7 @@ Examples:
 
 @app.command("plan", help=PLAN_HELP, no_args_is_help=True)
 def plan_command(
+    ctx: typer.Context,
     design: DesignArg,
     define: DefineOpt = None,
     input_size: InputOpt = None,
@@ -123,16 +130,17 @@ def plan_command(
             print_problems(planned, as_errors=True)
             return EXIT_PROBLEMS
         if output is None and fmt.value == "table" and sys.stdout.isatty():
-            sys.stdout.write(render(report, "table", width=os.get_terminal_size().columns, color=True))
+            sys.stdout.write(render(report, "table", width=shutil.get_terminal_size().columns, color=True))
         else:
             emit(render(report, fmt.value), output, force)
         return 0
 
-    _exit(run)
+    _exit(run, ctx)
 
 
 @app.command("check", help=CHECK_HELP, no_args_is_help=True)
 def check_command(
+    ctx: typer.Context,
     design: DesignArg,
     define: DefineOpt = None,
     input_size: InputOpt = None,
@@ -152,7 +160,7 @@ def check_command(
         print_problems(planned, as_errors=False)
         return EXIT_PROBLEMS
 
-    _exit(run)
+    _exit(run, ctx)
 
 
 ZOO_HELP = """List the built-in designs with their params, MACs, input size, receptive field and source,
@@ -169,6 +177,7 @@ Examples:
 
 @app.command("zoo", help=ZOO_HELP)
 def zoo_command(
+    ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", show_default=False,
                                                   help="A built-in design to print.")] = None,
     fmt: Annotated[ZooFormat, typer.Option("--format", "-f", help="Format of the list.")] = ZooFormat("table"),
@@ -188,7 +197,7 @@ def zoo_command(
         sys.stdout.write(render_zoo(zoo.catalog(), fmt.value))
         return 0
 
-    _exit(run)
+    _exit(run, ctx)
 
 
 VERIFY_HELP = """Build DESIGN in PyTorch (the network `cnncalc export` writes), run it, and compare every
@@ -216,6 +225,7 @@ Examples:
 
 @app.command("verify", help=VERIFY_HELP, no_args_is_help=True)
 def verify_command(
+    ctx: typer.Context,
     design: DesignArg,
     define: DefineOpt = None,
     input_size: InputOpt = None,
@@ -237,11 +247,12 @@ def verify_command(
         sys.stdout.write(render_verification(result, color=sys.stdout.isatty()))
         return 0 if result.ok else EXIT_PROBLEMS
 
-    _exit(run)
+    _exit(run, ctx)
 
 
 @app.command("export", help=EXPORT_HELP, no_args_is_help=True)
 def export_command(
+    ctx: typer.Context,
     design: DesignArg,
     to: Annotated[Target, typer.Option("--to", help="The framework to write.")],
     output: OutputOpt = None,
@@ -260,7 +271,7 @@ def export_command(
         emit(source, output, force)
         return 0
 
-    _exit(run)
+    _exit(run, ctx)
 
 
 SCHEMA_HELP = """Print the JSON Schema of `cnncalc plan --format json` (the contract cnncalc.plan/1), for
@@ -274,42 +285,123 @@ Examples:
 
 
 @app.command("schema", help=SCHEMA_HELP)
-def schema_command(output: OutputOpt = None, force: ForceOpt = False) -> None:
+def schema_command(ctx: typer.Context, output: OutputOpt = None, force: ForceOpt = False) -> None:
     def run() -> int:
         from . import schema
 
         emit(schema.path(schema.PLAN).read_text(encoding="utf-8"), output, force)
         return 0
 
-    _exit(run)
+    _exit(run, ctx)
+
+
+PATH_SEPARATORS = frozenset(filter(None, ("/", os.sep, os.altsep)))
 
 
 def read_design(design: str) -> str:
-    """The design's text: '-' reads standard input; a built-in name or a path reads a file."""
+    """The design's text, from the DESIGN argument. In this order: '-' reads standard input; a
+    built-in name is the built-in; an argument naming an existing file (or pipe, /dev/fd/N) is read
+    from it; an argument that looks like a path is a missing file; anything else is a design text.
+    Looks like a path: one line without an arrow ('->' or '\u2192') that ends in .cnn, or that has a
+    path separator and does not read as a design (a syntax check only), so that "CONV3-16/2" and
+    "INPUT 32x32x3 \u2192 CONV3-16/2" stay designs while dir/my.cnn and nets/vgg are files."""
     if design == "-":
-        return sys.stdin.read()
-    path = zoo.path(design) if "\n" not in design else None
-    if path is None and "->" not in design and "\n" not in design and len(design) < 4096:
-        candidate = Path(design)
-        if candidate.suffix == ".cnn" or os.sep in design:
-            path = candidate
+        return read_stdin()
+    one_line = "\n" not in design and "\r" not in design and len(design) < 4096
+    path = zoo.path(design) if one_line else None
+    if path is None and one_line and design.strip() and _exists(design):
+        path = Path(design)
+    if path is None and one_line and "->" not in design and "\u2192" not in design:
+        if design.endswith(".cnn"):
+            raise SettingsError(f"no such design file: {design}")
+        if PATH_SEPARATORS.intersection(design):
+            from .dsl.parser import parse
+
+            try:
+                parse(design)
+            except CnnCalcError as e:
+                raise SettingsError(f"no such design file: {design}; read as a design instead: {e}") from None
     if path is None:
         return design
+    if path.is_dir():
+        raise SettingsError(f"cannot read {design}: it is a directory, not a design file")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SettingsError(f"no such design file: {design}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SettingsError(f"cannot read {design}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"cannot read {design}: it is not UTF-8 text (byte {e.start + 1} is "
+                            f"0x{e.object[e.start]:02x})") from None
+    except OSError as e:
+        raise SettingsError(f"cannot read {design}: {e.strerror or e}") from None
+
+
+def _exists(name: str) -> bool:
+    try:
+        return os.path.exists(name)
+    except (OSError, ValueError):  # a name too long, an embedded NUL
+        return False
+
+
+def read_stdin() -> str:
+    """Standard input as text, decoded as UTF-8 strictly: bytes that are not UTF-8 are an error that
+    says where they are, never a crash or a misread design."""
+    stream = sys.stdin
+    if stream is None:  # file descriptor 0 is closed: `cnncalc plan - 0<&-`
+        raise SettingsError("cannot read the design from standard input: it is closed")
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text stream without bytes under it (an embedding program's)
+            text = stream.read()
+            check_text(text, "standard input")
+            return text
+        data = buffer.read()
+    except OSError as e:
+        raise SettingsError(f"cannot read the design from standard input: {e.strerror or e}") from None
+    except ValueError as e:  # I/O operation on a closed file
+        raise SettingsError(f"cannot read the design from standard input: {e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        where = len(data[:e.start].decode("utf-8"))
+        source = Source(data.decode("utf-8", errors="replace"))
+        raise SettingsError(f"standard input is not UTF-8 text: byte {e.start + 1} is 0x{data[e.start]:02x}",
+                            Span(source, where, where + 1)) from None
+
+
+def check_text(text: str, where: str) -> None:
+    """Refuse text with lone surrogates: on Linux, Python decodes the bytes of an argument that are
+    not UTF-8 as U+DC80..U+DCFF (surrogateescape). Names the byte's position, with a caret."""
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            break
+    else:
+        return
+    position = len(text[:i].encode("utf-8")) + 1  # the prefix has no surrogate: it encodes
+    what = f"byte {position} is 0x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff" else \
+        f"character {i + 1} is the lone surrogate U+{ord(ch):04X}"
+    shown = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    raise SettingsError(f"{where} is not UTF-8 text: {what}", Span(Source(shown), i, i + 1))
+
+
+def check_arguments(ctx: typer.Context | None) -> None:
+    """Every text the command line received (DESIGN, -o, -D, --input, ...) is UTF-8."""
+    if ctx is None:
+        return
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, (str, os.PathLike)) and not isinstance(v, Enum):
+                where = f"the {(param.metavar or param.name).strip('[]').upper()} argument" \
+                    if param.param_type_name == "argument" else "/".join(param.opts)
+                check_text(os.fspath(v), where)
 
 
 def print_problems(planned, as_errors: bool) -> None:
     """Each misfit as a message with its design line and carets under the layer."""
     stream = sys.stderr if as_errors else sys.stdout
     for problem, span in zip(planned.data["problems"], planned.spans):
-        head = f"{'error' if as_errors else 'misfit'}: {problem['message']} (line {problem['line']}, " \
-               f"column {problem['column']})"
-        print(head if span is None else f"{head}\n{caret(span)}", file=stream)
+        print(CnnCalcError(problem["message"], span).render("error" if as_errors else "misfit"), file=stream)
     hint = input_fix_text(planned.data)
     if hint:
         print(f"hint: every layer fits with {hint}", file=stream)
@@ -323,40 +415,136 @@ def emit(text: str, output: Path | None, force: bool) -> None:
         write_atomically(output, text, force)
 
 
+FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def write_atomically(path: Path, content: str, force: bool) -> None:
-    """Write through a temporary file and a rename: a failed run leaves no partial file."""
-    if path.exists() and not force:
-        raise SettingsError(f"{path} exists; pass --force to overwrite it")
+    """Write through a temporary file and a rename: a failed run leaves no partial file. Only a
+    regular file is ever replaced, and only with --force; it keeps its permission bits. A new file
+    gets the umask's default (0666 & ~umask). Symbolic links (dangling or not), FIFOs, devices,
+    directories and sockets are refused, --force or not, and never opened."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(path)
+            dangling = "" if os.path.exists(path) else ", dangling"
+            raise SettingsError(f"{path} is a symbolic link (to {target}{dangling}); cnncalc writes only regular "
+                                f"files: remove the link or write to its target")
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in FILE_KINDS if test(st.st_mode)), "not a regular file")
+            raise SettingsError(f"{path} is {kind}; cnncalc writes only regular files (--force replaces only those)")
+        if not force:
+            raise SettingsError(f"{path} exists; pass --force to overwrite it")
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+    else:
+        mode = 0o666 & ~_umask()
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise SettingsError(f"cannot write {path}: {e.strerror}") from None
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(content)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _exit(run) -> None:
-    """Run a command body; the only place that turns errors into messages and exit codes."""
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for cat, yes or grep when the reader went away
+
+
+class _ClosedStream:
+    """Stands for a standard stream whose file descriptor is closed (Python sets it to None)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        raise OSError(9, "it is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _say(message: str) -> None:
+    """One message on standard error; a standard error that cannot be written loses it quietly."""
     try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point standard output's file descriptor at /dev/null, so that what is still buffered is
+    dropped at exit instead of failing again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test runner's stream)
+        pass
+
+
+def _exit(run, ctx: typer.Context | None = None) -> None:
+    """Run a command body; the only place that turns errors into messages and exit codes.
+    Standard output is flushed here, so that a reader that went away (`| head -1`) is seen here:
+    cnncalc then stops quietly with 141, like other Unix tools killed by SIGPIPE."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream("output")
+    if sys.stderr is None:
+        sys.stderr = _ClosedStream("error")
+    try:
+        check_arguments(ctx)
         code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader closed the pipe: normal use, nothing to say
+        _silence_stdout()
+        code = EXIT_BROKEN_PIPE
     except CnnCalcError as e:
-        print(e.render(), file=sys.stderr)
-        raise typer.Exit(EXIT_USAGE) from None
+        _say(e.render())
+        code = EXIT_USAGE
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except OSError as e:  # writing the output: a full disk, a closed pipe
-        print(f"error: {e.strerror or e}", file=sys.stderr)
-        raise typer.Exit(EXIT_USAGE) from None
+        code = 130
+    except UnicodeEncodeError as e:  # standard output's encoding (a latin-1 locale) lacks a character
+        _silence_stdout()
+        _say(f"error: standard output's encoding ({e.encoding}) cannot write {e.object[e.start:e.end]!a}: "
+             f"set PYTHONIOENCODING=utf-8 or use -o FILE")
+        code = EXIT_USAGE
+    except OSError as e:  # writing standard output: a full disk, a closed descriptor
+        if e.filename is None:
+            _silence_stdout()
+        _say(f"error: cannot write standard output: {e.strerror or e}" if e.filename is None else
+             f"error: {e.filename}: {e.strerror or e}")
+        code = EXIT_USAGE
     except Exception as e:  # a bug in cnncalc: say so, never a traceback
-        print(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc: please report it "
-              f"to its maintainers with the design that caused it", file=sys.stderr)
-        raise typer.Exit(EXIT_BUG) from None
+        _say(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc: please report it "
+             f"to its maintainers with the design that caused it")
+        code = EXIT_BUG
+    try:
+        sys.stdout.flush()  # what an error path left buffered
+    except (OSError, ValueError):
+        _silence_stdout()
     raise typer.Exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 from pydantic import BaseModel
@@ -82,8 +83,12 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     report = Report.model_validate(analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
-    with torch.device(device):
-        net = namespace["Net"]()
+    try:
+        with torch.device(device):
+            net = namespace["Net"]()
+    except (RuntimeError, MemoryError, ValueError, OverflowError) as e:  # e.g. DefaultCPUAllocator
+        raise CnnCalcError(f"PyTorch cannot create the network's {report.totals.params:,} parameters on {device} "
+                           f"({_size(report.totals.params * 4)} in float32): {_torch_message(e)}") from None
     modules = row_modules(net.layers)
     problems: list[str] = []  # disagreements: the check fails
     notes: list[str] = []
@@ -91,7 +96,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
         problems.append(f"PyTorch has {len(modules)} modules for cnncalc's {len(report.layers) - 1} layers")
 
     inp = report.input
-    x = torch.zeros(batch, inp.c, inp.h, inp.w, device=device)
+    x = _input(torch, (batch, inp.c, inp.h, inp.w), device)
     shapes: list = [None] * len(modules)
     handles = [m.register_forward_hook(lambda _m, _i, out, i=i: shapes.__setitem__(i, tuple(out.shape)))
                for i, m in enumerate(modules)]
@@ -99,6 +104,9 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
         with torch.no_grad():
             net.eval()(x)
     except Exception as e:  # PyTorch refuses what cnncalc computed: a disagreement, reported, not a crash
+        if _out_of_memory(torch, e):
+            raise CnnCalcError(f"not enough memory on {device} for the forward pass of a batch of {batch}: "
+                               f"{_torch_message(e)}; --device meta checks shapes and params at any size") from None
         problems.append(f"PyTorch could not run the design: {type(e).__name__}: {_first_line(e)}")
     finally:
         for h in handles:
@@ -171,11 +179,45 @@ def _training_step(torch, net, x, measure: bool, notes: list[str]) -> tuple[int 
     return sum(saved.values()), peak
 
 
+def _input(torch, shape: tuple[int, int, int, int], device: str):
+    """The zero input N x C x H x W; an allocation PyTorch refuses is an error naming its size."""
+    count = shape[0] * shape[1] * shape[2] * shape[3]
+    try:
+        return torch.zeros(*shape, device=device)
+    except (RuntimeError, MemoryError, ValueError, OverflowError) as e:  # RuntimeError: DefaultCPUAllocator
+        raise CnnCalcError(f"PyTorch cannot create the input on {device}: {'x'.join(map(str, shape))} "
+                           f"(N x C x H x W) = {count:,} float32 values, {_size(4 * count)}: {_torch_message(e)}"
+                           f"{'; --device meta allocates nothing' if device != 'meta' else ''}") from None
+
+
+def _out_of_memory(torch, e: BaseException) -> bool:
+    """An allocation failure (not a disagreement): MemoryError, torch.OutOfMemoryError (CUDA), or
+    the CPU allocator's RuntimeError."""
+    oom = getattr(torch, "OutOfMemoryError", None)
+    return (isinstance(e, MemoryError) or (oom is not None and isinstance(e, oom))
+            or (isinstance(e, RuntimeError) and ("can't allocate memory" in str(e) or "out of memory" in str(e))))
+
+
+def _size(n: int) -> str:
+    """Bytes with a binary unit: 120,000,000,000 B (112 GiB)."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if value < 1024 or unit == "EiB":
+            break
+        value /= 1024
+    return f"{n:,} B" if unit == "B" else f"{n:,} B ({value:.3g} {unit})"
+
+
 def _volume(shape) -> str:
     """A PyTorch N x C x H x W shape as cnncalc's HxWxC."""
     if shape is None:
         return "not run"
     return f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else "x".join(map(str, shape[1:]))
+
+
+def _torch_message(e: BaseException) -> str:
+    """The first line of a PyTorch error without its C++ source location ("[enforce fail at …] err == 0.")."""
+    return re.sub(r"^\[enforce fail at [^\]]*\]\s*(err == 0\.\s*)?", "", _first_line(e)) or type(e).__name__
 
 
 def _first_line(e: Exception) -> str:
