@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import zoo
-from .errors import CnnCalcError, SettingsError, Source, Span, caret
+from .errors import CnnCalcError, SettingsError, Source, Span
 from .expand import MAX_LAYERS, OPTIONAL_MODES
 from .metrics.memory import DTYPE_BYTES, OPTIMIZER_STATE
 from .pytorch import DEVICES, TARGETS

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .dsl import ast
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
-from .layers import (FILTERS, KINDS, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
+from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
                      Setting, Volume, same_pad)
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
@@ -24,17 +24,31 @@ from .layers import (FILTERS, KINDS, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Bra
 # plan() answers within a second at the limit; --max-layers raises it.
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
-MAX_VALUE = 10**15  # no number in a design may exceed this
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
 
 OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices, width: int = 40, most: int = 500) -> str:
+    """'; did you mean 'filters'?', or ''. Bounded work: names are compared on their first `width`
+    characters, and only the `most` names nearest the word in length are compared."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    word = word[:width]
+    nearest = sorted(choices, key=lambda c: abs(len(c) - len(word)))[:most]
+    cut = {}
+    for name in nearest:
+        cut.setdefault(name[:width], name)
+    close = difflib.get_close_matches(word, list(cut), n=1, cutoff=0.6)
+    return f"; did you mean '{cut[close[0]]}'?" if close else ""
+
+
+def excerpt(text: str, width: int = 60, length: int | None = None) -> str:
+    """The start of a piece of design on one line, at most `width` characters, for messages; `length`
+    is the whole piece's, when `text` is only its start."""
+    flat = " ".join(text.split())
+    whole = (length or len(text)) <= len(text)
+    return flat if len(flat) <= width and whole else flat[:width - 1].rstrip() + "…"
 
 
 def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tuple[int, int, int] | None = None,
@@ -376,7 +390,8 @@ class _Expander:
                 case ast.Optional(body=body):
                     if self.include_optional:
                         line, col = node.span.line_col()
-                        text = node.span.source.text[node.span.start:node.span.end]
+                        start, end = node.span.start, node.span.end
+                        text = excerpt(node.span.source.text[start:min(end, start + 241)], 60, end - start)
                         self.optionals[(node.span.start, node.span.end)] = (
                             f"optional '{text}' at line {line}, column {col} is included "
                             f"(--optional exclude drops it)")

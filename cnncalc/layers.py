@@ -25,6 +25,7 @@ from typing import Callable, Literal, NamedTuple
 from .errors import DesignError, Span
 
 Pair = tuple[int, int]
+MAX_VALUE = 10**15  # no number in a design, and no size a layer computes, may exceed this
 
 
 class Volume(NamedTuple):

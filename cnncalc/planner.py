@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import schema
-from .errors import SettingsError, Span
+from .errors import SettingsError, Span, describe_char
+from .errors import position as where
 from .expand import MAX_LAYERS, OPTIONAL_MODES, build
-from .layers import Branch, Item, Layer, LayerGraph, Volume
+from .layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes
 from .metrics.macs import MACS
 from .metrics.params import PARAMS
@@ -40,12 +41,25 @@ CONVENTIONS = (
 
 
 def parse_size(text: str, what: str = "input") -> Volume:
-    parts = text.lower().replace(" ", "").split("x")
+    """'224x224x3' (or 224×224×3) as a Volume; only the ASCII digits 0-9 are digits."""
+    parts = text.lower().replace(" ", "").replace("\u00d7", "x").split("x")
+    odd = next((c for c in text if not (c.isascii() and c.isprintable()) and c != "\u00d7"), None)
+    if odd is not None:
+        raise SettingsError(f"{what} size has the character {describe_char(odd)}: write HxWxC with the digits 0-9, "
+                            f"such as 224x224x3")
     if len(parts) != 3 or not all(p.isdigit() for p in parts) or any(int(p) < 1 for p in parts):
         raise SettingsError(f"{what} size must be HxWxC with positive whole numbers, such as 224x224x3; got '{text}'")
     if any(len(p) > 9 for p in parts):
-        raise SettingsError(f"{what} size '{text}' is too large")
+        raise SettingsError(f"{what} size '{text}' is too large (at most 9 digits per axis)")
     return Volume(*(int(p) for p in parts))
+
+
+def check_size(size) -> Volume:
+    """A size given as (h, w, c): three whole numbers from 1 to 10^15."""
+    if (not isinstance(size, (tuple, list)) or len(size) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_VALUE for n in size)):
+        raise SettingsError(f"input must be 'HxWxC' or (h, w, c) with whole numbers from 1 to 10^15, got {size!r}")
+    return Volume(*size)
 
 
 def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
@@ -101,13 +115,15 @@ def design_graph(text: str, *, defines: list[str] | tuple[str, ...] = (),
         raise SettingsError(f"optional must be include or exclude, got '{optional}'")
     if not isinstance(max_layers, int) or max_layers < 1:
         raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
-    size = parse_size(input) if isinstance(input, str) else input
+    size = None if input is None else parse_size(input) if isinstance(input, str) else check_size(input)
     return build(text, defines, size, optional, max_layers, label)
 
 
 def check_batch(batch) -> None:
-    if not isinstance(batch, int) or batch < 1:
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise SettingsError(f"batch must be a whole number of at least 1, got {batch!r}")
+    if batch > MAX_VALUE:
+        raise SettingsError(f"batch must be at most 10^15, got a number of {len(str(batch))} digits")
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
@@ -127,7 +143,7 @@ class _Walker:
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
         self.warnings: list[str] = []
-        self.places: dict[int, tuple[int, int]] = {}
+        self.places: dict[int, tuple[int, int, str]] = {}
         self.volumes: dict[Volume, dict] = {}
         self.fields: dict[tuple, dict] = {}
 
@@ -146,18 +162,19 @@ class _Walker:
             value = self.fields[rf] = {"size": rf[0], "stride": rf[1], "padding": rf[2]}
         return value
 
-    def place(self, span: Span | None) -> tuple[int, int]:
+    def place(self, span: Span | None) -> tuple[int, int, str]:
+        """Line, column and the text they count in: "design", or the `-D NAME=VALUE` a block came from."""
         if span is None:
-            return 0, 0
+            return 0, 0, "design"
         key = id(span)
         if key not in self.places:
-            self.places[key] = span.line_col()
+            self.places[key] = (*span.line_col(), span.source.label or "design")
         return self.places[key]
 
     def report(self) -> dict:
         graph = self.graph
         inp = graph.input
-        x, rf, sid = self.row(inp, inp.size, receptive.START, depth=0, arm=None, sid=-1, first=False)  # no storage before it
+        x, rf, sid = self.row(inp, inp.size, receptive.START, depth=0, arm=None, sid=-1, protected=False)
         self.walk(graph.items, x, rf, 0, None, sid)
         rows = self.rows
         fixes = {}
@@ -172,31 +189,37 @@ class _Walker:
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *graph.assumptions]}
 
     def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int):
-        for i, item in enumerate(items):
+        """The items of a chain. Its input (the network's, or a branch's) is protected: read by the
+        caller or by the other arms, no layer overwrites it in place (saved.protects)."""
+        protected = True
+        for item in items:
             if isinstance(item, Branch):
-                x, rf, sid = self.branch(item, x, rf, depth, arm, sid)
+                y, rf, sid = self.branch(item, x, rf, depth, arm, sid)
             else:
-                x, rf, sid = self.row(item, x, rf, depth, arm, sid, first=arm is not None and i == 0)
+                y, rf, sid = self.row(item, x, rf, depth, arm, sid, protected=protected)
+            x, protected = y, saved.protects(item, x, y, protected)
         return x, rf, sid
 
-    def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, first: bool):
+    def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, protected: bool):
         """One layer's row, every metric from its table; returns its output, field and storage."""
         y, windows = shapes.output(layer, x)
-        line, column = self.place(layer.span)
-        sid_out = self.storages.output(layer, y, first, sid)
+        line, column, source = self.place(layer.span)
+        sid_out = self.storages.output(layer, y, protected, sid)
         rf_rule = receptive.RECEPTIVE[layer.kind]
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
-            self.warnings.append(f"receptive fields are not reported after {layer.name} (line {line}, column "
-                                 f"{column}): a transposed or upsampling layer maps outputs to fractions of an "
+            self.warnings.append(f"receptive fields are not reported after {layer.name} "
+                                 f"({where(line, column, source)}): a transposed or upsampling layer maps outputs to fractions of an "
                                  f"input pixel")
         problem = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
             problem, problems = fit.misfits(layer, windows, len(self.rows), line, column)
+            for p in problems:
+                p["source"] = source
             self.problems += problems
             self.spans += [layer.span] * len(problems)
-        self.add(layer, x, y, depth=depth, arm=arm, line=line, column=column, rf=rf_out, rf_rule=rf_rule,
-                 problem=problem, first=first, sid_in=sid, sid_out=sid_out)
+        self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
+                 problem=problem, protected=protected, sid_in=sid, sid_out=sid_out)
         return y, rf_out, sid_out
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int):
@@ -209,18 +232,19 @@ class _Walker:
                          ("ID" if not items else "a merge"))
         y = shapes.merge(branch.kind, outs, names, branch.span)
         merged, strides_differ = receptive.merge(fields)
-        line, column = self.place(branch.span)
+        line, column, source = self.place(branch.span)
         if strides_differ:
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
-            self.warnings.append(f"the branches merged at line {line}, column {column} have different effective "
+            self.warnings.append(f"the branches merged at {where(line, column, source)} have different effective "
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         sid_out = self.storages.new(y)
-        self.add(branch, x, y, depth=depth, arm=arm, line=line, column=column, rf=merged, rf_rule=None,
-                 problem=None, first=False, sid_in=sid, sid_out=sid_out)
+        self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
+                 problem=None, protected=False, sid_in=sid, sid_out=sid_out)
         return y, merged, sid_out
 
-    def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None, line: int,
-            column: int, rf, rf_rule, problem: str | None, first: bool, sid_in: int, sid_out: int) -> None:
+    def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
+            place: tuple[int, int, str], rf, rf_rule, problem: str | None, protected: bool, sid_in: int,
+            sid_out: int) -> None:
         """Append the row of a layer or a merge: each metric's arm for its kind, or null where the
         arm is UNSUPPORTED (named in the row's `unsupported`)."""
         kind = item.kind
@@ -249,7 +273,7 @@ class _Walker:
             unsupported.append("saved")
             saved_bytes = None
         else:
-            saved_bytes = self.storages.charge(rule, item, x, y, first, sid_in, sid_out)
+            saved_bytes = self.storages.charge(rule, item, x, y, protected, sid_in, sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
         self.rows.append({
@@ -257,4 +281,5 @@ class _Walker:
             "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,
             "macs": n_macs, "activations": y.h * y.w * y.c, "memory_bytes": memory_bytes, "rf": self.field(rf),
             "fits": problem is None, "problem": problem, "formula": formula, "depth": depth, "arm": arm,
-            "line": line, "column": column, "saved_bytes": saved_bytes, "unsupported": unsupported})
+            "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
+            "unsupported": unsupported})

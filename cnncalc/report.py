@@ -63,8 +63,9 @@ class Row(_Model):
     formula: str | None  # the weights' arithmetic, "" for layers without weights
     depth: int  # 0 at the top level, +1 inside each branch
     arm: int | None  # which branch (1-based) of the enclosing parenthesis
-    line: int  # where the layer is written in the design
+    line: int  # where the layer is written: line and column in `source`
     column: int
+    source: str = "design"  # the text line and column count in: "design", or the -D NAME=VALUE it came from
     saved_bytes: int | None = 0  # what autograd keeps for the backward pass in training mode, for the batch
     unsupported: list[str] = []  # the metrics (params, macs, memory, saved, rf) not known for this kind
 
@@ -85,6 +86,7 @@ class Problem(_Model):
     strides: list[int]  # strides that fit
     inputs: list[int]  # nearest input sizes (to this layer) that fit
     message: str
+    source: str = "design"  # where line and column count: "design", or the -D NAME=VALUE it came from
 
 
 class Memory(_Model):

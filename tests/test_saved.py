@@ -57,12 +57,24 @@ def test_saved_scales_with_batch_and_dtype_except_bn_statistics():
     assert many - stats == (one - stats) * 5 // 2
 
 
-def test_inplace_at_the_start_of_an_arm_is_not_in_place():
-    # the ReLU opening an arm would overwrite the input the ID arm reads: the export makes it out of place
+@pytest.mark.parametrize("design, inplace, expected", [
+    # the ReLU opening an arm would overwrite the input the ID arm reads: out of place; relu1 keeps its
+    # output (the conv's storage); relu2 keeps a new tensor, which CONV3-3 keeps too
+    ("INPUT 8x8x3 -> CONV3-3 -> RELU -> (ID + [RELU -> CONV3-3])", [True, False],
+     [0, V_IN * F, V_IN * F, 0, V_IN * F, 0, 0]),
+    # behind a view of the arm's input (ID, FLATTEN) or a dropout (its input itself in eval mode): still shared
+    ("INPUT 8x8x3 -> CONV3-3 -> ([ID -> RELU] + ID)", [False], [0, V_IN * F, 0, V_IN * F, 0, 0]),
+    ("INPUT 8x8x3 -> CONV3-3 -> ([FLATTEN -> RELU] | FLATTEN)", [False], [0, V_IN * F, 0, V_IN * F, 0, 0]),
+    # the network's own input is the caller's tensor: never overwritten
+    ("INPUT 8x8x3 -> RELU6 -> CONV3-3", [False], [0, V_IN * F, V_IN * F]),
+    # nor is what a layer saved for its backward pass: the second ReLU would write the first one's output
+    ("INPUT 8x8x3 -> CONV3-3 -> RELU -> RELU", [True, False], [0, V_IN * F, V_IN * F, V_IN * F]),
+    ("INPUT 8x8x3 -> CONV3-3 -> SIGMOID -> ID -> RELU", [False], [0, V_IN * F, V_IN * F, 0, V_IN * F]),
+])
+def test_no_activation_overwrites_a_tensor_another_reader_needs(design, inplace, expected):
     from cnncalc.pytorch.export import export_design
 
-    source = export_design("INPUT 8x8x3 -> RELU -> (ID + [RELU -> CONV3-3])")
-    assert '("relu1", nn.ReLU(inplace=True))' in source
-    assert '("relu2", nn.ReLU())' in source
-    # relu1 keeps its output (the input's storage); relu2 keeps a new tensor, which CONV3-3 keeps too
-    assert saved("INPUT 8x8x3 -> RELU -> (ID + [RELU -> CONV3-3])") == [0, V_IN * F, 0, V_IN * F, 0, 0]
+    source = export_design(design)
+    written = [line for line in source.splitlines() if "nn.ReLU" in line]
+    assert ["inplace=True" in line for line in written] == inplace
+    assert saved(design) == expected

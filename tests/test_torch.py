@@ -133,8 +133,73 @@ def test_every_activation_saves_what_pytorch_saves(word, inplace):
     assert result.saved_actual == result.saved_expected
 
 
+@pytest.mark.parametrize("chain", [
+    "RELU -> RELU", "SIGMOID -> RELU", "LEAKYRELU -> ELU", "RELU6 -> RELU6", "TANH -> ID -> SILU",
+    "SOFTMAX -> FLATTEN -> RELU", "GELU -> RELU -> DROPOUT -> RELU", "RELU -> ID -> HARDSIGMOID",
+])
+def test_activation_chains_save_what_pytorch_saves_and_train(chain):
+    result = verify(f"INPUT 6x6x3 -> CONV3-4 -> {chain} -> CONV1-2", device="cpu", batch=2)
+    assert result.ok, result.notes  # the training-mode forward ran, and its backward would (tested in export)
+    assert result.saved_actual == result.saved_expected
+
+
 def test_verify_checks_its_settings_like_plan():
     with pytest.raises(cnncalc.SettingsError, match="optional must be include or exclude, got 'exlude'"):
         verify("INPUT 8x8x3 -> POOL2?", optional="exlude")
     with pytest.raises(cnncalc.SettingsError, match="batch must be a whole number of at least 1, got 0"):
         verify("INPUT 8x8x3 -> RELU", batch=0)
+
+
+# -- receptive fields against the gradient of one output pixel ------------------------------------------------------
+def _field_by_gradient(design: str, u: int, axis: int) -> tuple[int, int]:
+    """First and last input row (axis 0) or column (axis 1) whose gradient reaches output pixel u
+    (all channels, in the middle of the other axis), with every weight 1 and every input 1."""
+    from cnncalc.planner import design_graph
+    from cnncalc.pytorch.export import export_source
+
+    graph = design_graph(design)
+    namespace: dict = {}
+    exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)
+    net = namespace["Net"]().double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(1.0 if p.dim() > 1 else 0.0)  # weights 1, biases 0: every path adds a positive amount
+    size = graph.input.size
+    x = torch.ones(1, size.c, size.h, size.w, dtype=torch.float64, requires_grad=True)
+    out = net(x)
+    v = out.shape[3 - axis] // 2
+    (out[0, :, u, v] if axis == 0 else out[0, :, v, u]).sum().backward()
+    touched = (x.grad[0].abs().sum(0).sum(1 - axis) > 0).nonzero().flatten()
+    return int(touched[0]), int(touched[-1])
+
+
+STAGES = st.one_of(
+    st.builds(lambda k, s, p, d: f"CONV(filters=2, kernel={k}, s={s}, p={p}, d={d})", st.integers(1, 4),
+              st.integers(1, 3), st.integers(0, 2), st.integers(1, 2)),
+    st.builds(lambda k, s, p: f"AVGPOOL(kernel={k}, s={s}, p={p})", st.integers(2, 3), st.integers(1, 3),
+              st.integers(0, 1)),
+    # arms with the same stride and different offsets, summed or concatenated
+    st.builds(lambda k, s, a, b, m: f"(CONV(filters=2, kernel={k}, s={s}, p={a}) {m} "
+                                    f"CONV(filters=2, kernel={k}, s={s}, p={b}))",
+              st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2), st.sampled_from("+|")),
+    st.builds(lambda k, s: f"(CONV(filters=2, kernel={k}, s={s}, p=0) + [CONV(filters=2, kernel={k}, s={s}, p=1) "
+                           f"-> CONV(filters=2, kernel=3, p=0)])", st.integers(1, 3), st.integers(1, 2)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(24, 48), st.lists(STAGES, min_size=1, max_size=3), st.integers(0, 100))
+@example(120, ["(CONV(filters=1, kernel=3, s=3, p=1) + CONV(filters=1, kernel=3, s=3, p=0))"], 20)
+def test_receptive_fields_match_gradients(size, stages, pick):
+    design = f"INPUT {size}x{size}x1 -> " + " -> ".join(stages)
+    try:
+        report = cnncalc.plan(design)
+    except cnncalc.CnnCalcError:
+        assume(False)
+    assume(not report.warnings)  # arms of different strides: the field is an estimate, and says so
+    last = report.layers[-1]
+    (r, _), (j, _), (p, _) = last.rf.size, last.rf.stride, last.rf.padding
+    inside = [u for u in range(last.output.h) if u * j - p >= 0 and u * j - p + r - 1 < size]
+    assume(inside)
+    u = inside[pick % len(inside)]
+    assert _field_by_gradient(design, u, 0) == (u * j - p, u * j - p + r - 1), design

@@ -3,7 +3,10 @@ of Convolutional Neural Networks" (Distill, 2019).
 
 State per axis: size r, effective stride (jump) j, effective padding P.
     r += (k_eff - 1) * j;  P += p * j;  j *= s;   k_eff = d*(k-1) + 1
-FC, GAP and FLATTEN act as a window over the whole input. After a transposed
+FC, GAP and FLATTEN act as a window over the whole input. Output pixel u sees the
+input positions [u*j - P, u*j - P + r - 1]; at a merge whose arms share j on an
+axis, the field is the union of the arms' windows there: P = max(P_a) and
+r = max(r_a - P_a) + max(P_a). After a transposed
 convolution or an upsampling the field is not an integer map of the input, so
 it is reported as unavailable (None) rather than guessed.
 """
@@ -68,15 +71,24 @@ def receptive(layer: Layer, rf: RF | None, x: Volume) -> RF | None:
     return None if rf is None else RECEPTIVE[layer.kind](layer, rf, x)
 
 
+def _union(fields: list[RF], axis: int) -> tuple[tuple[int, int, int], bool]:
+    """(size, stride, padding) of the merge along one axis, and whether the arms' strides differ there.
+    Equal strides: the union of the arms' windows. Different strides: the largest field (an estimate)."""
+    strides = {f[1][axis] for f in fields}
+    if len(strides) > 1:
+        best = max(fields, key=lambda f: f[0][axis])
+        return (best[0][axis], best[1][axis], best[2][axis]), True
+    pad = max(f[2][axis] for f in fields)
+    return (max(f[0][axis] - f[2][axis] for f in fields) + pad, strides.pop(), pad), False
+
+
 def merge(fields: list[RF | None]) -> tuple[RF | None, bool]:
-    """The arm with the largest field wins, per axis; also whether the arms' strides differ."""
+    """The field after a merge, per axis; also whether the arms' strides differ on an axis."""
     if any(f is None for f in fields):
         return None, False
-    best_h = max(fields, key=lambda f: f[0][0])
-    best_w = max(fields, key=lambda f: f[0][1])
-    merged = ((best_h[0][0], best_w[0][1]), (best_h[1][0], best_w[1][1]), (best_h[2][0], best_w[2][1]))
-    strides_differ = len({f[1] for f in fields}) > 1
-    return merged, strides_differ
+    (rh, jh, ph), differ_h = _union(fields, 0)
+    (rw, jw, pw), differ_w = _union(fields, 1)
+    return ((rh, rw), (jh, jw), (ph, pw)), differ_h or differ_w
 
 
 def last_spatial(rows: list) -> int:

@@ -29,6 +29,7 @@ bookkeeping over the walk.
 from __future__ import annotations
 
 from ..layers import Layer, Volume
+from . import UNSUPPORTED
 
 SAVES_OUTPUT = ("RELU", "SIGMOID", "TANH", "SOFTMAX")  # out of place, these save their result
 COPIES_WHEN_INPLACE = ("RELU6", "SILU", "HARDSWISH", "HARDSIGMOID")  # in place, these keep a copy of their input
@@ -40,43 +41,56 @@ MASK_BYTES = 1  # dropout's mask on CUDA
 Saved = tuple[bool, bool, int, int]  # saves its input, saves its output, extra bytes per image, per batch
 
 
-def runs_inplace(layer: Layer, first_in_arm: bool) -> bool:
-    """Does the layer overwrite its input in PyTorch? Not at the start of a branch arm,
-    where the other arms still read that input."""
-    return layer.kind == "act" and layer.inplace and layer.word in CAN_BE_INPLACE and not first_in_arm
+TRANSPARENT = ("flatten", "id", "dropout")  # may hand on their input's storage (a view; dropout in eval mode)
 
 
-def shares_storage(layer: Layer, first_in_arm: bool) -> bool:
+def runs_inplace(layer: Layer, protected: bool) -> bool:
+    """Does the layer overwrite its input in PyTorch? Not when that input is `protected` (see protects)."""
+    return layer.kind == "act" and layer.inplace and layer.word in CAN_BE_INPLACE and not protected
+
+
+def shares_storage(layer: Layer, protected: bool) -> bool:
     """Is the output the input's storage (in place, or a view)?"""
-    return layer.kind in ("flatten", "id") or runs_inplace(layer, first_in_arm)
+    return layer.kind in ("flatten", "id") or runs_inplace(layer, protected)
 
 
-def _input(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def protects(layer: Layer, x: Volume, y: Volume, protected: bool) -> bool:
+    """Is the layer's output a tensor no later layer may overwrite in place? A chain's input is (the
+    network's is the caller's tensor, a branch's is read by the other arms), and so is an output the
+    layer saved for its backward pass (RELU -> RELU: the second may not write what the first saved),
+    or a view of such a tensor. A layer whose saved tensors are not known protects its output."""
+    if protected and layer.kind in TRANSPARENT:
+        return True
+    rule = SAVED[layer.kind]
+    return rule is UNSUPPORTED or rule(layer, x, y, protected, 1, "cuda")[1]
+
+
+def _input(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return True, False, 0, 0
 
 
-def _nothing(item, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _nothing(item, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return False, False, 0, 0
 
 
-def _local(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _local(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return False, False, x.c * layer.kernel[0] * layer.kernel[1] * y.h * y.w * size, 0
 
 
-def _pool(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _pool(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return True, False, (y.h * y.w * y.c * INDEX_BYTES if layer.type == "max" else 0), 0
 
 
-def _gap(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _gap(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return (True, False, y.c * INDEX_BYTES, 0) if layer.type == "max" else (False, False, 0, 0)
 
 
-def _bn(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _bn(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return True, False, 0, 2 * x.c * STAT_BYTES
 
 
-def _act(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
-    inplace = runs_inplace(layer, first)
+def _act(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
+    inplace = runs_inplace(layer, protected)
     if inplace and layer.word in COPIES_WHEN_INPLACE:
         return False, False, x.h * x.w * x.c * size, 0
     if inplace or layer.word in SAVES_OUTPUT:
@@ -84,16 +98,16 @@ def _act(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Sa
     return True, False, 0, 0
 
 
-def _dropout(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _dropout(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return False, False, y.h * y.w * y.c * (MASK_BYTES if device == "cuda" else size), 0
 
 
-def _lrn(layer, x: Volume, y: Volume, first: bool, size: int, device: str) -> Saved:
+def _lrn(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     padded = (x.c + layer.size - 1) * x.h * x.w
     return True, False, (padded + 2 * x.h * x.w * x.c) * size, 0
 
 
-# one arm per row kind: (layer, input, output, first in its arm, dtype bytes, device) -> Saved
+# one arm per row kind: (layer, input, output, input protected, dtype bytes, device) -> Saved
 SAVED = {
     "input": _nothing,
     "conv": _input,
@@ -115,9 +129,10 @@ SAVED = {
 }
 
 
-def saved(layer: Layer, x: Volume, y: Volume, first_in_arm: bool, dtype_bytes: int, device: str = "cuda") -> Saved:
-    """(saves its input, saves its output, extra bytes per image, extra bytes per batch)."""
-    return SAVED[layer.kind](layer, x, y, first_in_arm, dtype_bytes, device)
+def saved(layer: Layer, x: Volume, y: Volume, protected: bool, dtype_bytes: int, device: str = "cuda") -> Saved:
+    """(saves its input, saves its output, extra bytes per image, extra bytes per batch); `protected`:
+    the input may not be overwritten in place (see protects)."""
+    return SAVED[layer.kind](layer, x, y, protected, dtype_bytes, device)
 
 
 class Storages:
@@ -135,13 +150,13 @@ class Storages:
         self.sizes.append(y.h * y.w * y.c)
         return len(self.sizes) - 1
 
-    def output(self, layer: Layer, y: Volume, first_in_arm: bool, sid_in: int) -> int:
+    def output(self, layer: Layer, y: Volume, protected: bool, sid_in: int) -> int:
         """The storage of a layer's output: its input's, in place or as a view; else a new one."""
-        return sid_in if shares_storage(layer, first_in_arm) else self.new(y)
+        return sid_in if shares_storage(layer, protected) else self.new(y)
 
-    def charge(self, rule, layer, x: Volume, y: Volume, first_in_arm: bool, sid_in: int, sid_out: int) -> int:
+    def charge(self, rule, layer, x: Volume, y: Volume, protected: bool, sid_in: int, sid_out: int) -> int:
         """Bytes the layer adds to what autograd keeps for the backward pass, for the batch."""
-        saves_in, saves_out, per_image, per_batch = rule(layer, x, y, first_in_arm, self.dtype_bytes, self.device)
+        saves_in, saves_out, per_image, per_batch = rule(layer, x, y, protected, self.dtype_bytes, self.device)
         total = per_image * self.batch + per_batch
         for wanted, sid in ((saves_in, sid_in), (saves_out, sid_out)):
             if wanted and sid not in self.saved:

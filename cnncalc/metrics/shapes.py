@@ -4,7 +4,8 @@ Conventions (PyTorch's Conv2d/MaxPool2d documentation and the CS231n notes):
     k_eff = d*(k-1) + 1                                                 the dilated kernel
     out = floor((in + 2p - k_eff) / s) + 1                              per axis
     a window fits when (in + 2p - k_eff) is divisible by s              (the notes: "must be integers")
-    ceil mode: out = ceil(…) + 1, less one if the last window would start in the right padding
+    ceil mode: out = ceil(…) + 1, less one if the last window would start in the right padding; PyTorch
+               runs it even when the window is larger than the padded input, as long as out >= 1
     transposed: out = (in-1)*s - 2p + d*(k-1) + 1 + output_padding
 These formulas are written here once; fit.py and receptive.py use them.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import DesignError
-from ..layers import Layer, Volume
+from ..layers import MAX_VALUE, Layer, Volume
 
 
 class Window(NamedTuple):
@@ -44,16 +45,15 @@ def effective_kernel(kernel: int, dilation: int) -> int:
 
 
 def slide(size: int, k_eff: int, stride: int, pad: int, ceil: bool = False) -> int | None:
-    """Output size of a window sliding over `size`, or None when it does not fit in the padded input."""
+    """Output size of a window sliding over `size`, or None when there is no output (floor mode: the
+    window is larger than the padded input). As PyTorch's pooling_output_shape, with // rounding down."""
     span = size + 2 * pad - k_eff
-    if span < 0:
-        return None
-    out = span // stride + 1
-    if ceil and span % stride:
-        out += 1
-        if (out - 1) * stride >= size + pad:  # PyTorch: the last window must start inside the input or left padding
-            out -= 1
-    return out
+    if not ceil:
+        return span // stride + 1 if span >= 0 else None
+    out = (span + stride - 1) // stride + 1
+    if (out - 1) * stride >= size + pad:  # PyTorch: the last window must start inside the input or left padding
+        out -= 1
+    return out if out >= 1 else None
 
 
 def transposed(size: int, stride: int, pad: int, dilation: int, kernel: int, output_padding: int) -> int:
@@ -68,7 +68,8 @@ def window(layer: Layer, size: int, axis: int, ceil: bool = False) -> Window:
     if out is None:
         what = f"dilated kernel {k_eff}" if dilation > 1 else f"kernel {kernel}"
         raise DesignError(f"{layer.name}: the {what} is larger than the padded input "
-                          f"({size} + 2*{pad} = {size + 2 * pad}) along {'HW'[axis]}", layer.span)
+                          f"({size} + 2*{pad} = {size + 2 * pad}) along {'HW'[axis]}"
+                          + (f", and ceil mode leaves no window at stride {stride}" if ceil else ""), layer.span)
     return Window("HW"[axis], size, k_eff, pad, stride, out, ceil)
 
 
@@ -145,7 +146,16 @@ OUTPUT = {
 
 def output(layer: Layer, x: Volume) -> tuple[Volume, tuple[Window, Window] | None]:
     """The layer's output volume, and its two windows where it slides one."""
-    return OUTPUT[layer.kind](layer, x)
+    y, windows = OUTPUT[layer.kind](layer, x)
+    if y.h > MAX_VALUE or y.w > MAX_VALUE or y.c > MAX_VALUE:
+        raise _too_large(layer.name, y, layer.span)
+    return y, windows
+
+
+def _too_large(what: str, y: Volume, span) -> DesignError:
+    """Sizes stay below 10^15, as the design's numbers do: what is computed stays cheap and exact."""
+    return DesignError(f"{what}: the output {y.h:.3g} x {y.w:.3g} x {y.c:.3g} exceeds 10^15 along an axis "
+                       f"(sizes are limited to 10^15)", span)
 
 
 def _concat(volumes: list[Volume], names: list[str], span) -> Volume:
@@ -171,4 +181,7 @@ MERGE = {"concat": _concat, "add": _add}
 
 def merge(kind: str, volumes: list[Volume], names: list[str], span) -> Volume:
     """Concatenation needs equal H x W and adds channels; a sum needs equal volumes."""
-    return MERGE[kind](volumes, names, span)
+    y = MERGE[kind](volumes, names, span)
+    if y.c > MAX_VALUE:
+        raise _too_large(kind.upper(), y, span)
+    return y

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..layers import Activation, Branch, LayerGraph, Volume
 from ..metrics import shapes
-from ..metrics.saved import runs_inplace
+from ..metrics.saved import runs_inplace, protects
 
 _HELPERS = {
     "Branches": '''
@@ -78,18 +78,20 @@ class _Writer:
         self.counts[base] = self.counts.get(base, 0) + 1
         return f"{base}{self.counts[base]}"
 
-    def sequence(self, items: list, x: Volume, indent: int, first_in_arm: bool) -> tuple[list[str], Volume]:
-        """Lines of an nn.Sequential(OrderedDict) body, and the output volume."""
+    def sequence(self, items: list, x: Volume, indent: int) -> tuple[list[str], Volume]:
+        """Lines of an nn.Sequential(OrderedDict) body, and the output volume. Activations run in place
+        only where the walk's saved-tensor model says (saved.protects): never on the chain's input."""
         pad = " " * indent
         lines = []
-        for i, item in enumerate(items):
+        protected = True
+        for item in items:
             if isinstance(item, Branch):
                 self.helpers.add("Branches")
                 name = self.name(item.kind)
                 arms_src = []
                 outs = []
                 for arm in item.arms:
-                    body, y = self.sequence(arm, x, indent + 8, first_in_arm=True)
+                    body, y = self.sequence(arm, x, indent + 8)
                     outs.append(y)
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
@@ -97,9 +99,9 @@ class _Writer:
                 lines.append(f'{pad}("{name}", Branches("{item.kind}",\n' + "\n".join(arms_src) + f"\n{pad})),")
             else:
                 y, _ = shapes.output(item, x)
-                base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, first_in_arm and i == 0))
+                base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, protected))
                 lines.append(f'{pad}("{self.name(base)}", {code}),')
-            x = y
+            x, protected = y, protects(item, x, y, protected)
         return lines, x
 
 
@@ -180,7 +182,7 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     """Standalone PyTorch source for the design's network."""
     inp = graph.input.size
     writer = _Writer()
-    body, out = writer.sequence(graph.items, inp, indent=12, first_in_arm=False)
+    body, out = writer.sequence(graph.items, inp, indent=12)
     helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Dense", "Flat", "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""
@@ -215,4 +217,7 @@ def export_design(text: str, *, label: str = "", **settings) -> str:
 
     graph = design_graph(text, label=label, **settings)
     title = label or " ".join(text.split())[:100]
+    # the docstring holds only printable text: a NUL or another control character would make the
+    # module unimportable, a backslash start an escape, three quotes end the string
+    title = "".join(c if c.isprintable() else "?" for c in title)
     return export_source(graph, title.replace('"""', "'''").replace("\\", "/"))

@@ -3,6 +3,7 @@ totals (with the memory arithmetic) and the fit report."""
 
 from __future__ import annotations
 
+from ..errors import position as where
 from .units import binary, short
 
 
@@ -37,7 +38,7 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
 def fit_lines(report: dict) -> list[str]:
     if report["fits"]:
         return ["every layer fits: each stride divides its padded input exactly"]
-    lines = [f"{p['message']} (line {p['line']}, column {p['column']})" for p in report["problems"]]
+    lines = [f"{p['message']} ({where(p['line'], p['column'], p['source'])})" for p in report["problems"]]
     hint = input_fix_text(report)
     return lines + ([f"every layer fits with {hint}"] if hint else [])
 

@@ -1,0 +1,145 @@
+"""The exported network computes exactly what the design says: its output equals a reference
+written with torch.nn.functional (never in place) on the same weights, on random designs, and
+the caller's input tensor is left as it was.
+
+Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+
+from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import cnncalc  # noqa: E402
+from cnncalc.layers import Branch  # noqa: E402
+from cnncalc.planner import design_graph  # noqa: E402
+from cnncalc.pytorch.export import export_source  # noqa: E402
+from cnncalc.pytorch.verify import row_modules  # noqa: E402
+
+F = torch.nn.functional
+torch.set_num_threads(2)
+
+ACTIVATIONS = {
+    "RELU": F.relu, "RELU6": F.relu6, "ELU": F.elu, "GELU": F.gelu, "SILU": F.silu, "SIGMOID": torch.sigmoid,
+    "TANH": torch.tanh, "HARDSWISH": F.hardswish, "HARDSIGMOID": F.hardsigmoid,
+    "SOFTMAX": lambda x: F.softmax(x, dim=1),
+}
+
+
+def _act(layer, m, x):
+    if layer.word == "LEAKYRELU":
+        return F.leaky_relu(x, 0.01 if layer.slope is None else layer.slope)
+    if layer.word == "ELU" and layer.slope is not None:
+        return F.elu(x, layer.slope)
+    return ACTIVATIONS[layer.word](x)
+
+
+def _pool(layer, m, x):
+    if layer.type == "max":
+        return F.max_pool2d(x, layer.kernel, layer.stride, layer.pad, layer.dilation, ceil_mode=layer.ceil)
+    return F.avg_pool2d(x, layer.kernel, layer.stride, layer.pad, ceil_mode=layer.ceil)
+
+
+# the reference, one entry per layer kind: (layer, its exported module for the weights, input) -> output
+REFERENCE = {
+    "conv": lambda layer, m, x: F.conv2d(x, m.weight, m.bias, layer.stride, layer.pad, layer.dilation, m.groups),
+    "dwconv": lambda layer, m, x: F.conv2d(x, m.weight, m.bias, layer.stride, layer.pad, layer.dilation, x.shape[1]),
+    "deconv": lambda layer, m, x: F.conv_transpose2d(x, m.weight, m.bias, layer.stride, layer.pad,
+                                                     layer.output_padding, layer.groups, layer.dilation),
+    "local": lambda layer, m, x: m(x),  # its own module; it never writes its input
+    "pool": _pool,
+    "gap": lambda layer, m, x: (F.adaptive_max_pool2d if layer.type == "max" else F.adaptive_avg_pool2d)(x, 1),
+    "fc": lambda layer, m, x: F.linear(torch.flatten(x, 1), m.weight, m.bias)[:, :, None, None],
+    "flatten": lambda layer, m, x: torch.flatten(x, 1)[:, :, None, None],
+    "bn": lambda layer, m, x: F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps),
+    "act": _act,
+    "dropout": lambda layer, m, x: x,  # evaluation mode
+    "lrn": lambda layer, m, x: F.local_response_norm(x, layer.size),
+    "upsample": lambda layer, m, x: F.interpolate(x, scale_factor=layer.scale, mode="nearest"),
+    "id": lambda layer, m, x: x,
+}
+
+
+def test_the_reference_covers_every_kind():
+    assert set(REFERENCE) == set(cnncalc.layers.KINDS) - {"input"}
+
+
+def reference(graph, net, x):
+    modules = iter(row_modules(net.layers))  # the exported modules in the order of the rows
+
+    def run(items, x):
+        for item in items:
+            if isinstance(item, Branch):
+                outs = [run(arm, x) for arm in item.arms]
+                next(modules)  # the merge's own row
+                x = torch.cat(outs, dim=1) if item.kind == "concat" else sum(outs[1:], outs[0])
+            else:
+                x = REFERENCE[item.kind](item, next(modules), x)
+        return x
+
+    return run(graph.items, x)
+
+
+def check(design: str, batch: int = 2) -> None:
+    graph = design_graph(design)
+    namespace: dict = {}
+    exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)
+    torch.manual_seed(0)
+    net = namespace["Net"]().eval()
+    for m in net.modules():  # statistics that are not the identity, so BN does something
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    size = graph.input.size
+    x = torch.randn(batch, size.c, size.h, size.w)
+    before = x.clone()
+    with torch.no_grad():
+        out = net(x)
+        assert torch.equal(x, before), "the network overwrote its caller's input"
+        expected = reference(graph, net, before.clone())
+    assert out.shape == expected.shape
+    assert torch.allclose(out, expected, rtol=1e-5, atol=1e-6), design
+    # training on an input that requires grad: nothing may write it in place
+    net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True)).sum().backward()
+
+
+@pytest.mark.parametrize("design", [
+    "INPUT 6x6x3 -> (ID -> RELU + ID)",  # was relu(x)*2 instead of relu(x) + x
+    "INPUT 6x6x3 -> ([FLATTEN -> RELU] | FLATTEN)",  # was RELU on both arms
+    "INPUT 6x6x3 -> RELU -> CONV3-4",  # a first in-place activation wrote the caller's tensor
+    "INPUT 6x6x3 -> CONV3-3 -> ([DROPOUT -> RELU6] + ID) -> (ID + [ID -> HARDSWISH])",
+    "INPUT 6x6x3 -> CONV3-4 -> RELU -> (ID + [RELU -> CONV3-4]) -> RELU",
+])
+def test_reproductions(design):
+    check(design)
+
+
+ARMS = st.sampled_from([
+    "ID", "RELU", "ID -> RELU", "ID -> RELU6", "DROPOUT -> SILU", "ID -> ID -> HARDSWISH", "CONV1-3 -> RELU",
+    "CONV3-3 -> BN -> RELU", "POOL3/1p1", "AVGPOOL3/1p1", "ID -> LEAKYRELU(0.2)", "ELU", "ID -> HARDSIGMOID",
+])
+LAYERS = st.one_of(
+    st.builds(lambda k, s, f: f"CONV{k}-{f}/{s}", st.sampled_from([1, 3]), st.integers(1, 2), st.integers(1, 6)),
+    st.sampled_from(["RELU", "RELU6", "SILU", "HARDSWISH", "HARDSIGMOID", "GELU", "TANH", "SIGMOID", "BN",
+                     "DROPOUT", "LRN", "UPSAMPLE2", "ID", "DWCONV3", "DECONV2-3/2", "LOCAL3-2", "POOL2", "GMP",
+                     "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU"]),
+    st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
+    st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(3, 9), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
+       st.sampled_from(["", " -> FC-3", " -> GAP -> RELU", " -> FLATTEN -> RELU6"]))
+@example(5, 3, ["(ID -> RELU + ID)"], "")
+def test_random_designs_compute_what_they_say(size, c, layers, tail):
+    design = f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
+    try:
+        cnncalc.plan(design)
+    except cnncalc.CnnCalcError:
+        assume(False)  # a design cnncalc refuses (a window larger than the input, …)
+    check(design)
