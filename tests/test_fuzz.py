@@ -1,8 +1,10 @@
-"""Whatever the text, plan() returns a Report or raises a CnnCalcError, within 2 s.
+"""Whatever the text, plan() returns a Report or raises a CnnCalcError, within 2 s, and a Report
+renders in every format.
 
 Random text, and random mutations (inserted, deleted, duplicated characters; huge and negative
-numbers; unicode) of every design in examples/ and tests/designs/. Inputs that once broke
-something are kept below as fixed examples.
+numbers, also as strides, kernels, dilations and scales; unicode: byte-order marks, non-ASCII
+digits, control characters, non-breaking spaces) of every design in examples/ and tests/designs/.
+Inputs that once broke something are kept below as fixed examples.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import zoo
+from cnncalc.render import FORMATS, render
 
 SEEDS = [zoo.path(n).read_text() for n in zoo.names()] + [
     p.read_text() for p in sorted((Path(__file__).parent / "designs").glob("*.cnn"))]
 PIECES = st.sampled_from(
     list("[]()|+-*/?=.,;#x0123456789 \n\t→é\u200b") + ["->", "CONV3-8", "POOL2", "N", "(", "9" * 40, "-7", "*0",
                                                      "*99999", "p9", "d0", "g3", "/0", "x0", "?", "(ID +", "|",
-                                                     "conv.filters =", "INPUT", "GAP", "FC-"])
+                                                     "conv.filters =", "INPUT", "GAP", "FC-",
+                                                     # magnitudes: the fix search and sizes must not grow with them
+                                                     "/99999999999999", "d999999999999", "p999999999999",
+                                                     "CONV999999999999-1", "UPSAMPLE(999999999999999)",
+                                                     "DECONV9-1/999999999999", "(ceil=true)", "AVGPOOL9/7",
+                                                     # encodings
+                                                     "\ufeff", "\u00d7", "\u00b2", "\uff12", "\x00", "\u00a0",
+                                                     "\x1b", "\ud800"])
 
 def fuzz(examples: int) -> settings:
     return settings(max_examples=examples, deadline=2000,
@@ -29,9 +39,11 @@ def fuzz(examples: int) -> settings:
 
 def plans_or_refuses(text: str) -> None:
     try:
-        cnncalc.plan(text)
+        report = cnncalc.plan(text)
     except cnncalc.CnnCalcError:
-        pass
+        return
+    for fmt in FORMATS:
+        render(report, fmt)
 
 
 @fuzz(500)
@@ -50,6 +62,12 @@ def test_random_text(text):
 # found by this test: '*99999' after a residual block made ~800,000 rows, and the input-size search
 # walked them once per candidate size (48 s); now the limit refuses it and the search has a budget
 @example(zoo.path("resnet18").read_text(), [(974, 0, "*99999")])
+# the robustness issue's reproductions: a stride, a kernel and a dilation of 15 digits
+@example("INPUT 64x64x3 -> CONV3-8/11000000", [])
+@example("INPUT 8x8x3 -> CONV3-8/100000000000000", [])
+@example("INPUT 20000001x1x1 -> CONV(filters=1, kernel=20000000x1, p=0)", [])
+@example("INPUT 8x8x3 -> CONV3-8d999999999999p0", [])
+@example("INPUT 1x1x1 -> UPSAMPLE(999999999999999)*21 -> CONV2-1/2p0", [])
 def test_mutated_designs(seed, edits):
     text = seed
     for where, op, piece in edits:
