@@ -4,22 +4,51 @@ for which a whole design fits.
 A window fits when (in + 2p - k_eff) is divisible by the stride (the notes: "output H and
 W must be integers"); otherwise the floor leaves `uncovered` rows or columns at the end of
 the padded input, of which `dropped` are real input. The arithmetic is shapes.py's.
+
+No work grows with the size of a number: fitting strides are divisors of the span, found by
+factoring it; fitting paddings solve a congruence; the input-size search has a budget.
 """
 
 from __future__ import annotations
 
-from ..layers import Branch, Item, Layer, LayerGraph
-from .shapes import Window, effective_kernel, transposed
+from collections import Counter
+from fractions import Fraction
+from math import gcd, isqrt
+
+from ..errors import DesignError
+from ..layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
+from .shapes import Window, effective_kernel, merge, output, transposed
 
 SEARCH_REACH = 256  # input sizes tried on each side of the design's own
 SEARCH_VISITS = 1_000_000  # work limit of the input-size search, in layer visits (about a third of a second)
+LARGEST = MAX_VALUE - 1  # the largest number a design may write (15 digits): no fix goes past it
+WORK: Counter[str] = Counter()  # steps taken: "rho" (Pollard iterations), "divisors", "pads" (candidates built)
 
 
 def arithmetic(w: Window) -> str:
-    """(7 - 3 + 2*0)/5 + 1 = 1.8"""
-    exact = w.span / w.stride + 1
-    text = f"{exact:.2f}".rstrip("0").rstrip(".")
-    return f"({w.size} - {w.kernel} + 2*{w.pad})/{w.stride} + 1 = {text}"
+    """(7 - 3 + 2*0)/5 + 1 = 1.8; a value with more than two decimals is shown approximate,
+    never rounded to look whole: (64 - 3 + 2*1)/11000000 + 1 ≈ 1.0000057."""
+    return f"({w.size} - {w.kernel} + 2*{w.pad})/{w.stride} + 1 {_value(Fraction(w.span, w.stride) + 1)}"
+
+
+def _value(v: Fraction) -> str:
+    """'= 1.8' when v has at most two decimals; else '≈ ' with two significant decimals, more
+    where fewer would round to a whole number (≈ 2.33, ≈ 1.0000057, ≈ 1.9999999)."""
+    if (v * 100).denominator == 1:
+        return "= " + _decimals(v, 2)
+    frac, first = v - (v.numerator // v.denominator), 1
+    while frac * 10**first < 1:  # the first nonzero decimal
+        first += 1
+    places = max(2, first + 1)
+    while round(v * 10**places) % 10**places == 0:  # 1.9999999 must not read 2.00
+        places += 1
+    return "≈ " + _decimals(v, places)
+
+
+def _decimals(v: Fraction, places: int) -> str:
+    n = round(v * 10**places)
+    whole, part = divmod(n, 10**places)
+    return f"{whole}.{part:0{places}d}".rstrip("0").rstrip(".")
 
 
 def uncovered(w: Window) -> int:
@@ -27,45 +56,166 @@ def uncovered(w: Window) -> int:
     return w.span % w.stride
 
 
+def adds_window(w: Window) -> bool:
+    """Ceil mode keeps one more window than the floor: out = ceil(span/s) + 1, unless that window
+    would start past the input, (out - 1)*s >= in + p (shapes.slide)."""
+    return w.ceil and w.out > w.span // w.stride + 1
+
+
 def dropped(w: Window) -> int:
-    """Real input rows/columns (not padding) that no window covers; 0 in ceil mode."""
-    return 0 if w.ceil else max(0, uncovered(w) - w.pad)
+    """Real input rows/columns (not padding) at the end that no window covers; 0 when ceil mode
+    adds a partial window there."""
+    return 0 if adds_window(w) else max(0, uncovered(w) - w.pad)
 
 
-def pads_that_fit(w: Window, limit: int = 3) -> list[int]:
-    fits = [p for p in range(0, w.kernel) if (w.size + 2 * p - w.kernel) % w.stride == 0 and w.size + 2 * p >= w.kernel]
-    return sorted(fits, key=lambda p: (abs(p - w.pad), p))[:limit]
+def pad_limit(layer: Layer, w: Window) -> int:
+    """The largest padding offered: less than the window, and for pooling at most half its kernel
+    (PyTorch refuses more; Pool.check)."""
+    top = w.kernel - 1
+    return min(top, layer.kernel["HW".index(w.axis)] // 2) if layer.kind == "pool" else top
+
+
+def pads_that_fit(w: Window, top: int | None = None, limit: int = 3) -> list[int]:
+    """The paddings 0 <= p <= top (default k_eff - 1, at most LARGEST) nearest the current one for
+    which the window fits: (in + 2p - k_eff) % s == 0 and in + 2p >= k_eff."""
+    top = min(w.kernel - 1 if top is None else top, LARGEST)
+    r, s = w.size - w.kernel, w.stride
+    # 2p ≡ -r (mod s): solvable iff g = gcd(2, s) divides r; then p ≡ p0 (mod m), m = s/g
+    g = gcd(2, s)
+    if r % g:
+        return []
+    m = s // g
+    p0 = (-r // g) * pow(2 // g, -1, m) % m
+    low = max(0, -(r // 2))  # in + 2p >= k_eff
+    if low > top:
+        return []
+    at = min(max(w.pad, low), top)  # the nearest are those nearest the current pad clamped to [low, top]
+    below = at - (at - p0) % m  # the largest p ≡ p0 at or below `at`
+    candidates = [p for p in (below - 2 * m, below - m, below, below + m, below + 2 * m, below + 3 * m)
+                  if low <= p <= top]
+    WORK["pads"] += len(candidates)
+    return sorted(candidates, key=lambda p: (abs(p - w.pad), p))[:limit]
 
 
 def strides_that_fit(w: Window, limit: int = 3) -> list[int]:
-    top = max(w.stride * 2, 4)
-    fits = [s for s in range(1, top + 1) if w.span % s == 0 and s != w.stride]
-    return sorted(fits, key=lambda s: (abs(s - w.stride), s))[:limit]
+    """The strides 1 <= s' <= max(2s, 4) (at most LARGEST), other than s, nearest s that divide the span."""
+    if w.span <= 0:  # 0 fits every stride; a negative span (ceil mode) none
+        return []
+    fits = [d for d in divisors(w.span, min(max(w.stride * 2, 4), LARGEST)) if d != w.stride]
+    return sorted(fits, key=lambda d: (abs(d - w.stride), d))[:limit]
 
 
 def inputs_that_fit(w: Window) -> list[int]:
     """The nearest input sizes, below and above, for which this window fits."""
     below = w.size - uncovered(w)
     above = below + w.stride
-    return [n for n in (below, above) if n + 2 * w.pad >= w.kernel and n >= 1]
+    return [n for n in (below, above) if n + 2 * w.pad >= w.kernel and 1 <= n <= LARGEST]
 
 
+# -- divisors, by factoring ------------------------------------------------------------------------
+TRIAL = 1000  # trial division below this; what is left has only larger prime factors
+MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)  # Miller-Rabin is exact below 3.3e24 with these
+
+
+def divisors(n: int, top: int) -> list[int]:
+    """The divisors of n >= 1 that are at most `top`."""
+    found = [1]
+    for p, e in factor(n).items():
+        found = [d * p**i for d in found for i in range(e + 1) if d * p**i <= top]
+    WORK["divisors"] += len(found)
+    return found
+
+
+def factor(n: int) -> dict[int, int]:
+    """n >= 1 as {prime: exponent}: trial division below TRIAL, then Pollard's rho."""
+    primes: Counter[int] = Counter()
+    for p in (2, *range(3, TRIAL, 2)):  # an odd composite never divides: its prime factors are gone
+        while n % p == 0:
+            primes[p] += 1
+            n //= p
+    rest = [n] if n > 1 else []
+    while rest:
+        n = rest.pop()
+        if is_prime(n):
+            primes[n] += 1
+        else:
+            d = isqrt(n) if isqrt(n) ** 2 == n else _rho(n)
+            rest += [d, n // d]
+    return dict(primes)
+
+
+def is_prime(n: int) -> bool:
+    """Miller-Rabin for n > 1 with no factor below TRIAL."""
+    if n < TRIAL**2:
+        return True
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in MR_BASES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _rho(n: int) -> int:
+    """A proper factor of the composite n, not a square (Brent's variant: x -> x² + c, the
+    differences multiplied in batches of 64 before one gcd)."""
+    c = 1
+    while True:
+        y, r, q, g = 2, 1, 1, 1
+        while g == 1:
+            x = y
+            for _ in range(r):
+                y = (y * y + c) % n
+            k = 0
+            while k < r and g == 1:
+                ys = y
+                for _ in range(min(64, r - k)):
+                    y = (y * y + c) % n
+                    q = q * abs(x - y) % n
+                WORK["rho"] += min(64, r - k)
+                g = gcd(q, n)
+                k += 64
+            r *= 2
+        if g == n:  # the batch overshot: step through it one difference at a time
+            g = 1
+            while g == 1:
+                ys = (ys * ys + c) % n
+                WORK["rho"] += 1
+                g = gcd(abs(x - ys), n)
+        if g != n:
+            return g
+        c += 1
+
+
+# -- a misfit's row text and problems --------------------------------------------------------------
 def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int, column: int
             ) -> tuple[str, list[dict]]:
     """A layer's misfit as the row's `problem` text and the report's `problems` entries (one per
     axis, or one for both when they are alike)."""
     h, w = windows
-    same = (h.size, h.kernel, h.pad, h.stride) == (w.size, w.kernel, w.pad, w.stride)
+    same = (h.size, h.kernel, h.pad, h.stride, pad_limit(layer, h)) == (w.size, w.kernel, w.pad, w.stride,
+                                                                       pad_limit(layer, w))
     groups = [("H and W", h)] if same and not h.fits else [(f.axis, f) for f in windows if not f.fits]
     texts, problems = [], []
     for axis, fit in groups:
-        if fit.ceil:
+        if adds_window(fit):
             effect = f"ceil mode keeps {fit.out}, adding a partial window at the end"
+        elif fit.ceil:
+            effect = f"ceil mode keeps {fit.out}, the same as the floor: one more window would start past the input"
+            effect += f", and it drops {_last(dropped(fit), axis)} of the input" if dropped(fit) else ""
         elif dropped(fit):
             effect = f"the floor keeps {fit.out} and drops {_last(dropped(fit), axis)} of the input"
         else:
             effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
-        pads, strides, inputs = pads_that_fit(fit), strides_that_fit(fit), inputs_that_fit(fit)
+        pads, strides, inputs = pads_that_fit(fit, pad_limit(layer, fit)), strides_that_fit(fit), inputs_that_fit(fit)
         fixes = []
         if pads:
             fixes.append("p=" + " or p=".join(str(p) for p in pads))
@@ -136,12 +286,16 @@ class SearchExhausted(Exception):
     """The input-size search used up its budget of layer visits."""
 
 
-def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int]) -> int | None:
-    """The size along `axis` after `items`, or None unless every window fits. Each layer visited
-    spends one unit of budget[0]; SearchExhausted when none is left."""
+def _spend(items: list[Item], budget: list[int]) -> None:
     budget[0] -= len(items)
     if budget[0] < 0:
         raise SearchExhausted
+
+
+def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int]) -> int | None:
+    """The size along `axis` after `items`, or None unless every window fits. Each layer visited
+    spends one unit of budget[0]; SearchExhausted when none is left."""
+    _spend(items, budget)
     for item in items:
         if isinstance(item, Branch):  # every arm must fit and agree
             sizes = {size_if_fits(arm, axis, size, budget) for arm in item.arms}
@@ -155,23 +309,65 @@ def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int]) -> 
     return size
 
 
+def _volume_if_valid(items: list[Item], x: Volume, budget: list[int]) -> Volume | None:
+    """The volume after `items` by the shape rules, or None where one refuses it (groups that do
+    not divide the channels a FLATTEN made, say). Spends budget as size_if_fits does."""
+    _spend(items, budget)
+    try:
+        for item in items:
+            if isinstance(item, Branch):
+                arms = [_volume_if_valid(arm, x, budget) for arm in item.arms]
+                if None in arms:
+                    return None
+                x = merge(item.kind, arms, [""] * len(arms), item.span)
+            else:
+                x = output(item, x)[0]
+    except DesignError:
+        return None
+    return x
+
+
 def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS
                 ) -> tuple[dict[str, list[int]], str | None]:
-    """The nearest input sizes, below and above, for which every window of the design fits,
-    searched within `reach` of the input and `visits` layer visits; and a warning when the
-    search stopped on its budget."""
+    """Per axis ("h", "w"), the nearest input sizes below and above for which every window of the
+    design fits; [] for an axis that fits already, and for both when a misfitting axis has none.
+    Each size offered plans with every size offered (or kept) on the other axis. Searched within
+    `reach` of the input and `visits` layer visits; the second value is a warning when the search
+    stopped on its budget (the axes searched by then are shown)."""
     items, x = graph.items, graph.input.size
-    fixes: dict[str, list[int]] = {}
+    now = (x.h, x.w)
     budget = [visits]
+    fixes: dict[str, list[int]] = {}
+    fits: dict[int, bool] = {}  # axis -> every window fits along it at the design's size, found when needed
+
+    def axis_fits(axis: int) -> bool:
+        if axis not in fits:
+            fits[axis] = size_if_fits(items, axis, now[axis], budget) is not None
+        return fits[axis]
+
+    def plans(axis: int, n: int) -> bool:
+        """n along `axis` plans with the other axis' sizes: its own when it fits, those found when
+        it was searched first, else none yet (its search checks against these)."""
+        other = 1 - axis
+        partners = [now[other]] if axis_fits(other) else fixes["hw"[other]] if other < axis else []
+        return all(_volume_if_valid(items, Volume(*((n, m) if axis == 0 else (m, n)), x.c), budget) is not None
+                   for m in partners)
+
     try:
-        for axis, key, size in ((0, "h", x.h), (1, "w", x.w)):
+        for axis, key in ((0, "h"), (1, "w")):
             fixes[key] = found = []
-            for candidates in (range(size - 1, max(0, size - reach), -1), range(size + 1, size + reach)):
+            if axis_fits(axis):
+                continue
+            size = now[axis]
+            below, above = range(size - 1, max(0, size - reach), -1), range(size + 1, min(size + reach, LARGEST + 1))
+            for candidates in (below, above):
                 for n in candidates:
-                    if size_if_fits(items, axis, n, budget) is not None:
+                    if size_if_fits(items, axis, n, budget) is not None and plans(axis, n):
                         found.append(n)
                         break
     except SearchExhausted:
         return fixes, (f"the search for input sizes that fit stopped after {visits:,} layer visits; "
                        f"the sizes shown are those found by then")
+    if any(not fixes[key] and not fits[axis] for axis, key in ((0, "h"), (1, "w"))):
+        return {"h": [], "w": []}, None
     return fixes, None
