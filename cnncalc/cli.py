@@ -22,7 +22,7 @@ import typer
 from . import zoo
 from .errors import CnnCalcError, SettingsError, Source, Span
 from .expand import MAX_LAYERS, OPTIONAL_MODES
-from .metrics.memory import DTYPE_BYTES, OPTIMIZER_STATE
+from .metrics.memory import BUDGET_FOR, DEVICES as MEMORY_DEVICES, DTYPE_BYTES, OPTIMIZER_STATE
 from .pytorch import DEVICES, TARGETS
 from .render import FORMATS, ZOO_FORMATS
 from .render.sections import input_fix_text
@@ -53,6 +53,8 @@ OptionalMode = _choices("OptionalMode", OPTIONAL_MODES)
 ZooFormat = _choices("ZooFormat", ZOO_FORMATS)
 Device = _choices("Device", DEVICES)
 Target = _choices("Target", TARGETS)
+MemoryDevice = _choices("MemoryDevice", MEMORY_DEVICES)
+BudgetFor = _choices("BudgetFor", BUDGET_FOR)
 
 
 DesignArg = Annotated[str, typer.Argument(
@@ -110,6 +112,18 @@ def plan_command(
     optimizer: Annotated[Optimizer, typer.Option(
         "--optimizer", help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")
     ] = Optimizer("sgd"),
+    device: Annotated[MemoryDevice, typer.Option(
+        "--device", help="Whose memory rules the training and inference peaks follow: cuda (the allocator's "
+                         "512-byte blocks, dropout's 1-byte mask) or cpu.")] = MemoryDevice("cuda"),
+    foreach: Annotated[Optional[bool], typer.Option(
+        "--foreach/--for-loop", help="The optimizer's implementation: foreach (all parameters at once, "
+                                     "PyTorch's default on cuda) or a for-loop (its default on cpu).",
+        show_default="the device's default")] = None,
+    budget: Annotated[Optional[str], typer.Option(
+        "--budget", metavar="SIZE", help="A memory size (8GiB, 512MiB binary; 16GB decimal): report the largest "
+                                         "batch whose simulated peak fits it.")] = None,
+    budget_for: Annotated[BudgetFor, typer.Option(
+        "--budget-for", help="What must fit the budget: a training step or inference.")] = BudgetFor("training"),
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -123,7 +137,8 @@ def plan_command(
         from .render import render
 
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
-                       dtype=dtype.value, optimizer=optimizer.value, optional=optional.value,
+                       dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
+                       budget=budget, budget_for=budget_for.value, optional=optional.value,
                        max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:

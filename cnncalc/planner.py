@@ -16,7 +16,7 @@ from .errors import SettingsError, Span, describe_char
 from .errors import position as where
 from .expand import MAX_LAYERS, OPTIONAL_MODES, build
 from .layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
-from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes
+from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
 from .metrics.macs import MACS
 from .metrics.params import PARAMS
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .report import Report
 
 SCHEMA = schema.PLAN
-DEVICES = ("cuda", "cpu")  # whose rules the saved-for-backward bytes follow (dropout's mask differs)
 
 CONVENTIONS = (
     "params are learnable parameters (PyTorch's parameters()); BN running mean and variance are "
@@ -63,14 +62,18 @@ def check_size(size) -> Volume:
 
 
 def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
-         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", optional: str = "include",
-         max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
+         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
+         optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
-    batch; dtype: float32, float16, bfloat16, int8; optimizer: sgd, momentum, adam; optional:
-    include or exclude the items marked '?'; max_layers: refuse larger designs; label: names
-    the text in messages.
+    batch; dtype: float32, float16, bfloat16, int8; optimizer: sgd, momentum, adam; device: cuda or
+    cpu, whose memory rules apply (dropout's mask, the CUDA allocator's 512-byte blocks); foreach:
+    the optimizer's implementation (None: PyTorch's default for the device, foreach on CUDA, a
+    loop on the CPU); budget: a memory size (8GiB, 16GB, or bytes): the report's `budget` says the
+    largest batch whose peak fits it, for budget_for training or inference; optional: include or
+    exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
     760
@@ -78,7 +81,9 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     from .report import Report
 
     return Report.model_validate(run(text, defines=defines, input=input, batch=batch, dtype=dtype,
-                                     optimizer=optimizer, optional=optional, max_layers=max_layers, label=label).data)
+                                     optimizer=optimizer, device=device, foreach=foreach, budget=budget,
+                                     budget_for=budget_for, optional=optional, max_layers=max_layers,
+                                     label=label).data)
 
 
 class Planned(NamedTuple):
@@ -89,17 +94,55 @@ class Planned(NamedTuple):
 
 
 def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
-        batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", optional: str = "include",
-        max_layers: int = MAX_LAYERS, label: str = "") -> Planned:
+        batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
+        foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
+        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans."""
     if dtype not in memory.DTYPE_BYTES:
         raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
     if optimizer not in memory.OPTIMIZER_STATE:
         raise SettingsError(f"unknown optimizer '{optimizer}' (choose from {', '.join(memory.OPTIMIZER_STATE)})")
     check_batch(batch)
+    check_device(device, foreach)
+    budget = None if budget is None else parse_bytes(budget)
+    if budget_for not in memory.BUDGET_FOR:
+        raise SettingsError(f"a budget is for {' or '.join(memory.BUDGET_FOR)}, got '{budget_for}'")
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
-    walker = _Walker(graph, dtype, batch, optimizer, "cuda")
+    walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for)
     return Planned(walker.report(), walker.spans)
+
+
+UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(value) -> int:
+    """A memory size: a whole number of bytes, or a number and a unit: 8GiB, 512 MiB (binary), 16GB
+    (decimal), 1.5GiB."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number, unit = value, "b"
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = text[len(digits):] or "b"
+        try:
+            number = float(digits) if "." in digits else int(digits)
+        except ValueError:
+            number = None
+        if number is None or unit not in UNITS or not digits.replace(".", "", 1).isdigit():
+            raise SettingsError(f"a memory size is a number and a unit, such as 8GiB, 512MiB or 16GB "
+                                f"(GiB and MiB binary, GB and MB decimal); got '{value}'")
+    size = int(number * UNITS[unit])
+    if not 1 <= size <= 2**60:
+        raise SettingsError(f"a memory budget is from 1 byte to 1 EiB, got '{value}'")
+    return size
+
+
+def check_device(device, foreach) -> None:
+    if device not in memory.DEVICES:
+        raise SettingsError(f"unknown device '{device}' (choose from {', '.join(memory.DEVICES)})")
+    if foreach not in (None, True, False):
+        raise SettingsError(f"foreach must be true, false or None (the device's default), got {foreach!r}")
 
 
 def plan_data(text: str, **settings) -> dict:
@@ -127,18 +170,22 @@ def check_batch(batch) -> None:
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            saved_device: str = "cuda") -> dict:
-    """The report of an expanded graph, as the JSON-contract dict. `saved_device` picks whose
-    dropout rule the saved-for-backward bytes follow (see metrics/saved.py)."""
-    return _Walker(graph, dtype, batch, optimizer, saved_device).report()
+            device: str = "cuda", foreach: bool | None = None) -> dict:
+    """The report of an expanded graph, as the JSON-contract dict. `device` picks whose memory rules
+    apply (dropout's mask, the CUDA allocator's blocks: metrics/saved.py, metrics/training.py)."""
+    return _Walker(graph, dtype, batch, optimizer, device, foreach).report()
 
 
 class _Walker:
-    def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, saved_device: str) -> None:
+    def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, device: str,
+                 foreach: bool | None = None, budget: int | None = None, budget_for: str = "training") -> None:
         self.graph = graph
-        self.dtype, self.batch, self.optimizer = dtype, batch, optimizer
+        self.budget, self.budget_for = budget, budget_for
+        self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
+        self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]
-        self.storages = saved.Storages(self.size, batch, saved_device)
+        self.storages = saved.Storages(self.size, batch, device)
+        self.steps: list[training.Step] = []  # the training simulation's record of every row
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
@@ -174,43 +221,44 @@ class _Walker:
     def report(self) -> dict:
         graph = self.graph
         inp = graph.input
-        x, rf, sid = self.row(inp, inp.size, receptive.START, depth=0, arm=None, sid=-1, protected=False)
-        self.walk(graph.items, x, rf, 0, None, sid)
+        x, rf, sid, flow = self.row(inp, inp.size, receptive.START, 0, None, -1, saved.START)
+        self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
         rows = self.rows
         fixes = {}
         if self.problems:
             fixes, warning = fit.input_fixes(graph)
             if warning:
                 self.warnings.append(warning)
+        totals = memory.totals(rows, self.size, self.batch, self.optimizer)
+        budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
+                                    batch=self.batch, optimizer=self.optimizer, device=self.device,
+                                    foreach=self.foreach, budget=self.budget, budget_for=self.budget_for)
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
-                "optimizer": self.optimizer, "layers": rows,
-                "totals": memory.totals(rows, self.size, self.batch, self.optimizer),
+                "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach, "layers": rows,
+                "totals": totals, "budget": budget,
                 "fits": not self.problems, "problems": self.problems, "input_fixes": fixes,
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *graph.assumptions]}
 
-    def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int):
-        """The items of a chain. Its input (the network's, or a branch's) is protected: read by the
-        caller or by the other arms, no layer overwrites it in place (saved.protects)."""
-        protected = True
+    def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
+        """The items of a chain; `flow` is what is known of its input (saved.Flow)."""
         for item in items:
             if isinstance(item, Branch):
-                y, rf, sid = self.branch(item, x, rf, depth, arm, sid)
+                x, rf, sid, flow = self.branch(item, x, rf, depth, arm, sid, flow)
             else:
-                y, rf, sid = self.row(item, x, rf, depth, arm, sid, protected=protected)
-            x, protected = y, saved.protects(item, x, y, protected)
-        return x, rf, sid
+                x, rf, sid, flow = self.row(item, x, rf, depth, arm, sid, flow)
+        return x, rf, sid, flow
 
-    def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, protected: bool):
-        """One layer's row, every metric from its table; returns its output, field and storage."""
+    def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
+        """One layer's row, every metric from its table; returns its output, field, storage and flow."""
         y, windows = shapes.output(layer, x)
         line, column, source = self.place(layer.span)
-        sid_out = self.storages.output(layer, y, protected, sid)
+        sid_out = self.storages.output(layer, y, flow.protected, sid)
         rf_rule = receptive.RECEPTIVE[layer.kind]
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
             self.warnings.append(f"receptive fields are not reported after {layer.name} "
-                                 f"({where(line, column, source)}): a transposed or upsampling layer maps outputs to fractions of an "
-                                 f"input pixel")
+                                 f"({where(line, column, source)}): a transposed or upsampling layer maps outputs "
+                                 f"to fractions of an input pixel")
         problem = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
             problem, problems = fit.misfits(layer, windows, len(self.rows), line, column)
@@ -218,16 +266,19 @@ class _Walker:
                 p["source"] = source
             self.problems += problems
             self.spans += [layer.span] * len(problems)
-        self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
-                 problem=problem, protected=protected, sid_in=sid, sid_out=sid_out)
-        return y, rf_out, sid_out
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
+                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out)
+        return y, rf_out, sid_out, flow
 
-    def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int):
-        outs, fields, names = [], [], []
+    def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
+        """The arms, each from the branch's input (protected: every arm reads it), then the merge's row."""
+        outs, fields, names, sids, grads = [], [], [], [], []
         for i, items in enumerate(branch.arms, start=1):
-            y, f, _ = self.walk(items, x, rf, depth + 1, i, sid)
+            y, f, arm_sid, arm_flow = self.walk(items, x, rf, depth + 1, i, sid, saved.Flow(True, flow.grad))
             outs.append(y)
             fields.append(f)
+            sids.append(arm_sid)
+            grads.append(arm_flow.grad)
             names.append(items[-1].name if items and isinstance(items[-1], Layer) else
                          ("ID" if not items else "a merge"))
         y = shapes.merge(branch.kind, outs, names, branch.span)
@@ -238,15 +289,17 @@ class _Walker:
             self.warnings.append(f"the branches merged at {where(line, column, source)} have different effective "
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         sid_out = self.storages.new(y)
-        self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
-                 problem=None, protected=False, sid_in=sid, sid_out=sid_out)
-        return y, merged, sid_out
+        flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
+                        problem=None, flow=saved.Flow(False, any(grads)), sids_in=tuple(sids), sid_out=sid_out,
+                        holds=sid)
+        return y, merged, sid_out, flow
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
-            place: tuple[int, int, str], rf, rf_rule, problem: str | None, protected: bool, sid_in: int,
-            sid_out: int) -> None:
-        """Append the row of a layer or a merge: each metric's arm for its kind, or null where the
-        arm is UNSUPPORTED (named in the row's `unsupported`)."""
+            place: tuple[int, int, str], rf, rf_rule, problem: str | None, flow: saved.Flow,
+            sids_in: tuple[int, ...], sid_out: int, holds: int | None = None) -> saved.Flow:
+        """Append the row of a layer or a merge, each metric from its kind's arm, or null where the arm
+        is UNSUPPORTED (named in the row's `unsupported`); and its step for the training simulation.
+        Returns the flow after it."""
         kind = item.kind
         unsupported = []
         rule = PARAMS[kind]
@@ -268,14 +321,17 @@ class _Walker:
             memory_bytes = None
         else:
             memory_bytes = rule(item, y) * self.size
-        rule = saved.SAVED[kind]
-        if rule is UNSUPPORTED:
+        saves, after = saved.apply(item, x, y, flow, n_params is None or n_params > 0, self.size,
+                                   self.storages.device)
+        if saves is UNSUPPORTED:
             unsupported.append("saved")
             saved_bytes = None
         else:
-            saved_bytes = self.storages.charge(rule, item, x, y, protected, sid_in, sid_out)
+            saved_bytes = self.storages.charge(saves, sids_in[0], sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
+        self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+                                        flow.grad, holds))
         self.rows.append({
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,
             "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,
@@ -283,3 +339,4 @@ class _Walker:
             "fits": problem is None, "problem": problem, "formula": formula, "depth": depth, "arm": arm,
             "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
             "unsupported": unsupported})
+        return after

@@ -89,6 +89,24 @@ class Problem(_Model):
     source: str = "design"  # where line and column count: "design", or the -D NAME=VALUE it came from
 
 
+class PeakBreakdown(_Model):
+    """Bytes live at the peak, by what they are."""
+
+    params: int
+    buffers: int
+    gradients: int
+    optimizer: int  # the optimizer's state (momentum, Adam's moments and steps)
+    saved: int  # activations and other tensors kept for the backward pass
+    other: int  # everything else: the batch and its targets, outputs still to be read, activation gradients,
+    # temporaries
+
+
+class Peak(_Model):
+    phase: str  # forward, loss, backward or optimizer
+    index: int | None  # the row running at the peak; null outside the layers (the loss, the optimizer step)
+    breakdown: PeakBreakdown
+
+
 class Memory(_Model):
     dtype_bytes: int
     params_bytes: int
@@ -100,6 +118,11 @@ class Memory(_Model):
     optimizer_bytes: int
     training_bytes: int  # params + buffers + gradients + optimizer state + forward + backward
     saved_bytes: int = 0  # what autograd keeps for the backward pass in training mode, for the batch
+    # the simulated peak of live tensor bytes in one training step (see metrics/training.py); null when a
+    # layer kind has no rule (named in totals.partial)
+    training_peak_bytes: int | None = None
+    peak: Peak | None = None  # when and in what that peak happens
+    inference_peak_bytes: int | None = None  # the peak of an evaluation-mode forward pass under no_grad
 
 
 class Totals(_Model):
@@ -112,14 +135,26 @@ class Totals(_Model):
     partial: list[str] = []  # metrics some row does not support: their totals leave those rows out
 
 
+class Budget(_Model):
+    """The largest batch whose simulated peak fits a memory budget (`--budget`)."""
+
+    bytes: int
+    for_: str = Field(alias="for")  # training or inference
+    max_batch: int | None  # 0: even batch 1 does not fit; null: the peak is not known (totals.partial)
+    batch_1_bytes: int | None  # the peak at batch 1: how far over the budget when nothing fits
+
+
 class Report(_Model):
     schema_: str = Field(default=PLAN, alias="schema")
     input: Volume
     batch: int
     dtype: str
     optimizer: str
+    device: str = "cuda"  # whose memory rules apply: cuda or cpu
+    foreach: bool = True  # the optimizer's implementation: foreach (all parameters at once) or a loop
     layers: list[Row]
     totals: Totals
+    budget: Budget | None = None  # with a memory budget: the largest batch that fits it
     fits: bool
     problems: list[Problem]
     input_fixes: dict[str, list[int]]  # nearest input sizes per axis ("h", "w") for which every layer fits

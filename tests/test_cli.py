@@ -54,7 +54,7 @@ C = Case
 CASES = [
     # plan: the table and its totals, from a string, a built-in name, stdin
     C("plan-table", ("plan", VGG_LIKE), 0,
-      ("(3*3*3)*32 = 864", f"{VGG_LIKE_PARAMS:,}", "FLOPs", "2 x MACs", "training (sgd)")),
+      ("(3*3*3)*32 = 864", f"{VGG_LIKE_PARAMS:,}", "FLOPs", "2 x MACs", "training peak", "x2 rule (sgd)")),
     C("plan-stdin", ("plan", "-"), 0, ("(3*3*3)*32 = 864", f"{VGG_LIKE_PARAMS:,}"), stdin=VGG_LIKE),
     C("plan-builtin", ("plan", "vgg16"), 0, ("138,357,544",)),
     # plan: the other formats

@@ -312,7 +312,7 @@ def test_an_unsupported_metric_is_null_listed_and_partial(monkeypatch):
     assert local.macs is None and local.params is None and local.weights is None and local.rf is None
     assert local.unsupported == ["params", "macs", "rf"]
     assert conv.unsupported == [] and fc.rf is None  # the field stays unknown downstream
-    assert report.totals.partial == ["macs", "params", "rf"]
+    assert report.totals.partial == ["macs", "params", "rf", "training_peak"]
     assert report.totals.macs == conv.macs + fc.macs  # the unknown row is left out, not counted as 0
     assert report.totals.params == conv.params + fc.params
     from cnncalc.render import render

@@ -65,8 +65,10 @@ def test_saved_scales_with_batch_and_dtype_except_bn_statistics():
     # behind a view of the arm's input (ID, FLATTEN) or a dropout (its input itself in eval mode): still shared
     ("INPUT 8x8x3 -> CONV3-3 -> ([ID -> RELU] + ID)", [False], [0, V_IN * F, 0, V_IN * F, 0, 0]),
     ("INPUT 8x8x3 -> CONV3-3 -> ([FLATTEN -> RELU] | FLATTEN)", [False], [0, V_IN * F, 0, V_IN * F, 0, 0]),
-    # the network's own input is the caller's tensor: never overwritten
-    ("INPUT 8x8x3 -> RELU6 -> CONV3-3", [False], [0, V_IN * F, V_IN * F]),
+    # the network's own input is the caller's tensor: never overwritten; and before the first layer with
+    # parameters nothing requires grad, so nothing is kept
+    ("INPUT 8x8x3 -> RELU6 -> CONV3-3", [False], [0, 0, V_IN * F]),
+    ("INPUT 8x8x3 -> POOL2 -> DROPOUT -> RELU -> CONV3-3", [True], [0, 0, 0, 0, 4 * 4 * 3 * F]),
     # nor is what a layer saved for its backward pass: the second ReLU would write the first one's output
     ("INPUT 8x8x3 -> CONV3-3 -> RELU -> RELU", [True, False], [0, V_IN * F, V_IN * F, V_IN * F]),
     ("INPUT 8x8x3 -> CONV3-3 -> SIGMOID -> ID -> RELU", [False], [0, V_IN * F, V_IN * F, 0, V_IN * F]),

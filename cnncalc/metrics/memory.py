@@ -13,6 +13,8 @@ from ..layers import Layer, Volume
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # optimizer state per parameter, in parameter-sized copies
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
+DEVICES = ("cuda", "cpu")  # whose memory rules apply (dropout's mask, the CUDA allocator's blocks)
+BUDGET_FOR = ("training", "inference")  # what a memory budget must hold
 
 
 def _output(item, y: Volume) -> int:

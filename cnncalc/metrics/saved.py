@@ -28,6 +28,8 @@ bookkeeping over the walk.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..layers import Layer, Volume
 from . import UNSUPPORTED
 
@@ -42,6 +44,9 @@ Saved = tuple[bool, bool, int, int]  # saves its input, saves its output, extra 
 
 
 TRANSPARENT = ("flatten", "id", "dropout")  # may hand on their input's storage (a view; dropout in eval mode)
+# their output is a view in the exported network (FLATTEN, and FC's N x C x 1 x 1): an in-place layer on
+# a view makes autograd copy the whole base in the backward pass, so nothing runs in place on one
+VIEW_OUTPUTS = ("flatten", "fc")
 
 
 def runs_inplace(layer: Layer, protected: bool) -> bool:
@@ -54,15 +59,38 @@ def shares_storage(layer: Layer, protected: bool) -> bool:
     return layer.kind in ("flatten", "id") or runs_inplace(layer, protected)
 
 
-def protects(layer: Layer, x: Volume, y: Volume, protected: bool) -> bool:
-    """Is the layer's output a tensor no later layer may overwrite in place? A chain's input is (the
-    network's is the caller's tensor, a branch's is read by the other arms), and so is an output the
-    layer saved for its backward pass (RELU -> RELU: the second may not write what the first saved),
-    or a view of such a tensor. A layer whose saved tensors are not known protects its output."""
-    if protected and layer.kind in TRANSPARENT:
-        return True
+NOTHING: Saved = (False, False, 0, 0)
+
+
+class Flow(NamedTuple):
+    """What the walk knows of the tensor between two layers.
+
+    protected: no layer may overwrite it in place. A chain's input is protected (the network's is the
+        caller's tensor, a branch's is read by the other arms), and so is an output its layer saves for
+        the backward pass whenever it records one (RELU -> RELU: the second may not write what the first
+        saved; decided as if the input required grad, so the exported network is safe either way), or a
+        view of one.
+    grad: it requires a gradient: a layer with parameters comes before it. Until then autograd records
+        nothing: layers save nothing and run no backward (the input does not require grad)."""
+
+    protected: bool
+    grad: bool
+
+
+START = Flow(protected=True, grad=False)
+
+
+def apply(layer: Layer, x: Volume, y: Volume, flow: Flow, has_params: bool, dtype_bytes: int,
+          device: str = "cuda") -> tuple[Saved | object, Flow]:
+    """What the layer keeps for backward (UNSUPPORTED where not known), and the flow after it.
+    A layer whose saved tensors are not known protects its output."""
     rule = SAVED[layer.kind]
-    return rule is UNSUPPORTED or rule(layer, x, y, protected, 1, "cuda")[1]
+    grad = flow.grad or has_params
+    if rule is UNSUPPORTED:
+        return UNSUPPORTED, Flow(True, grad)
+    recorded = rule(layer, x, y, flow.protected, dtype_bytes, device)
+    protected = (flow.protected and layer.kind in TRANSPARENT) or recorded[1] or layer.kind in VIEW_OUTPUTS
+    return recorded if grad else NOTHING, Flow(protected, grad)
 
 
 def _input(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
@@ -154,9 +182,9 @@ class Storages:
         """The storage of a layer's output: its input's, in place or as a view; else a new one."""
         return sid_in if shares_storage(layer, protected) else self.new(y)
 
-    def charge(self, rule, layer, x: Volume, y: Volume, protected: bool, sid_in: int, sid_out: int) -> int:
+    def charge(self, saves: Saved, sid_in: int, sid_out: int) -> int:
         """Bytes the layer adds to what autograd keeps for the backward pass, for the batch."""
-        saves_in, saves_out, per_image, per_batch = rule(layer, x, y, protected, self.dtype_bytes, self.device)
+        saves_in, saves_out, per_image, per_batch = saves
         total = per_image * self.batch + per_batch
         for wanted, sid in ((saves_in, sid_in), (saves_out, sid_out)):
             if wanted and sid not in self.saved:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from ..layers import Activation, Branch, LayerGraph, Volume
 from ..metrics import shapes
-from ..metrics.saved import runs_inplace, protects
+from ..metrics import UNSUPPORTED
+from ..metrics.params import PARAMS
+from ..metrics.saved import Flow, apply, runs_inplace
 
 _HELPERS = {
     "Branches": '''
@@ -78,31 +80,35 @@ class _Writer:
         self.counts[base] = self.counts.get(base, 0) + 1
         return f"{base}{self.counts[base]}"
 
-    def sequence(self, items: list, x: Volume, indent: int) -> tuple[list[str], Volume]:
-        """Lines of an nn.Sequential(OrderedDict) body, and the output volume. Activations run in place
-        only where the walk's saved-tensor model says (saved.protects): never on the chain's input."""
+    def sequence(self, items: list, x: Volume, indent: int, flow: Flow) -> tuple[list[str], Volume, Flow]:
+        """Lines of an nn.Sequential(OrderedDict) body, the output volume and the flow after it.
+        Activations run in place only where the walk's saved-tensor model says (saved.Flow)."""
         pad = " " * indent
         lines = []
-        protected = True
         for item in items:
             if isinstance(item, Branch):
                 self.helpers.add("Branches")
                 name = self.name(item.kind)
                 arms_src = []
-                outs = []
+                outs, grads = [], []
                 for arm in item.arms:
-                    body, y = self.sequence(arm, x, indent + 8)
+                    body, y, arm_flow = self.sequence(arm, x, indent + 8, Flow(True, flow.grad))
                     outs.append(y)
+                    grads.append(arm_flow.grad)
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
                 y = shapes.merge(item.kind, outs, ["" for _ in outs], item.span)
                 lines.append(f'{pad}("{name}", Branches("{item.kind}",\n' + "\n".join(arms_src) + f"\n{pad})),")
+                flow = Flow(False, any(grads))
             else:
                 y, _ = shapes.output(item, x)
-                base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, protected))
+                base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, flow.protected))
                 lines.append(f'{pad}("{self.name(base)}", {code}),')
-            x, protected = y, protects(item, x, y, protected)
-        return lines, x
+                rule = PARAMS[item.kind]
+                has_params = rule is UNSUPPORTED or sum(rule(item, x, y)[:2]) > 0
+                flow = apply(item, x, y, flow, has_params, 4)[1]
+            x = y
+        return lines, x, flow
 
 
 # -- one arm per layer kind: (writer, layer, input, output, runs in place) -> (module name, constructor) --
@@ -182,7 +188,7 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     """Standalone PyTorch source for the design's network."""
     inp = graph.input.size
     writer = _Writer()
-    body, out = writer.sequence(graph.items, inp, indent=12)
+    body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
     helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Dense", "Flat", "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""

@@ -80,7 +80,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
         raise CnnCalcError("--measure needs --device cuda: it reads the CUDA allocator's peak")
     check_batch(batch)
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
-    report = Report.model_validate(analyze(graph, batch=batch, saved_device="cpu" if device == "cpu" else "cuda"))
+    report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
     try:

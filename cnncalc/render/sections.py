@@ -16,7 +16,7 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
     batch = report["batch"]
     optimizer = report["optimizer"]
     state = {"sgd": "no state", "momentum": "1 copy of the params", "adam": "2 copies of the params"}
-    return [
+    return _peak_lines(report) + [
         ("params", f"{t['params']:,} ({short(t['params'])}; weights {weights:,} + biases {biases:,}), "
                    f"{binary(m['params_bytes'])} as {report['dtype']}"),
         ("buffers", f"{t['buffers']:,} (BN running mean and variance), {binary(m['buffers_bytes'])}"),
@@ -27,12 +27,52 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
         ("backward (x2)", f"+{binary(m['backward_bytes'])}: the notes' rule of thumb, as much again as forward"),
         ("saved (autograd)", f"{binary(m['saved_bytes'])} kept for the backward pass in training mode, batch {batch} "
                              f"(PyTorch's rules, each tensor once)"),
-        (f"training ({optimizer})",
-         f"{binary(m['training_bytes'])} = params {binary(m['params_bytes'])} + buffers {binary(m['buffers_bytes'])} "
+        (f"x2 rule ({optimizer})",
+         f"{binary(m['training_bytes'])}, the notes' rule of thumb = params {binary(m['params_bytes'])} + buffers {binary(m['buffers_bytes'])} "
          f"+ gradients {binary(m['gradients_bytes'])} + optimizer {binary(m['optimizer_bytes'])} "
          f"({state[optimizer]}) + forward and backward {binary(m['forward_bytes'] + m['backward_bytes'])}"),
     ] + ([("partial", f"{', '.join(t['partial'])}: not known for some layer kinds; their rows show '?' and these "
                       f"totals leave them out")] if t.get("partial") else [])
+
+
+PHASES = {"forward": "in the forward pass", "loss": "computing the loss", "backward": "in the backward pass",
+          "optimizer": "in the optimizer step"}
+
+
+def _peak_lines(report: dict) -> list[tuple[str, str]]:
+    """The simulated peaks of a training step and of inference, with where and in what the first happens."""
+    m = report["memory"] if "memory" in report else report["totals"]["memory"]
+    if m.get("training_peak_bytes") is None:
+        return []
+    peak, batch = m["peak"], report["batch"]
+    where = PHASES.get(peak["phase"], peak["phase"])
+    if peak["index"] is not None and peak["index"] < len(report["layers"]):
+        where += f", at row {peak['index']} ({report['layers'][peak['index']]['name']})"
+    parts = {"params": "params", "buffers": "buffers", "gradients": "gradients", "optimizer": "optimizer state",
+             "saved": "saved for backward", "other": "other tensors"}
+    breakdown = " + ".join(f"{label} {binary(peak['breakdown'][key])}" for key, label in parts.items()
+                           if peak["breakdown"][key])
+    impl = "foreach" if report.get("foreach") else "for-loop"
+    return _budget_lines(report) + [
+        ("training peak", f"{binary(m['training_peak_bytes'])} for one training step at batch {batch} "
+                          f"({report['optimizer']}, {impl}, {report.get('device', 'cuda')} rules), {where}: "
+                          f"{breakdown}"),
+        ("inference peak", f"{binary(m['inference_peak_bytes'])} for a forward pass in evaluation mode at batch "
+                           f"{batch} (no_grad)"),
+    ]
+
+
+def _budget_lines(report: dict) -> list[tuple[str, str]]:
+    budget = report.get("budget")
+    if not budget or budget["max_batch"] is None:
+        return []
+    size, what = binary(budget["bytes"]), "a training step" if budget["for"] == "training" else "inference"
+    if budget["max_batch"] == 0:
+        over = budget["batch_1_bytes"] - budget["bytes"]
+        return [("budget", f"{size}: nothing fits; {what} at batch 1 needs {binary(budget['batch_1_bytes'])}, "
+                           f"{binary(over)} over")]
+    return [("budget", f"{size}: the largest batch for {what} is {budget['max_batch']:,} "
+                       f"(batch {budget['max_batch'] + 1:,} does not fit)")]
 
 
 def fit_lines(report: dict) -> list[str]:

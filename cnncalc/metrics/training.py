@@ -1,0 +1,414 @@
+"""The peak of live tensor bytes in one training step, simulated as PyTorch runs it.
+
+The step (the one `cnncalc.pytorch.memory` measures with PyTorch's MemTracker):
+
+    x = randn(N, C, H, W); y = randint(classes, (N, H_out, W_out))   the batch and its int64 targets
+    loss = cross_entropy(net(x), y)          log-softmax over the channels, per output pixel
+    loss.backward(); optimizer.step(); optimizer.zero_grad(set_to_none=True)
+
+in the steady state (the optimizer's state exists). The walk records one `Step` per row; this
+replays them as a timeline of operations, each allocating its outputs, the total sampled after
+each operation (as MemTracker does), then freeing what nothing references any more:
+
+- forward: a layer allocates its output (unless in place or a view) and what it keeps for the
+  backward pass (indices, statistics, copies: saved.py); its input is freed once its last reader
+  has run, unless a layer saved it. Nothing before the first layer with parameters is recorded.
+- the loss: log-softmax (kept) and the loss with its total weight.
+- backward, in reverse: each layer allocates the gradient of its input (views pass it on) and of
+  its parameters (which live until zero_grad), then frees its output's gradient and what it saved.
+  Gradients meeting at a tensor read by several layers are summed into a new tensor.
+- the optimizer step: its temporaries (Adam's denominators), then zero_grad frees the gradients.
+
+Each layer kind has an arm in BACKWARD (UNSUPPORTED where the simulation does not know it: the
+training peak is then left out, and named in totals.partial).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..layers import Volume
+from . import UNSUPPORTED
+
+TARGET_BYTES = 8  # the targets are int64, one per output pixel
+SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
+STEP_BYTES = 4  # Adam's per-parameter `step` is a float32 scalar tensor (on the CPU)
+BATCHES_TRACKED_BYTES = 8  # BN's num_batches_tracked is an int64 scalar
+
+
+class Step(NamedTuple):
+    """A row as the training simulation sees it."""
+
+    kind: str
+    item: object  # the Layer, or the Branch of a merge
+    x: Volume  # its input volume (a merge's: the branch's input)
+    y: Volume
+    sids_in: tuple[int, ...]  # the storages it reads (a merge: its arms' outputs)
+    sid_out: int
+    saves: tuple  # saved.Saved, or UNSUPPORTED
+    weights: int | None  # elements of its weight tensor, of its bias tensor, of its buffers
+    biases: int | None
+    buffers: int | None
+    grad: bool  # its input requires grad
+    holds: int | None = None  # a merge: the branch's input, which the branch holds until it merges
+
+
+class Peak(NamedTuple):
+    bytes: int
+    phase: str  # forward, loss, backward, optimizer
+    index: int | None  # the row running then (None outside the layers)
+    breakdown: dict[str, int]  # params, buffers, gradients, optimizer, saved, other
+
+
+# -- backward, one arm per row kind: the operations of the layer's backward, in order, each a tuple
+# of what it allocates: "input" (the gradient of the layer's input, when that requires grad),
+# "weight", "bias" (the parameters' gradients, kept until zero_grad). None: the layer's backward
+# allocates nothing and hands its output's gradient on (views, merges).
+OneOp = (("input", "weight", "bias"),)
+Views = None
+
+BACKWARD = {
+    "input": Views,
+    "conv": OneOp,  # convolution_backward: all three at once
+    "pool": OneOp,
+    "fc": (("input",), ("weight",), ("bias",)),  # addmm's backward: two products, then a sum
+    "dwconv": OneOp,
+    "deconv": OneOp,
+    "local": UNSUPPORTED,
+    "dropout": OneOp,
+    "upsample": OneOp,
+    "lrn": UNSUPPORTED,
+    "gap": OneOp,
+    "flatten": Views,
+    "bn": OneOp,  # native_batch_norm_backward: all three at once
+    "act": OneOp,
+    "id": Views,
+    "concat": Views,  # narrowed views of the merged gradient
+    "add": Views,  # the same gradient for every arm
+}
+
+
+CUDA_BLOCK = 512  # the CUDA caching allocator rounds every tensor up to a multiple of 512 bytes
+
+
+# -- what a layer's forward allocates beside its output even when nothing keeps it (freed at once):
+# one arm per row kind, (step, training mode, dtype bytes, device) -> bytes per image
+def _indices(step: Step, training: bool, size: int, device: str) -> int:
+    if step.item.type != "max":
+        return 0
+    return (step.y.size if step.kind == "pool" else step.y.c) * 8  # int64 indices, in both modes
+
+
+def _noise(step: Step, training: bool, size: int, device: str) -> int:
+    # training: a mask (CUDA) or a noise tensor of the dtype (CPU); evaluation: nothing, the input goes on
+    return step.y.size * (1 if device == "cuda" else size) if training else 0
+
+
+def _none(step: Step, training: bool, size: int, device: str) -> int:
+    return 0
+
+
+TRANSIENT = {
+    "input": _none, "conv": _none, "pool": _indices, "fc": _none, "dwconv": _none, "deconv": _none,
+    "local": UNSUPPORTED, "dropout": _noise, "upsample": _none, "lrn": UNSUPPORTED, "gap": _indices,
+    "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
+}
+
+
+class _Timeline:
+    """Live storages by key, with their bytes and category; the peak over samples. An activation's
+    category is decided when sampled: "saved" while a layer keeps it for backward, else "other"."""
+
+    def __init__(self, block: int, kept: dict[int, int]) -> None:
+        self.live: dict[object, tuple[int, str]] = {}
+        self.total = 0
+        self.peak = Peak(0, "", None, {})
+        self.block = block
+        self.kept = kept
+        self.events: list[tuple[str, int | None, int]] | None = None  # (phase, row, total) when traced
+
+    def alloc(self, key, size: int, category: str) -> None:
+        if key not in self.live:
+            size = -(-size // self.block) * self.block
+            self.live[key] = (size, category)
+            self.total += size
+
+    def free(self, key) -> None:
+        entry = self.live.pop(key, None)
+        if entry is not None:
+            self.total -= entry[0]
+
+    def sample(self, phase: str, index: int | None) -> None:
+        if self.events is not None:
+            self.events.append((phase, index, self.total))
+        if self.total > self.peak.bytes:
+            breakdown: dict[str, int] = {}
+            for key, (size, category) in self.live.items():
+                if category == "activation":
+                    category = "saved" if self.kept.get(key[1], 0) > 0 else "other"
+                breakdown[category] = breakdown.get(category, 0) + size
+            self.peak = Peak(self.total, phase, index, breakdown)
+
+
+def supported(steps: list[Step]) -> bool:
+    return not any(BACKWARD[s.kind] is UNSUPPORTED or TRANSIENT[s.kind] is UNSUPPORTED or s.saves is UNSUPPORTED
+                   or s.weights is None for s in steps)
+
+
+def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int,
+              optimizer: str, device: str, foreach: bool, budget: int | None = None,
+              budget_for: str = "training") -> dict | None:
+    """Add the simulated peaks to the report's totals (`totals.memory`), or name them in `partial`;
+    with a budget, return the report's `budget`: the largest batch that fits it."""
+    memory = totals["memory"]
+    if not supported(steps):
+        memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None)
+        totals["partial"] = sorted({*totals["partial"], "training_peak"})
+        return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
+                                            "batch_1_bytes": None}
+    block = CUDA_BLOCK if device == "cuda" else 1
+    peak = simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
+                    foreach=foreach, block=block, device=device)
+    order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
+    memory["training_peak_bytes"] = peak.bytes
+    memory["peak"] = {"phase": peak.phase, "index": peak.index,
+                      "breakdown": {k: peak.breakdown.get(k, 0) for k in order}}
+    memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch,
+                                               block=block, device=device)
+    if budget is None:
+        return None
+    most, one = largest_batch(steps, storage_sizes, budget, mode=budget_for, dtype_bytes=dtype_bytes,
+                              optimizer=optimizer, device=device, foreach=foreach)
+    return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one}
+
+
+def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, *, mode: str, dtype_bytes: int,
+                  optimizer: str, device: str, foreach: bool, most: int = 10**15) -> tuple[int, int]:
+    """The largest batch whose simulated peak (of a training step, or of inference) fits in `budget`
+    bytes, and the peak at batch 1. The peak grows with the batch (every live tensor does or stays),
+    so a doubling then a bisection finds it in about 2*log2(batch) simulations: exact against the
+    simulation (the answer fits, one more does not); 0 when even batch 1 does not fit."""
+    block = CUDA_BLOCK if device == "cuda" else 1
+
+    def peak(batch: int) -> int:
+        if mode == "inference":
+            return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
+        return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
+                        foreach=foreach, block=block, device=device).bytes
+
+    one = peak(1)
+    if one > budget:
+        return 0, one
+    low, high = 1, 2
+    while high <= most and peak(high) <= budget:
+        low, high = high, high * 2
+    high = min(high, most + 1)
+    while high - low > 1:  # peak(low) fits, peak(high) does not
+        mid = (low + high) // 2
+        low, high = (mid, high) if peak(mid) <= budget else (low, mid)
+    return low, one
+
+
+def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, block: int = 1,
+              device: str = "cuda") -> int:
+    """The peak of a forward pass in evaluation mode under no_grad: parameters, buffers, the batch and
+    the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on."""
+    t = _Timeline(block, {})
+    for i, n in enumerate(n for s in steps for n in (s.weights, s.biases) if n):
+        t.alloc(("param", i), n * dtype_bytes, "params")
+    n_bn = sum(1 for s in steps if s.kind == "bn")
+    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
+    if buffers:
+        t.alloc("buffers", buffers, "buffers")
+    readers = _readers(steps)
+    first = steps[0]
+    t.alloc(("act", first.sid_out), storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
+    t.sample("forward", 0)
+    alias: dict[int, int] = {}  # in evaluation mode a dropout's output is its input
+    for index, s in enumerate(steps[1:], start=1):
+        reads = [alias.get(sid, sid) for sid in _read(s)]
+        if s.kind == "dropout":
+            alias[s.sid_out] = reads[0]
+            readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
+            continue
+        t.alloc(("act", alias.get(s.sid_out, s.sid_out)), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
+        temp = TRANSIENT[s.kind](s, False, dtype_bytes, device) * batch
+        if temp:
+            t.alloc("temp", temp, "other")
+        t.sample("forward", index)
+        t.free("temp")
+        for sid in reads:
+            readers[sid] -= 1
+            if readers[sid] <= 0 and sid != first.sid_out:
+                t.free(("act", sid))
+    return t.peak.bytes
+
+
+def _read(s: Step) -> tuple[int, ...]:
+    """The storages a row holds until it has run: its inputs, and a merge also its branch's input."""
+    return s.sids_in if s.holds is None else (*s.sids_in, s.holds)
+
+
+def _readers(steps: list[Step]) -> dict[int, int]:
+    readers: dict[int, int] = {}
+    for s in steps[1:]:
+        for sid in _read(s):
+            readers[sid] = readers.get(sid, 0) + 1
+    return readers
+
+
+def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, optimizer: str,
+             foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None) -> Peak:
+    """The peak of one training step (see the module's docstring); `block`: allocation granularity;
+    `events`, a list, receives (phase, row, live bytes) after every operation."""
+    per = dtype_bytes * batch  # bytes of one value per image, for the batch
+    kept: dict[int, int] = {}
+    t = _Timeline(block, kept)
+    t.events = events
+
+    # the steady state: parameters, buffers, optimizer state
+    tensors = [n for s in steps for n in (s.weights, s.biases) if n]
+    for i, n in enumerate(tensors):
+        t.alloc(("param", i), n * dtype_bytes, "params")
+    n_bn = sum(1 for s in steps if s.kind == "bn")
+    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
+    if buffers:
+        t.alloc("buffers", buffers, "buffers")
+    copies = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]
+    for i, n in enumerate(tensors):
+        for c in range(copies):
+            t.alloc(("state", c, i), n * dtype_bytes, "optimizer")
+        if optimizer == "adam":
+            t.alloc(("step", i), STEP_BYTES, "optimizer")
+
+    # forward: storages live while a later row will read them or a layer keeps them for backward
+    readers = _readers(steps)
+    first, last = steps[0], steps[-1]
+    held = {first.sid_out}  # the batch, held by the step until it ends
+
+    def act(sid: int) -> tuple:
+        return ("act", sid)
+
+    def release(sid: int) -> None:
+        if readers.get(sid, 0) <= 0 and kept.get(sid, 0) <= 0 and sid not in held:
+            t.free(act(sid))
+
+    t.alloc(act(first.sid_out), storage_sizes[first.sid_out] * per, "activation")
+    out = last.y
+    t.alloc("targets", batch * out.h * out.w * TARGET_BYTES, "other")
+    t.sample("forward", 0)
+    for index, s in enumerate(steps[1:], start=1):
+        saves_in, saves_out, per_image, per_batch = s.saves
+        t.alloc(act(s.sid_out), storage_sizes[s.sid_out] * per, "activation")
+        if per_image or per_batch:
+            t.alloc(("extra", index), per_image * batch + per_batch, "saved")
+        elif not s.grad and (temp := TRANSIENT[s.kind](s, True, dtype_bytes, device) * batch):
+            t.alloc("temp", temp, "other")  # made by the operation, kept by nothing: freed at once
+        t.sample("forward", index)
+        t.free("temp")
+        for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
+            if wanted:
+                kept[sid] = kept.get(sid, 0) + 1
+        for sid in _read(s):
+            readers[sid] -= 1
+            release(sid)
+
+    # the loss: log-softmax over the channels (kept for its backward), then the loss and its total weight
+    logits = out.size * per
+    t.alloc("log_softmax", logits, "saved")
+    t.sample("loss", None)
+    t.alloc("loss", SCALAR_BYTES, "other")
+    t.alloc("total_weight", SCALAR_BYTES, "saved")
+    t.sample("loss", None)
+    readers[last.sid_out] = 0  # cross_entropy held the network's output until it returned
+    release(last.sid_out)
+
+    # backward
+    refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
+    grads: dict[int, object] = {}  # storage -> the key of its gradient so far
+
+    def unref(key) -> None:
+        refs[key] -= 1
+        if refs[key] == 0:
+            t.free(key)
+
+    def deliver(sid: int, key, index: int) -> None:
+        """A gradient arrives at a storage; a second one is summed with the first into a new tensor."""
+        refs[key] = refs.get(key, 0) + 1
+        if sid not in grads:
+            grads[sid] = key
+            return
+        total = ("sum", index, sid)
+        t.alloc(total, storage_sizes[sid] * per, "other")
+        t.sample("backward", index)
+        refs[total] = 1
+        unref(grads[sid])
+        unref(key)
+        grads[sid] = total
+
+    t.alloc("grad_loss", SCALAR_BYTES, "other")
+    t.sample("backward", None)
+    t.alloc("grad_nll", logits, "other")
+    t.sample("backward", None)
+    t.free("total_weight")  # the gradient of the loss lives on: backward() holds it until the end
+    t.alloc("grad_logits", logits, "other")
+    t.sample("backward", None)
+    t.free("grad_nll")
+    t.free("log_softmax")
+    deliver(last.sid_out, "grad_logits", len(steps))
+    param_i = len(tensors)
+    for index in range(len(steps) - 1, 0, -1):
+        s = steps[index]
+        mine = [n for n in (s.weights, s.biases) if n]
+        param_i -= len(mine)
+        if not (s.grad or mine):
+            continue  # before the first layer with parameters: no backward
+        ops = BACKWARD[s.kind]
+        if ops is None:  # a view or a merge: its output's gradient (or views of it) goes on
+            if s.sids_in != (s.sid_out,):
+                key = grads.pop(s.sid_out)
+                for sid in s.sids_in:
+                    deliver(sid, key, index)
+                unref(key)
+            continue
+        key = grads.pop(s.sid_out)
+        new = None
+        for op in ops:
+            for what in op:
+                if what == "input" and s.grad:
+                    new = ("grad_in", index)
+                    t.alloc(new, s.x.size * per, "other")
+                elif what == "weight" and s.weights:
+                    t.alloc(("grad_p", param_i), s.weights * dtype_bytes, "gradients")
+                elif what == "bias" and s.biases:
+                    t.alloc(("grad_p", param_i + 1), s.biases * dtype_bytes, "gradients")
+            t.sample("backward", index)
+        unref(key)
+        saves_in, saves_out, per_image, per_batch = s.saves
+        t.free(("extra", index))
+        for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
+            if wanted:
+                kept[sid] -= 1
+                release(sid)
+        if new is not None:
+            refs[new] = 0
+            deliver(s.sids_in[0], new, index)
+            if refs[new] == 0:
+                t.free(new)
+
+    t.free("grad_loss")
+    # the optimizer step: in place, but for Adam's denominators
+    if optimizer == "adam":
+        if foreach:
+            for i, n in enumerate(tensors):
+                t.alloc(("denom", i), n * dtype_bytes, "other")
+            t.sample("optimizer", None)
+        else:
+            for i, n in enumerate(tensors):  # sqrt, then the division, while the last denominator lives
+                t.alloc(("sqrt", i), n * dtype_bytes, "other")
+                t.sample("optimizer", None)
+                t.alloc(("denom", i), n * dtype_bytes, "other")
+                t.sample("optimizer", None)
+                t.free(("sqrt", i))
+                t.free(("denom", i - 1))
+    return t.peak

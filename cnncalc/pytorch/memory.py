@@ -1,0 +1,128 @@
+"""PyTorch's own measurement of one training step: the oracle cnncalc's simulated peak is tested against.
+
+The step (`STEP`, the same one cnncalc simulates):
+
+    x = randn(N, C, H, W)                         the input batch
+    y = randint(classes, (N, H_out, W_out))       integer targets, one per output pixel (int64)
+    loss = cross_entropy(net(x), y)               per pixel when the output is spatial
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+run twice, the second one measured (the optimizer state exists, as in the steady state), by
+`torch.distributed._tools.mem_tracker.MemTracker`: the live bytes of every tensor storage,
+sampled after every operation, by category. Under `FakeTensorMode` nothing is computed and the
+peak is the same to the byte, so a measurement costs seconds. Needs torch (the extra).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+CATEGORIES = {"Parameter": "params", "Buffer": "buffers", "Gradient": "gradients", "Optstate": "optimizer",
+              "Activation": "activations", "Temp": "temporaries", "Other": "other"}
+
+
+class Measured(NamedTuple):
+    peak_bytes: int
+    breakdown: dict[str, int]  # bytes at the peak by category: params, buffers, gradients, optimizer, ...
+    timeline: list[tuple[str, int]] | None  # (operation, live bytes after it), when asked for
+
+
+def optimizer_for(torch, name: str, params, foreach: bool | None):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.01, foreach=foreach)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=0.01, momentum=0.9, foreach=foreach)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=1e-3, foreach=foreach)
+    raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
+
+
+def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bool | None = False,
+                 fake: bool = True, timeline: bool = False) -> Measured:
+    """The peak of the second of two training steps of the network in `source` (what `cnncalc
+    export` writes), on the CPU, with MemTracker; `foreach` picks the optimizer's implementation
+    (None: PyTorch's default for the device)."""
+    import torch
+    import torch.nn.functional as F
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    namespace: dict = {}
+    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    c, h, w = namespace["INPUT_SHAPE"]
+    classes, out_h, out_w = namespace["OUTPUT_SHAPE"]
+
+    def step(net, opt):
+        x = torch.randn(batch, c, h, w)
+        y = torch.randint(classes, (batch, out_h, out_w))
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    mode = FakeTensorMode() if fake else None
+    if mode is not None:
+        mode.__enter__()
+    try:
+        torch.manual_seed(0)
+        net = namespace["Net"]().train()
+        opt = optimizer_for(torch, optimizer, net.parameters(), foreach)
+        step(net, opt)  # the first step creates the optimizer's state
+        tracker = _TimelineTracker(timeline) if timeline else MemTracker()
+        tracker.track_external(net, opt)
+        with tracker:
+            step(net, opt)
+        (snapshot,) = tracker.get_tracker_snapshot("peak").values()
+    finally:
+        if mode is not None:
+            mode.__exit__(None, None, None)
+    breakdown = {CATEGORIES.get(str(getattr(k, "value", k)), str(k)): v for k, v in snapshot.items()
+                 if str(k) != "Total" and v}
+    return Measured(snapshot["Total"], breakdown, tracker.events if timeline else None)
+
+
+def measure_inference(source: str, *, batch: int, fake: bool = True) -> int:
+    """The peak of an evaluation-mode forward pass under no_grad (the parameters and buffers
+    included), on the CPU, with MemTracker."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    namespace: dict = {}
+    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    c, h, w = namespace["INPUT_SHAPE"]
+    mode = FakeTensorMode() if fake else None
+    if mode is not None:
+        mode.__enter__()
+    try:
+        net = namespace["Net"]().eval()
+        tracker = MemTracker()
+        tracker.track_external(net)
+        with tracker, torch.no_grad():
+            net(torch.randn(batch, c, h, w))
+        (snapshot,) = tracker.get_tracker_snapshot("peak").values()
+    finally:
+        if mode is not None:
+            mode.__exit__(None, None, None)
+    return snapshot["Total"]
+
+
+def _TimelineTracker(_: bool):
+    """A MemTracker that also records the live total after every operation (for debugging a rule)."""
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    class TimelineTracker(MemTracker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[tuple[str, int]] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            res = super().__torch_dispatch__(func, types, args, kwargs)
+            total = sum(snap.get("Total", 0) for snap in self._curr_mem_snap.values())
+            self.events.append((str(func), total))
+            return res
+
+    return TimelineTracker()

@@ -1,0 +1,102 @@
+"""The simulated peak of a training step and of inference, against PyTorch's own measurement.
+
+tests/fixtures/memory.json holds MemTracker's peaks for every built-in design at batch 1, 8 and
+32, with sgd, momentum and adam, each optimizer as a for-loop and (momentum, adam) as foreach
+(`python benchmarks/measure_memory.py` measures them; torch is not needed here). Each entry is
+keyed by the SHA-256 of the exported network's source: an entry whose network changed is stale and
+fails. The issue's bar is within 3% and never more than 1% below; the simulation is exact today,
+and these tests hold it there. tests/test_memory_live.py re-measures a sample live, with torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import cnncalc
+from cnncalc import zoo
+from cnncalc.planner import design_graph
+from cnncalc.pytorch.export import export_source
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "memory.json").read_text())
+SUPPORTED = [e for e in FIXTURES if e["design"] != "alexnet_paper"]  # LRN has no training rule yet
+
+
+def _sha(source: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_fixtures_are_current(name):
+    sha = _sha(export_source(design_graph(zoo.path(name).read_text())))
+    entries = [e for e in FIXTURES if e["design"] == name]
+    assert entries, f"no measurement of {name}: run python benchmarks/measure_memory.py"
+    assert all(e["source_sha256"] == sha for e in entries), \
+        f"{name}'s exported network changed since it was measured: run python benchmarks/measure_memory.py"
+
+
+@pytest.mark.parametrize("entry", SUPPORTED, ids=lambda e: f"{e['design']}-b{e['batch']}-{e['optimizer']}"
+                                                           f"{'-foreach' if e['foreach'] else ''}")
+def test_training_peak_equals_memtracker(entry):
+    report = cnncalc.plan(zoo.path(entry["design"]).read_text(), batch=entry["batch"], optimizer=entry["optimizer"],
+                          device="cpu", foreach=entry["foreach"])
+    predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
+    assert abs(predicted - measured) <= 0.03 * measured and predicted >= 0.99 * measured  # the issue's bar
+    assert predicted == measured  # and where it is today: to the byte
+    assert report.totals.memory.inference_peak_bytes == entry["inference_peak_bytes"]
+
+
+def test_the_peak_is_explained():
+    report = cnncalc.plan(zoo.path("resnet18").read_text(), batch=8, optimizer="momentum", device="cpu",
+                          foreach=False)
+    memory = report.totals.memory
+    entry = next(e for e in FIXTURES if (e["design"], e["batch"], e["optimizer"], e["foreach"])
+                 == ("resnet18", 8, "momentum", False))
+    b = memory.peak.breakdown
+    assert b.params + b.buffers + b.gradients + b.optimizer + b.saved + b.other == memory.training_peak_bytes
+    assert b.params == report.totals.params * 4 == entry["breakdown"]["params"]
+    assert b.optimizer == b.params  # one momentum buffer per parameter
+    assert memory.peak.phase == "backward" and report.layers[memory.peak.index].kind == "conv"
+
+
+def test_without_a_rule_the_peak_is_left_out_and_named():
+    report = cnncalc.plan(zoo.path("alexnet_paper").read_text())
+    assert report.totals.memory.training_peak_bytes is None and "training_peak" in report.totals.partial
+
+
+# -- the largest batch that fits a budget ------------------------------------------------------------
+@pytest.mark.parametrize("name, budget, optimizer", [("resnet18", "2GiB", "momentum"), ("vgg16", "12GB", "adam"),
+                                                      ("mobilenet_v2", "6GiB", "sgd")])
+def test_the_largest_batch_fits_and_one_more_does_not(name, budget, optimizer):
+    text = zoo.path(name).read_text()
+    report = cnncalc.plan(text, budget=budget, optimizer=optimizer)
+    most, size = report.budget.max_batch, report.budget.bytes
+    assert size == cnncalc.planner.parse_bytes(budget) and most > 1
+    peak = lambda batch: cnncalc.plan(text, batch=batch, optimizer=optimizer).totals.memory.training_peak_bytes
+    assert peak(most) <= size < peak(most + 1)
+
+
+def test_a_budget_for_inference_and_one_nothing_fits():
+    text = zoo.path("vgg16").read_text()
+    report = cnncalc.plan(text, budget="4GiB", budget_for="inference")
+    most = report.budget.max_batch
+    peak = lambda batch: cnncalc.plan(text, batch=batch).totals.memory.inference_peak_bytes
+    assert peak(most) <= 4 * 2**30 < peak(most + 1)
+    tight = cnncalc.plan(text, budget="1GiB", optimizer="adam").budget
+    assert tight.max_batch == 0 and tight.batch_1_bytes > 2**30
+
+
+@pytest.mark.parametrize("text, size", [("8GiB", 8 * 2**30), ("16GB", 16 * 10**9), ("512 MiB", 512 * 2**20),
+                                        ("1.5GiB", 3 * 2**29), (1000, 1000), ("123", 123)])
+def test_memory_sizes(text, size):
+    assert cnncalc.planner.parse_bytes(text) == size
+
+
+@pytest.mark.parametrize("text", ["8XB", "GiB", "-1GB", "0", "1e9", "8GiBs"])
+def test_bad_memory_sizes(text):
+    with pytest.raises(cnncalc.SettingsError):
+        cnncalc.planner.parse_bytes(text)

@@ -1,0 +1,84 @@
+"""The memory simulation against MemTracker, live (with torch): a rotating sample of the fixtures
+re-measured (a fixture that no longer matches PyTorch fails), and random designs from the
+differential test's kind of generator, simulated and measured.
+
+Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+
+from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import cnncalc  # noqa: E402
+from cnncalc import zoo  # noqa: E402
+from cnncalc.pytorch.export import export_design  # noqa: E402
+from cnncalc.pytorch.memory import measure_inference, measure_step  # noqa: E402
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "memory.json").read_text())
+SAMPLE = 4  # fixtures re-measured per run, a different few each day
+
+
+def _today_sample() -> list[dict]:
+    start = datetime.date.today().toordinal() * SAMPLE % len(FIXTURES)
+    return [FIXTURES[(start + i) % len(FIXTURES)] for i in range(SAMPLE)]
+
+
+@pytest.mark.parametrize("entry", _today_sample(), ids=lambda e: f"{e['design']}-b{e['batch']}-{e['optimizer']}")
+def test_a_fixture_still_measures_the_same(entry):
+    if entry["torch"] != torch.__version__:
+        pytest.skip(f"measured with torch {entry['torch']}, this is {torch.__version__}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = export_design(zoo.path(entry["design"]).read_text())
+        measured = measure_step(source, batch=entry["batch"], optimizer=entry["optimizer"], foreach=entry["foreach"])
+        assert measured.peak_bytes == entry["peak_bytes"]
+        assert measure_inference(source, batch=entry["batch"]) == entry["inference_peak_bytes"]
+
+
+LAYERS = st.one_of(
+    st.builds(lambda k, s, p, f: f"CONV{k}-{f}/{s}p{p}", st.integers(1, 3), st.integers(1, 2), st.integers(0, 1),
+              st.integers(1, 6)),
+    st.sampled_from(["BN", "RELU", "RELU6", "GELU", "SIGMOID", "SILU", "HARDSWISH", "HARDSIGMOID", "TANH", "ELU",
+                     "LEAKYRELU(0.1)", "RELU(inplace=false)", "DROPOUT", "UPSAMPLE2", "ID", "POOL2", "AVGPOOL2",
+                     "POOL3/1p1(ceil=true)", "DWCONV3", "DECONV2-3/2", "GMP", "FLATTEN",
+                     "(ID + CONV3-3p1)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "(ID -> RELU + ID)",
+                     "([ID -> RELU6] + [BN -> RELU])", "(CONV1-2 + [CONV1-2 -> RELU])"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(4, 12), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
+       st.sampled_from(["", " -> FC-3", " -> GAP -> FC-4", " -> CONV1-5"]), st.sampled_from([1, 3]),
+       st.sampled_from([("sgd", False), ("momentum", True), ("adam", False), ("adam", True)]))
+@example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False))
+@example(8, 3, ["CONV3-5", "(ID -> RELU + ID)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "UPSAMPLE2"], " -> CONV1-4", 4,
+         ("sgd", False))
+def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer):
+    design = f"INPUT {size}x{size}x{c} -> CONV3-4 -> " + " -> ".join(layers) + tail
+    try:
+        report = cnncalc.plan(design, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu")
+    except cnncalc.CnnCalcError:
+        assume(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = export_design(design)
+        try:
+            measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1])
+        except ValueError as e:  # BN over one value per channel: PyTorch refuses to train it
+            assume("Expected more than 1 value per channel" not in str(e))
+            raise
+        inference = measure_inference(source, batch=batch)
+    predicted = report.totals.memory.training_peak_bytes
+    assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
+    assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)
+    assert report.totals.memory.inference_peak_bytes == inference, design
