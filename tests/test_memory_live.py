@@ -50,7 +50,7 @@ LAYERS = st.one_of(
               st.integers(1, 6)),
     st.sampled_from(["BN", "RELU", "RELU6", "GELU", "SIGMOID", "SILU", "HARDSWISH", "HARDSIGMOID", "TANH", "ELU",
                      "LEAKYRELU(0.1)", "RELU(inplace=false)", "DROPOUT", "UPSAMPLE2", "ID", "POOL2", "AVGPOOL2",
-                     "POOL3/1p1(ceil=true)", "DWCONV3", "DECONV2-3/2", "GMP", "FLATTEN",
+                     "POOL3/1p1(ceil=true)", "DWCONV3", "DECONV2-3/2", "GMP", "FLATTEN", "LRN", "LRN(3)",
                      "(ID + CONV3-3p1)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "(ID -> RELU + ID)",
                      "([ID -> RELU6] + [BN -> RELU])", "(CONV1-2 + [CONV1-2 -> RELU])"]),
 )

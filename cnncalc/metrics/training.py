@@ -62,8 +62,9 @@ class Peak(NamedTuple):
 
 # -- backward, one arm per row kind: the operations of the layer's backward, in order, each a tuple
 # of what it allocates: "input" (the gradient of the layer's input, when that requires grad),
-# "weight", "bias" (the parameters' gradients, kept until zero_grad). None: the layer's backward
-# allocates nothing and hands its output's gradient on (views, merges).
+# "weight", "bias" (the parameters' gradients, kept until zero_grad), ("temp", k): k input volumes
+# that live through that operation only. None: the layer's backward allocates nothing and hands its
+# output's gradient on (views, merges).
 OneOp = (("input", "weight", "bias"),)
 Views = None
 
@@ -77,7 +78,9 @@ BACKWARD = {
     "local": UNSUPPORTED,
     "dropout": OneOp,
     "upsample": OneOp,
-    "lrn": UNSUPPORTED,
+    # F.local_response_norm's 19 operations peak at the fourth, four input volumes above the state before
+    # it (the divisor's gradient), and end with the input's gradient
+    "lrn": ((("temp", 4),), ("input",)),
     "gap": OneOp,
     "flatten": Views,
     "bn": OneOp,  # native_batch_norm_backward: all three at once
@@ -108,19 +111,28 @@ def _none(step: Step, training: bool, size: int, device: str) -> int:
     return 0
 
 
+def _lrn_steps(step: Step, training: bool, size: int, device: str) -> int:
+    # unrecorded, F.local_response_norm holds the square and then its padded copy P, or three volumes
+    padded = (step.x.c + step.item.size - 1) * step.x.h * step.x.w
+    return max(padded, 2 * step.x.size) * size
+
+
 TRANSIENT = {
     "input": _none, "conv": _none, "pool": _indices, "fc": _none, "dwconv": _none, "deconv": _none,
-    "local": UNSUPPORTED, "dropout": _noise, "upsample": _none, "lrn": UNSUPPORTED, "gap": _indices,
+    "local": UNSUPPORTED, "dropout": _noise, "upsample": _none, "lrn": _lrn_steps, "gap": _indices,
     "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
 }
 
 
 class _Timeline:
-    """Live storages by key, with their bytes and category; the peak over samples. An activation's
-    category is decided when sampled: "saved" while a layer keeps it for backward, else "other"."""
+    """Live storages by key, with their bytes and category, the totals by category kept as they
+    change (so a sample costs the same whatever the design's size), and the peak over samples.
+    An activation, keyed by its storage's number, counts as "saved" while a layer keeps it for
+    backward, else "other"; every other key is a string or a tuple."""
 
     def __init__(self, block: int, kept: dict[int, int]) -> None:
         self.live: dict[object, tuple[int, str]] = {}
+        self.sums = dict.fromkeys(("params", "buffers", "gradients", "optimizer", "saved", "other"), 0)
         self.total = 0
         self.peak = Peak(0, "", None, {})
         self.block = block
@@ -129,25 +141,39 @@ class _Timeline:
 
     def alloc(self, key, size: int, category: str) -> None:
         if key not in self.live:
-            size = -(-size // self.block) * self.block
+            if self.block != 1:
+                size = -(-size // self.block) * self.block
+            if category == "activation":
+                category = "saved" if self.kept.get(key, 0) > 0 else "other"
             self.live[key] = (size, category)
+            self.sums[category] += size
             self.total += size
 
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:
+            self.sums[entry[1]] -= entry[0]
             self.total -= entry[0]
 
+    def keep(self, sid: int, change: int) -> None:
+        """A layer starts (+1) or stops (-1) keeping a storage for backward."""
+        before = self.kept.get(sid, 0)
+        self.kept[sid] = before + change
+        key = sid
+        if key in self.live and (before > 0) != (before + change > 0):
+            size, category = self.live[key]
+            now = "saved" if before + change > 0 else "other"
+            self.sums[category] -= size
+            self.sums[now] += size
+            self.live[key] = (size, now)
+
     def sample(self, phase: str, index: int | None) -> None:
+        if self.total <= self.peak.bytes and self.events is None:
+            return
         if self.events is not None:
             self.events.append((phase, index, self.total))
         if self.total > self.peak.bytes:
-            breakdown: dict[str, int] = {}
-            for key, (size, category) in self.live.items():
-                if category == "activation":
-                    category = "saved" if self.kept.get(key[1], 0) > 0 else "other"
-                breakdown[category] = breakdown.get(category, 0) + size
-            self.peak = Peak(self.total, phase, index, breakdown)
+            self.peak = Peak(self.total, phase, index, dict(self.sums))
 
 
 def supported(steps: list[Step]) -> bool:
@@ -222,7 +248,7 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
         t.alloc("buffers", buffers, "buffers")
     readers = _readers(steps)
     first = steps[0]
-    t.alloc(("act", first.sid_out), storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
+    t.alloc(first.sid_out, storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
     t.sample("forward", 0)
     alias: dict[int, int] = {}  # in evaluation mode a dropout's output is its input
     for index, s in enumerate(steps[1:], start=1):
@@ -231,7 +257,7 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
             alias[s.sid_out] = reads[0]
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
-        t.alloc(("act", alias.get(s.sid_out, s.sid_out)), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
+        t.alloc(alias.get(s.sid_out, s.sid_out), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
         temp = TRANSIENT[s.kind](s, False, dtype_bytes, device) * batch
         if temp:
             t.alloc("temp", temp, "other")
@@ -240,7 +266,7 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
         for sid in reads:
             readers[sid] -= 1
             if readers[sid] <= 0 and sid != first.sid_out:
-                t.free(("act", sid))
+                t.free(sid)
     return t.peak.bytes
 
 
@@ -286,20 +312,17 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
     first, last = steps[0], steps[-1]
     held = {first.sid_out}  # the batch, held by the step until it ends
 
-    def act(sid: int) -> tuple:
-        return ("act", sid)
-
     def release(sid: int) -> None:
         if readers.get(sid, 0) <= 0 and kept.get(sid, 0) <= 0 and sid not in held:
-            t.free(act(sid))
+            t.free(sid)
 
-    t.alloc(act(first.sid_out), storage_sizes[first.sid_out] * per, "activation")
+    t.alloc(first.sid_out, storage_sizes[first.sid_out] * per, "activation")
     out = last.y
     t.alloc("targets", batch * out.h * out.w * TARGET_BYTES, "other")
     t.sample("forward", 0)
     for index, s in enumerate(steps[1:], start=1):
         saves_in, saves_out, per_image, per_batch = s.saves
-        t.alloc(act(s.sid_out), storage_sizes[s.sid_out] * per, "activation")
+        t.alloc(s.sid_out, storage_sizes[s.sid_out] * per, "activation")
         if per_image or per_batch:
             t.alloc(("extra", index), per_image * batch + per_batch, "saved")
         elif not s.grad and (temp := TRANSIENT[s.kind](s, True, dtype_bytes, device) * batch):
@@ -308,7 +331,7 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
         t.free("temp")
         for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
             if wanted:
-                kept[sid] = kept.get(sid, 0) + 1
+                t.keep(sid, +1)
         for sid in _read(s):
             readers[sid] -= 1
             release(sid)
@@ -382,13 +405,16 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
                     t.alloc(("grad_p", param_i), s.weights * dtype_bytes, "gradients")
                 elif what == "bias" and s.biases:
                     t.alloc(("grad_p", param_i + 1), s.biases * dtype_bytes, "gradients")
+                elif isinstance(what, tuple):
+                    t.alloc(("temp", index), what[1] * s.x.size * per, "other")
             t.sample("backward", index)
+            t.free(("temp", index))
         unref(key)
         saves_in, saves_out, per_image, per_batch = s.saves
         t.free(("extra", index))
         for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
             if wanted:
-                kept[sid] -= 1
+                t.keep(sid, -1)
                 release(sid)
         if new is not None:
             refs[new] = 0
