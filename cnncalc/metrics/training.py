@@ -32,7 +32,7 @@ from . import UNSUPPORTED
 
 TARGET_BYTES = 8  # the targets are int64, one per output pixel
 SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
-STEP_BYTES = 4  # Adam's per-parameter `step` is a float32 scalar tensor (on the CPU)
+STEP_BYTES = 4  # Adam's per-parameter `step` is a float32 scalar tensor, kept on the CPU
 BATCHES_TRACKED_BYTES = 8  # BN's num_batches_tracked is an int64 scalar
 
 
@@ -304,7 +304,7 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
     for i, n in enumerate(tensors):
         for c in range(copies):
             t.alloc(("state", c, i), n * dtype_bytes, "optimizer")
-        if optimizer == "adam":
+        if optimizer == "adam" and device == "cpu":  # on CUDA the steps stay on the CPU (not capturable)
             t.alloc(("step", i), STEP_BYTES, "optimizer")
 
     # forward: storages live while a later row will read them or a layer keeps them for backward
