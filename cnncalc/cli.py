@@ -217,14 +217,16 @@ def zoo_command(
 
 VERIFY_HELP = """Build DESIGN in PyTorch (the network `cnncalc export` writes), run it, and compare every
 row's output shape and parameter count with cnncalc's; on --device cpu or cuda, also the bytes
-autograd saves for the backward pass. Exit 0 when all agree, 1 on any mismatch, 2 when PyTorch
-is not installed (pip install 'cnncalc[torch]').
+autograd saves for the backward pass; with --memory, the peak of one training step as PyTorch's
+MemTracker measures it (on the CPU, computing nothing) beside cnncalc's simulation, each broken
+down. Exit 0 when all agree, 1 on any mismatch, 2 when PyTorch is not installed
+(pip install 'cnncalc[torch]').
 
 \b
 Examples:
   cnncalc verify resnet50
   cnncalc verify vgg16 --device cpu --batch 2
-  cnncalc verify my.cnn --device cuda --measure
+  cnncalc verify my.cnn --memory --batch 32 --optimizer adam
 """
 
 EXPORT_HELP = """Write DESIGN as standalone PyTorch source: a module defining `class Net(nn.Module)`, built
@@ -248,8 +250,13 @@ def verify_command(
     device: Annotated[Device, typer.Option(
         "--device", help="meta costs no memory at any size; cpu and cuda also measure saved tensors.")
     ] = Device("meta"),
-    measure: Annotated[bool, typer.Option(
-        "--measure", help="With --device cuda: the peak memory of one training step.")] = False,
+    memory: Annotated[bool, typer.Option(
+        "--memory", "--measure", help="Also the peak memory of one training step: PyTorch's MemTracker beside "
+                                      "cnncalc's simulation (--measure is the old name).")] = False,
+    optimizer: Annotated[Optimizer, typer.Option("--optimizer", help="The optimizer of the measured step.")
+                         ] = Optimizer("sgd"),
+    foreach: Annotated[bool, typer.Option(
+        "--foreach/--for-loop", help="The optimizer's implementation in the measured step.")] = False,
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -258,7 +265,8 @@ def verify_command(
         from .render.verify import render_verification
 
         result = verify(read_design(design), defines=define or (), input=input_size, batch=batch,
-                        device=device.value, measure=measure, optional=optional.value, max_layers=max_layers)
+                        device=device.value, memory=memory, optimizer=optimizer.value, foreach=foreach,
+                        optional=optional.value, max_layers=max_layers)
         sys.stdout.write(render_verification(result, color=sys.stdout.isatty()))
         return 0 if result.ok else EXIT_PROBLEMS
 

@@ -83,7 +83,19 @@ def test_cli_verify_and_export(tmp_path):
     assert "class Net(nn.Module)" in target.read_text()
     again = runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)])
     assert again.exit_code == 2 and "exists; pass --force" in again.output
-    assert runner.invoke(app, ["verify", "vgg16", "--measure"]).exit_code == 2  # needs --device cuda
+    memory = runner.invoke(app, ["verify", "lenet5", "--memory", "--batch", "8", "--optimizer", "adam", "--foreach"])
+    assert memory.exit_code == 0, memory.output
+    assert "training-step peak (adam, foreach, batch 8): cnncalc" in memory.output and "+0.00%" in memory.output
+    assert runner.invoke(app, ["verify", "lenet5", "--measure"]).exit_code == 0  # the old name of --memory
+
+
+def test_verify_memory_reports_a_disagreement(monkeypatch):
+    from cnncalc.metrics import training
+
+    monkeypatch.setattr(training, "BATCHES_TRACKED_BYTES", 8 + 10**6)  # a wrong rule: the check must notice
+    result = verify("INPUT 8x8x3 -> CONV3-4 -> BN -> RELU -> FC-2", memory=True, batch=2)
+    assert not result.ok and result.peak_expected > result.peak_actual
+    assert result.notes[0].startswith("training-step peak: cnncalc")
 
 
 # -- differential property test --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..planner import analyze, check_batch, design_graph
 from ..report import Report
 from . import DEVICES
 from .export import export_source
+from .memory import OPTIMIZERS
 
 INSTALL = "pip install 'cnncalc[torch]' (torch==2.13.0)"
 TOLERANCE = 0.01  # saved-for-backward bytes: measured within 1% of the prediction
@@ -40,8 +41,14 @@ class Verification(BaseModel):
     params_actual: int
     saved_expected: int | None = None  # bytes autograd keeps, cnncalc's model for this device
     saved_actual: int | None = None  # measured with saved_tensors_hooks (not on the meta device)
-    peak_expected: int | None = None  # --measure: params + gradients + saved, bytes
-    peak_actual: int | None = None  # --measure: torch.cuda.max_memory_allocated of one training step
+    # --memory: the peak of one training step, cnncalc's simulation (CPU rules) and PyTorch's MemTracker,
+    # and what they are made of
+    peak_expected: int | None = None
+    peak_actual: int | None = None
+    peak_breakdown_expected: dict[str, int] | None = None
+    peak_breakdown_actual: dict[str, int] | None = None
+    optimizer: str = "sgd"
+    foreach: bool = False
     ok: bool
     notes: list[str]
 
@@ -67,17 +74,20 @@ def row_modules(sequential) -> list:
     return out
 
 
-def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", measure: bool = False,
-           optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Verification:
+def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", memory: bool = False,
+           optimizer: str = "sgd", foreach: bool = False, optional: str = "include", max_layers: int = MAX_LAYERS,
+           label: str = "") -> Verification:
     """Build the design's exported Net, run it, and compare every row's shape and parameters,
-    and (off the meta device) the bytes autograd saves, with cnncalc's numbers."""
+    and (off the meta device) the bytes autograd saves, with cnncalc's numbers; with `memory`,
+    also the peak of one training step (with `optimizer`, as a loop or `foreach`) as PyTorch's
+    MemTracker measures it on the CPU, beside cnncalc's simulation with the CPU rules."""
     torch = import_torch()
     if device not in DEVICES:
         raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
     if device == "cuda" and not torch.cuda.is_available():
         raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
-    if measure and device != "cuda":
-        raise CnnCalcError("--measure needs --device cuda: it reads the CUDA allocator's peak")
+    if optimizer not in OPTIMIZERS:
+        raise CnnCalcError(f"unknown optimizer '{optimizer}' (choose from {', '.join(OPTIMIZERS)})")
     check_batch(batch)
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
@@ -132,26 +142,56 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     if device == "meta":
         notes.append("saved-for-backward bytes are measured on --device cpu or cuda (meta tensors have no storage)")
     else:
-        measured, peak = _training_step(torch, net, x, measure, notes)
+        measured = _saved_in_training(torch, net, x, notes)
         if measured is not None:
             result.saved_expected = report.totals.memory.saved_bytes
             result.saved_actual = measured
             if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
                 problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
-        if peak is not None:
-            m = report.totals.memory
-            result.peak_expected = 2 * m.params_bytes + m.saved_bytes
-            result.peak_actual = peak
-            notes.append("peak: one training step above the memory in use before it; the prediction is params + "
-                         "gradients + saved tensors, without allocator slack or workspaces")
+    if memory:
+        _compare_peaks(graph, result, batch, optimizer, foreach, problems, notes)
     result.notes = problems + notes
     result.ok = not problems
     return result
 
 
-def _training_step(torch, net, x, measure: bool, notes: list[str]) -> tuple[int | None, int | None]:
+PEAK_TOLERANCE = 0.03  # the simulated peak: within 3% of MemTracker's, and never more than 1% below it
+
+
+def _compare_peaks(graph, result: Verification, batch: int, optimizer: str, foreach: bool, problems: list[str],
+                   notes: list[str]) -> None:
+    """The simulated peak of a training step against MemTracker's, on the CPU under FakeTensorMode."""
+    try:
+        from torch.distributed._tools import mem_tracker  # noqa: F401
+    except ImportError:
+        raise CnnCalcError("--memory needs PyTorch's MemTracker (torch.distributed._tools.mem_tracker, in torch "
+                           f"2.5 and later; the tested version is 2.13): {INSTALL}") from None
+    from .memory import measure_step
+
+    report = Report.model_validate(analyze(graph, batch=batch, optimizer=optimizer, device="cpu", foreach=foreach))
+    m = report.totals.memory
+    result.optimizer, result.foreach = optimizer, foreach
+    if m.training_peak_bytes is None:
+        notes.append("no simulated peak: a layer kind has no training rule yet (see totals.partial)")
+        return
+    try:
+        measured = measure_step(export_source(graph), batch=batch, optimizer=optimizer, foreach=foreach)
+    except Exception as e:  # e.g. training-mode BN on one value per channel
+        notes.append(f"no training-step measurement: {type(e).__name__}: {_first_line(e)}")
+        return
+    result.peak_expected, result.peak_actual = m.training_peak_bytes, measured.peak_bytes
+    result.peak_breakdown_expected = m.peak.breakdown.model_dump()
+    result.peak_breakdown_actual = measured.breakdown
+    low, high = measured.peak_bytes * (1 - 0.01), measured.peak_bytes * (1 + PEAK_TOLERANCE)
+    if not low <= m.training_peak_bytes <= high:
+        problems.append(f"training-step peak: cnncalc {m.training_peak_bytes:,} B, MemTracker {measured.peak_bytes:,} B")
+    notes.append("the peak is measured on the CPU (FakeTensorMode: nothing is computed) and simulated with the CPU "
+                 "rules; CUDA adds the allocator's rounding and reserve, its context and workspaces")
+
+
+def _saved_in_training(torch, net, x, notes: list[str]) -> int | None:
     """Bytes autograd saves in a training-mode forward (each storage once, parameters and buffers
-    left out), and with `measure` the CUDA peak of forward and backward."""
+    left out)."""
     owned = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
     saved: dict[int, int] = {}
 
@@ -162,21 +202,12 @@ def _training_step(torch, net, x, measure: bool, notes: list[str]) -> tuple[int 
         return t
 
     try:
-        if measure:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = net.train()(x)
-        peak = None
-        if measure:
-            out.float().sum().backward()
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated() - base
+            net.train()(x)
     except Exception as e:  # e.g. training-mode BN on one value per channel
         notes.append(f"no training-mode measurement: {type(e).__name__}: {_first_line(e)}")
-        return None, None
-    return sum(saved.values()), peak
+        return None
+    return sum(saved.values())
 
 
 def _input(torch, shape: tuple[int, int, int, int], device: str):

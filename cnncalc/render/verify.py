@@ -27,7 +27,12 @@ def render_verification(v, color: bool = False) -> str:
         out.append(f"saved for backward: cnncalc {binary(v.saved_expected)} ({v.saved_expected:,} B), "
                    f"PyTorch {binary(v.saved_actual)} ({v.saved_actual:,} B), {diff:+.2f}%")
     if v.peak_actual is not None:
-        out.append(f"training-step peak: cnncalc {binary(v.peak_expected)}, CUDA {binary(v.peak_actual)}")
+        diff = (v.peak_expected - v.peak_actual) / max(v.peak_actual, 1) * 100
+        impl = "foreach" if v.foreach else "for-loop"
+        out.append(f"training-step peak ({v.optimizer}, {impl}, batch {v.batch}): cnncalc {binary(v.peak_expected)} "
+                   f"({v.peak_expected:,} B), MemTracker {binary(v.peak_actual)} ({v.peak_actual:,} B), {diff:+.2f}%")
+        out.append("  cnncalc:    " + ", ".join(f"{k} {binary(n)}" for k, n in v.peak_breakdown_expected.items() if n))
+        out.append("  MemTracker: " + ", ".join(f"{k} {binary(n)}" for k, n in v.peak_breakdown_actual.items() if n))
     out += [paint(f"note: {note}", YELLOW) for note in v.notes]
     out.append(paint("agree: every row's shape and parameters match" if v.ok else "DISAGREE: see the rows marked",
                      BOLD + (GREEN if v.ok else RED)))
