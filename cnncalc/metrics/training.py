@@ -287,154 +287,183 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
              foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None) -> Peak:
     """The peak of one training step (see the module's docstring); `block`: allocation granularity;
     `events`, a list, receives (phase, row, live bytes) after every operation."""
-    per = dtype_bytes * batch  # bytes of one value per image, for the batch
-    kept: dict[int, int] = {}
-    t = _Timeline(block, kept)
-    t.events = events
+    run = _TrainingStep(steps, storage_sizes, dtype_bytes, batch, block, device, events)
+    run.steady_state(optimizer)
+    run.forward()
+    run.loss()
+    run.backward()
+    run.optimizer_step(optimizer, foreach)
+    return run.t.peak
 
-    # the steady state: parameters, buffers, optimizer state
-    tensors = [n for s in steps for n in (s.weights, s.biases) if n]
-    for i, n in enumerate(tensors):
-        t.alloc(("param", i), n * dtype_bytes, "params")
-    n_bn = sum(1 for s in steps if s.kind == "bn")
-    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
-    if buffers:
-        t.alloc("buffers", buffers, "buffers")
-    copies = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]
-    for i, n in enumerate(tensors):
-        for c in range(copies):
-            t.alloc(("state", c, i), n * dtype_bytes, "optimizer")
-        if optimizer == "adam" and device == "cpu":  # on CUDA the steps stay on the CPU (not capturable)
-            t.alloc(("step", i), STEP_BYTES, "optimizer")
 
-    # forward: storages live while a later row will read them or a layer keeps them for backward
-    readers = _readers(steps)
-    first, last = steps[0], steps[-1]
-    held = {first.sid_out}  # the batch, held by the step until it ends
+class _TrainingStep:
+    """The timeline of one training step, phase by phase."""
 
-    def release(sid: int) -> None:
-        if readers.get(sid, 0) <= 0 and kept.get(sid, 0) <= 0 and sid not in held:
-            t.free(sid)
+    def __init__(self, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int, block: int,
+                 device: str, events: list | None) -> None:
+        self.steps, self.sizes, self.dtype_bytes = steps, storage_sizes, dtype_bytes
+        self.batch, self.device = batch, device
+        self.per = dtype_bytes * batch  # bytes of one value per image, for the batch
+        self.kept: dict[int, int] = {}  # storage -> how many layers keep it for backward
+        self.t = _Timeline(block, self.kept)
+        self.t.events = events
+        self.tensors = [n for s in steps for n in (s.weights, s.biases) if n]  # parameter tensors, in order
+        self.readers = _readers(steps)  # storage -> rows still to read it
+        self.held = {steps[0].sid_out}  # the batch, held by the step until it ends
+        self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
+        self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
 
-    t.alloc(first.sid_out, storage_sizes[first.sid_out] * per, "activation")
-    out = last.y
-    t.alloc("targets", batch * out.h * out.w * TARGET_BYTES, "other")
-    t.sample("forward", 0)
-    for index, s in enumerate(steps[1:], start=1):
-        saves_in, saves_out, per_image, per_batch = s.saves
-        t.alloc(s.sid_out, storage_sizes[s.sid_out] * per, "activation")
-        if per_image or per_batch:
-            t.alloc(("extra", index), per_image * batch + per_batch, "saved")
-        elif not s.grad and (temp := TRANSIENT[s.kind](s, True, dtype_bytes, device) * batch):
-            t.alloc("temp", temp, "other")  # made by the operation, kept by nothing: freed at once
-        t.sample("forward", index)
-        t.free("temp")
-        for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
-            if wanted:
-                t.keep(sid, +1)
-        for sid in _read(s):
-            readers[sid] -= 1
-            release(sid)
+    def release(self, sid: int) -> None:
+        """Free a storage nothing reads, keeps or holds any more."""
+        if self.readers.get(sid, 0) <= 0 and self.kept.get(sid, 0) <= 0 and sid not in self.held:
+            self.t.free(sid)
 
-    # the loss: log-softmax over the channels (kept for its backward), then the loss and its total weight
-    logits = out.size * per
-    t.alloc("log_softmax", logits, "saved")
-    t.sample("loss", None)
-    t.alloc("loss", SCALAR_BYTES, "other")
-    t.alloc("total_weight", SCALAR_BYTES, "saved")
-    t.sample("loss", None)
-    readers[last.sid_out] = 0  # cross_entropy held the network's output until it returned
-    release(last.sid_out)
+    def steady_state(self, optimizer: str) -> None:
+        """Parameters, buffers (BN's running statistics and num_batches_tracked), the optimizer's state."""
+        t, size = self.t, self.dtype_bytes
+        for i, n in enumerate(self.tensors):
+            t.alloc(("param", i), n * size, "params")
+        n_bn = sum(1 for s in self.steps if s.kind == "bn")
+        buffers = sum(s.buffers for s in self.steps) * size + n_bn * BATCHES_TRACKED_BYTES
+        if buffers:
+            t.alloc("buffers", buffers, "buffers")
+        copies = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]
+        for i, n in enumerate(self.tensors):
+            for c in range(copies):
+                t.alloc(("state", c, i), n * size, "optimizer")
+            if optimizer == "adam" and self.device == "cpu":  # on CUDA the steps stay on the CPU
+                t.alloc(("step", i), STEP_BYTES, "optimizer")
 
-    # backward
-    refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
-    grads: dict[int, object] = {}  # storage -> the key of its gradient so far
+    def forward(self) -> None:
+        """The batch and its targets, then every row: its output and what it keeps; inputs freed after."""
+        t, steps, per = self.t, self.steps, self.per
+        first, out = steps[0], steps[-1].y
+        t.alloc(first.sid_out, self.sizes[first.sid_out] * per, "activation")
+        t.alloc("targets", self.batch * out.h * out.w * TARGET_BYTES, "other")
+        t.sample("forward", 0)
+        for index, s in enumerate(steps[1:], start=1):
+            saves_in, saves_out, per_image, per_batch = s.saves
+            t.alloc(s.sid_out, self.sizes[s.sid_out] * per, "activation")
+            if per_image or per_batch:
+                t.alloc(("extra", index), per_image * self.batch + per_batch, "saved")
+            elif not s.grad and (temp := TRANSIENT[s.kind](s, True, self.dtype_bytes, self.device) * self.batch):
+                t.alloc("temp", temp, "other")  # made by the operation, kept by nothing: freed at once
+            t.sample("forward", index)
+            t.free("temp")
+            for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
+                if wanted:
+                    t.keep(sid, +1)
+            for sid in _read(s):
+                self.readers[sid] -= 1
+                self.release(sid)
 
-    def unref(key) -> None:
-        refs[key] -= 1
-        if refs[key] == 0:
-            t.free(key)
+    def loss(self) -> None:
+        """Log-softmax over the channels (kept for its backward), then the loss and its total weight."""
+        t, last = self.t, self.steps[-1]
+        self.logits = last.y.size * self.per
+        t.alloc("log_softmax", self.logits, "saved")
+        t.sample("loss", None)
+        t.alloc("loss", SCALAR_BYTES, "other")
+        t.alloc("total_weight", SCALAR_BYTES, "saved")
+        t.sample("loss", None)
+        self.readers[last.sid_out] = 0  # cross_entropy held the network's output until it returned
+        self.release(last.sid_out)
 
-    def deliver(sid: int, key, index: int) -> None:
+    def unref(self, key) -> None:
+        self.refs[key] -= 1
+        if self.refs[key] == 0:
+            self.t.free(key)
+
+    def deliver(self, sid: int, key, index: int) -> None:
         """A gradient arrives at a storage; a second one is summed with the first into a new tensor."""
-        refs[key] = refs.get(key, 0) + 1
-        if sid not in grads:
-            grads[sid] = key
+        self.refs[key] = self.refs.get(key, 0) + 1
+        if sid not in self.grads:
+            self.grads[sid] = key
             return
         total = ("sum", index, sid)
-        t.alloc(total, storage_sizes[sid] * per, "other")
-        t.sample("backward", index)
-        refs[total] = 1
-        unref(grads[sid])
-        unref(key)
-        grads[sid] = total
+        self.t.alloc(total, self.sizes[sid] * self.per, "other")
+        self.t.sample("backward", index)
+        self.refs[total] = 1
+        self.unref(self.grads[sid])
+        self.unref(key)
+        self.grads[sid] = total
 
-    t.alloc("grad_loss", SCALAR_BYTES, "other")
-    t.sample("backward", None)
-    t.alloc("grad_nll", logits, "other")
-    t.sample("backward", None)
-    t.free("total_weight")  # the gradient of the loss lives on: backward() holds it until the end
-    t.alloc("grad_logits", logits, "other")
-    t.sample("backward", None)
-    t.free("grad_nll")
-    t.free("log_softmax")
-    deliver(last.sid_out, "grad_logits", len(steps))
-    param_i = len(tensors)
-    for index in range(len(steps) - 1, 0, -1):
-        s = steps[index]
-        mine = [n for n in (s.weights, s.biases) if n]
-        param_i -= len(mine)
-        if not (s.grad or mine):
-            continue  # before the first layer with parameters: no backward
-        ops = BACKWARD[s.kind]
-        if ops is None:  # a view or a merge: its output's gradient (or views of it) goes on
+    def backward(self) -> None:
+        """The loss's backward, then every row's in reverse, as far as the first layer with parameters."""
+        t, steps = self.t, self.steps
+        t.alloc("grad_loss", SCALAR_BYTES, "other")  # held by backward() until the end
+        t.sample("backward", None)
+        t.alloc("grad_nll", self.logits, "other")
+        t.sample("backward", None)
+        t.free("total_weight")
+        t.alloc("grad_logits", self.logits, "other")
+        t.sample("backward", None)
+        t.free("grad_nll")
+        t.free("log_softmax")
+        self.deliver(steps[-1].sid_out, "grad_logits", len(steps))
+        param_i = len(self.tensors)
+        for index in range(len(steps) - 1, 0, -1):
+            s = steps[index]
+            mine = [n for n in (s.weights, s.biases) if n]
+            param_i -= len(mine)
+            if s.grad or mine:  # before the first layer with parameters: no backward
+                self.row_backward(index, s, param_i)
+        t.free("grad_loss")
+
+    def row_backward(self, index: int, s: Step, param_i: int) -> None:
+        """A row's backward: its operations (BACKWARD), then its output's gradient and what it kept are
+        freed and its input's gradient delivered; a view or a merge hands its gradient on."""
+        t, ops = self.t, BACKWARD[s.kind]
+        if ops is None:
             if s.sids_in != (s.sid_out,):
-                key = grads.pop(s.sid_out)
+                key = self.grads.pop(s.sid_out)
                 for sid in s.sids_in:
-                    deliver(sid, key, index)
-                unref(key)
-            continue
-        key = grads.pop(s.sid_out)
+                    self.deliver(sid, key, index)
+                self.unref(key)
+            return
+        key = self.grads.pop(s.sid_out)
         new = None
         for op in ops:
             for what in op:
                 if what == "input" and s.grad:
                     new = ("grad_in", index)
-                    t.alloc(new, s.x.size * per, "other")
+                    t.alloc(new, s.x.size * self.per, "other")
                 elif what == "weight" and s.weights:
-                    t.alloc(("grad_p", param_i), s.weights * dtype_bytes, "gradients")
+                    t.alloc(("grad_p", param_i), s.weights * self.dtype_bytes, "gradients")
                 elif what == "bias" and s.biases:
-                    t.alloc(("grad_p", param_i + 1), s.biases * dtype_bytes, "gradients")
+                    t.alloc(("grad_p", param_i + 1), s.biases * self.dtype_bytes, "gradients")
                 elif isinstance(what, tuple):
-                    t.alloc(("temp", index), what[1] * s.x.size * per, "other")
+                    t.alloc(("temp", index), what[1] * s.x.size * self.per, "other")
             t.sample("backward", index)
             t.free(("temp", index))
-        unref(key)
-        saves_in, saves_out, per_image, per_batch = s.saves
+        self.unref(key)
+        saves_in, saves_out, _, _ = s.saves
         t.free(("extra", index))
         for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
             if wanted:
                 t.keep(sid, -1)
-                release(sid)
+                self.release(sid)
         if new is not None:
-            refs[new] = 0
-            deliver(s.sids_in[0], new, index)
-            if refs[new] == 0:
+            self.refs[new] = 0
+            self.deliver(s.sids_in[0], new, index)
+            if self.refs[new] == 0:
                 t.free(new)
 
-    t.free("grad_loss")
-    # the optimizer step: in place, but for Adam's denominators
-    if optimizer == "adam":
+    def optimizer_step(self, optimizer: str, foreach: bool) -> None:
+        """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while
+        the last one's lives (the for-loop)."""
+        if optimizer != "adam":
+            return
+        t, size = self.t, self.dtype_bytes
         if foreach:
-            for i, n in enumerate(tensors):
-                t.alloc(("denom", i), n * dtype_bytes, "other")
+            for i, n in enumerate(self.tensors):
+                t.alloc(("denom", i), n * size, "other")
             t.sample("optimizer", None)
-        else:
-            for i, n in enumerate(tensors):  # sqrt, then the division, while the last denominator lives
-                t.alloc(("sqrt", i), n * dtype_bytes, "other")
-                t.sample("optimizer", None)
-                t.alloc(("denom", i), n * dtype_bytes, "other")
-                t.sample("optimizer", None)
-                t.free(("sqrt", i))
-                t.free(("denom", i - 1))
-    return t.peak
+            return
+        for i, n in enumerate(self.tensors):
+            t.alloc(("sqrt", i), n * size, "other")
+            t.sample("optimizer", None)
+            t.alloc(("denom", i), n * size, "other")
+            t.sample("optimizer", None)
+            t.free(("sqrt", i))
+            t.free(("denom", i - 1))
