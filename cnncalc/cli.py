@@ -166,7 +166,7 @@ def check_command(
         from .planner import run as plan
 
         planned = plan(read_design(design), defines=define or (), input=input_size, optional=optional.value,
-                       max_layers=max_layers)
+                       max_layers=max_layers, peaks=False)
         report = planned.data
         if report["fits"]:
             inp = report["input"]

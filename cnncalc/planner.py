@@ -96,8 +96,9 @@ class Planned(NamedTuple):
 def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
-        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Planned:
-    """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans."""
+        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
+    """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
+    `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
         raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
     if optimizer not in memory.OPTIMIZER_STATE:
@@ -109,6 +110,7 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         raise SettingsError(f"a budget is for {' or '.join(memory.BUDGET_FOR)}, got '{budget_for}'")
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for)
+    walker.peaks = peaks
     return Planned(walker.report(), walker.spans)
 
 
@@ -181,6 +183,7 @@ class _Walker:
                  foreach: bool | None = None, budget: int | None = None, budget_for: str = "training") -> None:
         self.graph = graph
         self.budget, self.budget_for = budget, budget_for
+        self.peaks = True  # simulate the training step and inference (check does without)
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]
@@ -230,9 +233,11 @@ class _Walker:
             if warning:
                 self.warnings.append(warning)
         totals = memory.totals(rows, self.size, self.batch, self.optimizer)
-        budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
-                                    batch=self.batch, optimizer=self.optimizer, device=self.device,
-                                    foreach=self.foreach, budget=self.budget, budget_for=self.budget_for)
+        budget = None
+        if self.peaks:
+            budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
+                                        batch=self.batch, optimizer=self.optimizer, device=self.device,
+                                        foreach=self.foreach, budget=self.budget, budget_for=self.budget_for)
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
                 "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach, "layers": rows,
                 "totals": totals, "budget": budget,
