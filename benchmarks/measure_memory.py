@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "memory.json"
 BATCHES = (1, 8, 32)
 CONFIGS = (("sgd", False), ("momentum", False), ("adam", False), ("momentum", True), ("adam", True))
+ACCUMULATED = (8, (("sgd", False), ("adam", True)))  # gradient accumulation (2 micro-batches): batch, configs
 
 
 def source_sha(source: str) -> str:
@@ -42,12 +43,15 @@ def main() -> None:
         for batch in BATCHES:
             t = time.perf_counter()
             inference = measure_inference(source, batch=batch)
-            for optimizer, foreach in CONFIGS:
-                m = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach)
+            configs = [(o, f, 1) for o, f in CONFIGS]
+            if batch == ACCUMULATED[0]:
+                configs += [(o, f, 2) for o, f in ACCUMULATED[1]]
+            for optimizer, foreach, accumulate in configs:
+                m = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach, accumulate=accumulate)
                 entries.append({"design": name, "batch": batch, "optimizer": optimizer, "foreach": foreach,
-                                "torch": torch.__version__, "source_sha256": source_sha(source),
-                                "peak_bytes": m.peak_bytes, "breakdown": m.breakdown,
-                                "inference_peak_bytes": inference})
+                                "accumulate": accumulate, "torch": torch.__version__,
+                                "source_sha256": source_sha(source), "peak_bytes": m.peak_bytes,
+                                "breakdown": m.breakdown, "inference_peak_bytes": inference})
             print(f"{name:<14} batch {batch:<3} {time.perf_counter() - t:5.1f} s", file=sys.stderr)
     FIXTURES.parent.mkdir(exist_ok=True)
     FIXTURES.write_text(json.dumps(entries, indent=1) + "\n")

@@ -124,6 +124,9 @@ def plan_command(
                                          "batch whose simulated peak fits it.")] = None,
     budget_for: Annotated[BudgetFor, typer.Option(
         "--budget-for", help="What must fit the budget: a training step or inference.")] = BudgetFor("training"),
+    accumulate: Annotated[int, typer.Option(
+        "--accumulate", min=1, metavar="N", help="Gradient accumulation over N micro-batches of --batch: the "
+                                                 "peak (and --budget's answer) is the micro-batch's.")] = 1,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -138,8 +141,8 @@ def plan_command(
 
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
-                       budget=budget, budget_for=budget_for.value, optional=optional.value,
-                       max_layers=max_layers)
+                       budget=budget, budget_for=budget_for.value, accumulate=accumulate,
+                       optional=optional.value, max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:
             print_problems(planned, as_errors=True)

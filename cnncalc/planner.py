@@ -64,7 +64,7 @@ def check_size(size) -> Volume:
 def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
          batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
          foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
-         optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+         accumulate: int = 1, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
@@ -72,7 +72,9 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     cpu, whose memory rules apply (dropout's mask, the CUDA allocator's 512-byte blocks); foreach:
     the optimizer's implementation (None: PyTorch's default for the device, foreach on CUDA, a
     loop on the CPU); budget: a memory size (8GiB, 16GB, or bytes): the report's `budget` says the
-    largest batch whose peak fits it, for budget_for training or inference; optional: include or
+    largest batch whose peak fits it, for budget_for training or inference; accumulate: gradient
+    accumulation over that many micro-batches of `batch` (the peak is the last micro-batch's, whose
+    gradients start alive; a budget then answers the micro-batch); optional: include or
     exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
@@ -82,8 +84,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
 
     return Report.model_validate(run(text, defines=defines, input=input, batch=batch, dtype=dtype,
                                      optimizer=optimizer, device=device, foreach=foreach, budget=budget,
-                                     budget_for=budget_for, optional=optional, max_layers=max_layers,
-                                     label=label).data)
+                                     budget_for=budget_for, accumulate=accumulate, optional=optional,
+                                     max_layers=max_layers, label=label).data)
 
 
 class Planned(NamedTuple):
@@ -96,7 +98,8 @@ class Planned(NamedTuple):
 def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
-        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
+        accumulate: int = 1, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "",
+        peaks: bool = True) -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
     `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
@@ -109,8 +112,10 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
     if budget_for not in memory.BUDGET_FOR:
         raise SettingsError(f"a budget is for {' or '.join(memory.BUDGET_FOR)}, got '{budget_for}'")
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
+    if not isinstance(accumulate, int) or isinstance(accumulate, bool) or not 1 <= accumulate <= MAX_VALUE:
+        raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for)
-    walker.peaks = peaks
+    walker.peaks, walker.accumulate = peaks, accumulate
     return Planned(walker.report(), walker.spans)
 
 
@@ -184,6 +189,7 @@ class _Walker:
         self.graph = graph
         self.budget, self.budget_for = budget, budget_for
         self.peaks = True  # simulate the training step and inference (check does without)
+        self.accumulate = 1  # micro-batches whose gradients are summed before the optimizer's step
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]
@@ -237,9 +243,11 @@ class _Walker:
         if self.peaks:
             budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
                                         batch=self.batch, optimizer=self.optimizer, device=self.device,
-                                        foreach=self.foreach, budget=self.budget, budget_for=self.budget_for)
+                                        foreach=self.foreach, budget=self.budget, budget_for=self.budget_for,
+                                        accumulate=self.accumulate)
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
-                "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach, "layers": rows,
+                "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
+                "accumulate": self.accumulate, "layers": rows,
                 "totals": totals, "budget": budget,
                 "fits": not self.problems, "problems": self.problems, "input_fixes": fixes,
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *graph.assumptions]}

@@ -152,6 +152,7 @@ class Report(_Model):
     optimizer: str
     device: str = "cuda"  # whose memory rules apply: cuda or cpu
     foreach: bool = True  # the optimizer's implementation: foreach (all parameters at once) or a loop
+    accumulate: int = 1  # micro-batches of `batch` whose gradients are summed before each optimizer step
     layers: list[Row]
     totals: Totals
     budget: Budget | None = None  # with a memory budget: the largest batch that fits it

@@ -40,7 +40,8 @@ def test_a_fixture_still_measures_the_same(entry):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source = export_design(zoo.path(entry["design"]).read_text())
-        measured = measure_step(source, batch=entry["batch"], optimizer=entry["optimizer"], foreach=entry["foreach"])
+        measured = measure_step(source, batch=entry["batch"], optimizer=entry["optimizer"], foreach=entry["foreach"],
+                                accumulate=entry["accumulate"])
         assert measured.peak_bytes == entry["peak_bytes"]
         assert measure_inference(source, batch=entry["batch"]) == entry["inference_peak_bytes"]
 

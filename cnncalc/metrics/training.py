@@ -183,7 +183,7 @@ def supported(steps: list[Step]) -> bool:
 
 def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int,
               optimizer: str, device: str, foreach: bool, budget: int | None = None,
-              budget_for: str = "training") -> dict | None:
+              budget_for: str = "training", accumulate: int = 1) -> dict | None:
     """Add the simulated peaks to the report's totals (`totals.memory`), or name them in `partial`;
     with a budget, return the report's `budget`: the largest batch that fits it."""
     memory = totals["memory"]
@@ -194,7 +194,7 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtyp
                                             "batch_1_bytes": None}
     block = CUDA_BLOCK if device == "cuda" else 1
     peak = simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
-                    foreach=foreach, block=block, device=device)
+                    foreach=foreach, block=block, device=device, accumulate=accumulate)
     order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
@@ -204,14 +204,15 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtyp
     if budget is None:
         return None
     most, one = largest_batch(steps, storage_sizes, budget, mode=budget_for, dtype_bytes=dtype_bytes,
-                              optimizer=optimizer, device=device, foreach=foreach)
+                              optimizer=optimizer, device=device, foreach=foreach, accumulate=accumulate)
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one}
 
 
 def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, *, mode: str, dtype_bytes: int,
-                  optimizer: str, device: str, foreach: bool, most: int = 10**15) -> tuple[int, int]:
-    """The largest batch whose simulated peak (of a training step, or of inference) fits in `budget`
-    bytes, and the peak at batch 1. The peak grows with the batch (every live tensor does or stays),
+                  optimizer: str, device: str, foreach: bool, most: int = 10**15, accumulate: int = 1
+                  ) -> tuple[int, int]:
+    """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
+    training step, or of inference) fits in `budget` bytes, and the peak at batch 1. The peak grows with the batch (every live tensor does or stays),
     so a doubling then a bisection finds it in about 2*log2(batch) simulations: exact against the
     simulation (the answer fits, one more does not); 0 when even batch 1 does not fit."""
     block = CUDA_BLOCK if device == "cuda" else 1
@@ -220,7 +221,7 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, *, m
         if mode == "inference":
             return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
         return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
-                        foreach=foreach, block=block, device=device).bytes
+                        foreach=foreach, block=block, device=device, accumulate=accumulate).bytes
 
     one = peak(1)
     if one > budget:
@@ -284,10 +285,15 @@ def _readers(steps: list[Step]) -> dict[int, int]:
 
 
 def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, optimizer: str,
-             foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None) -> Peak:
+             foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None,
+             accumulate: int = 1) -> Peak:
     """The peak of one training step (see the module's docstring); `block`: allocation granularity;
-    `events`, a list, receives (phase, row, live bytes) after every operation."""
+    `events`, a list, receives (phase, row, live bytes) after every operation. With `accumulate` > 1
+    the gradients of that many micro-batches of `batch` are summed before the optimizer's step: the
+    last micro-batch starts with every parameter's gradient alive, and its backward adds each new
+    gradient into it in place."""
     run = _TrainingStep(steps, storage_sizes, dtype_bytes, batch, block, device, events)
+    run.accumulating = accumulate > 1
     run.steady_state(optimizer)
     run.forward()
     run.loss()
@@ -311,6 +317,7 @@ class _TrainingStep:
         self.readers = _readers(steps)  # storage -> rows still to read it
         self.held = {steps[0].sid_out}  # the batch, held by the step until it ends
         self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
+        self.accumulating = False  # gradients of earlier micro-batches are alive (gradient accumulation)
         self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
 
     def release(self, sid: int) -> None:
@@ -327,6 +334,9 @@ class _TrainingStep:
         buffers = sum(s.buffers for s in self.steps) * size + n_bn * BATCHES_TRACKED_BYTES
         if buffers:
             t.alloc("buffers", buffers, "buffers")
+        if self.accumulating:  # the earlier micro-batches' gradients
+            for i, n in enumerate(self.tensors):
+                t.alloc(("grad_p", i), n * size, "gradients")
         copies = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]
         for i, n in enumerate(self.tensors):
             for c in range(copies):
@@ -410,6 +420,11 @@ class _TrainingStep:
                 self.row_backward(index, s, param_i)
         t.free("grad_loss")
 
+    @property
+    def gradient(self) -> str:
+        """The key of a parameter's gradient made by a backward: its own, or a new one to add to it."""
+        return "grad_new" if self.accumulating else "grad_p"
+
     def row_backward(self, index: int, s: Step, param_i: int) -> None:
         """A row's backward: its operations (BACKWARD), then its output's gradient and what it kept are
         freed and its input's gradient delivered; a view or a merge hands its gradient on."""
@@ -429,13 +444,16 @@ class _TrainingStep:
                     new = ("grad_in", index)
                     t.alloc(new, s.x.size * self.per, "other")
                 elif what == "weight" and s.weights:
-                    t.alloc(("grad_p", param_i), s.weights * self.dtype_bytes, "gradients")
+                    t.alloc((self.gradient, param_i), s.weights * self.dtype_bytes, "gradients")
                 elif what == "bias" and s.biases:
-                    t.alloc(("grad_p", param_i + 1), s.biases * self.dtype_bytes, "gradients")
+                    t.alloc((self.gradient, param_i + 1), s.biases * self.dtype_bytes, "gradients")
                 elif isinstance(what, tuple):
                     t.alloc(("temp", index), what[1] * s.x.size * self.per, "other")
             t.sample("backward", index)
             t.free(("temp", index))
+        if self.accumulating:  # the new gradients were added into the parameters' own
+            for i in range(param_i, param_i + 2):
+                t.free(("grad_new", i))
         self.unref(key)
         saves_in, saves_out, _, _ = s.saves
         t.free(("extra", index))

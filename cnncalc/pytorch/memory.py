@@ -9,7 +9,8 @@ The step (`STEP`, the same one cnncalc simulates):
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 
-run twice, the second one measured (the optimizer state exists, as in the steady state), by
+run twice, the second one measured (the optimizer state exists, as in the steady state), with
+the batch, the targets and the loss held until the step ends (as a training loop's variables), by
 `torch.distributed._tools.mem_tracker.MemTracker`: the live bytes of every tensor storage,
 sampled after every operation, by category. Under `FakeTensorMode` nothing is computed and the
 peak is the same to the byte, so a measurement costs seconds. Needs torch (the extra).
@@ -41,10 +42,12 @@ def optimizer_for(torch, name: str, params, foreach: bool | None):
 
 
 def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bool | None = False,
-                 fake: bool = True, timeline: bool = False) -> Measured:
+                 fake: bool = True, timeline: bool = False, accumulate: int = 1) -> Measured:
     """The peak of the second of two training steps of the network in `source` (what `cnncalc
     export` writes), on the CPU, with MemTracker; `foreach` picks the optimizer's implementation
-    (None: PyTorch's default for the device)."""
+    (None: PyTorch's default for the device). With `accumulate` > 1, the gradients of that many
+    micro-batches are accumulated before the step: the last micro-batch, measured, starts with the
+    gradients alive."""
     import torch
     import torch.nn.functional as F
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -55,13 +58,18 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     c, h, w = namespace["INPUT_SHAPE"]
     classes, out_h, out_w = namespace["OUTPUT_SHAPE"]
 
-    def step(net, opt):
+    def micro(net):  # one micro-batch's forward and backward; the caller holds the batch
         x = torch.randn(batch, c, h, w)
         y = torch.randint(classes, (batch, out_h, out_w))
         loss = F.cross_entropy(net(x), y)
         loss.backward()
+        return x, y, loss
+
+    def step(net, opt):
+        held = micro(net)  # the batch, targets and loss live on, as a loop's variables, through the step
         opt.step()
         opt.zero_grad(set_to_none=True)
+        del held
 
     mode = FakeTensorMode() if fake else None
     if mode is not None:
@@ -71,6 +79,8 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
         net = namespace["Net"]().train()
         opt = optimizer_for(torch, optimizer, net.parameters(), foreach)
         step(net, opt)  # the first step creates the optimizer's state
+        for _ in range(accumulate - 1):  # gradient accumulation: the micro-batches before the last
+            micro(net)
         tracker = _TimelineTracker(timeline) if timeline else MemTracker()
         tracker.track_external(net, opt)
         with tracker:

@@ -53,8 +53,11 @@ def _peak_lines(report: dict) -> list[tuple[str, str]]:
     breakdown = " + ".join(f"{label} {binary(peak['breakdown'][key])}" for key, label in parts.items()
                            if peak["breakdown"][key])
     impl = "foreach" if report.get("foreach") else "for-loop"
+    micro = report.get("accumulate", 1)
+    step = (f"the last of {micro} accumulated micro-batches of {batch}" if micro > 1 else
+            f"one training step at batch {batch}")
     return _budget_lines(report) + [
-        ("training peak", f"{binary(m['training_peak_bytes'])} for one training step at batch {batch} "
+        ("training peak", f"{binary(m['training_peak_bytes'])} for {step} "
                           f"({report['optimizer']}, {impl}, {report.get('device', 'cuda')} rules), {where}: "
                           f"{breakdown}"),
         ("inference peak", f"{binary(m['inference_peak_bytes'])} for a forward pass in evaluation mode at batch "
@@ -71,8 +74,9 @@ def _budget_lines(report: dict) -> list[tuple[str, str]]:
         over = budget["batch_1_bytes"] - budget["bytes"]
         return [("budget", f"{size}: nothing fits; {what} at batch 1 needs {binary(budget['batch_1_bytes'])}, "
                            f"{binary(over)} over")]
-    return [("budget", f"{size}: the largest batch for {what} is {budget['max_batch']:,} "
-                       f"(batch {budget['max_batch'] + 1:,} does not fit)")]
+    batch = "micro-batch" if report.get("accumulate", 1) > 1 and budget["for"] == "training" else "batch"
+    return [("budget", f"{size}: the largest {batch} for {what} is {budget['max_batch']:,} "
+                       f"({batch} {budget['max_batch'] + 1:,} does not fit)")]
 
 
 def fit_lines(report: dict) -> list[str]:
