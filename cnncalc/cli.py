@@ -333,11 +333,20 @@ def read_design(design: str) -> str:
     "INPUT 32x32x3 \u2192 CONV3-16/2" stay designs while dir/my.cnn and nets/vgg are files."""
     if design == "-":
         return read_stdin()
+    path = _design_path(design)
+    return design if path is None else read_file(path, design)
+
+
+def _design_path(design: str) -> Path | None:
+    """The file a DESIGN argument names, or None for a design text (read_design's rules); a missing
+    file is an error."""
     one_line = "\n" not in design and "\r" not in design and len(design) < 4096
-    path = zoo.path(design) if one_line else None
-    if path is None and one_line and design.strip() and _exists(design):
+    if not one_line:
+        return None
+    path = zoo.path(design)
+    if path is None and design.strip() and _exists(design):
         path = Path(design)
-    if path is None and one_line and "->" not in design and "\u2192" not in design:
+    if path is None and "->" not in design and "\u2192" not in design:
         if design.endswith(".cnn"):
             raise SettingsError(f"no such design file: {design}")
         if PATH_SEPARATORS.intersection(design):
@@ -347,8 +356,11 @@ def read_design(design: str) -> str:
                 parse(design)
             except CnnCalcError as e:
                 raise SettingsError(f"no such design file: {design}; read as a design instead: {e}") from None
-    if path is None:
-        return design
+    return path
+
+
+def read_file(path: Path, design: str) -> str:
+    """A design file's text, UTF-8; every failure a one-line error naming the file."""
     if path.is_dir():
         raise SettingsError(f"cannot read {design}: it is a directory, not a design file")
     try:

@@ -513,36 +513,11 @@ class Parser:
                 word = word[:cut]
                 split = split_word(word)
         if split is None:
-            args: list[ast.Expr] | None = None
-            if self.peek() == "(":
-                self.pos += 1
-                self.skip_ws()
-                args = [self.expr()]
-                self.skip_ws()
-                while self.peek() == ",":
-                    self.pos += 1
-                    self.skip_ws()
-                    args.append(self.expr())
-                    self.skip_ws()
-                self.expect(")", f"to close the arguments of '{word}'")
-            return ast.Ref(word, args, self.span(start))
+            return self.block_ref(word, start)
         upper, attached, kernel = split
-        if attached and len(kernel) == 1 and self.peek() == "\u00d7" and self.peek(1) in _DIGITS:
-            # CONV1×7: '×' ends the name; the kernel's second part follows it
-            self.pos += 1
-            while self.peek() in _DIGITS:
-                self.pos += 1
-            kernel = (*kernel, self.text[start + len(word) + 1:self.pos])
         layer_args: dict[str, ast.Value] = {}
         if attached:
-            dims: list[ast.Expr] = []
-            k_pos = start + len(upper)
-            for part in kernel:
-                if len(part) > MAX_DIGITS:
-                    raise self.error("number too large", k_pos, k_pos + len(part))
-                dims.append(ast.Num(int(part), Span(self.source, k_pos, k_pos + len(part))))
-                k_pos += len(part) + 1
-            layer_args[attached] = ast.Size(dims, Span(self.source, start + len(upper), self.pos)) if len(dims) > 1 else dims[0]
+            layer_args[attached] = self.attached_number(upper, word, kernel, start)
         if upper == "INPUT":
             save = self.pos
             self.skip_ws()
@@ -556,6 +531,38 @@ class Parser:
         if self.peek() == "(":
             self.layer_args(upper, layer_args, positional)
         return ast.Layer(upper, layer_args, self.span(start), positional)
+
+    def block_ref(self, word: str, start: int) -> ast.Ref:
+        """A block used by name, or called: `stem`, `basic(64)`."""
+        args: list[ast.Expr] | None = None
+        if self.peek() == "(":
+            self.pos += 1
+            self.skip_ws()
+            args = [self.expr()]
+            self.skip_ws()
+            while self.peek() == ",":
+                self.pos += 1
+                self.skip_ws()
+                args.append(self.expr())
+                self.skip_ws()
+            self.expect(")", f"to close the arguments of '{word}'")
+        return ast.Ref(word, args, self.span(start))
+
+    def attached_number(self, upper: str, word: str, kernel: tuple[str, ...], start: int) -> ast.Expr | ast.Size:
+        """The number written straight after a layer word: CONV3, CONV1x7, CONV1×7 (whose '×' ends the name)."""
+        if len(kernel) == 1 and self.peek() == "\u00d7" and self.peek(1) in _DIGITS:
+            self.pos += 1
+            while self.peek() in _DIGITS:
+                self.pos += 1
+            kernel = (*kernel, self.text[start + len(word) + 1:self.pos])
+        dims: list[ast.Expr] = []
+        k_pos = start + len(upper)
+        for part in kernel:
+            if len(part) > MAX_DIGITS:
+                raise self.error("number too large", k_pos, k_pos + len(part))
+            dims.append(ast.Num(int(part), Span(self.source, k_pos, k_pos + len(part))))
+            k_pos += len(part) + 1
+        return ast.Size(dims, Span(self.source, start + len(upper), self.pos)) if len(dims) > 1 else dims[0]
 
     def size_ahead(self) -> bool:
         """After INPUT, does '(' begin a size like (S)x(S)x3 (not a branch)?"""
