@@ -512,9 +512,6 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for cat, yes or gr
 class _ClosedStream:
     """Stands for a standard stream whose file descriptor is closed (Python sets it to None)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
     def write(self, text: str) -> int:
         raise OSError(9, "it is closed")
 
@@ -549,9 +546,9 @@ def _exit(run, ctx: typer.Context | None = None) -> None:
     Standard output is flushed here, so that a reader that went away (`| head -1`) is seen here:
     cnncalc then stops quietly with 141, like other Unix tools killed by SIGPIPE."""
     if sys.stdout is None:
-        sys.stdout = _ClosedStream("output")
+        sys.stdout = _ClosedStream()
     if sys.stderr is None:
-        sys.stderr = _ClosedStream("error")
+        sys.stderr = _ClosedStream()
     try:
         check_arguments(ctx)
         code = run()

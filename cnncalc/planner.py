@@ -114,8 +114,7 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     if not isinstance(accumulate, int) or isinstance(accumulate, bool) or not 1 <= accumulate <= MAX_VALUE:
         raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
-    walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for)
-    walker.peaks, walker.accumulate = peaks, accumulate
+    walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks)
     return Planned(walker.report(), walker.spans)
 
 
@@ -185,11 +184,12 @@ def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimi
 
 class _Walker:
     def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, device: str,
-                 foreach: bool | None = None, budget: int | None = None, budget_for: str = "training") -> None:
+                 foreach: bool | None = None, budget: int | None = None, budget_for: str = "training",
+                 accumulate: int = 1, peaks: bool = True) -> None:
         self.graph = graph
         self.budget, self.budget_for = budget, budget_for
-        self.peaks = True  # simulate the training step and inference (check does without)
-        self.accumulate = 1  # micro-batches whose gradients are summed before the optimizer's step
+        self.accumulate = accumulate  # micro-batches whose gradients are summed before the optimizer's step
+        self.peaks = peaks  # simulate the training step and inference (check does without)
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]

@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 from ..layers import Volume
 from . import UNSUPPORTED
+from .memory import OPTIMIZER_STATE
+from .saved import INDEX_BYTES, MASK_BYTES
 
 TARGET_BYTES = 8  # the targets are int64, one per output pixel
 SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
@@ -99,12 +101,12 @@ CUDA_BLOCK = 512  # the CUDA caching allocator rounds every tensor up to a multi
 def _indices(step: Step, training: bool, size: int, device: str) -> int:
     if step.item.type != "max":
         return 0
-    return (step.y.size if step.kind == "pool" else step.y.c) * 8  # int64 indices, in both modes
+    return (step.y.size if step.kind == "pool" else step.y.c) * INDEX_BYTES  # in both modes
 
 
 def _noise(step: Step, training: bool, size: int, device: str) -> int:
     # training: a mask (CUDA) or a noise tensor of the dtype (CPU); evaluation: nothing, the input goes on
-    return step.y.size * (1 if device == "cuda" else size) if training else 0
+    return step.y.size * (MASK_BYTES if device == "cuda" else size) if training else 0
 
 
 def _none(step: Step, training: bool, size: int, device: str) -> int:
@@ -241,12 +243,7 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
     """The peak of a forward pass in evaluation mode under no_grad: parameters, buffers, the batch and
     the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on."""
     t = _Timeline(block, {})
-    for i, n in enumerate(n for s in steps for n in (s.weights, s.biases) if n):
-        t.alloc(("param", i), n * dtype_bytes, "params")
-    n_bn = sum(1 for s in steps if s.kind == "bn")
-    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
-    if buffers:
-        t.alloc("buffers", buffers, "buffers")
+    _model(t, steps, dtype_bytes)
     readers = _readers(steps)
     first = steps[0]
     t.alloc(first.sid_out, storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
@@ -269,6 +266,17 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
             if readers[sid] <= 0 and sid != first.sid_out:
                 t.free(sid)
     return t.peak.bytes
+
+
+def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
+    """The network itself: its parameter tensors, and its buffers (BN's running statistics and
+    num_batches_tracked)."""
+    for i, n in enumerate(n for s in steps for n in (s.weights, s.biases) if n):
+        t.alloc(("param", i), n * dtype_bytes, "params")
+    n_bn = sum(1 for s in steps if s.kind == "bn")
+    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
+    if buffers:
+        t.alloc("buffers", buffers, "buffers")
 
 
 def _read(s: Step) -> tuple[int, ...]:
@@ -326,20 +334,14 @@ class _TrainingStep:
             self.t.free(sid)
 
     def steady_state(self, optimizer: str) -> None:
-        """Parameters, buffers (BN's running statistics and num_batches_tracked), the optimizer's state."""
+        """The network (parameters, buffers) and the optimizer's state."""
         t, size = self.t, self.dtype_bytes
-        for i, n in enumerate(self.tensors):
-            t.alloc(("param", i), n * size, "params")
-        n_bn = sum(1 for s in self.steps if s.kind == "bn")
-        buffers = sum(s.buffers for s in self.steps) * size + n_bn * BATCHES_TRACKED_BYTES
-        if buffers:
-            t.alloc("buffers", buffers, "buffers")
+        _model(t, self.steps, size)
         if self.accumulating:  # the earlier micro-batches' gradients
             for i, n in enumerate(self.tensors):
                 t.alloc(("grad_p", i), n * size, "gradients")
-        copies = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]
         for i, n in enumerate(self.tensors):
-            for c in range(copies):
+            for c in range(OPTIMIZER_STATE[optimizer]):
                 t.alloc(("state", c, i), n * size, "optimizer")
             if optimizer == "adam" and self.device == "cpu":  # on CUDA the steps stay on the CPU
                 t.alloc(("step", i), STEP_BYTES, "optimizer")

@@ -41,7 +41,7 @@ PHASES = {"forward": "in the forward pass", "loss": "computing the loss", "backw
 
 def _peak_lines(report: dict) -> list[tuple[str, str]]:
     """The simulated peaks of a training step and of inference, with where and in what the first happens."""
-    m = report["memory"] if "memory" in report else report["totals"]["memory"]
+    m = report["totals"]["memory"]
     if m.get("training_peak_bytes") is None:
         return []
     peak, batch = m["peak"], report["batch"]
