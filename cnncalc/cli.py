@@ -87,6 +87,7 @@ Examples:
   cnncalc plan "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC" \\
       -D N=2 -D M=3 -D K=1 -D conv.filters=32 -D fc.out=10 --input 32x32x3
   cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
+  cnncalc plan resnet50 --optimizer adam --budget 24GiB --max-input
   cnncalc plan vgg16 --format json -o vgg16.json
 """
 
@@ -99,6 +100,12 @@ Examples:
   cnncalc check "INPUT 7x7x3 -> CONV3-10/5p0"
   cnncalc check vgg16 --input 320x320x3
 """
+
+
+def cuda_settings(context: str | None, workspace: str | None) -> dict:
+    """The CUDA assumptions given on the command line (the library's defaults otherwise)."""
+    given = {"cuda_context": context, "cuda_workspace": workspace}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 @app.command("plan", help=PLAN_HELP, no_args_is_help=True)
@@ -127,6 +134,16 @@ def plan_command(
     accumulate: Annotated[int, typer.Option(
         "--accumulate", min=1, metavar="N", help="Gradient accumulation over N micro-batches of --batch: the "
                                                  "peak (and --budget's answer) is the micro-batch's.")] = 1,
+    max_input: Annotated[bool, typer.Option(
+        "--max-input", help="With --budget: also the largest square input at --batch whose every window fits "
+                            "and whose peak fits the budget.")] = False,
+    cuda_context: Annotated[Optional[str], typer.Option(
+        "--cuda-context", metavar="SIZE", help="On cuda: the memory the CUDA context holds, an assumption "
+                                               "counted apart from the allocator's.",
+        show_default="400MiB")] = None,
+    cuda_workspace: Annotated[Optional[str], typer.Option(
+        "--cuda-workspace", metavar="SIZE", help="On cuda: the cuBLAS/cuDNN workspaces, an assumption counted "
+                                                 "apart.", show_default="32MiB")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -141,8 +158,9 @@ def plan_command(
 
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
-                       budget=budget, budget_for=budget_for.value, accumulate=accumulate,
-                       optional=optional.value, max_layers=max_layers)
+                       budget=budget, budget_for=budget_for.value, accumulate=accumulate, max_input=max_input,
+                       **cuda_settings(cuda_context, cuda_workspace), optional=optional.value,
+                       max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:
             print_problems(planned, as_errors=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import schema
-from .errors import SettingsError, Span, describe_char
+from .errors import CnnCalcError, SettingsError, Span, describe_char
 from .errors import position as where
 from .expand import MAX_LAYERS, OPTIONAL_MODES, build
-from .layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
+from .layers import MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
 from .metrics.macs import MACS
 from .metrics.params import PARAMS
@@ -64,7 +64,9 @@ def check_size(size) -> Volume:
 def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
          batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
          foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
-         accumulate: int = 1, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+         accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
+         cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, optional: str = "include",
+         max_layers: int = MAX_LAYERS, label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
@@ -74,7 +76,11 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     loop on the CPU); budget: a memory size (8GiB, 16GB, or bytes): the report's `budget` says the
     largest batch whose peak fits it, for budget_for training or inference; accumulate: gradient
     accumulation over that many micro-batches of `batch` (the peak is the last micro-batch's, whose
-    gradients start alive; a budget then answers the micro-batch); optional: include or
+    gradients start alive; a budget then answers the micro-batch); cuda_context, cuda_workspace:
+    what a CUDA device holds beside the allocator's segments (sizes: 400MiB; defaults and their
+    sources in metrics/memory.py), counted in totals.memory.cuda and in a budget; max_input: with a
+    budget, also the largest square input at `batch` whose every window fits and whose peak fits the
+    budget (`budget.max_input`); optional: include or
     exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
@@ -84,7 +90,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
 
     return Report.model_validate(run(text, defines=defines, input=input, batch=batch, dtype=dtype,
                                      optimizer=optimizer, device=device, foreach=foreach, budget=budget,
-                                     budget_for=budget_for, accumulate=accumulate, optional=optional,
+                                     budget_for=budget_for, accumulate=accumulate, cuda_context=cuda_context,
+                                     cuda_workspace=cuda_workspace, max_input=max_input, optional=optional,
                                      max_layers=max_layers, label=label).data)
 
 
@@ -98,8 +105,9 @@ class Planned(NamedTuple):
 def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tuple[int, int, int] | None = None,
         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
-        accumulate: int = 1, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "",
-        peaks: bool = True) -> Planned:
+        accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
+        cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, optional: str = "include",
+        max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
     `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
@@ -114,17 +122,89 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     if not isinstance(accumulate, int) or isinstance(accumulate, bool) or not 1 <= accumulate <= MAX_VALUE:
         raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
-    walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks)
-    return Planned(walker.report(), walker.spans)
+    cuda = training.Cuda(parse_bytes(cuda_context, "the CUDA context", zero=True),
+                         parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
+    if max_input and budget is None:
+        raise SettingsError("max_input needs a budget: the largest input whose peak fits what (--budget 8GiB)?")
+    walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks, cuda)
+    data = walker.report()
+    if max_input and data["budget"] is not None and data["budget"]["max_batch"] is not None:
+        data["budget"]["max_input"] = largest_input(walker)
+    return Planned(data, walker.spans)
+
+
+def largest_input(base: _Walker) -> dict | None:
+    """The largest square input, with the design's channels, at the walker's batch, whose every window
+    fits (see metrics/fit.py) and whose simulated peak (as the budget counts it) fits the budget; None
+    when none does. The peak grows with the input: a doubling and a bisection find the largest size
+    that fits the budget (about 2*log2(size) simulations), then the sizes below it are tried for fit,
+    as far as fit.SEARCH_REACH."""
+    graph, c = base.graph, base.graph.input.size.c
+    budget = base.budget
+    visits = [fit.SEARCH_VISITS]
+
+    def peak(size: int) -> int | None:
+        """The peak at a size x size input, None where the design cannot take it."""
+        resized = Input(graph.input.word, graph.input.span, size=Volume(size, size, c))
+        walker = _Walker(LayerGraph(resized, graph.items), base.dtype, base.batch, base.optimizer, base.device,
+                         base.foreach, accumulate=base.accumulate, peaks=False, cuda=base.cuda)
+        walker.search_fixes = False
+        try:
+            walker.report()
+        except CnnCalcError:
+            return None
+        steps, sizes = walker.steps, walker.storages.sizes
+        if not training.supported(steps):
+            return None
+        return training.held(steps, sizes, mode=base.budget_for, dtype_bytes=base.size, batch=base.batch,
+                             optimizer=base.optimizer, device=base.device, foreach=base.foreach,
+                             accumulate=base.accumulate, cuda=base.cuda)
+
+    memo: dict[int, int | None] = {}
+
+    def good(size: int) -> bool:
+        if size not in memo:
+            memo[size] = peak(size)
+        return memo[size] is not None and memo[size] <= budget
+
+    size = graph.input.size.h
+    while not good(size) and memo[size] is None:  # too small for the design (a kernel larger than its input)
+        if size > fit.LARGEST // 2:
+            return None
+        size *= 2
+    if not good(size):  # too large for the budget: bisect between sizes the design refuses and this one
+        low, high = 0, size
+        while high - low > 1:
+            mid = (low + high) // 2
+            if good(mid):
+                size = mid
+                break
+            low, high = (mid, high) if memo[mid] is None else (low, mid)
+        else:
+            return None
+    low, high = size, size * 2
+    while high <= fit.LARGEST and good(high):
+        low, high = high, high * 2
+    high = min(high, fit.LARGEST + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if good(mid) else (low, mid)
+    try:
+        for n in range(low, max(0, low - fit.SEARCH_REACH), -1):
+            if all(fit.size_if_fits(graph.items, axis, n, visits) is not None for axis in (0, 1)) and good(n):
+                return {"h": n, "w": n, "c": c}
+    except fit.SearchExhausted:
+        pass
+    return None
 
 
 UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def parse_bytes(value) -> int:
+def parse_bytes(value, what: str = "a memory budget", zero: bool = False) -> int:
     """A memory size: a whole number of bytes, or a number and a unit: 8GiB, 512 MiB (binary), 16GB
-    (decimal), 1.5GiB."""
+    (decimal), 1.5GiB; `what` names it in errors; `zero`: 0 is allowed."""
     if isinstance(value, int) and not isinstance(value, bool):
         number, unit = value, "b"
     else:
@@ -139,8 +219,8 @@ def parse_bytes(value) -> int:
             raise SettingsError(f"a memory size is a number and a unit, such as 8GiB, 512MiB or 16GB "
                                 f"(GiB and MiB binary, GB and MB decimal); got '{value}'")
     size = int(number * UNITS[unit])
-    if not 1 <= size <= 2**60:
-        raise SettingsError(f"a memory budget is from 1 byte to 1 EiB, got '{value}'")
+    if not (0 if zero else 1) <= size <= 2**60:
+        raise SettingsError(f"{what} is from {0 if zero else 1} byte{'s' if zero else ''} to 1 EiB, got '{value}'")
     return size
 
 
@@ -185,11 +265,13 @@ def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimi
 class _Walker:
     def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, device: str,
                  foreach: bool | None = None, budget: int | None = None, budget_for: str = "training",
-                 accumulate: int = 1, peaks: bool = True) -> None:
+                 accumulate: int = 1, peaks: bool = True, cuda: training.Cuda | None = None) -> None:
         self.graph = graph
+        self.cuda = cuda or training.Cuda(memory.CUDA_CONTEXT, memory.CUDA_WORKSPACE)
         self.budget, self.budget_for = budget, budget_for
         self.accumulate = accumulate  # micro-batches whose gradients are summed before the optimizer's step
         self.peaks = peaks  # simulate the training step and inference (check does without)
+        self.search_fixes = True  # search input sizes that fit when a layer does not
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]
@@ -234,7 +316,7 @@ class _Walker:
         self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
         rows = self.rows
         fixes = {}
-        if self.problems:
+        if self.problems and self.search_fixes:
             fixes, warning = fit.input_fixes(graph)
             if warning:
                 self.warnings.append(warning)
@@ -244,13 +326,22 @@ class _Walker:
             budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
                                         batch=self.batch, optimizer=self.optimizer, device=self.device,
                                         foreach=self.foreach, budget=self.budget, budget_for=self.budget_for,
-                                        accumulate=self.accumulate)
+                                        accumulate=self.accumulate, cuda=self.cuda)
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
                 "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
                 "accumulate": self.accumulate, "layers": rows,
                 "totals": totals, "budget": budget,
                 "fits": not self.problems, "problems": self.problems, "input_fixes": fixes,
-                "warnings": self.warnings, "assumptions": [*CONVENTIONS, *graph.assumptions]}
+                "warnings": self.warnings, "assumptions": [*CONVENTIONS, *self.device_assumptions(),
+                                                           *graph.assumptions]}
+
+    def device_assumptions(self) -> list[str]:
+        if self.device != "cuda" or not self.peaks:
+            return []
+        return [f"CUDA: reserved memory is a model of PyTorch's caching allocator (default configuration, one "
+                f"stream), not checked on a GPU; the context ({self.cuda.context:,} B, --cuda-context) and the "
+                f"cuBLAS/cuDNN workspaces ({self.cuda.workspace:,} B, --cuda-workspace) are assumptions, "
+                f"counted apart"]
 
     def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """The items of a chain; `flow` is what is known of its input (saved.Flow)."""

@@ -107,6 +107,18 @@ class Peak(_Model):
     breakdown: PeakBreakdown
 
 
+class CudaMemory(_Model):
+    """What a CUDA device holds at the peak of the step (`--device cuda`): metrics/allocator.py."""
+
+    allocated_bytes: int  # the simulated peak with the allocator's 512-byte blocks (= training_peak_bytes)
+    reserved_bytes: int  # the caching allocator's segments after two steps (a model, not checked on a GPU)
+    context_bytes: int  # the CUDA context: a stated assumption (--cuda-context)
+    workspace_bytes: int  # cuBLAS/cuDNN workspaces: a stated assumption (--cuda-workspace)
+    total_bytes: int  # reserved + context + workspace: what must fit in the device's memory
+    inference_reserved_bytes: int  # the same for inference (evaluation mode, no_grad)
+    inference_total_bytes: int
+
+
 class Memory(_Model):
     dtype_bytes: int
     params_bytes: int
@@ -123,6 +135,7 @@ class Memory(_Model):
     training_peak_bytes: int | None = None
     peak: Peak | None = None  # when and in what that peak happens
     inference_peak_bytes: int | None = None  # the peak of an evaluation-mode forward pass under no_grad
+    cuda: CudaMemory | None = None  # on --device cuda: allocated, reserved, context, workspaces
 
 
 class Totals(_Model):
@@ -142,6 +155,9 @@ class Budget(_Model):
     for_: str = Field(alias="for")  # training or inference
     max_batch: int | None  # 0: even batch 1 does not fit; null: the peak is not known (totals.partial)
     batch_1_bytes: int | None  # the peak at batch 1: how far over the budget when nothing fits
+    # asked for (--max-input): the largest square input at the report's batch whose every window fits and
+    # whose peak fits the budget; null when none does
+    max_input: Volume | None = None
 
 
 class Report(_Model):

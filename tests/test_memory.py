@@ -75,18 +75,19 @@ def test_without_a_rule_the_peak_is_left_out_and_named():
                                                       ("mobilenet_v2", "6GiB", "sgd")])
 def test_the_largest_batch_fits_and_one_more_does_not(name, budget, optimizer):
     text = zoo.path(name).read_text()
-    report = cnncalc.plan(text, budget=budget, optimizer=optimizer)
+    report = cnncalc.plan(text, budget=budget, optimizer=optimizer, device="cpu")  # CUDA: test_allocator.py
     most, size = report.budget.max_batch, report.budget.bytes
     assert size == cnncalc.planner.parse_bytes(budget) and most > 1
-    peak = lambda batch: cnncalc.plan(text, batch=batch, optimizer=optimizer).totals.memory.training_peak_bytes
+    peak = lambda batch: cnncalc.plan(text, batch=batch, optimizer=optimizer,
+                                      device="cpu").totals.memory.training_peak_bytes
     assert peak(most) <= size < peak(most + 1)
 
 
 def test_a_budget_for_inference_and_one_nothing_fits():
     text = zoo.path("vgg16").read_text()
-    report = cnncalc.plan(text, budget="4GiB", budget_for="inference")
+    report = cnncalc.plan(text, budget="4GiB", budget_for="inference", device="cpu")
     most = report.budget.max_batch
-    peak = lambda batch: cnncalc.plan(text, batch=batch).totals.memory.inference_peak_bytes
+    peak = lambda batch: cnncalc.plan(text, batch=batch, device="cpu").totals.memory.inference_peak_bytes
     assert peak(most) <= 4 * 2**30 < peak(most + 1)
     tight = cnncalc.plan(text, budget="1GiB", optimizer="adam").budget
     assert tight.max_batch == 0 and tight.batch_1_bytes > 2**30
@@ -102,3 +103,35 @@ def test_memory_sizes(text, size):
 def test_bad_memory_sizes(text):
     with pytest.raises(cnncalc.SettingsError):
         cnncalc.planner.parse_bytes(text)
+
+
+# -- the largest input that fits a budget -----------------------------------------------------------------
+CIFAR = "INPUT 32x32x3 -> [[CONV3-32 -> BN -> RELU]*2 -> POOL2]*3 -> FC-10"
+
+
+@pytest.mark.parametrize("device, budget_for", [("cpu", "training"), ("cuda", "training"), ("cpu", "inference")])
+def test_the_largest_input_fits_and_no_larger_fitting_one_does(device, budget_for):
+    budget = 64 * 2**20 if device == "cpu" else 600 * 2**20
+    report = cnncalc.plan(CIFAR, batch=4, budget=budget, budget_for=budget_for, device=device, max_input=True)
+    x = report.budget.max_input
+    assert x.h == x.w and x.c == 3 and x.h > 32
+
+    def held(size: int):
+        r = cnncalc.plan(CIFAR, batch=4, device=device, input=(size, size, 3))
+        m = r.totals.memory
+        figure = {("cpu", "training"): m.training_peak_bytes, ("cpu", "inference"): m.inference_peak_bytes,
+                  ("cuda", "training"): m.cuda.total_bytes if m.cuda else None}[device, budget_for]
+        return r.fits, figure
+
+    fits, figure = held(x.h)
+    assert fits and figure <= budget
+    for size in range(x.h + 1, x.h + 17):  # POOL2 three times: every 8th size fits; the next one is too big
+        fits, figure = held(size)
+        assert not fits or figure > budget
+
+
+def test_no_input_fits_a_tiny_budget_and_max_input_needs_a_budget():
+    assert cnncalc.plan(CIFAR, budget="1MiB", device="cpu", max_input=True).budget.max_input.h == 24  # not 32
+    assert cnncalc.plan(CIFAR, budget="64KiB", device="cpu", max_input=True).budget.max_input is None  # < params
+    with pytest.raises(cnncalc.SettingsError, match="needs a budget"):
+        cnncalc.plan(CIFAR, max_input=True)

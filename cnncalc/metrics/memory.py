@@ -16,6 +16,18 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 DEVICES = ("cuda", "cpu")  # whose memory rules apply (dropout's mask, the CUDA allocator's blocks)
 BUDGET_FOR = ("training", "inference")  # what a memory budget must hold
 
+# What a CUDA device holds beside the caching allocator's segments: stated, overridable assumptions.
+# The CUDA context (driver state and the kernels loaded so far): "around 400MB if CUDA >= 11.7 is used
+# and lazy module loading enabled (default in PyTorch)" (ptrblck, pytorch/pytorch#109888; PR #86509
+# measured 287,047,680 B used after a first 6 MB tensor, with lazy loading). It varies with the GPU,
+# the driver and the CUDA version: measure yours as torch.cuda.mem_get_info()'s used bytes minus
+# torch.cuda.memory_reserved() after a first operation.
+CUDA_CONTEXT = 400 * 2**20
+# cuBLASLt's workspace: 32 MiB on Hopper and later, 4 MiB on Ampere with 24 GiB or more, 1 MiB
+# otherwise (PyTorch PR #120925, following the cuBLAS guide's recommendation); cuDNN's convolution
+# workspaces depend on the algorithm chosen at run time and are not modelled: add them here.
+CUDA_WORKSPACE = 32 * 2**20
+
 
 def _output(item, y: Volume) -> int:
     return y.h * y.w * y.c

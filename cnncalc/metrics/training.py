@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 from ..layers import Volume
 from . import UNSUPPORTED
+from .allocator import CachingAllocator
 from .memory import OPTIMIZER_STATE
 from .saved import INDEX_BYTES, MASK_BYTES
 
@@ -132,8 +133,9 @@ class _Timeline:
     An activation, keyed by its storage's number, counts as "saved" while a layer keeps it for
     backward, else "other"; every other key is a string or a tuple."""
 
-    def __init__(self, block: int, kept: dict[int, int]) -> None:
+    def __init__(self, block: int, kept: dict[int, int], allocator: CachingAllocator | None = None) -> None:
         self.live: dict[object, tuple[int, str]] = {}
+        self.allocator = allocator  # a model of the CUDA caching allocator, replaying the allocations
         self.sums = dict.fromkeys(("params", "buffers", "gradients", "optimizer", "saved", "other"), 0)
         self.total = 0
         self.peak = Peak(0, "", None, {})
@@ -150,12 +152,16 @@ class _Timeline:
             self.live[key] = (size, category)
             self.sums[category] += size
             self.total += size
+            if self.allocator is not None and size:
+                self.allocator.malloc(key, size)
 
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:
             self.sums[entry[1]] -= entry[0]
             self.total -= entry[0]
+            if self.allocator is not None:
+                self.allocator.free(key)
 
     def keep(self, sid: int, change: int) -> None:
         """A layer starts (+1) or stops (-1) keeping a storage for backward."""
@@ -183,11 +189,18 @@ def supported(steps: list[Step]) -> bool:
                    or s.weights is None for s in steps)
 
 
+class Cuda(NamedTuple):
+    """What the CUDA device holds beside the allocator's reserved memory: stated assumptions."""
+
+    context: int  # the CUDA context (driver, kernels)
+    workspace: int  # cuBLAS/cuDNN workspaces
+
+
 def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int,
               optimizer: str, device: str, foreach: bool, budget: int | None = None,
-              budget_for: str = "training", accumulate: int = 1) -> dict | None:
-    """Add the simulated peaks to the report's totals (`totals.memory`), or name them in `partial`;
-    with a budget, return the report's `budget`: the largest batch that fits it."""
+              budget_for: str = "training", accumulate: int = 1, cuda: Cuda | None = None) -> dict | None:
+    """Add the simulated peaks to the report's totals (`totals.memory`; on CUDA also `totals.memory.cuda`),
+    or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits."""
     memory = totals["memory"]
     if not supported(steps):
         memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None)
@@ -203,39 +216,80 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtyp
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in order}}
     memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch,
                                                block=block, device=device)
+    if device == "cuda":
+        cuda = cuda or Cuda(0, 0)
+        reserved = cuda_reserved(steps, storage_sizes, mode="training", dtype_bytes=dtype_bytes, batch=batch,
+                                 optimizer=optimizer, foreach=foreach, accumulate=accumulate)
+        held = cuda.context + cuda.workspace
+        inferring = cuda_reserved(steps, storage_sizes, mode="inference", dtype_bytes=dtype_bytes, batch=batch)
+        memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": cuda.context,
+                          "workspace_bytes": cuda.workspace, "total_bytes": reserved + held,
+                          "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + held}
     if budget is None:
         return None
     most, one = largest_batch(steps, storage_sizes, budget, mode=budget_for, dtype_bytes=dtype_bytes,
-                              optimizer=optimizer, device=device, foreach=foreach, accumulate=accumulate)
+                              optimizer=optimizer, device=device, foreach=foreach, accumulate=accumulate, cuda=cuda)
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one}
 
 
+def held(steps: list[Step], storage_sizes: list[int], *, mode: str, dtype_bytes: int, batch: int, optimizer: str,
+         device: str, foreach: bool, accumulate: int = 1, cuda: Cuda | None = None) -> int:
+    """What a budget must hold at `batch`: the simulated peak (of a training step, or of inference); on
+    CUDA the allocator's reserved memory, the context and the workspaces."""
+    if device == "cuda" and cuda is not None:
+        return (cuda.context + cuda.workspace
+                + cuda_reserved(steps, storage_sizes, mode=mode, dtype_bytes=dtype_bytes, batch=batch,
+                                optimizer=optimizer, foreach=foreach, accumulate=accumulate))
+    block = CUDA_BLOCK if device == "cuda" else 1
+    if mode == "inference":
+        return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
+    return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
+                    foreach=foreach, block=block, device=device, accumulate=accumulate).bytes
+
+
 def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, *, mode: str, dtype_bytes: int,
-                  optimizer: str, device: str, foreach: bool, most: int = 10**15, accumulate: int = 1
-                  ) -> tuple[int, int]:
+                  optimizer: str, device: str, foreach: bool, most: int = 10**15, accumulate: int = 1,
+                  cuda: Cuda | None = None) -> tuple[int, int]:
     """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
-    training step, or of inference) fits in `budget` bytes, and the peak at batch 1. The peak grows with the batch (every live tensor does or stays),
-    so a doubling then a bisection finds it in about 2*log2(batch) simulations: exact against the
+    training step, or of inference) fits in `budget` bytes, and the peak at batch 1; on CUDA the peak
+    is what the device holds: the allocator's reserved memory, the context and the workspaces. A
+    doubling then a bisection finds it in about 2*log2(batch) simulations (on CUDA first on the
+    allocated peak, a lower bound, then on the reserved memory below that): exact against the
     simulation (the answer fits, one more does not); 0 when even batch 1 does not fit."""
     block = CUDA_BLOCK if device == "cuda" else 1
 
-    def peak(batch: int) -> int:
+    def allocated(batch: int) -> int:
         if mode == "inference":
             return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
         return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
                         foreach=foreach, block=block, device=device, accumulate=accumulate).bytes
 
-    one = peak(1)
-    if one > budget:
-        return 0, one
+    def on_device(batch: int) -> int:
+        return (cuda.context + cuda.workspace
+                + cuda_reserved(steps, storage_sizes, mode=mode, dtype_bytes=dtype_bytes, batch=batch,
+                                optimizer=optimizer, foreach=foreach, accumulate=accumulate))
+
+    if device == "cuda" and cuda is not None:
+        lower = cuda.context + cuda.workspace  # the device holds these and at least the allocated peak
+        most = _search(lambda n: allocated(n) + lower, budget, most)
+        one = on_device(1)
+        return (0 if most == 0 or one > budget else _search(on_device, budget, most)), one
+    return _search(allocated, budget, most), allocated(1)
+
+
+def _search(peak, budget: int, most: int) -> int:
+    """The largest batch n <= most with peak(n) <= budget (0 when not even 1): the answer fits and one
+    more does not, whether or not peak grows with every batch."""
+    if peak(1) > budget:
+        return 0
     low, high = 1, 2
     while high <= most and peak(high) <= budget:
         low, high = high, high * 2
     high = min(high, most + 1)
-    while high - low > 1:  # peak(low) fits, peak(high) does not
+    while high - low > 1:  # peak(low) fits, peak(high) does not (or is past the limit)
         mid = (low + high) // 2
         low, high = (mid, high) if peak(mid) <= budget else (low, mid)
-    return low, one
+    return low
 
 
 def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, block: int = 1,
@@ -244,6 +298,13 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
     the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on."""
     t = _Timeline(block, {})
     _model(t, steps, dtype_bytes)
+    _evaluate(t, steps, storage_sizes, dtype_bytes, batch, device)
+    return t.peak.bytes
+
+
+def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int,
+              device: str) -> None:
+    """One forward pass in evaluation mode under no_grad, on a timeline that holds the network."""
     readers = _readers(steps)
     first = steps[0]
     t.alloc(first.sid_out, storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
@@ -265,7 +326,43 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
             readers[sid] -= 1
             if readers[sid] <= 0 and sid != first.sid_out:
                 t.free(sid)
-    return t.peak.bytes
+
+
+MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
+
+
+def _end_of_step(t: _Timeline) -> None:
+    """Free everything but the network and the optimizer's state (the loop drops the batch, zero_grad the
+    gradients)."""
+    for key in [k for k, (_, category) in t.live.items() if category not in MODEL]:
+        t.free(key)
+    t.kept.clear()
+
+
+def cuda_reserved(steps: list[Step], storage_sizes: list[int], *, mode: str, dtype_bytes: int, batch: int,
+                  optimizer: str = "sgd", foreach: bool = True, accumulate: int = 1) -> int:
+    """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
+    passes): the network is moved to the device, the first step creates the optimizer's state after its
+    backward, the second runs in the steady state (metrics/allocator.py)."""
+    allocator = CachingAllocator()
+    t = _Timeline(CUDA_BLOCK, {}, allocator)
+    _model(t, steps, dtype_bytes)
+    for first in (True, False):
+        if mode == "inference":
+            _evaluate(t, steps, storage_sizes, dtype_bytes, batch, "cuda")
+        else:
+            run = _TrainingStep(steps, storage_sizes, dtype_bytes, batch, CUDA_BLOCK, "cuda", None, timeline=t)
+            run.accumulating = accumulate > 1 and not first
+            if not first:
+                run.steady_state(optimizer, model=False)
+            run.forward()
+            run.loss()
+            run.backward()
+            if first:
+                run.optimizer_state(optimizer)
+            run.optimizer_step(optimizer, foreach)
+        _end_of_step(t)
+    return allocator.reserved
 
 
 def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
@@ -314,12 +411,12 @@ class _TrainingStep:
     """The timeline of one training step, phase by phase."""
 
     def __init__(self, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int, block: int,
-                 device: str, events: list | None) -> None:
+                 device: str, events: list | None, timeline: _Timeline | None = None) -> None:
         self.steps, self.sizes, self.dtype_bytes = steps, storage_sizes, dtype_bytes
         self.batch, self.device = batch, device
         self.per = dtype_bytes * batch  # bytes of one value per image, for the batch
-        self.kept: dict[int, int] = {}  # storage -> how many layers keep it for backward
-        self.t = _Timeline(block, self.kept)
+        self.t = _Timeline(block, {}) if timeline is None else timeline
+        self.kept: dict[int, int] = self.t.kept  # storage -> how many layers keep it for backward
         self.t.events = events
         self.tensors = [n for s in steps for n in (s.weights, s.biases) if n]  # parameter tensors, in order
         self.readers = _readers(steps)  # storage -> rows still to read it
@@ -333,13 +430,20 @@ class _TrainingStep:
         if self.readers.get(sid, 0) <= 0 and self.kept.get(sid, 0) <= 0 and sid not in self.held:
             self.t.free(sid)
 
-    def steady_state(self, optimizer: str) -> None:
-        """The network (parameters, buffers) and the optimizer's state."""
+    def steady_state(self, optimizer: str, model: bool = True) -> None:
+        """The network (parameters, buffers; unless `model` is false: the timeline has it) and the
+        optimizer's state."""
         t, size = self.t, self.dtype_bytes
-        _model(t, self.steps, size)
+        if model:
+            _model(t, self.steps, size)
         if self.accumulating:  # the earlier micro-batches' gradients
             for i, n in enumerate(self.tensors):
                 t.alloc(("grad_p", i), n * size, "gradients")
+        self.optimizer_state(optimizer)
+
+    def optimizer_state(self, optimizer: str) -> None:
+        """The optimizer's state: one tensor per parameter per moment (and Adam's step, on the CPU)."""
+        t, size = self.t, self.dtype_bytes
         for i, n in enumerate(self.tensors):
             for c in range(OPTIMIZER_STATE[optimizer]):
                 t.alloc(("state", c, i), n * size, "optimizer")

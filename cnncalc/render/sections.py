@@ -62,7 +62,16 @@ def _peak_lines(report: dict) -> list[tuple[str, str]]:
                           f"{breakdown}"),
         ("inference peak", f"{binary(m['inference_peak_bytes'])} for a forward pass in evaluation mode at batch "
                            f"{batch} (no_grad)"),
-    ]
+    ] + _cuda_lines(m.get("cuda"))
+
+
+def _cuda_lines(cuda: dict | None) -> list[tuple[str, str]]:
+    if not cuda:
+        return []
+    held = f"context {binary(cuda['context_bytes'])} + workspaces {binary(cuda['workspace_bytes'])} (assumed)"
+    return [("on the GPU", f"{binary(cuda['total_bytes'])} for training = reserved {binary(cuda['reserved_bytes'])} "
+                           f"(the caching allocator's segments, a model) + {held}; inference "
+                           f"{binary(cuda['inference_total_bytes'])}")]
 
 
 def _budget_lines(report: dict) -> list[tuple[str, str]]:
@@ -75,8 +84,16 @@ def _budget_lines(report: dict) -> list[tuple[str, str]]:
         return [("budget", f"{size}: nothing fits; {what} at batch 1 needs {binary(budget['batch_1_bytes'])}, "
                            f"{binary(over)} over")]
     batch = "micro-batch" if report.get("accumulate", 1) > 1 and budget["for"] == "training" else "batch"
-    return [("budget", f"{size}: the largest {batch} for {what} is {budget['max_batch']:,} "
-                       f"({batch} {budget['max_batch'] + 1:,} does not fit)")]
+    held = " on the GPU (reserved + context + workspaces)" if report["totals"]["memory"].get("cuda") else ""
+    lines = [("budget", f"{size}: the largest {batch} for {what}{held} is {budget['max_batch']:,} "
+                        f"({batch} {budget['max_batch'] + 1:,} does not fit)")]
+    if "max_input" in budget:
+        x = budget["max_input"]
+        lines.append(("largest input", f"{x['h']}x{x['w']}x{x['c']} at batch {report['batch']}: every window fits "
+                                       f"and {what} fits {size}" if x else
+                                       f"none: no square input at batch {report['batch']} fits {size} with every "
+                                       f"window fitting"))
+    return lines
 
 
 def fit_lines(report: dict) -> list[str]:

@@ -1,0 +1,101 @@
+"""The model of PyTorch's CUDA caching allocator (metrics/allocator.py), rule by rule, and the CUDA
+figures it gives a plan (totals.memory.cuda, and what a budget must hold on CUDA).
+
+No GPU was available to record torch.cuda.memory_stats, so these tests check the model against the
+rules of c10/cuda/CUDACachingAllocator.cpp and one published allocator snapshot, not a measurement."""
+
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc import zoo
+from cnncalc.metrics.allocator import CachingAllocator, round_size, segment_size
+
+KiB, MiB = 2**10, 2**20
+
+
+@pytest.mark.parametrize("size, rounded", [(1, 512), (511, 512), (512, 512), (513, 2 * 512), (40_000, 79 * 512)])
+def test_requests_round_up_to_512_bytes(size, rounded):
+    assert round_size(size) == rounded
+
+
+@pytest.mark.parametrize("size, segment", [(512, 2 * MiB), (1 * MiB, 2 * MiB), (1 * MiB + 512, 20 * MiB),
+                                           (10 * MiB - 512, 20 * MiB), (10 * MiB, 10 * MiB),
+                                           (12 * MiB + 512, 14 * MiB)])
+def test_segment_sizes(size, segment):
+    assert segment_size(size) == segment
+
+
+def test_a_published_snapshot():
+    # discuss.pytorch.org/t/178671: W = rand(1000, 10), b = rand(10), X = rand(1000), y = X @ W + b gives one
+    # small segment of 2,097,152 B with blocks 40,448, 512, 4,096, 512 (freed), 512 in use: 45,568 B allocated;
+    # and cuBLAS's 8,519,680 B workspace in a large segment of 20,971,520 B
+    a = CachingAllocator()
+    for key, size in (("W", 1000 * 10 * 4), ("b", 10 * 4), ("X", 1000 * 4), ("X@W", 10 * 4), ("y", 10 * 4)):
+        a.malloc(key, size)
+    a.free("X@W")
+    assert a.allocated == 40_448 + 512 + 4_096 + 512 == 45_568
+    assert a.reserved == 2_097_152 and a.segments == 1
+    a.malloc("workspace", 8_519_680)
+    assert a.reserved == 2_097_152 + 20_971_520 and a.segments == 2
+
+
+def test_freed_blocks_are_reused_split_and_merged():
+    a = CachingAllocator()
+    a.malloc("a", 4 * MiB)  # a 20 MiB segment, split: 16 MiB stay cached
+    a.malloc("b", 4 * MiB)  # from the cached rest
+    assert a.reserved == 20 * MiB and a.allocated == 8 * MiB
+    a.free("a")
+    a.free("b")  # merged with a and with the rest: one free block of the whole segment
+    a.malloc("c", 9 * MiB + 512)
+    assert a.reserved == 20 * MiB
+    a.malloc("d", 11 * MiB)  # does not fit the 11 MiB - 512 left: a segment of its own, rounded to 2 MiB
+    assert a.reserved == 20 * MiB + 12 * MiB
+
+
+def test_a_large_block_is_not_split_for_a_rest_of_1_mib_or_less():
+    a = CachingAllocator()
+    a.malloc("a", 19 * MiB)  # 20 MiB segment, the 1 MiB rest is not split off
+    assert a.allocated == 20 * MiB
+    a.free("a")
+    a.malloc("b", 2 * MiB)  # the cached 20 MiB block is split: 18 MiB stay cached
+    a.malloc("c", 18 * MiB)
+    assert a.reserved == 20 * MiB and a.allocated == 20 * MiB
+
+
+def test_best_fit_takes_the_smallest_block_that_holds_the_request():
+    a = CachingAllocator()
+    a.malloc("p", 12 * MiB)  # a segment of its own, at address 0
+    a.malloc("q", 6 * MiB)  # a 20 MiB segment after it, split
+    a.malloc("r", 6 * MiB)  # keeps q from merging with the rest
+    a.free("p")
+    a.free("q")  # cached: p's 12 MiB at address 0, q's 6 MiB at 12 MiB, and the 8 MiB rest
+    before = a.reserved
+    a.malloc("y", 5 * MiB)  # q's block, the smallest that holds it, not the first; its 1 MiB rest not split
+    assert a.reserved == before and (a.used["y"].address, a.used["y"].size) == (12 * MiB, 6 * MiB)
+
+
+def test_a_plan_on_cuda_reports_allocated_reserved_context_and_workspace():
+    report = cnncalc.plan(zoo.path("resnet18").read_text(), batch=8, optimizer="momentum",
+                          cuda_context="300MiB", cuda_workspace="4MiB")
+    m = report.totals.memory
+    cuda = m.cuda
+    assert cuda.allocated_bytes == m.training_peak_bytes
+    assert cuda.allocated_bytes <= cuda.reserved_bytes and cuda.reserved_bytes % (2 * MiB) == 0
+    assert (cuda.context_bytes, cuda.workspace_bytes) == (300 * MiB, 4 * MiB)
+    assert cuda.total_bytes == cuda.reserved_bytes + 300 * MiB + 4 * MiB
+    assert m.inference_peak_bytes <= cuda.inference_reserved_bytes
+    assert cuda.inference_total_bytes == cuda.inference_reserved_bytes + 304 * MiB
+    assert any("--cuda-context" in a for a in report.assumptions)
+    assert cnncalc.plan("INPUT 8x8x3 -> CONV3-4", device="cpu").totals.memory.cuda is None
+
+
+@pytest.mark.parametrize("budget_for, key", [("training", "total_bytes"), ("inference", "inference_total_bytes")])
+def test_on_cuda_the_budget_holds_reserved_memory_context_and_workspaces(budget_for, key):
+    text = zoo.path("resnet18").read_text()
+    report = cnncalc.plan(text, budget="3GiB", budget_for=budget_for, optimizer="adam")
+    most = report.budget.max_batch
+    held = lambda batch: getattr(cnncalc.plan(text, batch=batch, optimizer="adam").totals.memory.cuda, key)
+    assert held(most) <= 3 * 2**30 < held(most + 1)
+    assert report.budget.batch_1_bytes == held(1)
