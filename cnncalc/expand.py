@@ -14,6 +14,7 @@ once instead of after filling memory.
 from __future__ import annotations
 
 from .dsl import ast
+from .dsl.names import refuse_unused
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
 from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
@@ -53,9 +54,11 @@ def excerpt(text: str, width: int = 60, length: int | None = None) -> str:
 
 def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tuple[int, int, int] | None = None,
           optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> LayerGraph:
-    """Parse and expand a design. `defines` are `NAME=VALUE` texts that override the design's own."""
+    """Parse and expand a design. `defines` are `NAME=VALUE` texts that override the design's own;
+    one that binds a variable or block the design never uses is an error (`dsl.names`)."""
     design = parse(text, label)
     overrides = [parse_definition(d) for d in defines]
+    refuse_unused([design], overrides)
     return _Expander(design, overrides, input_size, optional, max_layers).run()
 
 
