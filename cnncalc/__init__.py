@@ -7,8 +7,109 @@
 `import cnncalc` imports no deep-learning framework.
 """
 
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING
+
+from . import planner as _planner
 from .errors import CnnCalcError, DesignError, DesignSyntaxError, SettingsError
-from .planner import plan
+
+if TYPE_CHECKING:
+    from .report import Report
+
+_DESIGN_DOC = """
+    The design (`text`) is a design text, a built-in design's name (`"vgg16"`, as on the command
+    line: see `cnncalc zoo`), or a `pathlib.Path` (any os.PathLike) to a design file, read as UTF-8
+    and named by its path in messages (unless `label` is given; "" names none). A plain string is a
+    design text unless it is exactly a built-in name (a design always holds a layer word, such as
+    INPUT). `defines` is a list of NAME=VALUE texts or a dict: {"N": 2, "conv.bias": False,
+    "input": "32x32x3"}.
+"""
+
+
+def _design(text, label: str | None) -> tuple[str, str]:
+    """The design's text and its label: a Path is read (labelled with its path unless `label` is
+    given), a built-in name is the built-in (unlabelled, as on the command line)."""
+    if isinstance(text, os.PathLike):
+        path = os.fspath(text)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        return _read(path), path if label is None else label
+    if isinstance(text, str) and "\n" not in text and len(text) < 256:
+        from . import zoo
+
+        builtin = zoo.path(text)
+        if builtin is not None:
+            return builtin.read_text(encoding="utf-8"), label or ""
+    return text, label or ""
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise SettingsError(f"no such design file: {path}") from None
+    except IsADirectoryError:
+        raise SettingsError(f"cannot read {path}: it is a directory, not a design file") from None
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"cannot read {path}: it is not UTF-8 text (byte {e.start + 1} is "
+                            f"0x{e.object[e.start]:02x})") from None
+    except OSError as e:
+        raise SettingsError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _defines(defines) -> list[str] | tuple[str, ...]:
+    """NAME=VALUE texts from a dict ({"N": 2, "conv.bias": False}), a list of texts or one text."""
+    if isinstance(defines, str):
+        return [defines]
+    if not hasattr(defines, "items"):
+        return defines
+    texts = []
+    for name, value in defines.items():
+        if not isinstance(name, str):
+            raise SettingsError(f"a define's name is a text such as 'N' or 'conv.filters', got {name!r}")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (tuple, list)):  # a size: (224, 224, 3)
+            value = "x".join(map(str, value))
+        texts.append(f"{name}={value}")
+    return texts
+
+
+@functools.wraps(_planner.plan)
+def plan(text, *, defines=(), label: str | None = None, **settings) -> Report:
+    text, label = _design(text, label)
+    return _planner.plan(text, defines=_defines(defines), label=label, **settings)
+
+
+plan.__module__ = __name__
+plan.__doc__ = (_planner.plan.__doc__ or "").replace("\n\n", "\n" + _DESIGN_DOC + "\n", 1)
+
+
+def check(text, *, defines=(), label: str | None = None, **settings) -> Report:
+    """Check that every stride and padding fits, fast: `cnncalc check` as a function.
+
+    Takes what plan() takes (a design text, a built-in name or a Path; defines as a list or a dict;
+    input, optional, max_layers, label, ...) and returns a Report as plan() does, with everything
+    but the training and inference simulations: `fits`, `problems`, `input_fixes`, the rows and
+    their totals are all there; `totals.memory.training_peak_bytes`, `inference_peak_bytes`, `peak`
+    and `cuda` are None. A budget needs those peaks: ask plan() for it.
+
+    >>> check("INPUT 7x7x3 -> CONV3-10/5p0").fits
+    False
+    """
+    for name in ("budget", "max_input"):
+        if settings.get(name):
+            raise SettingsError(f"check() leaves the memory simulation out, so it takes no {name}: "
+                                f"use cnncalc.plan(..., {name}=...)")
+    from .report import Report
+
+    text, label = _design(text, label)
+    return Report.model_validate(_planner.run(text, defines=_defines(defines), label=label, peaks=False,
+                                              **settings).data)
 
 
 def __getattr__(name: str):
@@ -21,4 +122,5 @@ def __getattr__(name: str):
 
 
 __version__ = "0.2.0"
-__all__ = ["plan", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError", "__version__"]
+__all__ = ["plan", "check", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError",
+           "__version__"]

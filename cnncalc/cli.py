@@ -9,6 +9,7 @@ This is the only module that prints or exits.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer._types import TyperChoice
+from typer.core import TyperGroup
 
 from . import zoo
 from .errors import CnnCalcError, SettingsError, Source, Span
@@ -25,15 +28,48 @@ from .expand import MAX_LAYERS, OPTIONAL_MODES
 from .metrics.memory import BUDGET_FOR, DEVICES as MEMORY_DEVICES, DTYPE_BYTES, OPTIMIZER_STATE
 from .pytorch import DEVICES, TARGETS
 from .render import FORMATS, ZOO_FORMATS
+from .errors import position as where
+from .metrics.fit import RULES as FIT_RULES
 from .render.sections import input_fix_text
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
 
+
+class CnnCalcGroup(TyperGroup):
+    """The top level: a first argument that is a design rather than a command gets the command line
+    that plans it (`cnncalc resnet50`); any other unknown word, typer's did-you-mean."""
+
+    def resolve_command(self, ctx, args):
+        if args and not ctx.resilient_parsing and self.get_command(ctx, args[0]) is None \
+                and _reads_as_design(args[0]):
+            _say(f"error: {args[0]!r} is not a command; did you mean: cnncalc {shlex.join(['plan', *args])}")
+            raise typer.Exit(EXIT_USAGE)
+        return super().resolve_command(ctx, args)
+
+
+def _reads_as_design(arg: str) -> bool:
+    """'-', a built-in design's name, a .cnn path, or a design text: an arrow, or a design that
+    parses to more than one bare unknown word (`foo` is a name, `CONV3-16` a layer)."""
+    if arg == "-" or zoo.path(arg) or arg.endswith(".cnn") or "->" in arg or "\u2192" in arg:
+        return True
+    from .dsl.ast import Ref
+    from .dsl.parser import parse
+
+    try:
+        design = parse(arg)
+    except Exception:  # not a design: leave the word to typer's did-you-mean
+        return False
+    return bool(design.statements) or not all(isinstance(term, Ref) for term in design.chain.terms)
+
+
 app = typer.Typer(
     name="cnncalc",
     help="Shapes, parameters, MACs, memory and receptive fields of ConvNet designs, "
-         "written in the CS231n notation. No deep-learning framework needed.",
-    add_completion=False,
+         "written in the CS231n notation. No deep-learning framework needed.\n\n\b\nExamples:\n"
+         "  cnncalc plan vgg16\n  cnncalc plan resnet50 --dtype fp16 -o resnet50.md\n  cnncalc zoo\n"
+         "  cnncalc --install-completion",
+    cls=CnnCalcGroup,
+    add_completion=True,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -57,6 +93,51 @@ MemoryDevice = _choices("MemoryDevice", MEMORY_DEVICES)
 BudgetFor = _choices("BudgetFor", BUDGET_FOR)
 
 
+class AliasChoice(TyperChoice):
+    """A choice among canonical names that also accepts aliases (fp16 for float16). The command gets
+    the canonical name; --help and shell completion list only the canonical names."""
+
+    def __init__(self, choices, aliases: dict[str, str]):
+        super().__init__(list(choices))
+        self.aliases = {alias: name for alias, name in aliases.items() if name in self.choices}
+
+    def convert(self, value, param, ctx):
+        return super().convert(self.aliases.get(value, value), param, ctx)
+
+    def get_invalid_choice_message(self, value, ctx) -> str:
+        return super().get_invalid_choice_message(value, ctx).rstrip(".") + f" (or {', '.join(self.aliases)})."
+
+
+DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+FORMAT_ALIASES = {"md": "markdown", "txt": "table"}
+EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv", ".txt": "table"}
+
+
+def output_format(ctx: typer.Context, fmt: Enum, output: Path | None, formats=FORMATS) -> str:
+    """-f when given; else the format -o FILE's extension names (.md, .json, .csv, .txt); else the default."""
+    source = ctx.get_parameter_source("fmt")
+    if output is None or (source is not None and source.name != "DEFAULT"):
+        return fmt.value
+    named = EXTENSION_FORMATS.get(output.suffix.lower())
+    return named if named in formats else fmt.value
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _top_level(version: Annotated[Optional[bool], typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print cnncalc's version and exit.")] = None,
+) -> None:
+    pass  # only --version, handled by its callback; the options before the command
+FitRule = _choices("FitRule", FIT_RULES)
+
+
 DesignArg = Annotated[str, typer.Argument(
     metavar="DESIGN", show_default=False,
     help="A design string, a .cnn file, '-' for standard input, or a built-in example's name (vgg16). "
@@ -75,6 +156,10 @@ MaxLayersOpt = Annotated[int, typer.Option(
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")]
+FitRuleOpt = Annotated[FitRule, typer.Option(
+    "--fit-rule", help="coverage: a layer is a misfit when it leaves real input unseen beyond what its stride "
+                       "always skips (dropping only padding, or a stride's gap, is a note); notes: the course "
+                       "notes' rule, every output that is not a whole number is a misfit.")]
 
 PLAN_HELP = """Print the table of every layer of DESIGN: output volume, memory, weights (with the formula),
 params, MACs and receptive field, then the totals, the training memory, and every stride or
@@ -115,7 +200,10 @@ def plan_command(
     define: DefineOpt = None,
     input_size: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per batch: multiplies memory, never shapes.")] = 1,
-    dtype: Annotated[Dtype, typer.Option("--dtype", help="Bytes per number for memory.")] = Dtype("float32"),
+    dtype: Annotated[Dtype, typer.Option(
+        "--dtype", click_type=AliasChoice(DTYPE_BYTES, DTYPE_ALIASES),
+        help="Bytes per number for memory; also fp32 or float, fp16 or half, bf16: --dtype fp16.")
+    ] = Dtype("float32"),
     optimizer: Annotated[Optimizer, typer.Option(
         "--optimizer", help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")
     ] = Optimizer("sgd"),
@@ -144,11 +232,15 @@ def plan_command(
     cuda_workspace: Annotated[Optional[str], typer.Option(
         "--cuda-workspace", metavar="SIZE", help="On cuda: the cuBLAS/cuDNN workspaces, an assumption counted "
                                                  "apart.", show_default="32MiB")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format("table"),
+    fmt: Annotated[Format, typer.Option(
+        "--format", "-f", click_type=AliasChoice(FORMATS, FORMAT_ALIASES),
+        help="Output format (md: markdown, txt: table). When not given, -o FILE's extension picks it "
+             "(-o vgg16.md: markdown; .json, .csv, .txt), else table.")] = Format("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat a layer that does not fit as an error (exit 1).")
+    strict: Annotated[bool, typer.Option("--strict", help="Treat a misfit as an error (exit 1).")
                       ] = False,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -159,7 +251,7 @@ def plan_command(
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
                        budget=budget, budget_for=budget_for.value, accumulate=accumulate, max_input=max_input,
-                       **cuda_settings(cuda_context, cuda_workspace), optional=optional.value,
+                       **cuda_settings(cuda_context, cuda_workspace), fit_rule=fit_rule.value, optional=optional.value,
                        max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:
@@ -168,7 +260,7 @@ def plan_command(
         if output is None and fmt.value == "table" and sys.stdout.isatty():
             sys.stdout.write(render(report, "table", width=shutil.get_terminal_size().columns, color=True))
         else:
-            emit(render(report, fmt.value), output, force)
+            emit(render(report, output_format(ctx, fmt, output)), output, force)
         return 0
 
     _exit(run, ctx)
@@ -180,6 +272,7 @@ def check_command(
     design: DesignArg,
     define: DefineOpt = None,
     input_size: InputOpt = None,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -187,11 +280,15 @@ def check_command(
         from .planner import run as plan
 
         planned = plan(read_design(design), defines=define or (), input=input_size, optional=optional.value,
-                       max_layers=max_layers, peaks=False)
+                       max_layers=max_layers, fit_rule=fit_rule.value, peaks=False)
         report = planned.data
         if report["fits"]:
             inp = report["input"]
-            print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})")
+            notes = report["notes"]
+            also = f"; {len(notes)} not exactly, leaving no input unseen (notes below)" if notes else ""
+            print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']}){also}")
+            for note in notes:
+                print(f"note: {note['message']} ({where(note['line'], note['column'], note['source'])})")
             return 0
         print_problems(planned, as_errors=False)
         return EXIT_PROBLEMS
@@ -216,7 +313,9 @@ def zoo_command(
     ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", show_default=False,
                                                   help="A built-in design to print.")] = None,
-    fmt: Annotated[ZooFormat, typer.Option("--format", "-f", help="Format of the list.")] = ZooFormat("table"),
+    fmt: Annotated[ZooFormat, typer.Option(
+        "--format", "-f", click_type=AliasChoice(ZOO_FORMATS, FORMAT_ALIASES),
+        help="Format of the list (md: markdown, txt: table).")] = ZooFormat("table"),
 ) -> None:
     def run() -> int:
         if name is not None:

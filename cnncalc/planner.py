@@ -65,8 +65,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
          batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
          foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
          accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
-         cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, optional: str = "include",
-         max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+         cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
+         optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
@@ -80,7 +80,9 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     what a CUDA device holds beside the allocator's segments (sizes: 400MiB; defaults and their
     sources in metrics/memory.py), counted in totals.memory.cuda and in a budget; max_input: with a
     budget, also the largest square input at `batch` whose every window fits and whose peak fits the
-    budget (`budget.max_input`); optional: include or
+    budget (`budget.max_input`); fit_rule: "coverage" (a window that leaves real input unseen beyond
+    its stride's gap is a misfit, one that drops only padding or that gap a note) or "notes" (the
+    notes' rule: every non-integer output is a misfit); optional: include or
     exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
@@ -91,8 +93,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     return Report.model_validate(run(text, defines=defines, input=input, batch=batch, dtype=dtype,
                                      optimizer=optimizer, device=device, foreach=foreach, budget=budget,
                                      budget_for=budget_for, accumulate=accumulate, cuda_context=cuda_context,
-                                     cuda_workspace=cuda_workspace, max_input=max_input, optional=optional,
-                                     max_layers=max_layers, label=label).data)
+                                     cuda_workspace=cuda_workspace, max_input=max_input, fit_rule=fit_rule,
+                                     optional=optional, max_layers=max_layers, label=label).data)
 
 
 class Planned(NamedTuple):
@@ -106,8 +108,8 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         batch: int = 1, dtype: str = "float32", optimizer: str = "sgd", device: str = "cuda",
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
         accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
-        cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, optional: str = "include",
-        max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
+        cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
+        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
     `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
@@ -124,9 +126,12 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
     cuda = training.Cuda(parse_bytes(cuda_context, "the CUDA context", zero=True),
                          parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
+    if fit_rule not in fit.RULES:
+        raise SettingsError(f"unknown fit rule '{fit_rule}' (choose from {', '.join(fit.RULES)})")
     if max_input and budget is None:
         raise SettingsError("max_input needs a budget: the largest input whose peak fits what (--budget 8GiB)?")
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks, cuda)
+    walker.fit_rule = fit_rule
     data = walker.report()
     if max_input and data["budget"] is not None and data["budget"]["max_batch"] is not None:
         data["budget"]["max_input"] = largest_input(walker)
@@ -149,6 +154,7 @@ def largest_input(base: _Walker) -> dict | None:
         walker = _Walker(LayerGraph(resized, graph.items), base.dtype, base.batch, base.optimizer, base.device,
                          base.foreach, accumulate=base.accumulate, peaks=False, cuda=base.cuda)
         walker.search_fixes = False
+        walker.fit_rule = base.fit_rule
         try:
             walker.report()
         except CnnCalcError:
@@ -191,7 +197,8 @@ def largest_input(base: _Walker) -> dict | None:
         low, high = (mid, high) if good(mid) else (low, mid)
     try:
         for n in range(low, max(0, low - fit.SEARCH_REACH), -1):
-            if all(fit.size_if_fits(graph.items, axis, n, visits) is not None for axis in (0, 1)) and good(n):
+            if (all(fit.size_if_fits(graph.items, axis, n, visits, base.fit_rule) is not None for axis in (0, 1))
+                    and good(n)):
                 return {"h": n, "w": n, "c": c}
     except fit.SearchExhausted:
         pass
@@ -272,6 +279,8 @@ class _Walker:
         self.accumulate = accumulate  # micro-batches whose gradients are summed before the optimizer's step
         self.peaks = peaks  # simulate the training step and inference (check does without)
         self.search_fixes = True  # search input sizes that fit when a layer does not
+        self.fit_rule = "coverage"  # how a window that does not fit is judged (metrics/fit.py)
+        self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
         self.size = memory.DTYPE_BYTES[dtype]
@@ -317,7 +326,7 @@ class _Walker:
         rows = self.rows
         fixes = {}
         if self.problems and self.search_fixes:
-            fixes, warning = fit.input_fixes(graph)
+            fixes, warning = fit.input_fixes(graph, rule=self.fit_rule)
             if warning:
                 self.warnings.append(warning)
         totals = memory.totals(rows, self.size, self.batch, self.optimizer)
@@ -331,7 +340,8 @@ class _Walker:
                 "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
                 "accumulate": self.accumulate, "layers": rows,
                 "totals": totals, "budget": budget,
-                "fits": not self.problems, "problems": self.problems, "input_fixes": fixes,
+                "fit_rule": self.fit_rule, "fits": not self.problems, "problems": self.problems, "notes": self.notes,
+                "input_fixes": fixes,
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *self.device_assumptions(),
                                                            *graph.assumptions]}
 
@@ -363,15 +373,19 @@ class _Walker:
             self.warnings.append(f"receptive fields are not reported after {layer.name} "
                                  f"({where(line, column, source)}): a transposed or upsampling layer maps outputs "
                                  f"to fractions of an input pixel")
-        problem = None
+        problem = note = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
-            problem, problems = fit.misfits(layer, windows, len(self.rows), line, column)
-            for p in problems:
+            text, entries = fit.misfits(layer, windows, len(self.rows), line, column, self.fit_rule)
+            for p in entries:
                 p["source"] = source
-            self.problems += problems
-            self.spans += [layer.span] * len(problems)
+                if p["fit"] == "misfit":
+                    self.problems.append(p)
+                    self.spans.append(layer.span)
+                else:
+                    self.notes.append(p)
+            problem, note = (text, None) if any(p["fit"] == "misfit" for p in entries) else (None, text)
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
-                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out)
+                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note)
         return y, rf_out, sid_out, flow
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
@@ -400,7 +414,7 @@ class _Walker:
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
             place: tuple[int, int, str], rf, rf_rule, problem: str | None, flow: saved.Flow,
-            sids_in: tuple[int, ...], sid_out: int, holds: int | None = None) -> saved.Flow:
+            sids_in: tuple[int, ...], sid_out: int, holds: int | None = None, note: str | None = None) -> saved.Flow:
         """Append the row of a layer or a merge, each metric from its kind's arm, or null where the arm
         is UNSUPPORTED (named in the row's `unsupported`); and its step for the training simulation.
         Returns the flow after it."""
@@ -440,7 +454,8 @@ class _Walker:
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,
             "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,
             "macs": n_macs, "activations": y.h * y.w * y.c, "memory_bytes": memory_bytes, "rf": self.field(rf),
-            "fits": problem is None, "problem": problem, "formula": formula, "depth": depth, "arm": arm,
+            "fits": problem is None, "problem": problem, "fit": "misfit" if problem else "note" if note else "ok",
+            "note": note, "formula": formula, "depth": depth, "arm": arm,
             "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
             "unsupported": unsupported})
         return after

@@ -58,8 +58,10 @@ class Row(_Model):
     activations: int  # elements of the output volume
     memory_bytes: int | None  # what the layer adds to forward memory, per image
     rf: ReceptiveField | None  # None: not defined (after DECONV or UPSAMPLE), or unsupported
-    fits: bool
-    problem: str | None
+    fits: bool  # no misfit (a note fits)
+    problem: str | None  # the misfit's text
+    fit: str = "ok"  # "ok", "note" (not exact, but no input is left unseen: metrics/fit.py) or "misfit"
+    note: str | None = None  # the note's text
     formula: str | None  # the weights' arithmetic, "" for layers without weights
     depth: int  # 0 at the top level, +1 inside each branch
     arm: int | None  # which branch (1-based) of the enclosing parenthesis
@@ -87,6 +89,7 @@ class Problem(_Model):
     inputs: list[int]  # nearest input sizes (to this layer) that fit
     message: str
     source: str = "design"  # where line and column count: "design", or the -D NAME=VALUE it came from
+    fit: str = "misfit"  # "misfit" (in problems) or "note" (in notes: the floor drops only padding or a stride's gap)
 
 
 class PeakBreakdown(_Model):
@@ -172,8 +175,10 @@ class Report(_Model):
     layers: list[Row]
     totals: Totals
     budget: Budget | None = None  # with a memory budget: the largest batch that fits it
-    fits: bool
-    problems: list[Problem]
+    fit_rule: str = "coverage"  # how windows that do not fit exactly are judged: coverage or notes
+    fits: bool  # no misfit: only notes, if anything
+    problems: list[Problem]  # the misfits
+    notes: list[Problem] = []  # windows that do not fit exactly but leave no input unseen
     input_fixes: dict[str, list[int]]  # nearest input sizes per axis ("h", "w") for which every layer fits
     warnings: list[str]
     assumptions: list[str]
@@ -186,3 +191,88 @@ class Report(_Model):
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(by_alias=True, indent=indent)
+
+    # Exports and notebook displays. Each renders the plain contract dict, as the command line does,
+    # and imports its renderer on first use (`import cnncalc` stays light).
+
+    def _contract(self) -> dict:
+        return self.model_dump(by_alias=True)
+
+    def to_markdown(self) -> str:
+        """The table, totals, fit, warnings and assumptions as GitHub markdown (`--format markdown`)."""
+        from .render.markdown import render_markdown
+
+        return render_markdown(self._contract())
+
+    def to_csv(self) -> str:
+        """One CSV row per layer, then the totals row (kind `total`), as `--format csv` writes."""
+        from .render.csv import render_csv
+
+        return render_csv(self._contract())
+
+    def to_table(self, width: int | None = None) -> str:
+        """The plain-text table (no colour) and its sections, as `cnncalc plan` writes to a pipe;
+        `width` hides the columns that give way until the table fits, None keeps them all."""
+        from .render.table import render_table
+
+        return render_table(self._contract(), width=width, color=False)
+
+    def records(self, total: bool = False) -> list[dict]:
+        """The rows as flat dicts keyed exactly as the CSV header (render/csv.py COLUMNS), with the
+        values the CSV writes, typed: ints, None for a metric not known for the row's kind, `fits` a
+        bool. Ready for `pandas.DataFrame(report.records())`. The CSV's totals row is left out
+        unless `total=True`."""
+        from .render.csv import records
+
+        return records(self._contract(), total=total)
+
+    def __repr__(self) -> str:
+        from .render.units import short
+
+        t, v = self.totals, self.input
+        fit = "fits" if self.fits else f"{len(self.problems)} misfit{'s' * (len(self.problems) != 1)}"
+        partial = f", partial: {', '.join(t.partial)}" if t.partial else ""
+        batch = f", batch {self.batch}" if self.batch != 1 else ""
+        return (f"<Report INPUT {v.h}x{v.w}x{v.c}: {len(self.layers):,} layers, {t.params:,} params, "
+                f"{short(t.macs)} MACs{batch}, {fit}{partial}>")
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """The table (the text table's columns) and its sections as self-contained HTML, for Jupyter."""
+        from html import escape
+
+        from .render.columns import COLUMNS, NAME, cells, header
+        from .render.sections import fit_lines, totals_lines
+
+        report = self._contract()
+        cell = "padding:1px 8px;white-space:nowrap;text-align:"
+        align = [cell + ("right" if c.right else "left") for c in COLUMNS]
+        out = ['<div class="cnncalc-report">',
+               '<table class="cnncalc-layers" style="border-collapse:collapse;font-variant-numeric:tabular-nums">',
+               "<thead><tr>" + "".join(f'<th style="{a}">{escape(t)}</th>' for a, t in zip(align, header(report)))
+               + "</tr></thead>", "<tbody>"]
+        for r in report["layers"]:
+            texts = [escape(c) for c in cells(r)]
+            texts[NAME] = "&nbsp;&nbsp;" * r["depth"] + texts[NAME]
+            if not r["fits"]:
+                texts[NAME] += " \u26a0"
+            title = "" if r["fits"] else f' title="{escape(r["problem"] or "")}" style="color:#c00"'
+            out.append(f"<tr{title}>" + "".join(f'<td style="{a}">{t}</td>' for a, t in zip(align, texts))
+                       + "</tr>")
+        out += ["</tbody>", "</table>"]
+
+        def section(title: str, lines: list[str], style: str = "") -> None:
+            if lines:
+                out.append(f"<p><b>{escape(title)}</b></p><ul{style}>"
+                           + "".join(f"<li>{line}</li>" for line in lines) + "</ul>")
+
+        section("Totals", [f"<b>{escape(name)}</b>: {escape(text)}" for name, text in totals_lines(report)])
+        section("Fit", [escape(line) for line in fit_lines(report)], "" if report["fits"] else ' style="color:#c00"')
+        section("Warnings", [escape(w) for w in report["warnings"]])
+        if report["assumptions"]:
+            out.append("<details><summary><b>Assumptions</b></summary><ul>"
+                       + "".join(f"<li>{escape(a)}</li>" for a in report["assumptions"]) + "</ul></details>")
+        out.append("</div>")
+        return "\n".join(out)

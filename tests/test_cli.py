@@ -81,7 +81,7 @@ CASES = [
     C("check-ok", ("check", "INPUT 7x7x3 -> CONV3-1/2p0"), 0, (start("ok: all 2 layers fit"),)),
     C("check-misfit", ("check", MISFIT), 1,
       ("(7 - 3 + 2*0)/5 + 1 = 1.8", "drops the last 4 rows and columns",
-       "hint: every layer fits with an input of H 3 or 8, W 3 or 8")),
+       "hint: every layer fits with an input of H 5 or 8, W 5 or 8")),
     # the carets under a misfit span the whole layer as written, keyword form included
     C("check-misfit-caret", ("check", "INPUT 7x7x3 -> CONV(filters=1, kernel=3, s=5, p=0) -> RELU"), 1,
       (line("misfit: CONV3-1/5p0 does not fit: H and W: (7 - 3 + 2*0)/5 + 1 = 1.8 is not a whole number; the floor "

@@ -188,10 +188,10 @@ def test_input_size_search_is_bounded():
     from cnncalc.planner import design_graph
 
     design = zoo.path("resnet18").read_text().replace("basic(512)", "basic(512)*3000")
-    report = cnncalc.plan(design)
+    report = cnncalc.plan(design, fit_rule="notes")
     assert not report.fits and report.input_fixes == {"h": [193, 225], "w": [193, 225]}
     graph = design_graph(design)
-    fixes, warning = fit.input_fixes(graph, visits=10_000)
+    fixes, warning = fit.input_fixes(graph, visits=10_000, rule="notes")
     assert fixes == {"h": []}
     assert warning == ("the search for input sizes that fit stopped after 10,000 layer visits; "
                        "the sizes shown are those found by then")

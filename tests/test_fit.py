@@ -17,13 +17,19 @@ from cnncalc.metrics.shapes import Window, effective_kernel, slide
 from cnncalc.render.sections import input_fix_text
 
 
+def plan(text: str, **settings):
+    """These tests are of the notes' rule (every non-integer output a misfit) and its fixes; the
+    coverage rule, the default, is tested at the end."""
+    return cnncalc.plan(text, **{"fit_rule": "notes", **settings})
+
+
 def window(size: int, kernel: int, pad: int, stride: int, ceil: bool = False) -> Window:
     return Window("H", size, kernel, pad, stride, slide(size, kernel, stride, pad, ceil), ceil)
 
 
 # -- the reproductions -------------------------------------------------------------------------------------------------
 def test_huge_stride_divisors_and_exact_arithmetic():
-    (problem,) = cnncalc.plan("INPUT 64x64x3 -> CONV3-8/11000000").problems
+    (problem,) = plan("INPUT 64x64x3 -> CONV3-8/11000000").problems
     assert problem.strides == [63, 21, 9]  # the divisors of 64 + 2 - 3 nearest 11,000,000
     assert problem.arithmetic == "(64 - 3 + 2*1)/11000000 + 1 ≈ 1.0000057"  # 1 + 63/11000000, never "= 1"
     assert problem.inputs == [1, 11000001]
@@ -31,7 +37,7 @@ def test_huge_stride_divisors_and_exact_arithmetic():
 
 def test_huge_stride_on_the_command_line_finishes():
     design = "INPUT 8x8x3 -> CONV3-8/100000000000000"
-    done = subprocess.run([sys.executable, "-m", "cnncalc", "plan", design, "-f", "json"],
+    done = subprocess.run([sys.executable, "-m", "cnncalc", "plan", design, "-f", "json", "--fit-rule", "notes"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     (problem,) = json.loads(done.stdout)["problems"]
@@ -40,9 +46,9 @@ def test_huge_stride_on_the_command_line_finishes():
 
 def test_huge_kernel_and_dilation_take_no_loop():
     fit.WORK.clear()
-    (problem,) = cnncalc.plan("INPUT 20000001x20000001x1 -> CONV(filters=1, kernel=20000000, s=2, p=0)").problems
+    (problem,) = plan("INPUT 20000001x20000001x1 -> CONV(filters=1, kernel=20000000, s=2, p=0)").problems
     assert problem.pads == [] and problem.strides == [1] and problem.inputs == [20000000, 20000002]
-    (problem,) = cnncalc.plan("INPUT 8x8x3 -> CONV(filters=1, kernel=3, d=50000000000000, p=49999999999999, s=3)"
+    (problem,) = plan("INPUT 8x8x3 -> CONV(filters=1, kernel=3, d=50000000000000, p=49999999999999, s=3)"
                               ).problems
     assert problem.pads == [49999999999998, 50000000000001, 50000000000004] and problem.strides == [1, 5]
     assert all((8 + 2 * p - (10**14 + 1)) % 3 == 0 for p in problem.pads)
@@ -74,12 +80,12 @@ def test_stride_work_does_not_grow_with_the_span(span):
 
 
 def test_fixes_stay_numbers_a_design_may_write():
-    (problem,) = cnncalc.plan("INPUT 8x8x3 -> CONV3-8/999999999999999").problems
+    (problem,) = plan("INPUT 8x8x3 -> CONV3-8/999999999999999").problems
     assert problem.inputs == [1] and problem.strides == [7, 1]  # not an input of 10^15
     n = 999999999999999
     layer = "CONV(filters=1, kernel={k}, s={s}, p={p})"
     text = f"INPUT {n}x{n}x1 -> " + layer.format(k=n, s=n - 1, p=n)
-    report = cnncalc.plan(text)
+    report = plan(text)
     assert report.input_fixes == {"h": [n - 2], "w": [n - 2]}
     (problem,) = report.problems
     assert problem.pads == [n - 1, n // 2, 0] and problem.strides == [n, 2 * n // 3, n // 3]  # divisors of the span 2n
@@ -87,44 +93,44 @@ def test_fixes_stay_numbers_a_design_may_write():
     designs = ([f"INPUT {n}x{n}x1 -> " + layer.format(k=n, s=n - 1, p=p) for p in problem.pads]
                + [f"INPUT {n}x{n}x1 -> " + layer.format(k=n, s=s, p=n) for s in problem.strides]
                + [f"INPUT {m}x{m}x1 -> " + layer.format(k=n, s=n - 1, p=n) for m in problem.inputs])
-    assert all(cnncalc.plan(d).fits for d in designs)
+    assert all(plan(d).fits for d in designs)
 
 
 def test_pool_padding_fixes_respect_half_the_window():
-    problems = cnncalc.plan("INPUT 55x29x2 -> AVGPOOL(kernel=4x4, s=3x3, p=1x0)").problems
+    problems = plan("INPUT 55x29x2 -> AVGPOOL(kernel=4x4, s=3x3, p=1x0)").problems
     assert [(p.axis, p.pads) for p in problems] == [("H", [0]), ("W", [1])]  # p=3 would be refused
-    assert cnncalc.plan("INPUT 55x29x2 -> AVGPOOL(kernel=4x4, s=3x3, p=0x0)").problems[0].axis == "W"
+    assert plan("INPUT 55x29x2 -> AVGPOOL(kernel=4x4, s=3x3, p=0x0)").problems[0].axis == "W"
 
 
 def test_input_hint_leaves_a_fitting_axis_alone():
-    report = cnncalc.plan("INPUT 7x8x1 -> CONV(filters=1, kernel=2, s=2, p=0)")
+    report = plan("INPUT 7x8x1 -> CONV(filters=1, kernel=2, s=2, p=0)")
     assert report.input_fixes == {"h": [6, 8], "w": []}
     assert input_fix_text(report.model_dump()) == "an input of H 6 or 8 (now 7x8)"
 
 
 def test_input_hint_keeps_the_whole_design_valid():
     # channels after FLATTEN are H*W: an input of H 8 (4*4 = 16 channels) would not divide into 3 groups
-    report = cnncalc.plan("INPUT 7x8x1 -> CONV(filters=1, kernel=2, s=2, p=0) -> FLATTEN -> "
+    report = plan("INPUT 7x8x1 -> CONV(filters=1, kernel=2, s=2, p=0) -> FLATTEN -> "
                           "CONV(filters=3, kernel=1, g=3)")
     assert report.input_fixes == {"h": [6, 12], "w": []}
     with pytest.raises(cnncalc.DesignError, match="groups do not divide"):
-        cnncalc.plan("INPUT 8x8x1 -> CONV(filters=1, kernel=2, s=2, p=0) -> FLATTEN -> CONV(filters=3, kernel=1, g=3)")
+        plan("INPUT 8x8x1 -> CONV(filters=1, kernel=2, s=2, p=0) -> FLATTEN -> CONV(filters=3, kernel=1, g=3)")
 
 
 def test_input_hint_is_empty_when_a_misfitting_axis_has_no_size_in_reach():
-    report = cnncalc.plan("INPUT 1000x1000x3 -> CONV3-1/100000p0")
+    report = plan("INPUT 1000x1000x3 -> CONV3-1/100000p0")
     assert not report.fits and report.input_fixes == {"h": [], "w": []}
 
 
 def test_ceil_mode_that_adds_no_window_says_so():
     # (7 - 2 + 2)/4: a third window would start at 8 >= 7 + 1, past the input, so PyTorch keeps 2
-    (problem,) = cnncalc.plan("INPUT 7x7x1 -> MAXPOOL(kernel=2, s=4, p=1, ceil=true)").problems
+    (problem,) = plan("INPUT 7x7x1 -> MAXPOOL(kernel=2, s=4, p=1, ceil=true)").problems
     assert problem.output == 2 and problem.dropped == 2
     assert ("ceil mode keeps 2, the same as the floor: one more window would start past the input, and it drops "
             "the last 2 rows and columns of the input") in problem.message
-    (problem,) = cnncalc.plan("INPUT 6x6x1 -> MAXPOOL(kernel=2, s=5, p=1, ceil=true)").problems  # would start at 10
+    (problem,) = plan("INPUT 6x6x1 -> MAXPOOL(kernel=2, s=5, p=1, ceil=true)").problems  # would start at 10
     assert "the same as the floor: one more window would start past the input;" in problem.message
-    (problem,) = cnncalc.plan("INPUT 4x4x1 -> MAXPOOL(kernel=3, s=2, ceil=true)").problems
+    (problem,) = plan("INPUT 4x4x1 -> MAXPOOL(kernel=3, s=2, ceil=true)").problems
     assert "ceil mode keeps 2, adding a partial window at the end" in problem.message and problem.dropped == 0
 
 
@@ -190,7 +196,7 @@ def fits_on(text: str, axes: list[int]) -> None:
     """The design plans, fits along `axes`, and PyTorch computes the same shapes."""
     from cnncalc.pytorch.verify import verify
 
-    report = cnncalc.plan(text)
+    report = plan(text)
     assert all(q.axis in ("H", "W") and "HW".index(q.axis) not in axes for q in report.problems), text
     assert verify(text).ok, text
 
@@ -201,7 +207,7 @@ def test_every_suggested_fix_fits(layer):
     pytest.importorskip("torch")
     kind, k, s, p, d, ceil, size = layer
     try:
-        report = cnncalc.plan(design(*layer))
+        report = plan(design(*layer))
     except cnncalc.DesignError:
         assume(False)
     assume(not report.fits)
@@ -238,3 +244,57 @@ def test_input_fix_search_spends_its_budget_on_validation_too():
     # 3 layers a visit: H at 7 (misfits), H at 6, W at 8 (fits), the design at 6x8; then the budget is spent
     assert fit.input_fixes(graph, visits=20)[0] == {"h": [6]}
     assert fit.input_fixes(graph, visits=40) == ({"h": [6, 12], "w": []}, None)
+
+
+# -- the coverage rule (the default): a misfit leaves real input unseen, a note does not ------------------------
+def window(size: int, kernel: int, pad: int, stride: int, ceil: bool = False) -> Window:
+    return Window("H", size, kernel, pad, stride, slide(size, kernel, stride, pad, ceil), ceil)
+
+
+@pytest.mark.parametrize("w, verdict", [
+    (window(224, 7, 3, 2), "note"),  # ResNet's stem: (224 + 2*3 - 7) % 2 = 1 row uncovered, padding (3) only
+    (window(56, 1, 0, 2), "note"),  # ResNet's 1x1/2 shortcut: drops 1 real row = the gap 2 - 1 between windows
+    (window(56, 3, 1, 2), "note"),  # (56 + 2 - 3) % 2 = 1 <= pad 1
+    (window(224, 7, 0, 2), "misfit"),  # SqueezeNet's 7x7/2 p0: drops 1 real row, gap max(0, 2 - 7) = 0
+    (window(7, 3, 0, 5), "misfit"),  # the notes' example: (7 - 3) % 5 = 4 rows dropped > gap 5 - 3 = 2
+    (window(8, 1, 0, 3), "note"),  # (8 - 1) % 3 = 1 real row dropped <= the gap 3 - 1 = 2
+    (window(56, 3, 0, 2, ceil=True), "note"),  # ceil mode adds a partial window over the last row
+    (window(112, 3, 0, 2), "misfit"),  # floor: (112 - 3) % 2 = 1 real row dropped, gap 0
+    (window(32, 3, 1, 1), "ok"),
+])
+def test_the_coverage_rule(w, verdict):
+    assert fit.judge(w) == verdict
+    assert fit.judge(w, "notes") == ("ok" if w.fits else "misfit")
+
+
+def test_notes_are_not_problems():
+    report = cnncalc.plan(open_example("resnet18"))
+    notes = [r for r in report.layers if r.fit == "note"]
+    assert report.fits and report.problems == [] and len(report.notes) == len(notes) == 8
+    assert all(r.fits and r.problem is None and r.note for r in notes)
+    assert {n.fit for n in report.notes} == {"note"} and report.fit_rule == "coverage"
+    strict = plan(open_example("resnet18"))  # the notes' rule: each of them is a misfit
+    assert not strict.fits and len(strict.problems) == 8 and strict.notes == []
+    assert [r.index for r in strict.layers if r.fit == "misfit"] == [r.index for r in notes]
+
+
+def open_example(name: str) -> str:
+    from cnncalc import zoo
+
+    return zoo.path(name).read_text()
+
+
+def test_check_passes_every_example_but_squeezenet_and_still_fails_the_notes_example():
+    from typer.testing import CliRunner
+
+    from cnncalc import zoo
+    from cnncalc.cli import app
+
+    runner = CliRunner()
+    codes = {name: runner.invoke(app, ["check", name]).exit_code for name in zoo.names()}
+    assert {name for name, code in codes.items() if code} == {"squeezenet1_0"} and codes["squeezenet1_0"] == 1
+    assert runner.invoke(app, ["check", "INPUT 7x7x3 -> CONV3-10/5p0"]).exit_code == 1
+    result = runner.invoke(app, ["check", "resnet18"])
+    assert result.exit_code == 0 and result.output.count("note: ") == 8
+    assert runner.invoke(app, ["check", "resnet18", "--fit-rule", "notes"]).exit_code == 1
+    assert runner.invoke(app, ["plan", "resnet18", "--strict", "-f", "json"]).exit_code == 0

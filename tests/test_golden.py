@@ -65,9 +65,21 @@ def test_json_rows_sum_to_totals(name):
 def test_csv_rows_sum_to_totals(name):
     rows = list(csv.DictReader(io.StringIO((GOLDEN / f"{name}.csv").read_text())))
     totals = json.loads((GOLDEN / f"{name}.json").read_text())["totals"]
-    assert sum(int(r["params"]) for r in rows) == totals["params"]
-    assert sum(int(r["macs"]) for r in rows) == totals["macs"]
-    assert sum(int(r["memory_bytes"]) for r in rows) == totals["memory"]["forward_bytes_per_image"]
+    total = rows.pop()  # the last row is the totals, marked kind=total; readers drop it before summing
+    assert total["kind"] == "total" and total["name"] == "total" and total["index"] == ""
+    assert [r for r in rows if r["kind"] == "total"] == []
+    assert sum(int(r["params"]) for r in rows) == totals["params"] == int(total["params"])
+    assert sum(int(r["macs"]) for r in rows) == totals["macs"] == int(total["macs"])
+    assert (sum(int(r["memory_bytes"]) for r in rows) == totals["memory"]["forward_bytes_per_image"]
+            == int(total["memory_bytes"]))
+    for key in ("weights", "biases", "buffers", "saved_bytes"):
+        assert sum(int(r[key]) for r in rows) == int(total[key]), key
+    assert int(total["weights"]) + int(total["biases"]) == totals["params"]
+    assert int(total["buffers"]) == totals["buffers"] and int(total["saved_bytes"]) == totals["memory"]["saved_bytes"]
+    assert sum(int(r["activations"]) for r in rows if int(r["memory_bytes"])) == totals["activations"] \
+        == int(total["activations"])
+    assert {k for k, v in total.items() if v} == {"name", "kind", "params", "weights", "biases", "buffers", "macs",
+                                                  "activations", "memory_bytes", "saved_bytes"}
 
 
 @pytest.mark.parametrize("name", DESIGNS)
@@ -117,5 +129,6 @@ def test_table_gives_way_on_a_narrow_terminal():
     assert render(report("resnet18"), "table", width=120).splitlines()[0].split()[-2:] == ["RF", "size/stride/pad"]
     unlimited = render(report("resnet18"), "table").splitlines()[0]
     assert "weights" in unlimited and unlimited.endswith("saved (batch 4)")
-    colored = render(report("resnet18"), "table", width=140, color=True)
+    strict = cnncalc.plan(DESIGNS["resnet18"].read_text(), batch=4, fit_rule="notes")  # its stem is a misfit
+    colored = render(strict, "table", width=140, color=True)
     assert "\033[1m" in colored and "CONV7-64/2\033[31m !\033[0m" in colored

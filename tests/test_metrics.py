@@ -271,12 +271,16 @@ def test_receptive_merge_keeps_the_largest_arm_and_flags_different_strides():
     assert receptive.merge([small, None]) == (None, False)
 
 
-# -- the size along one axis when the window fits (the input-size search), None when not -----------
+# -- the size along one axis when no window is a misfit (the input-size search), None when not -------
+# (by the notes' rule unless the case names the coverage rule)
 AXIS = [
     ("input", "INPUT", 9, 9),
     ("conv", "CONV3-16/2", 9, (9 + 2 * 1 - 3) // 2 + 1),
     ("conv", "CONV3-16/2", 8, None),  # (8 + 2 - 3) is odd
+    ("conv", "CONV3-16/2", 8, ("coverage", (8 + 2 - 3) // 2 + 1)),  # it drops only padding: a note
     ("pool", "POOL2", 9, None),
+    ("pool", "POOL2", 9, ("coverage", None)),  # drops the last real row, its stride leaves no gap
+    ("pool", "POOL1/2", 9, ("coverage", (9 - 1) // 2 + 1)),  # drops no more than the gap 2 - 1
     ("fc", "FC-10", 9, 1),
     ("dwconv", "DWCONV3", 9, 9),
     ("deconv", "DECONV4-2/2p1", 9, (9 - 1) * 2 - 2 * 1 + (4 - 1) + 1),
@@ -298,8 +302,8 @@ def test_fit_table_covers_every_kind():
 
 @pytest.mark.parametrize("kind, snippet, size, expected", AXIS, ids=[f"{c[0]}-{c[2]}" for c in AXIS])
 def test_fit_axis(kind, snippet, size, expected):
-    it = item(snippet)
-    assert fit.AXIS[kind](it, 0, size) == expected
+    rule, expected = expected if isinstance(expected, tuple) else ("notes", expected)
+    assert fit.AXIS[kind](item(snippet), 0, size, rule) == expected
 
 
 # -- a metric not known for a kind is null, listed, and makes the totals partial --------------------

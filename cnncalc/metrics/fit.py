@@ -5,6 +5,12 @@ A window fits when (in + 2p - k_eff) is divisible by the stride (the notes: "out
 W must be integers"); otherwise the floor leaves `uncovered` rows or columns at the end of
 the padded input, of which `dropped` are real input. The arithmetic is shapes.py's.
 
+Two rules judge a window that does not fit (`judge`). The default, "coverage", makes it a
+misfit only when it leaves real input unseen beyond what its stride always skips: the floor
+drops more real rows than the gap s - k_eff between windows (0 when the kernel is at least the
+stride). Dropping only padding, only that gap, or nothing (ceil mode adding a partial window)
+is a note. The notes' rule, "notes", makes every non-integer output a misfit.
+
 No work grows with the size of a number: fitting strides are divisors of the span, found by
 factoring it; fitting paddings solve a congruence; the input-size search has a budget.
 """
@@ -17,7 +23,7 @@ from math import gcd, isqrt
 
 from ..errors import DesignError
 from ..layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
-from .shapes import Window, effective_kernel, merge, output, transposed
+from .shapes import Window, effective_kernel, merge, output, slide, transposed
 
 SEARCH_REACH = 256  # input sizes tried on each side of the design's own
 SEARCH_VISITS = 1_000_000  # work limit of the input-size search, in layer visits (about a third of a second)
@@ -66,6 +72,23 @@ def dropped(w: Window) -> int:
     """Real input rows/columns (not padding) at the end that no window covers; 0 when ceil mode
     adds a partial window there."""
     return 0 if adds_window(w) else max(0, uncovered(w) - w.pad)
+
+
+RULES = ("coverage", "notes")  # how a window that does not fit is judged (see the module's docstring)
+
+
+def gap(w: Window) -> int:
+    """Input rows a stride larger than the kernel skips between every two windows."""
+    return max(0, w.stride - w.kernel)
+
+
+def judge(w: Window, rule: str = "coverage") -> str:
+    """"ok" (it fits), "note" (the floor drops only padding or the stride's gap) or "misfit"."""
+    if w.fits:
+        return "ok"
+    if rule == "notes":
+        return "misfit"
+    return "misfit" if dropped(w) > gap(w) else "note"
 
 
 def pad_limit(layer: Layer, w: Window) -> int:
@@ -196,10 +219,10 @@ def _rho(n: int) -> int:
 
 
 # -- a misfit's row text and problems --------------------------------------------------------------
-def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int, column: int
-            ) -> tuple[str, list[dict]]:
-    """A layer's misfit as the row's `problem` text and the report's `problems` entries (one per
-    axis, or one for both when they are alike)."""
+def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int, column: int,
+            rule: str = "coverage") -> tuple[str, list[dict]]:
+    """A layer's windows that do not fit, as the row's text and the report's entries (one per axis,
+    or one for both when they are alike), each with its `fit`: "misfit" (a problem) or "note"."""
     h, w = windows
     same = (h.size, h.kernel, h.pad, h.stride, pad_limit(layer, h)) == (w.size, w.kernel, w.pad, w.stride,
                                                                        pad_limit(layer, w))
@@ -213,6 +236,8 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
             effect += f", and it drops {_last(dropped(fit), axis)} of the input" if dropped(fit) else ""
         elif dropped(fit):
             effect = f"the floor keeps {fit.out} and drops {_last(dropped(fit), axis)} of the input"
+            if dropped(fit) <= gap(fit):
+                effect += f", no more than the {gap(fit)} its stride {fit.stride} skips between every two windows"
         else:
             effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
         pads, strides, inputs = pads_that_fit(fit, pad_limit(layer, fit)), strides_that_fit(fit), inputs_that_fit(fit)
@@ -226,10 +251,14 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
         fix_text = f"; fits with {', or '.join(fixes)}" if fixes else ""
         text = f"{axis}: {arithmetic(fit)} is not a whole number; {effect}{fix_text}"
         texts.append(text)
+        verdict = judge(fit, rule)
+        heading = "does not fit" if verdict == "misfit" else "does not fit exactly, but leaves no input unseen"
         problems.append({
             "index": index, "name": layer.name, "line": line, "column": column, "axis": axis,
             "arithmetic": arithmetic(fit), "output": fit.out, "uncovered": uncovered(fit), "dropped": dropped(fit),
-            "pads": pads, "strides": strides, "inputs": inputs, "message": f"{layer.name} does not fit: {text}"})
+            "pads": pads, "strides": strides, "inputs": inputs, "message": f"{layer.name} {heading}: {text}",
+            "source": "design",
+            "fit": verdict})
     return "; ".join(texts), problems
 
 
@@ -240,29 +269,38 @@ def _last(n: int, axis: str) -> str:
 
 
 # -- the input sizes for which every window fits ---------------------------------------------------
-def _slides(layer, axis: int, size: int) -> int | None:
+def _slides(layer, axis: int, size: int, rule: str) -> int | None:
     k_eff = effective_kernel(layer.kernel[axis], layer.dilation[axis])
-    span = size + 2 * layer.pad[axis] - k_eff
-    if span < 0 or span % layer.stride[axis]:
+    pad, stride = layer.pad[axis], layer.stride[axis]
+    span = size + 2 * pad - k_eff
+    if span < 0:
         return None
-    return span // layer.stride[axis] + 1
+    if span % stride == 0:
+        return span // stride + 1
+    if rule == "notes":
+        return None
+    ceil = getattr(layer, "ceil", False)
+    out = slide(size, k_eff, stride, pad, ceil)
+    w = Window("HW"[axis], size, k_eff, pad, stride, out, ceil)
+    return out if judge(w, rule) == "note" else None
 
 
-def _transposes(layer, axis: int, size: int) -> int | None:
+def _transposes(layer, axis: int, size: int, rule: str) -> int | None:
     out = transposed(size, layer.stride[axis], layer.pad[axis], layer.dilation[axis], layer.kernel[axis],
                      layer.output_padding[axis])
     return out if out >= 1 else None
 
 
-def _keeps(layer, axis: int, size: int) -> int:
+def _keeps(layer, axis: int, size: int, rule: str) -> int:
     return size
 
 
-def _whole(layer, axis: int, size: int) -> int:
+def _whole(layer, axis: int, size: int, rule: str) -> int:
     return 1
 
 
-# one arm per kind: (layer, axis, size along it) -> the size after the layer, None unless it fits
+# one arm per kind: (layer, axis, size along it, rule) -> the size after the layer, None unless every
+# window passes the rule
 AXIS = {
     "input": _keeps,
     "conv": _slides,
@@ -272,7 +310,7 @@ AXIS = {
     "deconv": _transposes,
     "local": _slides,
     "dropout": _keeps,
-    "upsample": lambda layer, axis, size: size * layer.scale,
+    "upsample": lambda layer, axis, size, rule: size * layer.scale,
     "lrn": _keeps,
     "gap": _whole,
     "flatten": _whole,
@@ -292,18 +330,18 @@ def _spend(items: list[Item], budget: list[int]) -> None:
         raise SearchExhausted
 
 
-def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int]) -> int | None:
-    """The size along `axis` after `items`, or None unless every window fits. Each layer visited
-    spends one unit of budget[0]; SearchExhausted when none is left."""
+def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int], rule: str = "coverage") -> int | None:
+    """The size along `axis` after `items`, or None unless every window passes the rule (no misfit).
+    Each layer visited spends one unit of budget[0]; SearchExhausted when none is left."""
     _spend(items, budget)
     for item in items:
         if isinstance(item, Branch):  # every arm must fit and agree
-            sizes = {size_if_fits(arm, axis, size, budget) for arm in item.arms}
+            sizes = {size_if_fits(arm, axis, size, budget, rule) for arm in item.arms}
             if len(sizes) != 1 or None in sizes:
                 return None
             size = sizes.pop()
         else:
-            size = AXIS[item.kind](item, axis, size)
+            size = AXIS[item.kind](item, axis, size, rule)
             if size is None:
                 return None
     return size
@@ -327,10 +365,10 @@ def _volume_if_valid(items: list[Item], x: Volume, budget: list[int]) -> Volume 
     return x
 
 
-def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS
+def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS, rule: str = "coverage"
                 ) -> tuple[dict[str, list[int]], str | None]:
-    """Per axis ("h", "w"), the nearest input sizes below and above for which every window of the
-    design fits; [] for an axis that fits already, and for both when a misfitting axis has none.
+    """Per axis ("h", "w"), the nearest input sizes below and above for which no window of the
+    design is a misfit by `rule`; [] for an axis that fits already, and for both when a misfitting axis has none.
     Each size offered plans with every size offered (or kept) on the other axis. Searched within
     `reach` of the input and `visits` layer visits; the second value is a warning when the search
     stopped on its budget (the axes searched by then are shown)."""
@@ -342,7 +380,7 @@ def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEAR
 
     def axis_fits(axis: int) -> bool:
         if axis not in fits:
-            fits[axis] = size_if_fits(items, axis, now[axis], budget) is not None
+            fits[axis] = size_if_fits(items, axis, now[axis], budget, rule) is not None
         return fits[axis]
 
     def plans(axis: int, n: int) -> bool:
@@ -362,7 +400,7 @@ def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEAR
             below, above = range(size - 1, max(0, size - reach), -1), range(size + 1, min(size + reach, LARGEST + 1))
             for candidates in (below, above):
                 for n in candidates:
-                    if size_if_fits(items, axis, n, budget) is not None and plans(axis, n):
+                    if size_if_fits(items, axis, n, budget, rule) is not None and plans(axis, n):
                         found.append(n)
                         break
     except SearchExhausted:

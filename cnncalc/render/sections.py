@@ -97,11 +97,15 @@ def _budget_lines(report: dict) -> list[tuple[str, str]]:
 
 
 def fit_lines(report: dict) -> list[str]:
+    notes = [f"{p['message']} ({where(p['line'], p['column'], p['source'])})" for p in report.get("notes", ())]
     if report["fits"]:
+        if notes:
+            return ["no misfit: every layer sees all of its input; the notes below do not fit exactly, but drop only "
+                    "padding or the rows a stride always skips", *notes]
         return ["every layer fits: each stride divides its padded input exactly"]
     lines = [f"{p['message']} ({where(p['line'], p['column'], p['source'])})" for p in report["problems"]]
     hint = input_fix_text(report)
-    return lines + ([f"every layer fits with {hint}"] if hint else [])
+    return lines + ([f"every layer fits with {hint}"] if hint else []) + notes
 
 
 def input_fix_text(report: dict) -> str:
