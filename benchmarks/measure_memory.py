@@ -1,7 +1,8 @@
 """Measure the peak memory of every built-in design with PyTorch's MemTracker, for the fixtures
 that tests/test_memory.py compares cnncalc's simulation with (in CI, without torch).
 
-    python benchmarks/measure_memory.py            # rewrites tests/fixtures/memory.json (minutes)
+    python benchmarks/measure_memory.py              # rewrites tests/fixtures/memory.json (minutes)
+    python benchmarks/measure_memory.py --part amp   # re-measures one part, keeps the others
 
 Each entry: a design at a batch with an optimizer and its implementation, measured on the CPU
 under FakeTensorMode (the same peak as a real run, to the byte, in seconds); keyed by the SHA-256
@@ -22,6 +23,9 @@ FIXTURES = ROOT / "tests" / "fixtures" / "memory.json"
 BATCHES = (1, 8, 32)
 CONFIGS = (("sgd", False), ("momentum", False), ("adam", False), ("momentum", True), ("adam", True))
 ACCUMULATED = (8, (("sgd", False), ("adam", True)))  # gradient accumulation (2 micro-batches): batch, configs
+AMP = (("bfloat16", "sgd", False), ("bfloat16", "adam", False))  # mixed precision, at every batch
+AMP_FLOAT16 = (8, ("float16", "momentum", True))  # float16 (the same rules), at one batch
+PARTS = ("base", "amp")
 
 
 def source_sha(source: str) -> str:
@@ -29,6 +33,12 @@ def source_sha(source: str) -> str:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=PARTS, action="append",
+                        help="measure only this part (repeatable); the fixture keeps the others' entries")
+    parts = parser.parse_args().part or list(PARTS)
     warnings.simplefilter("ignore")
     import torch
 
@@ -37,25 +47,37 @@ def main() -> None:
     from cnncalc.pytorch.export import export_source
     from cnncalc.pytorch.memory import measure_inference, measure_step
 
+    kept = [e for e in json.loads(FIXTURES.read_text()) if e.get("part", "base") not in parts] \
+        if FIXTURES.exists() else []
     entries = []
     for name in zoo.names():
         source = export_source(design_graph(zoo.path(name).read_text()))
         for batch in BATCHES:
             t = time.perf_counter()
-            inference = measure_inference(source, batch=batch)
-            configs = [(o, f, 1) for o, f in CONFIGS]
-            if batch == ACCUMULATED[0]:
-                configs += [(o, f, 2) for o, f in ACCUMULATED[1]]
-            for optimizer, foreach, accumulate in configs:
-                m = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach, accumulate=accumulate)
-                entries.append({"design": name, "batch": batch, "optimizer": optimizer, "foreach": foreach,
-                                "accumulate": accumulate, "torch": torch.__version__,
+            configs = []
+            if "base" in parts:
+                configs += [("base", None, o, f, 1) for o, f in CONFIGS]
+                if batch == ACCUMULATED[0]:
+                    configs += [("base", None, o, f, 2) for o, f in ACCUMULATED[1]]
+            if "amp" in parts:
+                configs += [("amp", a, o, f, 1) for a, o, f in AMP]
+                if batch == AMP_FLOAT16[0]:
+                    configs.append(("amp", *AMP_FLOAT16[1], 1))
+            inference = {}
+            for part, amp, optimizer, foreach, accumulate in configs:
+                if amp not in inference:
+                    inference[amp] = measure_inference(source, batch=batch, amp=amp)
+                m = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach, accumulate=accumulate,
+                                 amp=amp)
+                entries.append({"design": name, "part": part, "batch": batch, "optimizer": optimizer,
+                                "foreach": foreach, "accumulate": accumulate, "amp": amp, "torch": torch.__version__,
                                 "source_sha256": source_sha(source), "peak_bytes": m.peak_bytes,
-                                "breakdown": m.breakdown, "inference_peak_bytes": inference})
+                                "breakdown": m.breakdown, "inference_peak_bytes": inference[amp]})
             print(f"{name:<14} batch {batch:<3} {time.perf_counter() - t:5.1f} s", file=sys.stderr)
     FIXTURES.parent.mkdir(exist_ok=True)
-    FIXTURES.write_text(json.dumps(entries, indent=1) + "\n")
-    print(f"wrote {len(entries)} measurements to {FIXTURES}", file=sys.stderr)
+    FIXTURES.write_text(json.dumps(kept + entries, indent=1) + "\n")
+    print(f"wrote {len(entries)} measurements ({', '.join(parts)}) and kept {len(kept)} in {FIXTURES}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from .metrics.memory import BUDGET_FOR, DEVICES as MEMORY_DEVICES, DTYPE_BYTES, 
 from .pytorch import DEVICES, TARGETS
 from .render import FORMATS, ZOO_FORMATS
 from .errors import position as where
+from .metrics.amp import AMP as AMP_DTYPES
 from .metrics.fit import RULES as FIT_RULES
 from .render.sections import input_fix_text
 
@@ -136,6 +137,7 @@ def _top_level(version: Annotated[Optional[bool], typer.Option(
 ) -> None:
     pass  # only --version, handled by its callback; the options before the command
 FitRule = _choices("FitRule", FIT_RULES)
+Amp = _choices("Amp", AMP_DTYPES)
 
 
 DesignArg = Annotated[str, typer.Argument(
@@ -156,6 +158,10 @@ MaxLayersOpt = Annotated[int, typer.Option(
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing -o FILE.")]
+AmpOpt = Annotated[Optional[Amp], typer.Option(
+    "--amp", help="Mixed-precision training under autocast to this dtype: activations in it, parameters, "
+                  "gradients and optimizer state in float32 (--dtype float32). Without it, --dtype float16 "
+                  "models pure float16 training.", show_default=False)]
 FitRuleOpt = Annotated[FitRule, typer.Option(
     "--fit-rule", help="coverage: a layer is a misfit when it leaves real input unseen beyond what its stride "
                        "always skips (dropping only padding, or a stride's gap, is a note); notes: the course "
@@ -241,6 +247,7 @@ def plan_command(
     strict: Annotated[bool, typer.Option("--strict", help="Treat a misfit as an error (exit 1).")
                       ] = False,
     fit_rule: FitRuleOpt = FitRule("coverage"),
+    amp: AmpOpt = None,
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -251,7 +258,8 @@ def plan_command(
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
                        budget=budget, budget_for=budget_for.value, accumulate=accumulate, max_input=max_input,
-                       **cuda_settings(cuda_context, cuda_workspace), fit_rule=fit_rule.value, optional=optional.value,
+                       **cuda_settings(cuda_context, cuda_workspace), fit_rule=fit_rule.value,
+                       amp=amp.value if amp else None, optional=optional.value,
                        max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:
@@ -377,6 +385,7 @@ def verify_command(
                          ] = Optimizer("sgd"),
     foreach: Annotated[bool, typer.Option(
         "--foreach/--for-loop", help="The optimizer's implementation in the measured step.")] = False,
+    amp: AmpOpt = None,
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -386,7 +395,7 @@ def verify_command(
 
         result = verify(read_design(design), defines=define or (), input=input_size, batch=batch,
                         device=device.value, memory=memory, optimizer=optimizer.value, foreach=foreach,
-                        optional=optional.value, max_layers=max_layers)
+                        amp=amp.value if amp else None, optional=optional.value, max_layers=max_layers)
         sys.stdout.write(render_verification(result, color=sys.stdout.isatty()))
         return 0 if result.ok else EXIT_PROBLEMS
 

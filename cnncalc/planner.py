@@ -17,6 +17,7 @@ from .errors import position as where
 from .expand import MAX_LAYERS, OPTIONAL_MODES, build
 from .layers import MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
+from .metrics import amp as amp_rules
 from .metrics.macs import MACS
 from .metrics.params import PARAMS
 
@@ -66,7 +67,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
          foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
          accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
          cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
-         optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
+         amp: str | None = None, optional: str = "include", max_layers: int = MAX_LAYERS,
+         label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
@@ -82,7 +84,9 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     budget, also the largest square input at `batch` whose every window fits and whose peak fits the
     budget (`budget.max_input`); fit_rule: "coverage" (a window that leaves real input unseen beyond
     its stride's gap is a misfit, one that drops only padding or that gap a note) or "notes" (the
-    notes' rule: every non-integer output is a misfit); optional: include or
+    notes' rule: every non-integer output is a misfit); amp: float16 or bfloat16, mixed-precision
+    training under autocast (the parameters, gradients and optimizer state float32: dtype must be
+    float32); optional: include or
     exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
@@ -94,7 +98,7 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
                                      optimizer=optimizer, device=device, foreach=foreach, budget=budget,
                                      budget_for=budget_for, accumulate=accumulate, cuda_context=cuda_context,
                                      cuda_workspace=cuda_workspace, max_input=max_input, fit_rule=fit_rule,
-                                     optional=optional, max_layers=max_layers, label=label).data)
+                                     amp=amp, optional=optional, max_layers=max_layers, label=label).data)
 
 
 class Planned(NamedTuple):
@@ -109,7 +113,8 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
         accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
         cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
-        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
+        amp: str | None = None, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "",
+        peaks: bool = True) -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
     `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
@@ -126,12 +131,13 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
     cuda = training.Cuda(parse_bytes(cuda_context, "the CUDA context", zero=True),
                          parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
+    check_precision(dtype, amp, optimizer, budget_for)
     if fit_rule not in fit.RULES:
         raise SettingsError(f"unknown fit rule '{fit_rule}' (choose from {', '.join(fit.RULES)})")
     if max_input and budget is None:
         raise SettingsError("max_input needs a budget: the largest input whose peak fits what (--budget 8GiB)?")
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks, cuda)
-    walker.fit_rule = fit_rule
+    walker.fit_rule, walker.amp = fit_rule, amp
     data = walker.report()
     if max_input and data["budget"] is not None and data["budget"]["max_batch"] is not None:
         data["budget"]["max_input"] = largest_input(walker)
@@ -154,7 +160,7 @@ def largest_input(base: _Walker) -> dict | None:
         walker = _Walker(LayerGraph(resized, graph.items), base.dtype, base.batch, base.optimizer, base.device,
                          base.foreach, accumulate=base.accumulate, peaks=False, cuda=base.cuda)
         walker.search_fixes = False
-        walker.fit_rule = base.fit_rule
+        walker.fit_rule, walker.amp = base.fit_rule, base.amp
         try:
             walker.report()
         except CnnCalcError:
@@ -162,9 +168,7 @@ def largest_input(base: _Walker) -> dict | None:
         steps, sizes = walker.steps, walker.storages.sizes
         if not training.supported(steps):
             return None
-        return training.held(steps, sizes, mode=base.budget_for, dtype_bytes=base.size, batch=base.batch,
-                             optimizer=base.optimizer, device=base.device, foreach=base.foreach,
-                             accumulate=base.accumulate, cuda=base.cuda)
+        return training.held(steps, sizes, base.setup, base.budget_for, base.batch)
 
     memo: dict[int, int | None] = {}
 
@@ -231,6 +235,17 @@ def parse_bytes(value, what: str = "a memory budget", zero: bool = False) -> int
     return size
 
 
+def check_precision(dtype: str, amp: str | None, optimizer: str, budget_for: str) -> None:
+    """Refuse the combinations of --dtype, --amp and training that mean nothing."""
+    if amp is not None and amp not in amp_rules.AMP:
+        raise SettingsError(f"unknown amp dtype '{amp}' (choose from {', '.join(amp_rules.AMP)})")
+    if amp is not None and dtype != "float32":
+        raise SettingsError(f"--amp {amp} keeps the parameters in float32: --dtype must be float32 (--dtype "
+                            f"{dtype} without --amp models pure {dtype} training)")
+    if dtype not in memory.TRAINABLE and optimizer != "sgd":
+        raise SettingsError(f"{dtype} is an inference type: an optimizer ({optimizer}) means nothing with it")
+
+
 def check_device(device, foreach) -> None:
     if device not in memory.DEVICES:
         raise SettingsError(f"unknown device '{device}' (choose from {', '.join(memory.DEVICES)})")
@@ -263,10 +278,12 @@ def check_batch(batch) -> None:
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            device: str = "cuda", foreach: bool | None = None) -> dict:
+            device: str = "cuda", foreach: bool | None = None, amp: str | None = None) -> dict:
     """The report of an expanded graph, as the JSON-contract dict. `device` picks whose memory rules
     apply (dropout's mask, the CUDA allocator's blocks: metrics/saved.py, metrics/training.py)."""
-    return _Walker(graph, dtype, batch, optimizer, device, foreach).report()
+    walker = _Walker(graph, dtype, batch, optimizer, device, foreach)
+    walker.amp = amp
+    return walker.report()
 
 
 class _Walker:
@@ -280,6 +297,7 @@ class _Walker:
         self.peaks = peaks  # simulate the training step and inference (check does without)
         self.search_fixes = True  # search input sizes that fit when a layer does not
         self.fit_rule = "coverage"  # how a window that does not fit is judged (metrics/fit.py)
+        self.amp: str | None = None  # autocast's dtype (metrics/amp.py), the parameters float32
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
@@ -331,13 +349,20 @@ class _Walker:
                 self.warnings.append(warning)
         totals = memory.totals(rows, self.size, self.batch, self.optimizer)
         budget = None
-        if self.peaks:
-            budget = training.add_peaks(totals, self.steps, self.storages.sizes, dtype_bytes=self.size,
-                                        batch=self.batch, optimizer=self.optimizer, device=self.device,
-                                        foreach=self.foreach, budget=self.budget, budget_for=self.budget_for,
-                                        accumulate=self.accumulate, cuda=self.cuda)
+        if self.peaks and self.dtype in memory.TRAINABLE:
+            budget = training.add_peaks(totals, self.steps, self.storages.sizes, self.setup, batch=self.batch,
+                                        budget=self.budget, budget_for=self.budget_for)
+        elif self.peaks:  # int8: inference only
+            totals["memory"]["inference_peak_bytes"] = training.allocated(self.steps, self.storages.sizes, self.setup,
+                                                                          "inference", self.batch)
+            self.warnings.append(f"{self.dtype} is an inference type: no training step is simulated "
+                                 f"(training_peak_bytes is null)")
+            if self.budget is not None:
+                most, one = training.largest_batch(self.steps, self.storages.sizes, self.budget,
+                                                   self.setup._replace(cuda=None), "inference")
+                budget = {"bytes": self.budget, "for": "inference", "max_batch": most, "batch_1_bytes": one}
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
-                "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
+                "amp": self.amp, "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
                 "accumulate": self.accumulate, "layers": rows,
                 "totals": totals, "budget": budget,
                 "fit_rule": self.fit_rule, "fits": not self.problems, "problems": self.problems, "notes": self.notes,
@@ -345,10 +370,22 @@ class _Walker:
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *self.device_assumptions(),
                                                            *graph.assumptions]}
 
+    @property
+    def setup(self) -> training.Setup:
+        """How the simulated step runs (metrics/training.py)."""
+        low = None if self.amp is None else amp_rules.AMP[self.amp]
+        return training.Setup(self.size, self.optimizer, self.device, self.foreach, self.accumulate, low, self.cuda)
+
     def device_assumptions(self) -> list[str]:
-        if self.device != "cuda" or not self.peaks:
-            return []
-        return [f"CUDA: reserved memory is a model of PyTorch's caching allocator (default configuration, one "
+        lines = []
+        if self.amp is not None and self.peaks:
+            lines.append(f"mixed precision (--amp {self.amp}): the forward pass and the loss under autocast, parameters, "
+                         f"gradients and optimizer state float32, with the casts autocast makes and caches (PyTorch "
+                         f"2.13's CPU autocast, measured; on CUDA the same casts are assumed); the per-row memory and "
+                         f"saved columns count {self.dtype} tensors")
+        if self.device != "cuda" or not self.peaks or self.dtype not in memory.TRAINABLE:
+            return lines
+        return lines + [f"CUDA: reserved memory is a model of PyTorch's caching allocator (default configuration, one "
                 f"stream), not checked on a GPU; the context ({self.cuda.context:,} B, --cuda-context) and the "
                 f"cuBLAS/cuDNN workspaces ({self.cuda.workspace:,} B, --cuda-workspace) are assumptions, "
                 f"counted apart"]

@@ -168,6 +168,7 @@ class Report(_Model):
     input: Volume
     batch: int
     dtype: str
+    amp: str | None = None  # autocast's dtype in mixed-precision training (--amp), the parameters float32
     optimizer: str
     device: str = "cuda"  # whose memory rules apply: cuda or cpu
     foreach: bool = True  # the optimizer's implementation: foreach (all parameters at once) or a loop

@@ -41,9 +41,9 @@ def test_a_fixture_still_measures_the_same(entry):
         warnings.simplefilter("ignore")
         source = export_design(zoo.path(entry["design"]).read_text())
         measured = measure_step(source, batch=entry["batch"], optimizer=entry["optimizer"], foreach=entry["foreach"],
-                                accumulate=entry["accumulate"])
+                                accumulate=entry["accumulate"], amp=entry.get("amp"))
         assert measured.peak_bytes == entry["peak_bytes"]
-        assert measure_inference(source, batch=entry["batch"]) == entry["inference_peak_bytes"]
+        assert measure_inference(source, batch=entry["batch"], amp=entry.get("amp")) == entry["inference_peak_bytes"]
 
 
 LAYERS = st.one_of(
@@ -60,25 +60,29 @@ LAYERS = st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(4, 12), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
        st.sampled_from(["", " -> FC-3", " -> GAP -> FC-4", " -> CONV1-5"]), st.sampled_from([1, 3]),
-       st.sampled_from([("sgd", False), ("momentum", True), ("adam", False), ("adam", True)]))
-@example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False))
+       st.sampled_from([("sgd", False), ("momentum", True), ("adam", False), ("adam", True)]),
+       st.sampled_from(["CONV3-4 -> ", ""]), st.sampled_from([None, None, "bfloat16"]))
+@example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False), "CONV3-4 -> ", None)
 @example(8, 3, ["CONV3-5", "(ID -> RELU + ID)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "UPSAMPLE2"], " -> CONV1-4", 4,
-         ("sgd", False))
-def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer):
-    design = f"INPUT {size}x{size}x{c} -> CONV3-4 -> " + " -> ".join(layers) + tail
+         ("sgd", False), "CONV3-4 -> ", None)
+@example(8, 4, ["(ID + CONV3-3p1)"], " -> FC-3", 3, ("adam", False), "", None)  # an arm without parameters on the input
+@example(8, 4, ["(CONV1-2 | CONV3-3 | POOL3/1p1)", "LRN", "POOL2"], " -> FC-3", 2, ("sgd", False), "", "bfloat16")
+def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, amp):
+    design = f"INPUT {size}x{size}x{c} -> {head}" + " -> ".join(layers) + tail
     try:
-        report = cnncalc.plan(design, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu")
+        report = cnncalc.plan(design, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu", amp=amp)
     except cnncalc.CnnCalcError:
         assume(False)
+    assume(report.totals.params > 0)  # PyTorch's optimizers refuse an empty parameter list
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source = export_design(design)
         try:
-            measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1])
+            measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], amp=amp)
         except ValueError as e:  # BN over one value per channel: PyTorch refuses to train it
             assume("Expected more than 1 value per channel" not in str(e))
             raise
-        inference = measure_inference(source, batch=batch)
+        inference = measure_inference(source, batch=batch, amp=amp)
     predicted = report.totals.memory.training_peak_bytes
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..layers import Layer, Volume
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+TRAINABLE = ("float32", "float16", "bfloat16")  # int8 is for inference: no training step is simulated
 # optimizer state per parameter, in parameter-sized copies
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 DEVICES = ("cuda", "cpu")  # whose memory rules apply (dropout's mask, the CUDA allocator's blocks)

@@ -196,9 +196,26 @@ class Cuda(NamedTuple):
     workspace: int  # cuBLAS/cuDNN workspaces
 
 
-def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int,
-              optimizer: str, device: str, foreach: bool, budget: int | None = None,
-              budget_for: str = "training", accumulate: int = 1, cuda: Cuda | None = None) -> dict | None:
+class Setup(NamedTuple):
+    """How the step runs: the parameters' dtype bytes, the optimizer and its implementation, the
+    device's rules, gradient accumulation, autocast's dtype bytes (None: no autocast), and on CUDA
+    what the device holds beside the allocator's segments."""
+
+    dtype_bytes: int
+    optimizer: str = "sgd"
+    device: str = "cuda"
+    foreach: bool = True
+    accumulate: int = 1
+    amp: int | None = None
+    cuda: Cuda | None = None
+
+    @property
+    def block(self) -> int:
+        return CUDA_BLOCK if self.device == "cuda" else 1
+
+
+def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: Setup, *, batch: int,
+              budget: int | None = None, budget_for: str = "training") -> dict | None:
     """Add the simulated peaks to the report's totals (`totals.memory`; on CUDA also `totals.memory.cuda`),
     or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits."""
     memory = totals["memory"]
@@ -207,74 +224,67 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], *, dtyp
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
                                             "batch_1_bytes": None}
-    block = CUDA_BLOCK if device == "cuda" else 1
-    peak = simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
-                    foreach=foreach, block=block, device=device, accumulate=accumulate)
+    peak = peak_of(steps, storage_sizes, setup, batch)
     order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in order}}
-    memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch,
-                                               block=block, device=device)
-    if device == "cuda":
-        cuda = cuda or Cuda(0, 0)
-        reserved = cuda_reserved(steps, storage_sizes, mode="training", dtype_bytes=dtype_bytes, batch=batch,
-                                 optimizer=optimizer, foreach=foreach, accumulate=accumulate)
-        held = cuda.context + cuda.workspace
-        inferring = cuda_reserved(steps, storage_sizes, mode="inference", dtype_bytes=dtype_bytes, batch=batch)
+    memory["inference_peak_bytes"] = allocated(steps, storage_sizes, setup, "inference", batch)
+    if setup.device == "cuda":
+        cuda = setup.cuda or Cuda(0, 0)
+        around = cuda.context + cuda.workspace
+        reserved = cuda_reserved(steps, storage_sizes, setup, "training", batch)
+        inferring = cuda_reserved(steps, storage_sizes, setup, "inference", batch)
         memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": cuda.context,
-                          "workspace_bytes": cuda.workspace, "total_bytes": reserved + held,
-                          "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + held}
+                          "workspace_bytes": cuda.workspace, "total_bytes": reserved + around,
+                          "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
     if budget is None:
         return None
-    most, one = largest_batch(steps, storage_sizes, budget, mode=budget_for, dtype_bytes=dtype_bytes,
-                              optimizer=optimizer, device=device, foreach=foreach, accumulate=accumulate, cuda=cuda)
+    most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for)
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one}
 
 
-def held(steps: list[Step], storage_sizes: list[int], *, mode: str, dtype_bytes: int, batch: int, optimizer: str,
-         device: str, foreach: bool, accumulate: int = 1, cuda: Cuda | None = None) -> int:
+def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
+            fake: bool = False) -> Peak:
+    """The peak of one training step (see simulate)."""
+    return simulate(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, optimizer=setup.optimizer,
+                    foreach=setup.foreach, block=setup.block, device=setup.device, events=events,
+                    accumulate=setup.accumulate, amp=setup.amp, fake=fake)
+
+
+def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
+    """The simulated peak of live tensor bytes: of a training step, or of inference."""
+    if mode == "inference":
+        return inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block,
+                         device=setup.device, amp=setup.amp)
+    return peak_of(steps, storage_sizes, setup, batch).bytes
+
+
+def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
     """What a budget must hold at `batch`: the simulated peak (of a training step, or of inference); on
     CUDA the allocator's reserved memory, the context and the workspaces."""
-    if device == "cuda" and cuda is not None:
-        return (cuda.context + cuda.workspace
-                + cuda_reserved(steps, storage_sizes, mode=mode, dtype_bytes=dtype_bytes, batch=batch,
-                                optimizer=optimizer, foreach=foreach, accumulate=accumulate))
-    block = CUDA_BLOCK if device == "cuda" else 1
-    if mode == "inference":
-        return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
-    return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
-                    foreach=foreach, block=block, device=device, accumulate=accumulate).bytes
+    if setup.device == "cuda" and setup.cuda is not None:
+        return setup.cuda.context + setup.cuda.workspace + cuda_reserved(steps, storage_sizes, setup, mode, batch)
+    return allocated(steps, storage_sizes, setup, mode, batch)
 
 
-def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, *, mode: str, dtype_bytes: int,
-                  optimizer: str, device: str, foreach: bool, most: int = 10**15, accumulate: int = 1,
-                  cuda: Cuda | None = None) -> tuple[int, int]:
+def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setup: Setup, mode: str,
+                  most: int = 10**15) -> tuple[int, int]:
     """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
     training step, or of inference) fits in `budget` bytes, and the peak at batch 1; on CUDA the peak
     is what the device holds: the allocator's reserved memory, the context and the workspaces. A
     doubling then a bisection finds it in about 2*log2(batch) simulations (on CUDA first on the
     allocated peak, a lower bound, then on the reserved memory below that): exact against the
     simulation (the answer fits, one more does not); 0 when even batch 1 does not fit."""
-    block = CUDA_BLOCK if device == "cuda" else 1
-
-    def allocated(batch: int) -> int:
-        if mode == "inference":
-            return inference(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device)
-        return simulate(steps, storage_sizes, dtype_bytes=dtype_bytes, batch=batch, optimizer=optimizer,
-                        foreach=foreach, block=block, device=device, accumulate=accumulate).bytes
-
-    def on_device(batch: int) -> int:
-        return (cuda.context + cuda.workspace
-                + cuda_reserved(steps, storage_sizes, mode=mode, dtype_bytes=dtype_bytes, batch=batch,
-                                optimizer=optimizer, foreach=foreach, accumulate=accumulate))
-
-    if device == "cuda" and cuda is not None:
-        lower = cuda.context + cuda.workspace  # the device holds these and at least the allocated peak
-        most = _search(lambda n: allocated(n) + lower, budget, most)
-        one = on_device(1)
-        return (0 if most == 0 or one > budget else _search(on_device, budget, most)), one
-    return _search(allocated, budget, most), allocated(1)
+    if setup.device == "cuda" and setup.cuda is not None:
+        around = setup.cuda.context + setup.cuda.workspace  # the device holds these and the allocated peak
+        most = _search(lambda n: allocated(steps, storage_sizes, setup, mode, n) + around, budget, most)
+        one = held(steps, storage_sizes, setup, mode, 1)
+        fits = 0 if most == 0 or one > budget else _search(lambda n: held(steps, storage_sizes, setup, mode, n),
+                                                           budget, most)
+        return fits, one
+    return (_search(lambda n: allocated(steps, storage_sizes, setup, mode, n), budget, most),
+            allocated(steps, storage_sizes, setup, mode, 1))
 
 
 def _search(peak, budget: int, most: int) -> int:
@@ -293,13 +303,24 @@ def _search(peak, budget: int, most: int) -> int:
 
 
 def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, block: int = 1,
-              device: str = "cuda") -> int:
+              device: str = "cuda", amp: int | None = None) -> int:
     """The peak of a forward pass in evaluation mode under no_grad: parameters, buffers, the batch and
-    the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on."""
+    the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on.
+    `amp`: under autocast (metrics/amp.py)."""
     t = _Timeline(block, {})
     _model(t, steps, dtype_bytes)
-    _evaluate(t, steps, storage_sizes, dtype_bytes, batch, device)
+    _evaluate_any(t, steps, storage_sizes, dtype_bytes, batch, device, amp)
     return t.peak.bytes
+
+
+def _evaluate_any(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int,
+                  device: str, amp: int | None) -> None:
+    if amp is None:
+        _evaluate(t, steps, storage_sizes, dtype_bytes, batch, device)
+    else:
+        from .amp import evaluate
+
+        evaluate(t, steps, storage_sizes, batch, device, amp)
 
 
 def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int,
@@ -339,20 +360,20 @@ def _end_of_step(t: _Timeline) -> None:
     t.kept.clear()
 
 
-def cuda_reserved(steps: list[Step], storage_sizes: list[int], *, mode: str, dtype_bytes: int, batch: int,
-                  optimizer: str = "sgd", foreach: bool = True, accumulate: int = 1) -> int:
+def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
     """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
     passes): the network is moved to the device, the first step creates the optimizer's state after its
     backward, the second runs in the steady state (metrics/allocator.py)."""
+    dtype_bytes, amp, optimizer = setup.dtype_bytes, setup.amp, setup.optimizer
     allocator = CachingAllocator()
     t = _Timeline(CUDA_BLOCK, {}, allocator)
     _model(t, steps, dtype_bytes)
     for first in (True, False):
         if mode == "inference":
-            _evaluate(t, steps, storage_sizes, dtype_bytes, batch, "cuda")
+            _evaluate_any(t, steps, storage_sizes, dtype_bytes, batch, "cuda", amp)
         else:
-            run = _TrainingStep(steps, storage_sizes, dtype_bytes, batch, CUDA_BLOCK, "cuda", None, timeline=t)
-            run.accumulating = accumulate > 1 and not first
+            run = _step(steps, storage_sizes, dtype_bytes, batch, CUDA_BLOCK, "cuda", None, amp, timeline=t)
+            run.accumulating = setup.accumulate > 1 and not first
             if not first:
                 run.steady_state(optimizer, model=False)
             run.forward()
@@ -360,7 +381,7 @@ def cuda_reserved(steps: list[Step], storage_sizes: list[int], *, mode: str, dty
             run.backward()
             if first:
                 run.optimizer_state(optimizer)
-            run.optimizer_step(optimizer, foreach)
+            run.optimizer_step(optimizer, setup.foreach)
         _end_of_step(t)
     return allocator.reserved
 
@@ -374,6 +395,18 @@ def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
     buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
     if buffers:
         t.alloc("buffers", buffers, "buffers")
+
+
+def requires_grad(steps: list[Step]) -> dict[int, bool]:
+    """Storage -> whether it requires grad: a layer's output does when its input does or it has
+    parameters; a merge's when any arm's does; the batch does not."""
+    req = {steps[0].sid_out: False}
+    for s in steps[1:]:
+        if s.holds is not None:  # a merge: its step's `grad` is its output's
+            req[s.sid_out] = s.grad
+        else:
+            req[s.sid_out] = req.get(s.sids_in[0], False) or bool(s.weights or s.biases)
+    return req
 
 
 def _read(s: Step) -> tuple[int, ...]:
@@ -391,13 +424,14 @@ def _readers(steps: list[Step]) -> dict[int, int]:
 
 def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, optimizer: str,
              foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None,
-             accumulate: int = 1) -> Peak:
+             accumulate: int = 1, amp: int | None = None, fake: bool = False) -> Peak:
     """The peak of one training step (see the module's docstring); `block`: allocation granularity;
     `events`, a list, receives (phase, row, live bytes) after every operation. With `accumulate` > 1
     the gradients of that many micro-batches of `batch` are summed before the optimizer's step: the
     last micro-batch starts with every parameter's gradient alive, and its backward adds each new
-    gradient into it in place."""
-    run = _TrainingStep(steps, storage_sizes, dtype_bytes, batch, block, device, events)
+    gradient into it in place. `amp`: the bytes of autocast's dtype (metrics/amp.py; the parameters
+    are then float32); `fake`: FakeTensorMode's rules where they differ (amp only)."""
+    run = _step(steps, storage_sizes, dtype_bytes, batch, block, device, events, amp, fake=fake)
     run.accumulating = accumulate > 1
     run.steady_state(optimizer)
     run.forward()
@@ -405,6 +439,16 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
     run.backward()
     run.optimizer_step(optimizer, foreach)
     return run.t.peak
+
+
+def _step(steps, storage_sizes, dtype_bytes: int, batch: int, block: int, device: str, events, amp: int | None,
+          timeline: _Timeline | None = None, fake: bool = False) -> _TrainingStep:
+    """The step's timeline: float32 or pure low precision, or autocast's when `amp` is set."""
+    if amp is None:
+        return _TrainingStep(steps, storage_sizes, dtype_bytes, batch, block, device, events, timeline)
+    from .amp import AmpStep
+
+    return AmpStep(steps, storage_sizes, batch, block, device, events, amp, timeline, fake)
 
 
 class _TrainingStep:
@@ -424,6 +468,7 @@ class _TrainingStep:
         self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
         self.accumulating = False  # gradients of earlier micro-batches are alive (gradient accumulation)
         self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
+        self.req = requires_grad(steps)  # storage -> whether it requires grad
 
     def release(self, sid: int) -> None:
         """Free a storage nothing reads, keeps or holds any more."""
@@ -490,14 +535,22 @@ class _TrainingStep:
         if self.refs[key] == 0:
             self.t.free(key)
 
+    def grad_bytes(self, sid: int) -> int:
+        """The bytes of the gradient of a storage, for the batch."""
+        return self.sizes[sid] * self.per
+
     def deliver(self, sid: int, key, index: int) -> None:
-        """A gradient arrives at a storage; a second one is summed with the first into a new tensor."""
+        """A gradient arrives at a storage; a second one is summed with the first into a new tensor.
+        A storage that does not require grad (a branch's arm that reads the network's input without
+        parameters) gets none: autograd does not compute it."""
+        if not self.req.get(sid, True):
+            return
         self.refs[key] = self.refs.get(key, 0) + 1
         if sid not in self.grads:
             self.grads[sid] = key
             return
         total = ("sum", index, sid)
-        self.t.alloc(total, self.sizes[sid] * self.per, "other")
+        self.t.alloc(total, self.grad_bytes(sid), "other")
         self.t.sample("backward", index)
         self.refs[total] = 1
         self.unref(self.grads[sid])

@@ -42,12 +42,13 @@ def optimizer_for(torch, name: str, params, foreach: bool | None):
 
 
 def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bool | None = False,
-                 fake: bool = True, timeline: bool = False, accumulate: int = 1) -> Measured:
+                 fake: bool = True, timeline: bool = False, accumulate: int = 1, amp: str | None = None) -> Measured:
     """The peak of the second of two training steps of the network in `source` (what `cnncalc
     export` writes), on the CPU, with MemTracker; `foreach` picks the optimizer's implementation
     (None: PyTorch's default for the device). With `accumulate` > 1, the gradients of that many
     micro-batches are accumulated before the step: the last micro-batch, measured, starts with the
-    gradients alive."""
+    gradients alive. `amp` (float16, bfloat16): the forward pass and the loss run under CPU autocast,
+    the parameters stay float32."""
     import torch
     import torch.nn.functional as F
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -61,7 +62,8 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     def micro(net):  # one micro-batch's forward and backward; the caller holds the batch
         x = torch.randn(batch, c, h, w)
         y = torch.randint(classes, (batch, out_h, out_w))
-        loss = F.cross_entropy(net(x), y)
+        with _autocast(torch, amp):
+            loss = F.cross_entropy(net(x), y)
         loss.backward()
         return x, y, loss
 
@@ -94,9 +96,16 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     return Measured(snapshot["Total"], breakdown, tracker.events if timeline else None)
 
 
-def measure_inference(source: str, *, batch: int, fake: bool = True) -> int:
+def _autocast(torch, amp: str | None):
+    """CPU autocast to `amp`'s dtype, or nothing."""
+    import contextlib
+
+    return contextlib.nullcontext() if amp is None else torch.autocast("cpu", dtype=getattr(torch, amp))
+
+
+def measure_inference(source: str, *, batch: int, fake: bool = True, amp: str | None = None) -> int:
     """The peak of an evaluation-mode forward pass under no_grad (the parameters and buffers
-    included), on the CPU, with MemTracker."""
+    included), on the CPU, with MemTracker; under autocast to `amp` when given."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
@@ -111,7 +120,7 @@ def measure_inference(source: str, *, batch: int, fake: bool = True) -> int:
         net = namespace["Net"]().eval()
         tracker = MemTracker()
         tracker.track_external(net)
-        with tracker, torch.no_grad():
+        with tracker, torch.no_grad(), _autocast(torch, amp):
             net(torch.randn(batch, c, h, w))
         (snapshot,) = tracker.get_tracker_snapshot("peak").values()
     finally:

@@ -42,9 +42,13 @@ PHASES = {"forward": "in the forward pass", "loss": "computing the loss", "backw
 def _peak_lines(report: dict) -> list[tuple[str, str]]:
     """The simulated peaks of a training step and of inference, with where and in what the first happens."""
     m = report["totals"]["memory"]
+    batch = report["batch"]
+    inference = [("inference peak", f"{binary(m['inference_peak_bytes'])} for a forward pass in evaluation mode at "
+                                    f"batch {batch} (no_grad{', autocast ' + report['amp'] if report.get('amp') else ''})")
+                 ] if m.get("inference_peak_bytes") is not None else []
     if m.get("training_peak_bytes") is None:
-        return []
-    peak, batch = m["peak"], report["batch"]
+        return _budget_lines(report) + inference
+    peak = m["peak"]
     where = PHASES.get(peak["phase"], peak["phase"])
     if peak["index"] is not None and peak["index"] < len(report["layers"]):
         where += f", at row {peak['index']} ({report['layers'][peak['index']]['name']})"
@@ -56,13 +60,12 @@ def _peak_lines(report: dict) -> list[tuple[str, str]]:
     micro = report.get("accumulate", 1)
     step = (f"the last of {micro} accumulated micro-batches of {batch}" if micro > 1 else
             f"one training step at batch {batch}")
+    amp = f", autocast {report['amp']}" if report.get("amp") else ""
     return _budget_lines(report) + [
         ("training peak", f"{binary(m['training_peak_bytes'])} for {step} "
-                          f"({report['optimizer']}, {impl}, {report.get('device', 'cuda')} rules), {where}: "
+                          f"({report['optimizer']}, {impl}, {report.get('device', 'cuda')} rules{amp}), {where}: "
                           f"{breakdown}"),
-        ("inference peak", f"{binary(m['inference_peak_bytes'])} for a forward pass in evaluation mode at batch "
-                           f"{batch} (no_grad)"),
-    ] + _cuda_lines(m.get("cuda"))
+    ] + inference + _cuda_lines(m.get("cuda"))
 
 
 def _cuda_lines(cuda: dict | None) -> list[tuple[str, str]]:
