@@ -175,8 +175,10 @@ padding that does not fit, with fixes.
 Examples:
   cnncalc plan vgg16
   cnncalc plan "INPUT 224x224x3 -> [[CONV3-64 -> RELU]*2 -> POOL2]*2 -> FC-10"
-  cnncalc plan "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC" \\
-      -D N=2 -D M=3 -D K=1 -D conv.filters=32 -D fc.out=10 --input 32x32x3
+  cnncalc plan "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC-H -> RELU]*K -> FC-10" \\
+      -D N=2 -D M=3 -D K=1 -D H=256 -D conv.filters=32 --input 32x32x3
+  cnncalc plan "stage(C) = [CONV3-C -> RELU]*2 -> POOL2;
+      INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10"
   cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
   cnncalc plan resnet50 --optimizer adam --budget 24GiB --max-input
   cnncalc plan vgg16 --format json -o vgg16.json

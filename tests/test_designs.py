@@ -130,3 +130,14 @@ def test_layer_defaults_and_keyword_forms_agree_with_shorthand():
     assert a.layers[1].model_dump(exclude=where) == b.layers[1].model_dump(exclude=where) \
         == c.layers[1].model_dump(exclude=where)
     assert a.layers[1].name == "CONV3-32/2g2"
+
+
+def test_the_help_and_readme_course_examples():
+    pattern = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC-H -> RELU]*K -> FC-10"
+    report = cnncalc.plan(pattern, defines=["N=2", "M=3", "K=1", "H=256", "conv.filters=32"], input="32x32x3")
+    assert [r.name for r in report.layers[-3:]] == ["FC-256", "RELU", "FC-10"]
+    assert report.layers[-3].weights == (32 // 2**3) ** 2 * 32 * 256 and report.layers[-1].weights == 256 * 10
+    stages = cnncalc.plan("stage(C) = [CONV3-C -> RELU]*2 -> POOL2;\n"
+                          "INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10")
+    assert [r.output.c for r in stages.layers if r.kind == "pool"] == [32, 64, 128]  # the filters double
+    assert stages.layers[-1].weights == 4 * 4 * 128 * 10
