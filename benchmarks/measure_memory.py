@@ -25,7 +25,30 @@ CONFIGS = (("sgd", False), ("momentum", False), ("adam", False), ("momentum", Tr
 ACCUMULATED = (8, (("sgd", False), ("adam", True)))  # gradient accumulation (2 micro-batches): batch, configs
 AMP = (("bfloat16", "sgd", False), ("bfloat16", "adam", False))  # mixed precision, at every batch
 AMP_FLOAT16 = (8, ("float16", "momentum", True))  # float16 (the same rules), at one batch
-PARTS = ("base", "amp")
+TUNED = (8, (("sgd", False), ("adam", False)))  # frozen layers and checkpointing: batch, configs
+PARTS = ("base", "amp", "tuned")
+
+
+def tuning_cases(text: str) -> list[dict]:
+    """Fine-tuning and checkpointing cases for a design: the first half of its rows frozen; every
+    top-level branch checkpointed (or, in a chain, two runs of its items), skipping segments that
+    start in place; and both together."""
+    import cnncalc
+
+    report = cnncalc.plan(text, device="cpu")
+    items, start = [], None
+    for r in report.layers[1:]:
+        start = r.index if start is None else start
+        if r.depth == 0:
+            items.append((start, r.index))
+            start = None
+    inplace = {r.index for r in report.layers if r.kind in ("act", "dropout")}
+    branches = [(a, b) for a, b in items if a != b and a not in inplace]
+    chain = [i for i in items if i[0] not in inplace]
+    segments = branches or [(chain[len(chain) // 4][0], chain[len(chain) // 2][1])]
+    half = len(report.layers) // 2
+    return [{"freeze": half, "checkpoint": []}, {"freeze": None, "checkpoint": segments},
+            {"freeze": len(report.layers) // 4, "checkpoint": segments[len(segments) // 2:]}]
 
 
 def source_sha(source: str) -> str:
@@ -63,6 +86,16 @@ def main() -> None:
                 configs += [("amp", a, o, f, 1) for a, o, f in AMP]
                 if batch == AMP_FLOAT16[0]:
                     configs.append(("amp", *AMP_FLOAT16[1], 1))
+            if "tuned" in parts and batch == TUNED[0]:
+                for case in tuning_cases(zoo.path(name).read_text()):
+                    for optimizer, foreach in TUNED[1]:
+                        m = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach, freeze=case["freeze"],
+                                         checkpoint=tuple(case["checkpoint"]))
+                        entries.append({"design": name, "part": "tuned", "batch": batch, "optimizer": optimizer,
+                                        "foreach": foreach, "accumulate": 1, "amp": None, **case,
+                                        "torch": torch.__version__, "source_sha256": source_sha(source),
+                                        "peak_bytes": m.peak_bytes, "breakdown": m.breakdown,
+                                        "inference_peak_bytes": measure_inference(source, batch=batch)})
             inference = {}
             for part, amp, optimizer, foreach, accumulate in configs:
                 if amp not in inference:

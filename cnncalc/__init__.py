@@ -112,6 +112,36 @@ def check(text, *, defines=(), label: str | None = None, **settings) -> Report:
                                               **settings).data)
 
 
+def compare(designs, **settings):
+    """Plan designs with the same settings and set their measures side by side: `cnncalc compare` as a
+    function. A design is a text, a built-in name, a Path, a text with its own bindings after '@'
+    ("course@N=2@M=3") or a (design, defines) pair; `defines` are shared; `columns` names the
+    measures (cnncalc.measures); the other settings are plan()'s. Returns a `Comparison` (its `data`
+    is the cnncalc.compare/1 contract). See cnncalc.comparison.compare.
+
+    >>> c = compare(["INPUT 32x32x3 -> CONV3-8", "INPUT 32x32x3 -> CONV3-16"], columns="params")
+    >>> c.designs[1]["values"]["params"], c.designs[1]["versus_first"]["params"]  # (3*3*3)*16 + 16
+    (448, 2.0)
+    """
+    from .comparison import compare as run
+
+    return run(designs, **settings)
+
+
+def sweep(design, **settings):
+    """Sweep a design over a grid (`vary={"N": range(1, 5), "C": [32, 64]}` or ["N=1..4", "C=32,64"]):
+    an iterable `Sweep` of rows, one per point that passes `where`, each {"index", "point", *columns};
+    `where`, `sort`, `top`, `pareto` and `columns` as `cnncalc sweep`'s options, the other settings
+    plan()'s. `.summary` (after iterating) counts the failures by reason. See cnncalc.sweeps.sweep.
+
+    >>> [r["params"] for r in sweep("INPUT 32x32x3 -> CONV3-C", vary={"C": [8, 16]}, columns="params")]
+    [224, 448]
+    """
+    from .sweeps import sweep as run
+
+    return run(design, **settings)
+
+
 def __getattr__(name: str):
     # Report is imported on first use: pydantic's model machinery would double the command line's start
     if name == "Report":
@@ -122,5 +152,5 @@ def __getattr__(name: str):
 
 
 __version__ = "0.2.0"
-__all__ = ["plan", "check", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError",
+__all__ = ["plan", "check", "compare", "sweep", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError",
            "__version__"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import stat
 import sys
 import tempfile
@@ -162,6 +161,15 @@ AmpOpt = Annotated[Optional[Amp], typer.Option(
     "--amp", help="Mixed-precision training under autocast to this dtype: activations in it, parameters, "
                   "gradients and optimizer state in float32 (--dtype float32). Without it, --dtype float16 "
                   "models pure float16 training.", show_default=False)]
+FreezeOpt = Annotated[Optional[int], typer.Option(
+    "--freeze", metavar="ROW", min=0, help="Fine-tuning: the parameters of rows 1 to ROW (the table's #) do not "
+                                           "train: no gradients, no optimizer state, nothing saved before the "
+                                           "first trainable layer.", show_default=False)]
+CheckpointOpt = Annotated[Optional[list[str]], typer.Option(
+    "--checkpoint", metavar="FIRST-LAST", help="Activation checkpointing of rows FIRST to LAST (whole top-level "
+                                               "layers or branches): their saved tensors are recomputed in "
+                                               "backward. Repeatable: --checkpoint 5-20 --checkpoint 21-37.",
+    show_default=False)]
 FitRuleOpt = Annotated[FitRule, typer.Option(
     "--fit-rule", help="coverage: a layer is a misfit when it leaves real input unseen beyond what its stride "
                        "always skips (dropping only padding, or a stride's gap, is a note); notes: the course "
@@ -181,6 +189,7 @@ Examples:
       INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10"
   cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
   cnncalc plan resnet50 --optimizer adam --budget 24GiB --max-input
+  cnncalc plan resnet50 --depth 1 --columns name,output,params,params_pct,macs,macs_pct
   cnncalc plan vgg16 --format json -o vgg16.json
 """
 
@@ -250,27 +259,46 @@ def plan_command(
                       ] = False,
     fit_rule: FitRuleOpt = FitRule("coverage"),
     amp: AmpOpt = None,
+    freeze: FreezeOpt = None,
+    checkpoint: CheckpointOpt = None,
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", min=1, metavar="N",
+        help="Fold the table's rows into the design's blocks: 1 shows the top-level items, a block call, "
+             "a [..] group or a branch as one row, and X*N as one row marked xN, each with the sums of its "
+             "rows; 2 opens them one level; and so on. JSON and CSV keep every layer (and list the blocks).",
+        show_default="every layer")] = None,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="KEYS",
+        help="The table's and markdown's columns, by the JSON contract's keys, comma-separated: "
+             "--columns name,output,params,params_pct,macs,macs_pct,memory_bytes,memory_pct. Also "
+             "activations (as the notes write it: 3.2M), formula (the weights column), saved_bytes, rf, "
+             "kind, fit, implied_pad ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
+                                                        "saved_bytes")] = None,
 ) -> None:
     def run() -> int:
         from .planner import run as plan
-        from .render import render
+        from .render import check_view, render
 
+        chosen = output_format(ctx, fmt, output)
+        check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
                        budget=budget, budget_for=budget_for.value, accumulate=accumulate, max_input=max_input,
                        **cuda_settings(cuda_context, cuda_workspace), fit_rule=fit_rule.value,
-                       amp=amp.value if amp else None, optional=optional.value,
+                       amp=amp.value if amp else None, freeze=freeze, checkpoint=checkpoint or (),
+                       optional=optional.value,
                        max_layers=max_layers)
         report = planned.data
         if strict and not report["fits"]:
             print_problems(planned, as_errors=True)
             return EXIT_PROBLEMS
-        if output is None and fmt.value == "table" and sys.stdout.isatty():
-            sys.stdout.write(render(report, "table", width=shutil.get_terminal_size().columns, color=True))
+        if output is None and chosen == "table":
+            sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
+                                    columns=columns, ascii=not box_characters(sys.stdout)))
         else:
-            emit(render(report, output_format(ctx, fmt, output)), output, force)
+            emit(render(report, chosen, depth=depth, columns=columns), output, force)
         return 0
 
     _exit(run, ctx)
@@ -296,9 +324,12 @@ def check_command(
             inp = report["input"]
             notes = report["notes"]
             also = f"; {len(notes)} not exactly, leaving no input unseen (notes below)" if notes else ""
-            print(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']}){also}")
+            width = output_width()
+            print(wrapped(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})"
+                          f"{also}", width))
             for note in notes:
-                print(f"note: {note['message']} ({where(note['line'], note['column'], note['source'])})")
+                print(wrapped(f"note: {note['message']} ({where(note['line'], note['column'], note['source'])})",
+                              width))
             return 0
         print_problems(planned, as_errors=False)
         return EXIT_PROBLEMS
@@ -339,7 +370,7 @@ def zoo_command(
             return 0
         from .render.zoo import render_zoo
 
-        sys.stdout.write(render_zoo(zoo.catalog(), fmt.value))
+        sys.stdout.write(render_zoo(zoo.catalog(), fmt.value, width=output_width()))
         return 0
 
     _exit(run, ctx)
@@ -350,7 +381,7 @@ row's output shape and parameter count with cnncalc's; on --device cpu or cuda, 
 autograd saves for the backward pass; with --memory, the peak of one training step as PyTorch's
 MemTracker measures it (on the CPU, computing nothing) beside cnncalc's simulation, each broken
 down. Exit 0 when all agree, 1 on any mismatch, 2 when PyTorch is not installed
-(pip install 'cnncalc[torch]').
+(pip install torch==2.13.0; any torch 2.1 or later).
 
 \b
 Examples:
@@ -388,6 +419,8 @@ def verify_command(
     foreach: Annotated[bool, typer.Option(
         "--foreach/--for-loop", help="The optimizer's implementation in the measured step.")] = False,
     amp: AmpOpt = None,
+    freeze: FreezeOpt = None,
+    checkpoint: CheckpointOpt = None,
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
@@ -397,8 +430,9 @@ def verify_command(
 
         result = verify(read_design(design), defines=define or (), input=input_size, batch=batch,
                         device=device.value, memory=memory, optimizer=optimizer.value, foreach=foreach,
-                        amp=amp.value if amp else None, optional=optional.value, max_layers=max_layers)
-        sys.stdout.write(render_verification(result, color=sys.stdout.isatty()))
+                        amp=amp.value if amp else None, freeze=freeze, checkpoint=checkpoint or (),
+                       optional=optional.value, max_layers=max_layers)
+        sys.stdout.write(render_verification(result, color=use_color()))
         return 0 if result.ok else EXIT_PROBLEMS
 
     _exit(run, ctx)
@@ -447,6 +481,238 @@ def schema_command(ctx: typer.Context, output: OutputOpt = None, force: ForceOpt
         return 0
 
     _exit(run, ctx)
+
+
+# -- compare and sweep: choosing a design ---------------------------------------------------------------
+COMPARE_HELP = """Compare designs side by side: params, buffers, MACs, forward memory, the training peak (at
+--batch, --optimizer, --amp), the memory on the GPU, the largest batch for --budget, the receptive
+field at the last spatial layer, fit and rows; each design after the first also as a ratio (x) or a
+difference (+/-) to the first.
+
+Each DESIGN is a string, a .cnn file, '-' or a built-in name; -D applies to every design that uses
+the name. A variant binds names for one design only: DESIGN@NAME=VALUE[@NAME=VALUE...].
+
+\b
+Examples:
+  cnncalc compare resnet18 resnet34 resnet50 --batch 32 --optimizer adam --budget 24GiB
+  cnncalc compare cifar.cnn@N=1 cifar.cnn@N=2 cifar.cnn@N=3 -D M=3
+  cnncalc compare vgg16 "vgg16@input=160x160x3" --columns params,macs,training_peak -f markdown
+"""
+
+SWEEP_HELP = """Sweep DESIGN over ranges of its variables, layer defaults, input size or batch, keep the points
+that meet --where, and sort them, take the best --top, or the Pareto front.
+
+--vary NAME=VALUES (repeatable): values V1,V2,..., ranges A..B or A..B:STEP, or both (N=1,2,4..16:4);
+NAME is a variable, a layer default (conv.filters), input (HxWxC, or a side S) or batch.
+Names for --where, --sort, --pareto and --columns (the JSON contract's): params, buffers, macs,
+flops, activations, forward_bytes, forward_bytes_per_image, params_bytes, training_bytes,
+saved_bytes, training_peak_bytes, inference_peak_bytes, cuda_total_bytes, max_batch (with
+--budget), fits, rows, rf, and the varied names; a _bytes name also without _bytes (training_peak).
+Units: K, M, G for counts; KiB, MiB, GiB (KB, MB, GB) for bytes. --sort and --pareto: -name smaller
+first (better), +name larger. Points that cannot be computed are counted by reason, never fatal.
+Exit 0; 1 when no point could be computed; 2 bad design or usage.
+
+\b
+Examples:
+  cnncalc sweep "INPUT 32x32x3 -> [[CONV3-C -> RELU]*N -> POOL2]*3 -> FC-10" \\
+      --vary N=1..4 --vary C=16..128:16 --where "params < 1M and fits" --sort -macs --top 10
+  cnncalc sweep cifar.cnn --vary N=1..3 --vary conv.filters=16,32,64 --pareto -macs,+params
+  cnncalc sweep resnet18 --vary input=32..224:32 --vary batch=32,64,128 -f jsonl -o sweep.jsonl
+"""
+
+SweepFormat = _choices("SweepFormat", (*FORMATS, "jsonl"))
+SWEEP_EXTENSIONS = {**EXTENSION_FORMATS, ".jsonl": "jsonl", ".ndjson": "jsonl"}
+PROGRESS_AT = 1000  # sweeps of at least this many points show a progress bar on a terminal
+
+
+def _memory_options(batch, dtype, optimizer, device, foreach, amp, budget, budget_for, fit_rule, optional,
+                    max_layers, input_size) -> dict:
+    return {"input": input_size, "batch": batch, "dtype": dtype.value, "optimizer": optimizer.value,
+            "device": device.value, "foreach": foreach, "amp": amp.value if amp else None, "budget": budget,
+            "budget_for": budget_for.value, "fit_rule": fit_rule.value, "optional": optional.value,
+            "max_layers": max_layers}
+
+
+BatchOpt = Annotated[int, typer.Option("--batch", min=1, help="Images per batch: multiplies memory, never shapes.")]
+DtypeOpt = Annotated[Dtype, typer.Option("--dtype", click_type=AliasChoice(DTYPE_BYTES, DTYPE_ALIASES),
+                                         help="Bytes per number for memory; also fp32, fp16, bf16.")]
+OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="Optimizer state in training memory.")]
+DeviceOpt = Annotated[MemoryDevice, typer.Option("--device", help="Whose memory rules the peaks follow.")]
+ForeachOpt = Annotated[Optional[bool], typer.Option("--foreach/--for-loop", help="The optimizer's implementation.",
+                                                    show_default="the device's default")]
+BudgetOpt = Annotated[Optional[str], typer.Option(
+    "--budget", metavar="SIZE", help="A memory size (8GiB): the largest batch whose peak fits it (max_batch).")]
+BudgetForOpt = Annotated[BudgetFor, typer.Option("--budget-for", help="What must fit the budget.")]
+ColumnsOpt = Annotated[Optional[str], typer.Option(
+    "--columns", metavar="NAMES", help="The measures to show, comma-separated: params,macs,training_peak.")]
+
+
+@app.command("compare", help=COMPARE_HELP, no_args_is_help=True)
+def compare_command(
+    ctx: typer.Context,
+    designs: Annotated[list[str], typer.Argument(metavar="DESIGN...", show_default=False,
+                                                 help="Designs or variants (DESIGN@NAME=VALUE) to compare.")],
+    define: DefineOpt = None,
+    input_size: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = Dtype("float32"),
+    optimizer: OptimizerOpt = Optimizer("sgd"),
+    amp: AmpOpt = None,
+    device: DeviceOpt = MemoryDevice("cuda"),
+    foreach: ForeachOpt = None,
+    budget: BudgetOpt = None,
+    budget_for: BudgetForOpt = BudgetFor("training"),
+    columns: ColumnsOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", click_type=AliasChoice(FORMATS, FORMAT_ALIASES),
+                                        help="Output format; without it, -o FILE's extension picks it.")
+                   ] = Format("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
+    optional: OptionalOpt = OptionalMode("include"),
+    max_layers: MaxLayersOpt = MAX_LAYERS,
+) -> None:
+    def run() -> int:
+        from .comparison import compare
+        from .render.compare import render_compare
+
+        if designs.count("-") > 1:
+            raise SettingsError("standard input ('-') can be read only once")
+        result = compare(designs, defines=define or (), columns=columns, reader=read_design,
+                         **_memory_options(batch, dtype, optimizer, device, foreach, amp, budget, budget_for,
+                                           fit_rule, optional, max_layers, input_size))
+        emit(render_compare(result.data, output_format(ctx, fmt, output)), output, force)
+        return 0
+
+    _exit(run, ctx)
+
+
+@app.command("sweep", help=SWEEP_HELP, no_args_is_help=True)
+def sweep_command(
+    ctx: typer.Context,
+    design: DesignArg,
+    vary: Annotated[list[str], typer.Option("--vary", metavar="NAME=VALUES", show_default=False,
+                                            help="A name and its values: N=1..4, C=32,64,128, W=16..512:16.")],
+    where: Annotated[Optional[str], typer.Option(
+        "--where", metavar="CONDITION", help="Keep the points that meet it: \"params < 5M and fits\".")] = None,
+    sort: Annotated[Optional[str], typer.Option(
+        "--sort", metavar="NAMES", help="Order the rows: macs (smaller first), +params (larger first).")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, metavar="N", help="Only the first (best) N rows.")
+                   ] = None,
+    pareto: Annotated[Optional[str], typer.Option(
+        "--pareto", metavar="NAMES", help="Only the Pareto front over these measures: -macs,+params.")] = None,
+    columns: ColumnsOpt = None,
+    define: DefineOpt = None,
+    input_size: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = Dtype("float32"),
+    optimizer: OptimizerOpt = Optimizer("sgd"),
+    amp: AmpOpt = None,
+    device: DeviceOpt = MemoryDevice("cuda"),
+    foreach: ForeachOpt = None,
+    budget: BudgetOpt = None,
+    budget_for: BudgetForOpt = BudgetFor("training"),
+    fmt: Annotated[SweepFormat, typer.Option(
+        "--format", "-f", click_type=AliasChoice((*FORMATS, "jsonl"), {**FORMAT_ALIASES, "ndjson": "jsonl"}),
+        help="Output format; jsonl, csv, json and markdown stream in constant memory. Without it, -o FILE's "
+             "extension picks it (.jsonl, .csv, .json, .md).")] = SweepFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
+    optional: OptionalOpt = OptionalMode("include"),
+    max_layers: MaxLayersOpt = MAX_LAYERS,
+    max_points: Annotated[int, typer.Option("--max-points", min=1, help="Refuse grids larger than this.")
+                          ] = 10_000_000,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, metavar="N",
+                                      help="Worker processes (0: one per core); pays off from a few thousand "
+                                           "points.")] = 1,
+) -> None:
+    def run() -> int:
+        from .render.sweep import chunks, summary_lines
+        from .sweeps import sweep
+
+        chosen = fmt.value
+        source = ctx.get_parameter_source("fmt")
+        if output is not None and (source is None or source.name == "DEFAULT"):
+            chosen = SWEEP_EXTENSIONS.get(output.suffix.lower(), chosen)
+        named = design != "-" and _design_path(design) is not None  # a built-in or a file: named in the header
+        result = sweep(read_design(design), vary=vary, where=where, sort=sort, top=top, pareto=pareto,
+                       columns=columns, defines=define or (), label=design if named else "",
+                       max_points=max_points, jobs=jobs,
+                       **_memory_options(batch, dtype, optimizer, device, foreach, amp, budget, budget_for,
+                                         fit_rule, optional, max_layers, input_size))
+        bar = _sweep_progress(result.total)
+        if bar is not None:
+            result.progress = bar[1]
+        header = result.header()
+        pieces = chunks(header, iter(result), lambda: result.summary, chosen, ties=bool(result.pareto))
+        try:
+            if output is None:
+                for piece in pieces:
+                    sys.stdout.write(piece)
+            else:
+                _stream_atomically(output, pieces, force)
+        finally:
+            if bar is not None:
+                bar[0].stop()
+        if chosen in ("jsonl", "csv"):
+            for text in summary_lines(header, result.summary):
+                _say(f"sweep: {text}")
+        summary = result.summary
+        return EXIT_PROBLEMS if summary["points"] and not summary["computed"] and summary["failed"] else 0
+
+    _exit(run, ctx)
+
+
+def _sweep_progress(total: int):
+    """A progress bar on standard error, for a long sweep on a terminal: (the bar, its update), or None."""
+    if total < PROGRESS_AT or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    # refreshed by the sweep's calls, not by a thread of its own: --jobs forks the process
+    progress = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=Console(file=sys.stderr), transient=True, auto_refresh=False)
+    task = progress.add_task("sweep", total=total)
+    progress.start()
+
+    def update(done: int) -> None:
+        progress.update(task, completed=done)
+        progress.refresh()
+
+    return progress, update
+
+
+def _stream_atomically(path: Path, pieces, force: bool) -> None:
+    """write_atomically's rules (only a regular file is replaced, only with --force; a failed run leaves
+    no partial file) for text written piece by piece, so that a long sweep never sits in memory."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    if st is not None and (not force or not stat.S_ISREG(st.st_mode)):
+        write_atomically(path, "", force)  # raises the message for a link, a FIFO, a directory, or no --force
+    mode = stat.S_IMODE(st.st_mode) & 0o777 if st is not None else 0o666 & ~_umask()
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            os.fchmod(f.fileno(), mode)
+            for piece in pieces:
+                f.write(piece)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 PATH_SEPARATORS = frozenset(filter(None, ("/", os.sep, os.altsep)))
@@ -564,13 +830,61 @@ def check_arguments(ctx: typer.Context | None) -> None:
 
 
 def print_problems(planned, as_errors: bool) -> None:
-    """Each misfit as a message with its design line and carets under the layer."""
+    """Each misfit as a message with its design line and carets under the layer; on a terminal (or
+    with COLUMNS) the message wraps at word boundaries, the design line and carets never."""
     stream = sys.stderr if as_errors else sys.stdout
+    width = output_width(stream)
     for problem, span in zip(planned.data["problems"], planned.spans):
-        print(CnnCalcError(problem["message"], span).render("error" if as_errors else "misfit"), file=stream)
+        message, _, drawing = CnnCalcError(problem["message"], span).render(
+            "error" if as_errors else "misfit").partition("\n")
+        print(wrapped(message, width) + ("\n" + drawing if drawing else ""), file=stream)
     hint = input_fix_text(planned.data)
     if hint:
-        print(f"hint: every layer fits with {hint}", file=stream)
+        print(wrapped(f"hint: every layer fits with {hint}", width), file=stream)
+
+
+def output_width(stream=None) -> int | None:
+    """The width to lay text out in: COLUMNS when set to a positive whole number (honoured when piped
+    too: it is an explicit choice); else a terminal's width (80 when it reports 0x0, as some
+    containers and serial consoles do); else None: a pipe or a file gets every line whole."""
+    stream = sys.stdout if stream is None else stream
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isascii() and columns.isdigit() and 0 < int(columns) < 100_000:
+        return int(columns)
+    try:
+        if not stream.isatty():
+            return None
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
+    return width if width > 0 else 80
+
+
+def use_color() -> bool:
+    """ANSI styling on a terminal, unless NO_COLOR is set to anything but the empty string (no-color.org)."""
+    return not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+BOX = "┌├│└─"  # the branch gutter's characters (render/structure.py)
+
+
+def box_characters(stream) -> bool:
+    """Can the stream write the gutter's box characters? (A latin-1 locale cannot: ASCII then.)"""
+    try:
+        BOX.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
+
+
+def wrapped(text: str, width: int | None) -> str:
+    """`prefix: message` wrapped at word boundaries to `width`, continuation lines under the message;
+    as it is without a width."""
+    from .render.table import wrap
+
+    prefix = text.partition(": ")[0]
+    hang = " " * (len(prefix) + 2) if len(prefix) < 12 else "  "
+    return "\n".join(wrap(text, width, "", hang))
 
 
 def emit(text: str, output: Path | None, force: bool) -> None:

@@ -9,9 +9,18 @@ default; then the kind's own checks across settings.
 The number of layers a design expands to is counted first, without expanding,
 so a repetition that would make more than `max_layers` layers is refused at
 once instead of after filling memory.
+
+As it expands, the expander records the design's structure (`Block`): every block call
+(`basic(64)`), `[..]` group, `X*N` repeat and `( | )` or `( + )` branch, by the range of
+report rows it made, so that a table can fold rows into what the design wrote. A record
+that would span exactly the rows of the one around it (the group that is a block's whole
+body, `[X]` around a single item, the item of `X*1`) is left out, and so is one that makes
+no rows: the ranges then nest without repeating, at most two records a row.
 """
 
 from __future__ import annotations
+
+from itertools import accumulate
 
 from .dsl import ast
 from .dsl.names import refuse_unused
@@ -52,6 +61,105 @@ def excerpt(text: str, width: int = 60, length: int | None = None) -> str:
     return flat if len(flat) <= width and whole else flat[:width - 1].rstrip() + "…"
 
 
+class Block:
+    """One block call, group, repeat or branch of the design, by the rows it made.
+
+    kind:   "call", "group", "repeat" or "branch"
+    span:   where it is written (its `text`); `label`: the span whose text names it, when `name` is None
+    name:   the call with its arguments' values (`basic(64)`), a repeated layer's name (`RELU`), or None
+    parent: the index of the record around it in LayerGraph.blocks, or None at the top level
+    level:  1 for an item of the architecture's chain, +1 inside each record
+    first, last: its first and last row (0 is INPUT)
+    repeat: N of X*N, else None
+    depth, arm: the branch depth and arm it sits in, as its rows' `depth` and `arm`
+    """
+
+    __slots__ = ("kind", "span", "label", "name", "parent", "level", "first", "last", "repeat", "depth", "arm")
+
+    def __init__(self, kind: str, span: Span, label: Span, name: str | None, parent: int | None, level: int,
+                 first: int, last: int, repeat: int | None, depth: int, arm: int | None) -> None:
+        self.kind, self.span, self.label, self.name, self.parent = kind, span, label, name, parent
+        self.level, self.first, self.last, self.repeat, self.depth, self.arm = level, first, last, repeat, depth, arm
+
+    def __repr__(self) -> str:
+        return f"Block({self.kind!r}, rows {self.first}-{self.last}, level {self.level}, parent {self.parent})"
+
+
+def written(span: Span, width: int) -> str:
+    """A piece of design as written, comments dropped and white space collapsed, at most `width` characters."""
+    start, end = span.start, span.end
+    text = "\n".join(line.partition("#")[0] for line in span.source.text[start:min(end, start + 4 * width + 200)]
+                     .split("\n"))
+    return excerpt(text, width, len(text) + (end - start > 4 * width + 200))
+
+
+BLOCK_SUMS = ("params", "weights", "biases", "buffers", "macs", "memory_bytes", "saved_bytes")
+
+
+def block_contract(blocks: list[Block], rows: list[dict]) -> list[dict]:
+    """The records as the JSON contract's `blocks`: each with its rows' sums (null when a row in it
+    does not know the metric); `activations` counts, as totals.activations does, only the rows that
+    add memory. Prefix sums: linear in rows and records."""
+    if not blocks:
+        return []
+    partial = any(r["unsupported"] for r in rows)  # else no metric of any row is null
+    sums, unknown = {}, {}
+    for key in BLOCK_SUMS:
+        if partial:
+            sums[key] = list(accumulate((r[key] or 0 for r in rows), initial=0))
+            unknown[key] = list(accumulate((r[key] is None for r in rows), initial=0))
+        else:
+            sums[key] = list(accumulate((r[key] for r in rows), initial=0))
+    stored = list(accumulate((r["activations"] if r["memory_bytes"] else 0 for r in rows), initial=0))
+    params, weights, biases, buffers, macs, memory_bytes, saved_bytes = (sums[key] for key in BLOCK_SUMS)
+    texts: dict[int, str] = {}  # the text as written, by span
+    names: dict[int, str] = {}  # the shorter text that names a group, a branch or a repeated one
+    places: dict[int, tuple[int, int]] = {}
+    out = []
+    for i, b in enumerate(blocks):
+        lo, hi = b.first, b.last + 1
+        key = id(b.span)
+        if key not in texts:
+            texts[key] = written(b.span, 80)
+            places[key] = b.span.line_col()
+        if b.name is not None:
+            name = b.name
+        else:
+            label = id(b.label)
+            if label not in names:
+                names[label] = written(b.label, 48)
+            name = names[label]
+        if b.repeat is not None:
+            name = f"{name}*{b.repeat}"
+        line, column = places[key]
+        block = {"id": i, "kind": b.kind, "name": name, "text": texts[key], "parent": b.parent, "level": b.level,
+                 "depth": b.depth, "arm": b.arm, "first": b.first, "last": b.last, "repeat": b.repeat,
+                 "line": line, "column": column, "source": b.span.source.label or "design",
+                 "params": params[hi] - params[lo], "weights": weights[hi] - weights[lo],
+                 "biases": biases[hi] - biases[lo], "buffers": buffers[hi] - buffers[lo], "macs": macs[hi] - macs[lo],
+                 "memory_bytes": memory_bytes[hi] - memory_bytes[lo], "saved_bytes": saved_bytes[hi] - saved_bytes[lo],
+                 "activations": stored[hi] - stored[lo]}
+        if partial:
+            for metric in BLOCK_SUMS:
+                if unknown[metric][hi] - unknown[metric][lo]:
+                    block[metric] = None
+        out.append(block)
+    return out
+
+
+def implied_pad(layer, x: Volume, y: Volume) -> list[int] | None:
+    """The padding, [h, w], a window used that the layer's name does not write (the "same" default
+    d*(k-1)//2 of CONV, DWCONV and LOCAL), given where the output's height or width is not the
+    input's: CONV3-10/2 on a 7x7 input uses [1, 1], which the notes' arithmetic (P = 0) would not
+    assume. None otherwise: VGG's CONV3-64 keeps its input's size, as the notes write it."""
+    if layer.kind not in ("conv", "dwconv", "local"):
+        return None
+    pad = layer.pad
+    if pad == (0, 0) or pad != same_pad(layer.kernel, layer.dilation) or (y.h, y.w) == (x.h, x.w):
+        return None
+    return [pad[0], pad[1]]
+
+
 def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tuple[int, int, int] | None = None,
           optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> LayerGraph:
     """Parse and expand a design. `defines` are `NAME=VALUE` texts that override the design's own;
@@ -86,6 +194,13 @@ class _Expander:
         self.calls: list[str] = []  # blocks being expanded, for recursion errors
         self.depth = 0
         self.optionals: dict[tuple[int, int], str] = {}
+        # the structure (Block records), as the expansion goes: the next row's index, the open records,
+        # and the branch depth and arm the expansion is in
+        self.row = 1
+        self.records: list[Block] = []
+        self.parents: list[int] = []
+        self.branch_depth = 0
+        self.branch_arm: int | None = None
 
     # -- definitions ----------------------------------------------------------
     def define(self, statement: ast.Statement, override: bool = False) -> None:
@@ -210,8 +325,9 @@ class _Expander:
         body = ast.Chain(terms[1:] if input_node else terms, chain.span)
         self.count(body, {})  # refuses a design past max_layers before anything is expanded
         items: list[Item] = []
-        self.expand(body, {}, items)
-        return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()))
+        self.expand_chain(body, {}, items, sole=False)
+        return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()),
+                          self.records)
 
     def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> Input:
         span = node.span if node else Span(chain_span.source, chain_span.start, chain_span.start + 1)
@@ -368,28 +484,65 @@ class _Expander:
         return block, dict(zip(block.params, args)), (node.name, args)
 
     # -- expansion --------------------------------------------------------------------
-    def expand(self, node: ast.Node, local: dict[str, int], out: list[Item]) -> None:
+    # `sole`: the node makes exactly the rows of the record around it (or of a node that makes them and
+    # is itself not recorded), so it is not recorded: the ranges of the records never repeat.
+    def expand_chain(self, node: ast.Chain, local: dict[str, int], out: list[Item], sole: bool) -> None:
+        """A chain that is not an item of its own: the architecture, a block's body, a branch's arm."""
+        self.enter(node.span)
+        try:
+            self.terms(node.terms, local, out, sole)
+        finally:
+            self.depth -= 1
+
+    def terms(self, terms: list[ast.Node], local: dict[str, int], out: list[Item], sole: bool) -> None:
+        if len(terms) == 1:
+            self.expand(terms[0], local, out, sole)
+            return
+        for t in terms:
+            self.expand(t, local, out, False)
+
+    def expand(self, node: ast.Node, local: dict[str, int], out: list[Item], sole: bool = False) -> None:
+        """An item: a layer, a [..] group, a branch, a repeat, an optional or a block call."""
         self.enter(node.span)
         try:
             match node:
                 case ast.Layer():
                     out.append(self.layer(node, local))
-                case ast.Chain(terms=terms):
-                    for t in terms:
-                        self.expand(t, local, out)
+                    self.row += 1
+                case ast.Chain(terms=terms):  # a [..] group
+                    index = None if sole else self.open("group", node.span)
+                    self.terms(terms, local, out, True)
+                    self.close(index)
                 case ast.Branch(mode=mode, arms=arms):
+                    index = None if sole else self.open("branch", node.span)
+                    around = self.branch_depth, self.branch_arm
+                    self.branch_depth += 1
                     expanded = []
-                    for arm in arms:
+                    for i, arm in enumerate(arms, start=1):
+                        self.branch_arm = i
                         items: list[Item] = []
-                        self.expand(arm, local, items)
+                        self.expand_chain(arm, local, items, sole=False)
                         expanded.append(items)
+                    self.branch_depth, self.branch_arm = around
                     out.append(Branch("concat" if mode == "|" else "add", expanded, node.span))
+                    self.row += 1  # the merge's row
+                    self.close(index)
                 case ast.Repeat(body=body, count=count):
                     times = self.repeat_count(count, local)
                     if times:
+                        index = None if sole else self.open("repeat", node.span, body.span, repeat=times)
+                        first, start = self.row, len(self.records)
                         once: list[Item] = []
-                        self.expand(body, local, once)
+                        self.expand(body, local, once, sole or times == 1)
+                        rows, end = self.row - first, len(self.records)
+                        if end > start:
+                            for k in range(1, times):
+                                self.replay(start, end, k * rows, len(self.parents) + 1, self.branch_depth)
+                        self.row += rows * (times - 1)
                         out.extend(once * times)  # layer models are immutable: repeats share them
+                        if index is not None:
+                            self.records[index].name = self.item_name(body, local, once)
+                        self.close(index)
                 case ast.Optional(body=body):
                     if self.include_optional:
                         line, col = node.span.line_col()
@@ -398,20 +551,78 @@ class _Expander:
                         self.optionals[(node.span.start, node.span.end)] = (
                             f"optional '{text}' at line {line}, column {col} is included "
                             f"(--optional exclude drops it)")
-                        self.expand(body, local, out)
+                        self.expand(body, local, out, sole)
                 case ast.Ref():
                     block, call_local, key = self.call(node, local)
-                    if key not in self.expansions:
+                    index = None if sole else self.open("call", node.span, name=self.call_name(key, node))
+                    cached = self.expansions.get(key)
+                    if cached is None:
+                        first, start, level = self.row, len(self.records), len(self.parents) + 1
                         self.calls.append(node.name)
                         try:
                             items = []
-                            self.expand(block.body, call_local, items)
+                            self.expand_chain(block.body, call_local, items, sole=True)
                         finally:
                             self.calls.pop()
-                        self.expansions[key] = items
-                    out.extend(self.expansions[key])
+                        cached = self.expansions[key] = (items, self.row - first, first, start, len(self.records),
+                                                         level, self.branch_depth)
+                    else:
+                        items, rows, first, start, end, level, depth = cached
+                        if end > start:
+                            self.replay(start, end, self.row - first, level, depth)
+                        self.row += rows
+                    out.extend(items)
+                    self.close(index)
         finally:
             self.depth -= 1
+
+    # -- the structure's records -----------------------------------------------------------
+    def open(self, kind: str, span: Span, label: Span | None = None, name: str | None = None,
+             repeat: int | None = None) -> int:
+        index = len(self.records)
+        self.records.append(Block(kind, span, label or span, name, self.parents[-1] if self.parents else None,
+                                 len(self.parents) + 1, self.row, self.row - 1, repeat, self.branch_depth,
+                                 self.branch_arm))
+        self.parents.append(index)
+        return index
+
+    def close(self, index: int | None) -> None:
+        if index is None:
+            return
+        self.parents.pop()
+        block = self.records[index]
+        block.last = self.row - 1
+        if block.last < block.first:  # no rows (X*0 inside, an optional excluded): nothing to fold
+            del self.records[index:]
+
+    def replay(self, start: int, end: int, shift: int, level: int, depth: int) -> None:
+        """Copy the records blocks[start:end], made where a record's level was `level` and the branch
+        depth `depth`, to the rows `shift` further on, here (a repeat's next copy, a cached block call)."""
+        base = len(self.records)
+        parent = self.parents[-1] if self.parents else None
+        levels = len(self.parents) + 1 - level
+        depths = self.branch_depth - depth
+        arm = self.branch_arm
+        for b in self.records[start:end]:
+            up = b.parent
+            self.records.append(Block(b.kind, b.span, b.label, b.name,
+                                     base + up - start if up is not None and up >= start else parent,
+                                     b.level + levels, b.first + shift, b.last + shift, b.repeat, b.depth + depths,
+                                     arm if b.depth == depth else b.arm))
+
+    @staticmethod
+    def call_name(key: tuple, node: ast.Ref) -> str:
+        """basic(64): the block's name and its arguments' values; `stem` without parentheses."""
+        name, args = key
+        return name if node.args is None else f"{name}({', '.join(map(str, args))})"
+
+    def item_name(self, node: ast.Node, local: dict[str, int], items: list[Item]) -> str | None:
+        """A repeated item's name, or None for the text as written: a layer's (RELU), a call's (basic(64))."""
+        if isinstance(node, ast.Layer) and items:
+            return items[0].name
+        if isinstance(node, ast.Ref):
+            return self.call_name(self.call(node, local)[2], node)
+        return None
 
     # -- layers -------------------------------------------------------------------------
     def default(self, kind: str, attr: str, family: str | None) -> ast.Value | None:

@@ -236,7 +236,7 @@ class Pool(Layer):
 
 class FC(Layer):
     kind = "fc"
-    words = ("FC",)
+    words = ("FC", "LINEAR", "DENSE")  # the notes', PyTorch's and Keras's names
     settings = (FILTERS.but(field="out", attr="out", label="filters", noun="output count"), BIAS)
     positional = "filters"
     example = "FC-10"
@@ -244,7 +244,7 @@ class FC(Layer):
 
     @cached_property
     def name(self) -> str:
-        return f"FC-{self.out}"
+        return f"{self.word}-{self.out}"
 
 
 class DWConv(Layer):
@@ -354,7 +354,7 @@ class Flatten(Layer):
 
 class BatchNorm(Layer):
     kind = "bn"
-    words = ("BN",)
+    words = ("BN", "BATCHNORM", "BATCHNORM2D")
 
 
 class Activation(Layer):
@@ -391,14 +391,17 @@ Item = Layer | Branch
 
 
 class LayerGraph:
-    """The expanded design: its input, then everything after it in execution order."""
+    """The expanded design: its input, then everything after it in execution order; `blocks`, the
+    block calls, groups, repeats and branches the rows came from (expand.Block, by row range)."""
 
-    __slots__ = ("input", "items", "assumptions")
+    __slots__ = ("input", "items", "assumptions", "blocks")
 
-    def __init__(self, input: Input, items: list[Item], assumptions: list[str] | None = None) -> None:
+    def __init__(self, input: Input, items: list[Item], assumptions: list[str] | None = None,
+                 blocks: list | None = None) -> None:
         self.input = input
         self.items = items
         self.assumptions = assumptions or []
+        self.blocks = blocks or []
 
 
 # -- the tables derived from the declarations ------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import schema
 from .errors import CnnCalcError, SettingsError, Span, describe_char
 from .errors import position as where
-from .expand import MAX_LAYERS, OPTIONAL_MODES, build
+from .expand import MAX_LAYERS, OPTIONAL_MODES, block_contract, build, implied_pad
 from .layers import MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
 from .metrics import amp as amp_rules
@@ -67,8 +67,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
          foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
          accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
          cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
-         amp: str | None = None, optional: str = "include", max_layers: int = MAX_LAYERS,
-         label: str = "") -> Report:
+         amp: str | None = None, freeze: int | None = None, checkpoint: tuple | list = (),
+         optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "") -> Report:
     """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
 
     defines: NAME=VALUE texts that override the design's own; input: "224x224x3" or (h, w, c);
@@ -86,7 +86,10 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
     its stride's gap is a misfit, one that drops only padding or that gap a note) or "notes" (the
     notes' rule: every non-integer output is a misfit); amp: float16 or bfloat16, mixed-precision
     training under autocast (the parameters, gradients and optimizer state float32: dtype must be
-    float32); optional: include or
+    float32); freeze: fine-tuning, the parameters of rows 1..freeze do not train (no gradients, no
+    optimizer state, nothing saved before the first trainable layer); checkpoint: activation
+    checkpointing, row ranges (first, last) or "first-last" texts, each whole top-level items (layers
+    or branches), whose saved tensors are recomputed in backward; optional: include or
     exclude the items marked '?'; max_layers: refuse larger designs; label: names the text in messages.
 
     >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
@@ -98,7 +101,8 @@ def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | t
                                      optimizer=optimizer, device=device, foreach=foreach, budget=budget,
                                      budget_for=budget_for, accumulate=accumulate, cuda_context=cuda_context,
                                      cuda_workspace=cuda_workspace, max_input=max_input, fit_rule=fit_rule,
-                                     amp=amp, optional=optional, max_layers=max_layers, label=label).data)
+                                     amp=amp, freeze=freeze, checkpoint=checkpoint, optional=optional,
+                                     max_layers=max_layers, label=label).data)
 
 
 class Planned(NamedTuple):
@@ -113,8 +117,8 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         foreach: bool | None = None, budget: int | str | None = None, budget_for: str = "training",
         accumulate: int = 1, cuda_context: int | str = memory.CUDA_CONTEXT,
         cuda_workspace: int | str = memory.CUDA_WORKSPACE, max_input: bool = False, fit_rule: str = "coverage",
-        amp: str | None = None, optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "",
-        peaks: bool = True) -> Planned:
+        amp: str | None = None, freeze: int | None = None, checkpoint: tuple | list = (),
+        optional: str = "include", max_layers: int = MAX_LAYERS, label: str = "", peaks: bool = True) -> Planned:
     """Like plan(), as the plain contract dict (what the command line renders) with the problems' spans;
     `peaks=False` leaves the training and inference simulations out (`check` needs only the fit)."""
     if dtype not in memory.DTYPE_BYTES:
@@ -138,6 +142,8 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         raise SettingsError("max_input needs a budget: the largest input whose peak fits what (--budget 8GiB)?")
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach, budget, budget_for, accumulate, peaks, cuda)
     walker.fit_rule, walker.amp = fit_rule, amp
+    walker.freeze = check_freeze(freeze, amp)
+    walker.checkpoint = parse_segments(checkpoint, amp)
     data = walker.report()
     if max_input and data["budget"] is not None and data["budget"]["max_batch"] is not None:
         data["budget"]["max_input"] = largest_input(walker)
@@ -161,6 +167,7 @@ def largest_input(base: _Walker) -> dict | None:
                          base.foreach, accumulate=base.accumulate, peaks=False, cuda=base.cuda)
         walker.search_fixes = False
         walker.fit_rule, walker.amp = base.fit_rule, base.amp
+        walker.freeze, walker.checkpoint = base.freeze, base.checkpoint
         try:
             walker.report()
         except CnnCalcError:
@@ -246,6 +253,49 @@ def check_precision(dtype: str, amp: str | None, optimizer: str, budget_for: str
         raise SettingsError(f"{dtype} is an inference type: an optimizer ({optimizer}) means nothing with it")
 
 
+def _ranges(rows: list[int]) -> str:
+    """1, 4-9, 12 (at most a dozen ranges shown)."""
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    shown = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:12]]
+    return ", ".join(shown) + (", ..." if len(runs) > 12 else "")
+
+
+def check_freeze(freeze, amp: str | None) -> int | None:
+    if freeze is None:
+        return None
+    if not isinstance(freeze, int) or isinstance(freeze, bool) or not 0 <= freeze <= MAX_VALUE:
+        raise SettingsError(f"freeze is the last frozen row, a whole number (0: none), got {freeze!r}")
+    if amp is not None:
+        raise SettingsError("frozen layers under --amp are not simulated yet: use one or the other")
+    return freeze
+
+
+def parse_segments(segments, amp: str | None) -> list[tuple[int, int]]:
+    """Checkpointed segments as (first row, last row): from pairs or 'A-B' texts (a single row: 'A')."""
+    if isinstance(segments, (str, tuple)) and segments and not isinstance(segments[0], (tuple, list, str)):
+        segments = [segments]
+    out = []
+    for seg in segments or ():
+        if isinstance(seg, str):
+            parts = seg.replace(" ", "").split("-")
+            if not 1 <= len(parts) <= 2 or not all(p.isdigit() and len(p) <= 15 for p in parts):
+                raise SettingsError(f"a checkpointed segment is rows FIRST-LAST, such as 5-20 (see the table's "
+                                    f"#), got '{seg}'")
+            seg = (int(parts[0]), int(parts[-1]))
+        if (not isinstance(seg, (tuple, list)) or len(seg) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in seg) or not 1 <= seg[0] <= seg[1]):
+            raise SettingsError(f"a checkpointed segment is (first row, last row) with 1 <= first <= last, got {seg!r}")
+        out.append((seg[0], seg[1]))
+    if out and amp is not None:
+        raise SettingsError("activation checkpointing under --amp is not simulated yet: use one or the other")
+    return sorted(out)
+
+
 def check_device(device, foreach) -> None:
     if device not in memory.DEVICES:
         raise SettingsError(f"unknown device '{device}' (choose from {', '.join(memory.DEVICES)})")
@@ -278,11 +328,14 @@ def check_batch(batch) -> None:
 
 
 def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-            device: str = "cuda", foreach: bool | None = None, amp: str | None = None) -> dict:
+            device: str = "cuda", foreach: bool | None = None, amp: str | None = None, freeze: int | None = None,
+            checkpoint=()) -> dict:
     """The report of an expanded graph, as the JSON-contract dict. `device` picks whose memory rules
     apply (dropout's mask, the CUDA allocator's blocks: metrics/saved.py, metrics/training.py)."""
     walker = _Walker(graph, dtype, batch, optimizer, device, foreach)
     walker.amp = amp
+    walker.freeze = check_freeze(freeze, amp)
+    walker.checkpoint = parse_segments(checkpoint, amp)
     return walker.report()
 
 
@@ -298,6 +351,8 @@ class _Walker:
         self.search_fixes = True  # search input sizes that fit when a layer does not
         self.fit_rule = "coverage"  # how a window that does not fit is judged (metrics/fit.py)
         self.amp: str | None = None  # autocast's dtype (metrics/amp.py), the parameters float32
+        self.freeze: int | None = None  # the rows 1..freeze do not train (their parameters are frozen)
+        self.checkpoint: list[tuple[int, int]] = []  # checkpointed row ranges
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
@@ -348,6 +403,13 @@ class _Walker:
             if warning:
                 self.warnings.append(warning)
         totals = memory.totals(rows, self.size, self.batch, self.optimizer)
+        if self.checkpoint:
+            self.mark_segments()
+        totals["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in self.steps if s.trainable)
+        if self.freeze is not None and self.peaks and not any(s.trainable and (s.weights or s.biases)
+                                                              for s in self.steps):
+            raise SettingsError(f"freeze {self.freeze} freezes every parameter: nothing would train (the last row "
+                                f"with parameters must come after row {self.freeze})")
         budget = None
         if self.peaks and self.dtype in memory.TRAINABLE:
             budget = training.add_peaks(totals, self.steps, self.storages.sizes, self.setup, batch=self.batch,
@@ -362,13 +424,44 @@ class _Walker:
                                                    self.setup._replace(cuda=None), "inference")
                 budget = {"bytes": self.budget, "for": "inference", "max_batch": most, "batch_1_bytes": one}
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
-                "amp": self.amp, "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
+                "amp": self.amp, "freeze": self.freeze,
+                "checkpoint": [list(seg) for seg in self.checkpoint], "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
                 "accumulate": self.accumulate, "layers": rows,
                 "totals": totals, "budget": budget,
                 "fit_rule": self.fit_rule, "fits": not self.problems, "problems": self.problems, "notes": self.notes,
                 "input_fixes": fixes,
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *self.device_assumptions(),
-                                                           *graph.assumptions]}
+                                                           *graph.assumptions],
+                "blocks": block_contract(graph.blocks, rows) if self.peaks else []}  # check: the fit alone
+
+    def mark_segments(self) -> None:
+        """Mark the steps of each checkpointed segment, after checking it is whole top-level items
+        (layers or branches) that the export can wrap, and does not start by overwriting its input."""
+        items, start = [], None  # (first row, last row) of every top-level item
+        for r in self.rows[1:]:
+            start = r["index"] if start is None else start
+            if r["depth"] == 0:
+                items.append((start, r["index"]))
+                start = None
+        starts = {a for a, _ in items}
+        ends = {b for _, b in items}
+        last = 0
+        for n, (a, b) in enumerate(self.checkpoint):
+            if b >= len(self.rows):
+                raise SettingsError(f"checkpointed rows {a}-{b}: the design has rows 1 to {len(self.rows) - 1}")
+            if a not in starts or b not in ends:
+                raise SettingsError(f"checkpointed rows {a}-{b} must be whole top-level items (a layer, or a branch "
+                                    f"from its first arm's row to its merge row): items start at rows "
+                                    f"{_ranges(sorted(starts))}")
+            if a <= last:
+                raise SettingsError(f"checkpointed rows {a}-{b} overlap the segment before them")
+            last = b
+            first = next((s for s in self.steps[a:b + 1] if s.kind not in ("id", "flatten")), None)
+            if first is not None and first.kind in ("act", "dropout") and getattr(first.item, "inplace", False):
+                raise SettingsError(f"checkpointed rows {a}-{b} start with an in-place {first.item.name}: it would "
+                                    f"overwrite the input the checkpoint keeps (start the segment a row earlier)")
+            for i in range(a, b + 1):
+                self.steps[i] = self.steps[i]._replace(ckpt=n)
 
     @property
     def setup(self) -> training.Setup:
@@ -423,6 +516,7 @@ class _Walker:
             problem, note = (text, None) if any(p["fit"] == "misfit" for p in entries) else (None, text)
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
                         problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note)
+        self.rows[-1]["implied_pad"] = implied_pad(layer, x, y)
         return y, rf_out, sid_out, flow
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
@@ -447,6 +541,7 @@ class _Walker:
         flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
                         problem=None, flow=saved.Flow(False, any(grads)), sids_in=tuple(sids), sid_out=sid_out,
                         holds=sid)
+        self.rows[-1]["implied_pad"] = None
         return y, merged, sid_out, flow
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
@@ -476,8 +571,11 @@ class _Walker:
             memory_bytes = None
         else:
             memory_bytes = rule(item, y) * self.size
-        saves, after = saved.apply(item, x, y, flow, n_params is None or n_params > 0, self.size,
-                                   self.storages.device)
+        owns = n_params is None or n_params > 0
+        trainable = self.freeze is None or len(self.rows) > self.freeze or not owns
+        saves, after = saved.apply(item, x, y, flow, owns and trainable, self.size, self.storages.device)
+        if not trainable and kind == "fc" and flow.grad and saves is not UNSUPPORTED:
+            saves = saved.NOTHING  # addmm keeps its input only for the weight's gradient: a frozen FC keeps none
         if saves is UNSUPPORTED:
             unsupported.append("saved")
             saved_bytes = None
@@ -486,7 +584,7 @@ class _Walker:
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
         self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
-                                        flow.grad, holds))
+                                        flow.grad, holds, trainable))
         self.rows.append({
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,
             "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,

@@ -70,6 +70,39 @@ class Row(_Model):
     source: str = "design"  # the text line and column count in: "design", or the -D NAME=VALUE it came from
     saved_bytes: int | None = 0  # what autograd keeps for the backward pass in training mode, for the batch
     unsupported: list[str] = []  # the metrics (params, macs, memory, saved, rf) not known for this kind
+    # the padding [h, w] a window used that `name` does not write (the "same" default of CONV, DWCONV, LOCAL),
+    # where the output's H x W is not the input's: CONV3-10/2 on 7x7 uses [1, 1]; null otherwise
+    implied_pad: tuple[int, int] | None = None
+
+
+class Block(_Model):
+    """A block call, [..] group, X*N repeat or branch of the design, by the rows it made: what a table
+    folds into one row (`plan --depth`). Records nest (`parent`) and never span the same rows twice."""
+
+    id: int  # its index in `blocks`
+    kind: str  # "call", "group", "repeat" or "branch"
+    name: str  # basic(64) (the arguments' values), RELU*3, [CONV3-C -> BN]*2 (the count's value), or its text
+    text: str  # as written, comments dropped, white space collapsed, at most 80 characters
+    parent: int | None  # the id of the record around it; null at the top level
+    level: int  # 1 for an item of the architecture's chain, +1 inside each record: --depth N folds level N
+    depth: int  # the branch depth and arm it sits in, as its rows' `depth` and `arm`
+    arm: int | None
+    first: int  # the index of its first row
+    last: int  # the index of its last row (a branch's merge)
+    repeat: int | None  # N of X*N; null for the other kinds
+    line: int  # where it is written: line and column in `source`
+    column: int
+    source: str = "design"
+    # the sums of its rows (null when one of them does not know the metric); activations: of the rows
+    # that add memory, as totals.activations
+    params: int | None
+    weights: int | None
+    biases: int | None
+    buffers: int | None
+    macs: int | None
+    memory_bytes: int | None  # per image
+    saved_bytes: int | None  # for the batch
+    activations: int
 
 
 class Problem(_Model):
@@ -149,6 +182,7 @@ class Totals(_Model):
     activations: int  # elements stored by the rows that add memory, per image
     memory: Memory
     partial: list[str] = []  # metrics some row does not support: their totals leave those rows out
+    trainable_params: int | None = None  # the params that train: all but those of --freeze's rows
 
 
 class Budget(_Model):
@@ -169,6 +203,8 @@ class Report(_Model):
     batch: int
     dtype: str
     amp: str | None = None  # autocast's dtype in mixed-precision training (--amp), the parameters float32
+    freeze: int | None = None  # fine-tuning (--freeze): the rows 1..freeze do not train
+    checkpoint: list[tuple[int, int]] = []  # activation checkpointing (--checkpoint): row ranges recomputed in backward
     optimizer: str
     device: str = "cuda"  # whose memory rules apply: cuda or cpu
     foreach: bool = True  # the optimizer's implementation: foreach (all parameters at once) or a loop
@@ -183,6 +219,8 @@ class Report(_Model):
     input_fixes: dict[str, list[int]]  # nearest input sizes per axis ("h", "w") for which every layer fits
     warnings: list[str]
     assumptions: list[str]
+    # the design's block calls, groups, repeats and branches, by row range ([] from check(): the fit alone)
+    blocks: list[Block] = []
 
     def last_spatial(self) -> Row:
         """The last row before the first global layer (GAP, FC, FLATTEN): where receptive fields are quoted."""
@@ -199,11 +237,13 @@ class Report(_Model):
     def _contract(self) -> dict:
         return self.model_dump(by_alias=True)
 
-    def to_markdown(self) -> str:
-        """The table, totals, fit, warnings and assumptions as GitHub markdown (`--format markdown`)."""
-        from .render.markdown import render_markdown
+    def to_markdown(self, depth: int | None = None, columns: str | None = None) -> str:
+        """The table, totals, fit, warnings and assumptions as GitHub markdown (`--format markdown`);
+        `depth` folds the rows into the design's blocks, `columns` picks columns by contract key (as
+        `plan --depth --columns`)."""
+        from .render import render
 
-        return render_markdown(self._contract())
+        return render(self._contract(), "markdown", depth=depth, columns=columns)
 
     def to_csv(self) -> str:
         """One CSV row per layer, then the totals row (kind `total`), as `--format csv` writes."""
@@ -211,12 +251,13 @@ class Report(_Model):
 
         return render_csv(self._contract())
 
-    def to_table(self, width: int | None = None) -> str:
+    def to_table(self, width: int | None = None, depth: int | None = None, columns: str | None = None) -> str:
         """The plain-text table (no colour) and its sections, as `cnncalc plan` writes to a pipe;
-        `width` hides the columns that give way until the table fits, None keeps them all."""
-        from .render.table import render_table
+        `width` hides the columns that give way until the table fits, None keeps them all; `depth`
+        and `columns` as for to_markdown()."""
+        from .render import render
 
-        return render_table(self._contract(), width=width, color=False)
+        return render(self._contract(), "table", width=width, depth=depth, columns=columns)
 
     def records(self, total: bool = False) -> list[dict]:
         """The rows as flat dicts keyed exactly as the CSV header (render/csv.py COLUMNS), with the

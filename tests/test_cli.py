@@ -198,8 +198,9 @@ def test_verify_without_torch_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
     result = run("verify", "vgg16")
     assert result.exit_code == 2
-    assert result.output.startswith("error: this needs PyTorch, which is not installed: "
-                                    "pip install 'cnncalc[torch]' (torch==2.13.0)")
+    # the command installs torch itself into the environment running cnncalc: from a checkout or an install
+    assert result.output.startswith("error: this needs PyTorch 2.1 or later (2.13.0 is tested), which is not "
+                                    f"installed: {sys.executable} -m pip install torch==2.13.0")
 
 
 def test_export_needs_no_torch(monkeypatch):

@@ -141,3 +141,19 @@ def test_the_help_and_readme_course_examples():
                           "INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10")
     assert [r.output.c for r in stages.layers if r.kind == "pool"] == [32, 64, 128]  # the filters double
     assert stages.layers[-1].weights == 4 * 4 * 128 * 10
+
+
+@pytest.mark.parametrize("spelling, canonical", [
+    ("INPUT [32x32x3] -> CONV3-8 -> BATCHNORM -> RELU -> LINEAR-10", "INPUT 32x32x3 -> CONV3-8 -> BN -> RELU -> FC-10"),
+    ("INPUT 32×32×3 -> CONV3-8 -> BatchNorm2d -> RELU -> Dense(10)", "INPUT 32x32x3 -> CONV3-8 -> BN -> RELU -> FC-10"),
+])
+def test_paper_spellings_mean_the_same_layers(spelling, canonical):
+    a, b = cnncalc.plan(spelling), cnncalc.plan(canonical)
+    assert [(r.kind, r.output, r.params, r.macs) for r in a.layers] == [(r.kind, r.output, r.params, r.macs)
+                                                                     for r in b.layers]
+    assert a.layers[-1].name.split("-")[0] in ("LINEAR", "DENSE")  # the layer as written
+
+
+def test_an_unclosed_input_bracket_is_a_clear_error():
+    with pytest.raises(cnncalc.DesignSyntaxError, match=r"expected '\]' to close the input size"):
+        cnncalc.plan("INPUT [8x8x3 -> CONV3-4")

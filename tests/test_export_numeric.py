@@ -1,15 +1,16 @@
 """The exported network computes exactly what the design says: its output equals a reference
 written with torch.nn.functional (never in place) on the same weights, on random designs, and
-the caller's input tensor is left as it was.
+the caller's input tensor is left as it was; a design that ends in a vector returns N x classes
+logits, and the network trains with cross_entropy on its output.
 
-Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+Skipped, with the reason, when PyTorch is not installed (pip install torch==2.13.0).
 """
 
 from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
 
 from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -68,6 +69,19 @@ def test_the_reference_covers_every_kind():
     assert set(REFERENCE) == set(cnncalc.layers.KINDS) - {"input"}
 
 
+VECTORS = ("fc", "gap", "flatten")  # 1x1 by construction: one vector per image
+KEEPS_VOLUME = ("act", "dropout", "bn", "lrn", "id")
+
+
+def logits(items) -> bool:
+    """The contract: the network returns N x C when the design ends in FC, GAP/GMP or FLATTEN, then
+    only layers that keep the volume; otherwise N x C x H x W."""
+    kinds = [None if isinstance(item, Branch) else item.kind for item in items]
+    while kinds and kinds[-1] in KEEPS_VOLUME:
+        kinds.pop()
+    return bool(kinds) and kinds[-1] in VECTORS
+
+
 def reference(graph, net, x):
     modules = iter(row_modules(net.layers))  # the exported modules in the order of the rows
 
@@ -81,7 +95,8 @@ def reference(graph, net, x):
                 x = REFERENCE[item.kind](item, next(modules), x)
         return x
 
-    return run(graph.items, x)
+    y = run(graph.items, x)
+    return torch.flatten(y, 1) if logits(graph.items) else y
 
 
 def check(design: str, batch: int = 2) -> None:
@@ -103,8 +118,10 @@ def check(design: str, batch: int = 2) -> None:
         expected = reference(graph, net, before.clone())
     assert out.shape == expected.shape
     assert torch.allclose(out, expected, rtol=1e-5, atol=1e-6), design
-    # training on an input that requires grad: nothing may write it in place
-    net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True)).sum().backward()
+    # a training step on an input that requires grad (nothing may write it in place), with the loss a
+    # training loop uses: cross_entropy against one class index per image (per output pixel when spatial)
+    out = net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True))
+    F.cross_entropy(out, torch.randint(out.shape[1], (batch, *out.shape[2:]))).backward()
 
 
 @pytest.mark.parametrize("design", [
@@ -136,6 +153,7 @@ LAYERS = st.one_of(
 @given(st.integers(3, 9), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
        st.sampled_from(["", " -> FC-3", " -> GAP -> RELU", " -> FLATTEN -> RELU6"]))
 @example(5, 3, ["(ID -> RELU + ID)"], "")
+@example(4, 2, ["CONV3-3", "FLATTEN -> RELU"], " -> FC-3")  # N x 3 logits
 def test_random_designs_compute_what_they_say(size, c, layers, tail):
     design = f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
     try:

@@ -121,14 +121,15 @@ def test_contract_dict_and_pydantic_report_agree(name):
 def test_table_gives_way_on_a_narrow_terminal():
     text = render(report("resnet18"), "table", width=80)
     header = text.splitlines()[0]
-    assert header.split() == ["#", "layer", "output", "memory", "(float32)", "params", "MACs"]
+    assert header.split() == ["#", "layer", "output", "memory/image", "params", "MACs"]
+    assert text.splitlines()[1].split() == ["(float32)"]  # a title's parenthesis goes below it
     assert all(len(line) <= 80 for line in text.splitlines()[:75])
-    assert ("(hidden to fit 80 columns: saved (batch 4), RF size/stride/pad, weights; widen the terminal or use "
-            "--format markdown)") in " ".join(text.splitlines())
+    assert ("(hidden to fit 80 columns: saved/batch of 4, RF size/stride/pad, weights; widen the terminal, choose "
+            "them with --columns, or use --format markdown)") in " ".join(text.splitlines())
     assert all(len(line) <= 80 for line in text.splitlines())
     assert render(report("resnet18"), "table", width=120).splitlines()[0].split()[-2:] == ["RF", "size/stride/pad"]
     unlimited = render(report("resnet18"), "table").splitlines()[0]
-    assert "weights" in unlimited and unlimited.endswith("saved (batch 4)")
+    assert "weights" in unlimited and unlimited.endswith("saved/batch of 4")
     strict = cnncalc.plan(DESIGNS["resnet18"].read_text(), batch=4, fit_rule="notes")  # its stem is a misfit
     colored = render(strict, "table", width=140, color=True)
-    assert "\033[1m" in colored and "CONV7-64/2\033[31m !\033[0m" in colored
+    assert "\033[1m" in colored and "CONV7-64/2 (p3)\033[31m !\033[0m" in colored  # its default padding shown

@@ -22,6 +22,7 @@ from cnncalc.planner import plan_data
 from cnncalc.render.columns import NAME, cells, header
 from cnncalc.render.markdown import render_markdown
 from cnncalc.render.sections import fit_lines, totals_lines
+from cnncalc.render.structure import display_name, gutters
 
 MD = MarkdownIt("commonmark").enable("table")
 NBSP = "\u00a0"
@@ -33,9 +34,9 @@ LEADING = ["# heading", "## h2", "- item", "+ item", "* item", "1. one", "2) two
 
 def expected_table(report: dict) -> list[list[str]]:
     rows = [header(report)]
-    for r in report["layers"]:
+    for r, gutter in zip(report["layers"], gutters(report["layers"])):  # the branch gutter, as the table's
         row = cells(r)
-        row[NAME] = NBSP * 2 * r["depth"] + row[NAME] + ("" if r["fits"] else " ⚠")
+        row[NAME] = gutter.replace(" ", NBSP) + display_name(r) + ("" if r["fits"] else " ⚠")
         rows.append(row)
     return rows
 
@@ -151,11 +152,11 @@ def test_texts_that_would_open_blocks_stay_text():
 def test_misfit_marker_and_branch_depth_survive():
     report = plan_data("INPUT 32x32x3 -> (CONV3-8/2p0 -> RELU | [POOL3/2]) -> CONV3-4")
     text = render_markdown(report)
-    assert "| &nbsp;&nbsp;CONV3-8/2p0 ⚠ |" in text  # the indentation is intended HTML
+    assert "| ┌1&nbsp;CONV3-8/2p0 ⚠ |" in text  # the gutter's spacing is intended HTML
     table, _ = read(text)
     names = [row[NAME] for row in table[1:]]
-    assert names[:4] == ["INPUT 32x32x3", f"{NBSP * 2}CONV3-8/2p0 ⚠", f"{NBSP * 2}RELU", f"{NBSP * 2}POOL3/2 ⚠"]
-    assert names[4] == "CONCAT"
+    assert names[:4] == ["INPUT 32x32x3", f"┌1{NBSP}CONV3-8/2p0 ⚠", f"│{NBSP * 2}RELU", f"├2{NBSP}POOL3/2 ⚠"]
+    assert names[4] == f"└─{NBSP}CONCAT"
     html = MD.render(text)
     assert "<strong>Fit</strong>" in html and "<table>" in html
 
@@ -163,5 +164,6 @@ def test_misfit_marker_and_branch_depth_survive():
 def test_depth_two_indents_twice():
     report = plan_data("INPUT 32x32x3 -> (CONV3-8 | (CONV1-4 | CONV3-4)) -> CONV3-4")
     table, _ = read(render_markdown(report))
-    depths = {row[NAME].replace(NBSP, ""): len(row[NAME]) - len(row[NAME].lstrip(NBSP)) for row in table[1:]}
-    assert depths["CONV1-4"] == 4 and depths["CONV3-8"] == 2
+    names = [row[NAME] for row in table[1:]]
+    assert names[1:6] == [f"┌1{NBSP}CONV3-8", f"├2┌1{NBSP}CONV1-4", f"│{NBSP}├2{NBSP}CONV3-4", f"│{NBSP}└─{NBSP}CONCAT",
+                          f"└─{NBSP}CONCAT"]

@@ -41,13 +41,16 @@ def test_fixtures_are_current(name):
 
 def _id(e: dict) -> str:
     return (f"{e['design']}-b{e['batch']}-{e['optimizer']}{'-foreach' if e['foreach'] else ''}"
-            f"{'-accumulate' if e['accumulate'] > 1 else ''}{'-' + e['amp'] if e.get('amp') else ''}")
+            f"{'-accumulate' if e['accumulate'] > 1 else ''}{'-' + e['amp'] if e.get('amp') else ''}"
+            f"{'-freeze' + str(e['freeze']) if e.get('freeze') is not None else ''}"
+            f"{'-checkpoint' + str(len(e['checkpoint'])) if e.get('checkpoint') else ''}")
 
 
 @pytest.mark.parametrize("entry", FIXTURES, ids=_id)
 def test_training_peak_equals_memtracker(entry):
     settings = dict(batch=entry["batch"], optimizer=entry["optimizer"], device="cpu", foreach=entry["foreach"],
-                    accumulate=entry["accumulate"], amp=entry.get("amp"))
+                    accumulate=entry["accumulate"], amp=entry.get("amp"), freeze=entry.get("freeze"),
+                    checkpoint=[tuple(seg) for seg in entry.get("checkpoint", ())])
     report = cnncalc.plan(zoo.path(entry["design"]).read_text(), **settings)
     predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
     assert abs(predicted - measured) <= 0.03 * measured and predicted >= 0.99 * measured  # the bar

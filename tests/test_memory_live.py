@@ -2,7 +2,8 @@
 re-measured (a fixture that no longer matches PyTorch fails), and random designs from the
 differential test's kind of generator, simulated and measured.
 
-Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+Skipped, with the reason, when PyTorch is not installed (pip install torch==2.13.0) or has no
+MemTracker (torch older than 2.5).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
+pytest.importorskip("torch.distributed._tools.mem_tracker",
+                    reason=f"MemTracker needs torch 2.5 or later, this is {torch.__version__}")
 
 from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -41,7 +44,8 @@ def test_a_fixture_still_measures_the_same(entry):
         warnings.simplefilter("ignore")
         source = export_design(zoo.path(entry["design"]).read_text())
         measured = measure_step(source, batch=entry["batch"], optimizer=entry["optimizer"], foreach=entry["foreach"],
-                                accumulate=entry["accumulate"], amp=entry.get("amp"))
+                                accumulate=entry["accumulate"], amp=entry.get("amp"), freeze=entry.get("freeze"),
+                                checkpoint=tuple(tuple(seg) for seg in entry.get("checkpoint", ())))
         assert measured.peak_bytes == entry["peak_bytes"]
         assert measure_inference(source, batch=entry["batch"], amp=entry.get("amp")) == entry["inference_peak_bytes"]
 
@@ -61,16 +65,26 @@ LAYERS = st.one_of(
 @given(st.integers(4, 12), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
        st.sampled_from(["", " -> FC-3", " -> GAP -> FC-4", " -> CONV1-5"]), st.sampled_from([1, 3]),
        st.sampled_from([("sgd", False), ("momentum", True), ("adam", False), ("adam", True)]),
-       st.sampled_from(["CONV3-4 -> ", ""]), st.sampled_from([None, None, "bfloat16"]))
+       st.sampled_from(["CONV3-4 -> ", ""]), st.sampled_from([None, None, "bfloat16", "freeze", "checkpoint"]))
 @example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False), "CONV3-4 -> ", None)
 @example(8, 3, ["CONV3-5", "(ID -> RELU + ID)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "UPSAMPLE2"], " -> CONV1-4", 4,
          ("sgd", False), "CONV3-4 -> ", None)
 @example(8, 4, ["(ID + CONV3-3p1)"], " -> FC-3", 3, ("adam", False), "", None)  # an arm without parameters on the input
 @example(8, 4, ["(CONV1-2 | CONV3-3 | POOL3/1p1)", "LRN", "POOL2"], " -> FC-3", 2, ("sgd", False), "", "bfloat16")
-def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, amp):
+@example(4, 1, ["(CONV1-2 | CONV3-3 | POOL3/1p1)"], "", 1, ("sgd", False), "", "bfloat16")  # cat casts low arms
+def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, variant):
+    """`variant`: autocast (bfloat16), the first half of the rows frozen, or the middle top-level
+    item checkpointed, or none."""
     design = f"INPUT {size}x{size}x{c} -> {head}" + " -> ".join(layers) + tail
+    amp = variant if variant == "bfloat16" else None
+    settings = dict(batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu", amp=amp)
     try:
-        report = cnncalc.plan(design, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu", amp=amp)
+        report = cnncalc.plan(design, **settings)
+        if variant == "freeze":
+            settings["freeze"] = len(report.layers) // 2
+        elif variant == "checkpoint":
+            settings["checkpoint"] = [_middle_item(report)]
+        report = cnncalc.plan(design, **settings)
     except cnncalc.CnnCalcError:
         assume(False)
     assume(report.totals.params > 0)  # PyTorch's optimizers refuse an empty parameter list
@@ -78,7 +92,8 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
         warnings.simplefilter("ignore")
         source = export_design(design)
         try:
-            measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], amp=amp)
+            measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], amp=amp,
+                                    freeze=settings.get("freeze"), checkpoint=tuple(settings.get("checkpoint", ())))
         except ValueError as e:  # BN over one value per channel: PyTorch refuses to train it
             assume("Expected more than 1 value per channel" not in str(e))
             raise
@@ -87,3 +102,14 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)
     assert report.totals.memory.inference_peak_bytes == inference, design
+
+
+def _middle_item(report) -> tuple[int, int]:
+    """The rows of the middle top-level item (a layer, or a branch from its first arm to its merge)."""
+    items, start = [], None
+    for r in report.layers[1:]:
+        start = r.index if start is None else start
+        if r.depth == 0:
+            items.append((start, r.index))
+            start = None
+    return items[len(items) // 2]

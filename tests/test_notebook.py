@@ -291,3 +291,16 @@ def test_import_stays_light():
              "'typer', 'html') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_library_folds_and_picks_columns_as_the_command_line_does():
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    report = cnncalc.plan("resnet18")
+    for fmt, method in (("table", report.to_table), ("markdown", report.to_markdown)):
+        shown = CliRunner().invoke(app, ["plan", "resnet18", "-f", fmt, "--depth", "1", "--columns",
+                                         "name,output,params,params_pct"]).output
+        assert method(depth=1, columns="name,output,params,params_pct") == shown
+    assert len(report.to_table(depth=1).splitlines()) < len(report.to_table().splitlines())

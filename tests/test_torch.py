@@ -1,6 +1,8 @@
 """cnncalc's numbers against PyTorch's: verify, export, and a differential property test.
 
-Skipped, with the reason, when PyTorch is not installed (pip install 'cnncalc[torch]').
+Skipped, with the reason, when PyTorch is not installed (pip install torch==2.13.0, the tested
+version; the `torch` extra takes 2.1 or later), and the tests of `verify --memory` where torch is
+older than 2.5, which has no MemTracker.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import textwrap
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install 'cnncalc[torch]'")
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
 
 from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -25,6 +27,18 @@ from cnncalc.pytorch.export import export_design  # noqa: E402
 from cnncalc.pytorch.verify import verify  # noqa: E402
 
 torch.set_num_threads(2)
+
+
+def _has_memtracker() -> bool:
+    try:
+        from torch.distributed._tools import mem_tracker  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_memtracker = pytest.mark.skipif(not _has_memtracker(), reason="verify --memory needs MemTracker: torch 2.5 "
+                                      f"or later, this is {torch.__version__}")
 
 
 @pytest.mark.parametrize("name", zoo.names())
@@ -83,12 +97,18 @@ def test_cli_verify_and_export(tmp_path):
     assert "class Net(nn.Module)" in target.read_text()
     again = runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)])
     assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+
+@needs_memtracker
+def test_cli_verify_memory():
+    runner = CliRunner()
     memory = runner.invoke(app, ["verify", "lenet5", "--memory", "--batch", "8", "--optimizer", "adam", "--foreach"])
     assert memory.exit_code == 0, memory.output
     assert "training-step peak (adam, foreach, batch 8): cnncalc" in memory.output and "+0.00%" in memory.output
     assert runner.invoke(app, ["verify", "lenet5", "--measure"]).exit_code == 0  # the old name of --memory
 
 
+@needs_memtracker
 def test_verify_memory_reports_a_disagreement(monkeypatch):
     from cnncalc.metrics import training
 
@@ -96,6 +116,74 @@ def test_verify_memory_reports_a_disagreement(monkeypatch):
     result = verify("INPUT 8x8x3 -> CONV3-4 -> BN -> RELU -> FC-2", memory=True, batch=2)
     assert not result.ok and result.peak_expected > result.peak_actual
     assert result.notes[0].startswith("training-step peak: cnncalc")
+
+
+# -- the exported network's output: N x classes logits when the design ends in a vector --------------------------
+@pytest.mark.parametrize("design, output", [
+    ("INPUT 8x8x3 -> CONV3-4 -> FC-10", (10,)),
+    ("INPUT 8x8x3 -> CONV3-4 -> FC-10 -> SOFTMAX", (10,)),  # probabilities, N x classes too
+    ("INPUT 8x8x3 -> FC-6 -> BN -> RELU -> DROPOUT -> FC-5 -> ID", (5,)),
+    ("INPUT 8x8x3 -> CONV3-4 -> GAP", (4,)),  # as torchvision's SqueezeNet ends
+    ("INPUT 8x8x3 -> CONV3-4 -> GMP -> LRN", (4,)),
+    ("INPUT 4x4x3 -> FLATTEN", (48,)),
+    ("INPUT 8x8x3 -> CONV3-4", (4, 8, 8)),  # a spatial output stays N x C x H x W
+    ("INPUT 1x1x3 -> CONV1-5", (5, 1, 1)),  # 1x1 by its input's size, not by construction: stays spatial
+    ("INPUT 8x8x3 -> FC-4 -> (ID + FC-4)", (4, 1, 1)),  # a merge is no vector layer
+    ("INPUT 8x8x3 -> FC-4 -> UPSAMPLE2", (4, 2, 2)),
+    ("INPUT 8x8x3", (3, 8, 8)),
+])
+def test_the_output_is_logits_when_the_design_ends_in_a_vector(design, output):
+    namespace: dict = {}
+    exec(compile(export_design(design), "<cnncalc export>", "exec"), namespace)
+    assert namespace["OUTPUT_SHAPE"] == output
+    net = namespace["Net"]()
+    assert tuple(net.eval()(torch.zeros(2, *namespace["INPUT_SHAPE"])).shape) == (2, *output)
+    result = verify(design, batch=2)
+    assert result.ok, result.notes
+    assert result.output_expected == result.output_actual == (2, *output)
+    assert (len(output) == 1) == any(n.startswith("the network returns 2 x ") for n in result.notes)
+
+
+def test_an_exported_classifier_drops_into_a_training_loop():
+    namespace: dict = {}
+    exec(compile(export_design(zoo.path("lenet5").read_text()), "<cnncalc export>", "exec"), namespace)
+    torch.manual_seed(0)
+    net = namespace["Net"]().train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    x, y = torch.randn(16, *namespace["INPUT_SHAPE"]), torch.randint(10, (16,))  # 16 images, 16 class indices
+    losses = []
+    for _ in range(20):
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert net(x).shape == (16, 10) and losses[-1] < losses[0]
+
+
+def test_verify_catches_an_output_that_is_not_logits(monkeypatch):
+    real = verify_module.export_source
+    monkeypatch.setattr(verify_module, "export_source",
+                        lambda graph: real(graph).replace("torch.flatten(self.layers(x), 1)", "self.layers(x)"))
+    result = verify("INPUT 8x8x3 -> CONV3-4 -> FC-10", batch=2)
+    assert not result.ok and result.output_actual == (2, 10, 1, 1)
+    assert result.notes[0] == "the network's output: cnncalc 2 x 10, PyTorch 2 x 10 x 1 x 1"
+
+
+def test_an_old_torch_is_refused_with_the_version_it_needs(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.0.1")
+    with pytest.raises(verify_module.TorchMissing, match=r"this needs PyTorch 2\.1 or later \(2\.13\.0 is tested\), "
+                                                         r"and this is torch 2\.0\.1: .* -m pip install torch==2\.13\.0"):
+        verify("INPUT 8x8x3 -> CONV3-4")
+
+
+def test_verify_memory_names_the_torch_it_needs(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.4.1")
+    monkeypatch.setitem(sys.modules, "torch.distributed._tools.mem_tracker", None)  # as torch 2.4 has none
+    with pytest.raises(cnncalc.CnnCalcError, match=r"--memory needs PyTorch's MemTracker \(torch\.distributed\._tools"
+                                                   r"\.mem_tracker, in torch 2\.5 and later; this is torch 2\.4\.1; "
+                                                   r"2\.13\.0 is tested\): .* -m pip install torch==2\.13\.0"):
+        verify("INPUT 8x8x3 -> CONV3-4 -> FC-2", memory=True)
 
 
 # -- differential property test --------------------------------------------------------------------------------------

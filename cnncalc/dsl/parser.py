@@ -521,7 +521,12 @@ class Parser:
         if upper == "INPUT":
             save = self.pos
             self.skip_ws()
-            if self.peek() in _DIGITS or (self.peek() == "(" and self.size_ahead()):
+            if self.peek() == "[" and self.peek(1) in _DIGITS:  # the notes write INPUT [32x32x3]
+                self.pos += 1
+                layer_args["size"] = self.setting()
+                self.skip_ws()
+                self.expect("]", "to close the input size '[' (INPUT [32x32x3])")
+            elif self.peek() in _DIGITS or (self.peek() == "(" and self.size_ahead()):
                 layer_args["size"] = self.setting()
             else:
                 self.pos = save

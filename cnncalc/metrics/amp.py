@@ -358,7 +358,12 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
                 t.alloc(("xcast", index), s.x.size * low * batch, "other")
             dout = low
         elif s.kind in ("concat", "add"):
-            dout = max(dt[alias.get(sid, sid)] for sid in s.sids_in)
+            dins = [dt[alias.get(sid, sid)] for sid in s.sids_in]
+            dout = max(dins)
+            if s.kind == "concat":  # cat casts its low arms to float32 for the call
+                cast = sum(sizes[sid] * dout * batch for sid, d in zip(s.sids_in, dins) if d != dout)
+                if cast:
+                    t.alloc(("catcast", index), cast, "other")
         elif s.kind == "lrn" and din == low:
             dout = F32
         else:
@@ -380,6 +385,7 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
         t.sample("forward", index)
         t.free("temp")
         t.free(("xcast", index))
+        t.free(("catcast", index))
         for sid in reads:
             readers[sid] -= 1
             if readers[sid] <= 0 and sid != first.sid_out:

@@ -3,7 +3,8 @@
 The step (`STEP`, the same one cnncalc simulates):
 
     x = randn(N, C, H, W)                         the input batch
-    y = randint(classes, (N, H_out, W_out))       integer targets, one per output pixel (int64)
+    y = randint(classes, (N, H_out, W_out))       integer targets, one per output pixel (int64);
+                                                  (N,) when the network returns N x classes logits
     loss = cross_entropy(net(x), y)               per pixel when the output is spatial
     loss.backward()
     optimizer.step()
@@ -42,26 +43,28 @@ def optimizer_for(torch, name: str, params, foreach: bool | None):
 
 
 def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bool | None = False,
-                 fake: bool = True, timeline: bool = False, accumulate: int = 1, amp: str | None = None) -> Measured:
+                 fake: bool = True, timeline: bool = False, accumulate: int = 1, amp: str | None = None,
+                 freeze: int | None = None, checkpoint: tuple[tuple[int, int], ...] = ()) -> Measured:
     """The peak of the second of two training steps of the network in `source` (what `cnncalc
     export` writes), on the CPU, with MemTracker; `foreach` picks the optimizer's implementation
     (None: PyTorch's default for the device). With `accumulate` > 1, the gradients of that many
     micro-batches are accumulated before the step: the last micro-batch, measured, starts with the
     gradients alive. `amp` (float16, bfloat16): the forward pass and the loss run under CPU autocast,
-    the parameters stay float32."""
+    the parameters stay float32. `freeze`: the parameters of rows 1..freeze do not require grad (nor
+    are they in the optimizer); `checkpoint`: row ranges (first, last), each whole top-level items,
+    run under torch.utils.checkpoint (non-reentrant)."""
     import torch
     import torch.nn.functional as F
     from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.distributed._tools.mem_tracker import MemTracker
 
     namespace: dict = {}
     exec(compile(source, "<cnncalc export>", "exec"), namespace)
     c, h, w = namespace["INPUT_SHAPE"]
-    classes, out_h, out_w = namespace["OUTPUT_SHAPE"]
+    classes, *spatial = namespace["OUTPUT_SHAPE"]  # (classes,) for N x classes logits, or (C, H, W)
 
     def micro(net):  # one micro-batch's forward and backward; the caller holds the batch
         x = torch.randn(batch, c, h, w)
-        y = torch.randint(classes, (batch, out_h, out_w))
+        y = torch.randint(classes, (batch, *spatial))
         with _autocast(torch, amp):
             loss = F.cross_entropy(net(x), y)
         loss.backward()
@@ -79,11 +82,15 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     try:
         torch.manual_seed(0)
         net = namespace["Net"]().train()
-        opt = optimizer_for(torch, optimizer, net.parameters(), foreach)
+        if freeze is not None:
+            freeze_rows(net, freeze)
+        if checkpoint:
+            checkpoint_segments(net, checkpoint)
+        opt = optimizer_for(torch, optimizer, [p for p in net.parameters() if p.requires_grad], foreach)
         step(net, opt)  # the first step creates the optimizer's state
         for _ in range(accumulate - 1):  # gradient accumulation: the micro-batches before the last
             micro(net)
-        tracker = _TimelineTracker(timeline) if timeline else MemTracker()
+        tracker = _tracker(timeline)
         tracker.track_external(net, opt)
         with tracker:
             step(net, opt)
@@ -129,19 +136,104 @@ def measure_inference(source: str, *, batch: int, fake: bool = True, amp: str | 
     return snapshot["Total"]
 
 
-def _TimelineTracker(_: bool):
-    """A MemTracker that also records the live total after every operation (for debugging a rule)."""
-    from torch.distributed._tools.mem_tracker import MemTracker
+def _tracker(timeline: bool):
+    """A MemTracker with two fixes, and the live total after every operation when `timeline`:
 
-    class TimelineTracker(MemTracker):
+    - the stock tracker hooks the gradient of every parameter of a module when it first runs, and
+      raises on a frozen one ("cannot register a hook on a tensor that doesn't require gradient"):
+      this one hooks only the parameters that require grad; frozen ones still count as parameters;
+    - FakeTensorMode's native_batch_norm_backward makes the input's gradient even when it is not
+      asked for (a BN whose input does not require grad), where the CPU and CUDA kernels do not:
+      this one drops it, so fake runs measure as real ones."""
+    import torch
+    from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
+
+    bn_backward = torch.ops.aten.native_batch_norm_backward.default
+
+    class Tracker(MemTracker):
         def __init__(self) -> None:
             super().__init__()
             self.events: list[tuple[str, int]] = []
 
+        def _track_module_params_and_buffers(self, module, install_grad_hooks: bool = True):
+            def grad_hook(grad) -> None:
+                self._update_and_maybe_create_winfos(grad, _MemRefType.GRAD)
+
+            param_memory = buffer_memory = 0
+            for param in module.parameters():
+                param_memory += sum(w.mem_consumed for w in self._update_and_maybe_create_winfos(param,
+                                                                                               _MemRefType.PARAM))
+                if param.grad is not None:
+                    self._update_and_maybe_create_winfos(param.grad, _MemRefType.GRAD)
+                if install_grad_hooks and param.requires_grad and param not in self._param_to_grad_hook_handles:
+                    self._param_to_grad_hook_handles[param] = (
+                        param.register_hook(grad_hook),
+                        param.register_post_accumulate_grad_hook(lambda p: grad_hook(p.grad)))
+            for buffer in module.buffers():
+                buffer_memory += sum(w.mem_consumed for w in self._update_and_maybe_create_winfos(buffer,
+                                                                                                _MemRefType.BUFFER))
+            return param_memory, buffer_memory
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is bn_backward and not args[-1][0]:
+                op = func
+
+                def func(*a, **k):  # noqa: F811 (the kernel's result without the unasked gradient)
+                    return (None, *op(*a, **k)[1:])
             res = super().__torch_dispatch__(func, types, args, kwargs)
-            total = sum(snap.get("Total", 0) for snap in self._curr_mem_snap.values())
-            self.events.append((str(func), total))
+            if timeline:
+                self.events.append((str(func), sum(snap.get("Total", 0) for snap in self._curr_mem_snap.values())))
             return res
 
-    return TimelineTracker()
+    return Tracker()
+
+
+def modules_in_row_order(net) -> list:
+    """The exported network's modules in cnncalc's row order: [None (INPUT), row 1's module, ...]: a
+    Branches module's arms first (each arm's modules in order, recursively), then the Branches
+    module itself, the merge row."""
+    rows: list = [None]
+
+    def walk(seq) -> None:
+        for m in seq.children():
+            if type(m).__name__ == "Branches":
+                for arm in m.arms:
+                    walk(arm)
+            rows.append(m)
+
+    walk(net.layers)
+    return rows
+
+
+def freeze_rows(net, last: int) -> None:
+    """requires_grad_(False) on the parameters of rows 1..last (a merge row's own parameters: none)."""
+    for m in modules_in_row_order(net)[1:last + 1]:
+        for p in m.parameters(recurse=type(m).__name__ != "Branches"):
+            p.requires_grad_(False)
+
+
+def checkpoint_segments(net, segments) -> None:
+    """Run each segment (first row, last row: whole top-level modules) under non-reentrant
+    torch.utils.checkpoint (preserve_rng_state and early_stop at their defaults)."""
+    import torch.nn as nn
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(nn.Sequential):
+        def forward(self, x):
+            return checkpoint(super().forward, x, use_reentrant=False)
+
+    spans, row = [], 1  # (first row, last row, module) of every top-level module
+    for m in net.layers.children():
+        n = len(modules_in_row_order(type("Wrap", (), {"layers": nn.Sequential(m)})())) - 1
+        spans.append((row, row + n - 1, m))
+        row += n
+    starts = {a: i for i, (a, _, _) in enumerate(spans)}
+    ends = {b: i for i, (_, b, _) in enumerate(spans)}
+    modules, at = [], 0
+    for a, b in sorted(segments):
+        if a not in starts or b not in ends or ends[b] < starts[a] or starts[a] < at:
+            raise ValueError(f"rows {a}-{b} are not whole top-level modules, or overlap another segment")
+        modules += [m for _, _, m in spans[at:starts[a]]]
+        modules.append(Checkpointed(*[m for _, _, m in spans[starts[a]:ends[b] + 1]]))
+        at = ends[b] + 1
+    net.layers = nn.Sequential(*modules, *[m for _, _, m in spans[at:]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 from pydantic import BaseModel
@@ -12,10 +13,24 @@ from ..expand import MAX_LAYERS
 from ..planner import analyze, check_batch, design_graph
 from ..report import Report
 from . import DEVICES
-from .export import export_source
+from .export import export_source, returns_vector
 from .memory import OPTIMIZERS
 
-INSTALL = "pip install 'cnncalc[torch]' (torch==2.13.0)"
+MINIMUM = (2, 1)  # the `torch` extra's lower bound: export's source and verify run on it
+MEMTRACKER = (2, 5)  # torch.distributed._tools.mem_tracker (MemTracker, with FakeTensorMode) first ships in 2.5
+TESTED = "2.13.0"  # what the rules were measured on, and the README's test command installs
+
+
+def install_command() -> str:
+    """The command that installs the tested torch into the environment running cnncalc, whether
+    cnncalc came from a checkout or from an install: torch is all the `torch` extra adds."""
+    python = sys.executable or "python"
+    if " " in python:
+        python = f'"{python}"'
+    return f"{python} -m pip install torch=={TESTED}"
+
+
+INSTALL = install_command()
 TOLERANCE = 0.01  # saved-for-backward bytes: measured within 1% of the prediction
 
 
@@ -39,6 +54,9 @@ class Verification(BaseModel):
     rows: list[VerifiedRow]
     params_expected: int
     params_actual: int
+    # what Net returns: N x classes logits when the design ends in a vector (FC, GAP, FLATTEN), else N x C x H x W
+    output_expected: tuple[int, ...]
+    output_actual: tuple[int, ...] | None = None  # None when PyTorch could not run the forward pass
     saved_expected: int | None = None  # bytes autograd keeps, cnncalc's model for this device
     saved_actual: int | None = None  # measured with saved_tensors_hooks (not on the meta device)
     # --memory: the peak of one training step, cnncalc's simulation (CPU rules) and PyTorch's MemTracker,
@@ -59,8 +77,22 @@ def import_torch():
             warnings.simplefilter("ignore")  # e.g. "Failed to initialize NumPy" on a torch without numpy
             import torch
     except ImportError:
-        raise TorchMissing(f"this needs PyTorch, which is not installed: {INSTALL}") from None
+        raise TorchMissing(f"this needs PyTorch {_dotted(MINIMUM)} or later ({TESTED} is tested), which is not "
+                           f"installed: {INSTALL}") from None
+    if torch_version(torch) < MINIMUM:
+        raise TorchMissing(f"this needs PyTorch {_dotted(MINIMUM)} or later ({TESTED} is tested), and this is torch "
+                           f"{torch.__version__}: {INSTALL}")
     return torch
+
+
+def torch_version(torch) -> tuple[int, int]:
+    """(major, minor) of the installed torch: "2.13.0+cpu" is (2, 13)."""
+    found = re.match(r"(\d+)\.(\d+)", str(torch.__version__))
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
 
 
 def row_modules(sequential) -> list:
@@ -75,8 +107,8 @@ def row_modules(sequential) -> list:
 
 
 def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", memory: bool = False,
-           optimizer: str = "sgd", foreach: bool = False, amp: str | None = None, optional: str = "include",
-           max_layers: int = MAX_LAYERS,
+           optimizer: str = "sgd", foreach: bool = False, amp: str | None = None, freeze: int | None = None,
+           checkpoint=(), optional: str = "include", max_layers: int = MAX_LAYERS,
            label: str = "") -> Verification:
     """Build the design's exported Net, run it, and compare every row's shape and parameters,
     and (off the meta device) the bytes autograd saves, with cnncalc's numbers; with `memory`,
@@ -94,6 +126,9 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
+    last = report.layers[-1].output
+    vector = returns_vector(graph)
+    output_expected = (batch, last.c) if vector else (batch, last.c, last.h, last.w)
     try:
         with torch.device(device):
             net = namespace["Net"]()
@@ -109,11 +144,12 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     inp = report.input
     x = _input(torch, (batch, inp.c, inp.h, inp.w), device)
     shapes: list = [None] * len(modules)
+    output_actual = None
     handles = [m.register_forward_hook(lambda _m, _i, out, i=i: shapes.__setitem__(i, tuple(out.shape)))
                for i, m in enumerate(modules)]
     try:  # shapes in evaluation mode, which every design allows
         with torch.no_grad():
-            net.eval()(x)
+            output_actual = tuple(net.eval()(x).shape)
     except Exception as e:  # PyTorch refuses what cnncalc computed: a disagreement, reported, not a crash
         if _out_of_memory(torch, e):
             raise CnnCalcError(f"not enough memory on {device} for the forward pass of a batch of {batch}: "
@@ -137,8 +173,13 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     actual_params = sum(p.numel() for p in net.parameters())
     if actual_params != report.totals.params:
         problems.append(f"total params: cnncalc {report.totals.params:,}, PyTorch {actual_params:,}")
+    if tuple(namespace["OUTPUT_SHAPE"]) != output_expected[1:]:
+        problems.append(f"OUTPUT_SHAPE: cnncalc {output_expected[1:]}, the exported source {namespace['OUTPUT_SHAPE']}")
+    if output_actual is not None and output_actual != output_expected:
+        problems.append(f"the network's output: cnncalc {_dims(output_expected)}, PyTorch {_dims(output_actual)}")
     result = Verification(device=device, batch=batch, rows=rows, params_expected=report.totals.params,
-                          params_actual=actual_params, ok=False, notes=notes)
+                          params_actual=actual_params, output_expected=output_expected, output_actual=output_actual,
+                          ok=False, notes=notes)
 
     if device == "meta":
         notes.append("saved-for-backward bytes are measured on --device cpu or cuda (meta tensors have no storage)")
@@ -150,7 +191,10 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
             if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
                 problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
     if memory:
-        _compare_peaks(graph, result, batch, optimizer, foreach, amp, problems, notes)
+        _compare_peaks(graph, result, batch, optimizer, foreach, amp, problems, notes, freeze, checkpoint)
+    if vector and output_actual == output_expected:
+        notes.append(f"the network returns {_dims(output_actual)}, N x classes logits (the design ends in a vector): "
+                     f"cross_entropy takes them with N class indices")
     result.notes = problems + notes
     result.ok = not problems
     return result
@@ -160,24 +204,29 @@ PEAK_TOLERANCE = 0.03  # the simulated peak: within 3% of MemTracker's, and neve
 
 
 def _compare_peaks(graph, result: Verification, batch: int, optimizer: str, foreach: bool, amp: str | None,
-                   problems: list[str], notes: list[str]) -> None:
+                   problems: list[str], notes: list[str], freeze: int | None = None, checkpoint=()) -> None:
     """The simulated peak of a training step against MemTracker's, on the CPU under FakeTensorMode."""
+    import torch
+
     try:
-        from torch.distributed._tools import mem_tracker  # noqa: F401
+        import torch.distributed._tools.mem_tracker  # noqa: F401
     except ImportError:
-        raise CnnCalcError("--memory needs PyTorch's MemTracker (torch.distributed._tools.mem_tracker, in torch "
-                           f"2.5 and later; the tested version is 2.13): {INSTALL}") from None
+        why = (f"in torch {_dotted(MEMTRACKER)} and later; this is torch {torch.__version__}"
+               if torch_version(torch) < MEMTRACKER else f"missing from this build of torch {torch.__version__}")
+        raise CnnCalcError(f"--memory needs PyTorch's MemTracker (torch.distributed._tools.mem_tracker, {why}; "
+                           f"{TESTED} is tested): {INSTALL}") from None
     from .memory import measure_step
 
     report = Report.model_validate(analyze(graph, batch=batch, optimizer=optimizer, device="cpu", foreach=foreach,
-                                           amp=amp))
+                                           amp=amp, freeze=freeze, checkpoint=checkpoint))
     m = report.totals.memory
     result.optimizer, result.foreach = optimizer, foreach
     if m.training_peak_bytes is None:
         notes.append("no simulated peak: a layer kind has no training rule yet (see totals.partial)")
         return
     try:
-        measured = measure_step(export_source(graph), batch=batch, optimizer=optimizer, foreach=foreach, amp=amp)
+        measured = measure_step(export_source(graph), batch=batch, optimizer=optimizer, foreach=foreach, amp=amp,
+                                freeze=report.freeze, checkpoint=tuple(tuple(s) for s in report.checkpoint))
     except Exception as e:  # e.g. training-mode BN on one value per channel
         notes.append(f"no training-step measurement: {type(e).__name__}: {_first_line(e)}")
         return
@@ -249,6 +298,11 @@ def _volume(shape) -> str:
     if shape is None:
         return "not run"
     return f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else "x".join(map(str, shape[1:]))
+
+
+def _dims(shape) -> str:
+    """A PyTorch shape as written in the docs: 2 x 10."""
+    return " x ".join(map(str, shape))
 
 
 def _torch_message(e: BaseException) -> str:

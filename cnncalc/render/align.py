@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    return [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
+    return [max(map(len, column)) for column in zip(header, *rows)]
 
 
 def line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool], columns: Sequence[int]) -> str:

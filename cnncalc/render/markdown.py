@@ -1,11 +1,15 @@
-"""The table as GitHub-flavoured markdown, then totals, fit, warnings and assumptions."""
+"""The table as GitHub-flavoured markdown, then totals, fit, warnings and assumptions.
+
+The layer column carries the branch gutter (render/structure.py) with non-breaking spaces,
+which markdown keeps where it would drop plain ones."""
 
 from __future__ import annotations
 
 import re
 
-from .columns import COLUMNS, NAME, cells, header
+from .columns import COLUMNS, Column, cells, header
 from .sections import fit_lines, totals_lines
+from .structure import display_name, fold, gutters
 
 _INLINE = re.compile(r"([\\`*_~\[\]<&|])")
 _ORDERED = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
@@ -28,13 +32,23 @@ def escape(text: str, bullet: bool = False) -> str:
     return "\\" + text if text.startswith(("#", ">", "+", "-")) else _ORDERED.sub(r"\1\\\2", text)
 
 
-def render_markdown(report) -> str:
-    lines = ["| " + " | ".join(map(escape, header(report))) + " |",
-             "|" + "|".join("---:" if c.right else "---" for c in COLUMNS) + "|"]
-    for r in report["layers"]:
-        row = [escape(cell) for cell in cells(r)]
-        # the branch depth's indentation is HTML on purpose: markdown drops leading spaces
-        row[NAME] = "&nbsp;&nbsp;" * r["depth"] + row[NAME] + ("" if r["fits"] else " ⚠")
+def label(gutter: str, row: dict) -> str:
+    """The layer cell: the gutter (its spaces as &nbsp;, HTML on purpose: markdown drops leading
+    spaces), the name with any implied padding, the misfit marker."""
+    return gutter.replace(" ", "&nbsp;") + escape(display_name(row)) + ("" if row["fits"] else " ⚠")
+
+
+def render_markdown(report, depth: int | None = None, columns: tuple[Column, ...] | None = None) -> str:
+    """`depth` folds rows into the design's blocks; `columns` (columns.select) replaces the default ones."""
+    chosen = COLUMNS if columns is None else columns
+    name = next((i for i, c in enumerate(chosen) if c.key == "name"), None)
+    lines = ["| " + " | ".join(map(escape, header(report, chosen))) + " |",
+             "|" + "|".join("---:" if c.right else "---" for c in chosen) + "|"]
+    view = fold(report, depth)
+    for r, gutter in zip(view, gutters(view)):
+        row = [escape(cell) for cell in cells(r, report, chosen)]
+        if name is not None:
+            row[name] = label(gutter, r)
         lines.append("| " + " | ".join(row) + " |")
     lines += _section("Totals", [f"{name}: {text}" for name, text in totals_lines(report)])
     lines += _section("Fit", fit_lines(report))

@@ -18,7 +18,8 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
     state = {"sgd": "no state", "momentum": "1 copy of the params", "adam": "2 copies of the params"}
     return _peak_lines(report) + [
         ("params", f"{t['params']:,} ({short(t['params'])}; weights {weights:,} + biases {biases:,}), "
-                   f"{binary(m['params_bytes'])} as {report['dtype']}"),
+                   f"{binary(m['params_bytes'])} as {report['dtype']}"
+                   + (f"; {t['trainable_params']:,} trainable" if report.get("freeze") is not None else "")),
         ("buffers", f"{t['buffers']:,} (BN running mean and variance), {binary(m['buffers_bytes'])}"),
         ("MACs", f"{t['macs']:,} ({short(t['macs'])}) per image"),
         ("FLOPs", f"{t['flops']:,} ({short(t['flops'])}) per image, counted as 2 x MACs"),
@@ -36,7 +37,7 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
 
 
 PHASES = {"forward": "in the forward pass", "loss": "computing the loss", "backward": "in the backward pass",
-          "optimizer": "in the optimizer step"}
+          "recompute": "recomputing a checkpointed segment in the backward pass", "optimizer": "in the optimizer step"}
 
 
 def _peak_lines(report: dict) -> list[tuple[str, str]]:
@@ -61,6 +62,10 @@ def _peak_lines(report: dict) -> list[tuple[str, str]]:
     step = (f"the last of {micro} accumulated micro-batches of {batch}" if micro > 1 else
             f"one training step at batch {batch}")
     amp = f", autocast {report['amp']}" if report.get("amp") else ""
+    if report.get("freeze") is not None:
+        amp += f", rows 1-{report['freeze']} frozen"
+    if report.get("checkpoint"):
+        amp += ", rows " + ", ".join(f"{a}-{b}" for a, b in report["checkpoint"]) + " checkpointed"
     return _budget_lines(report) + [
         ("training peak", f"{binary(m['training_peak_bytes'])} for {step} "
                           f"({report['optimizer']}, {impl}, {report.get('device', 'cuda')} rules{amp}), {where}: "

@@ -3,65 +3,110 @@
 Written by hand rather than with rich: every cell is one line, so aligning columns is all
 there is to do (render/align.py), and rich spends about a millisecond a row measuring cells
 (170 ms for ResNet-50), more than the whole plan. Colour is plain ANSI, only on a terminal.
+
+With a `width` (a terminal's, or COLUMNS) the default columns give way until the table fits
+and the text sections wrap at word boundaries; without one (a pipe, a file) nothing is hidden
+or wrapped, so every line can be read whole by a script.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from . import align
-from .columns import COLUMNS, GIVE_WAY, NAME, cells, header
+from .columns import COLUMNS, GIVE_WAY, Column, cells, header
 from .sections import fit_lines, totals_lines
-from .units import label
+from .structure import ASCII, UNICODE, fold, labels
 
 BOLD, RED, YELLOW, RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
-WRAP = 100  # width of the text sections when the output has no width (a pipe or a file)
-RIGHT = [c.right for c in COLUMNS]
+LABEL = 16  # the width of a totals line's label
+MIN_WRAP = 20  # a text section never wraps narrower than this
 
 
-def render_table(report: dict, width: int | None = None, color: bool = False) -> str:
-    """The table and its sections; `width` (a terminal's) hides the columns that give way until
-    the table fits, None keeps them all."""
-    titles = header(report)
+def render_table(report: dict, width: int | None = None, color: bool = False, depth: int | None = None,
+                 columns: tuple[Column, ...] | None = None, ascii: bool = False) -> str:
+    """The table and its sections. `width` (a terminal's) hides the default columns that give way
+    until the table fits and wraps the sections; None keeps every column and line whole. `depth`
+    folds the rows into the design's blocks (render/structure.py); `columns` (columns.select) are
+    shown as asked, none giving way; `ascii` draws the branch gutter without box characters."""
+    chosen = COLUMNS if columns is None else columns
+    give_way = GIVE_WAY if columns is None else ()
+    name = next((i for i, c in enumerate(chosen) if c.key == "name"), None)
+    right = [c.right for c in chosen]
+    titles = header(report, chosen)
+    view = fold(report, depth)
+    names = labels(view, ASCII if ascii else UNICODE) if name is not None else None
     rows = []
     misfit = []
-    for r in report["layers"]:
-        row = cells(r)
-        row[NAME] = label(r) + ("" if r["fits"] else " !")
+    for i, r in enumerate(view):
+        row = cells(r, report, chosen)
+        if names is not None:
+            row[name] = names[i] + ("" if r["fits"] else " !")
         rows.append(row)
         misfit.append(not r["fits"])
 
-    widths = align.widths(titles, rows)
-    columns, hidden = align.visible(widths, GIVE_WAY, width)
-    text_width = width or max(WRAP, sum(widths[c] + 2 for c in columns) - 2)
+    heads = title_lines(titles)
+    widths = align.widths(heads[0], [*heads[1:], *rows])
+    shown, hidden = align.visible(widths, give_way, width)
 
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if color and code else text
 
-    out = [paint(align.line(titles, widths, RIGHT, columns), BOLD)]
+    out = [paint(align.line(head, widths, right, shown), BOLD) for head in heads]
     for row, bad in zip(rows, misfit):
-        text = align.line(row, widths, RIGHT, columns)
-        if bad and color:  # the misfit marker in red
-            name = row[NAME]
-            text = text.replace(name, name[:-2] + paint(" !", RED), 1)
+        text = align.line(row, widths, right, shown)
+        if bad and color and name is not None:  # the misfit marker in red
+            label = row[name]
+            text = text.replace(label, label[:-2] + paint(" !", RED), 1)
         out.append(text)
     if hidden:
-        note = (f"(hidden to fit {width} columns: {', '.join(titles[i] for i in hidden)}; widen the terminal or "
-                f"use --format markdown)")
-        out.extend(paint(w, YELLOW) for w in textwrap.wrap(note, width=text_width, break_on_hyphens=False))
+        note = (f"(hidden to fit {width} columns: {', '.join(titles[i] for i in hidden)}; widen the terminal, "
+                f"choose them with --columns, or use --format markdown)")
+        out.extend(paint(w, YELLOW) for w in wrap(note, width, "", ""))
     out.append("")
 
-    def section(title: str, lines: list[str], code: str = "") -> None:
+    def section(title: str, lines: list[str], code: str = "", hang: str = "    ") -> None:
         if not lines:
             return
         out.append(paint(title, BOLD))
         for text in lines:
-            wrapped = textwrap.wrap(text, width=max(text_width - 2, 20), initial_indent="  ", subsequent_indent="  ",
-                                    break_long_words=False, break_on_hyphens=False) or ["  "]
-            out.extend(paint(w, code) for w in wrapped)
+            out.extend(paint(w, code) for w in wrap(text, width, "  ", hang))
 
-    section("Totals", [f"{name:<16} {text}" for name, text in totals_lines(report)])
+    section("Totals", [f"{name:<{LABEL}} {text}" for name, text in totals_lines(report)], hang=" " * (LABEL + 3))
     section("Fit", fit_lines(report), "" if report["fits"] else YELLOW)
     section("Warnings", report["warnings"], YELLOW)
     section("Assumptions", report["assumptions"])
     return "\n".join(out) + "\n"
+
+
+# spaces that wrapping keeps: inside a size (44.6 MiB), a place (line 7, column 20) and around the
+# operators of arithmetic ((224 - 7 + 2*3)/2 + 1 = 112.5), held by a character no text holds while
+# the text is wrapped
+_GLUE = "\x00"
+_UNIT = r"(\d) (B|KiB|MiB|GiB|TiB|PiB)\b|\b(line|column|row|batch|stride) (\d)"
+_OPERATOR = r"([\d)]) ([-+=]) (?=[\d(])"  # compiled on first use (re caches them): a pipe never wraps
+
+
+def title_lines(titles: list[str]) -> list[list[str]]:
+    """The header as one line, or as two where a title ends in a parenthesis, which goes below it
+    (`memory/image` over `(float32)`): a column is then as wide as its numbers, not its title."""
+    split = [t.rsplit(" (", 1) if t.endswith(")") and " (" in t else [t] for t in titles]
+    if all(len(parts) == 1 for parts in split):
+        return [titles]
+    return [[parts[0] for parts in split], ["(" + parts[1] if len(parts) == 2 else "" for parts in split]]
+
+
+def wrap(text: str, width: int | None, first: str = "", hang: str = "  ") -> list[str]:
+    """One line when there is no width (a pipe keeps every line whole); else wrapped at word
+    boundaries (never inside a word, at a hyphen (CONV3-64 stays whole), inside a size or an
+    arithmetic), continuation lines indented by `hang` (less where the width is too small)."""
+    if width is None:
+        return [first + text]
+    if width - len(hang) < MIN_WRAP:
+        hang = first
+    glued = re.sub(_OPERATOR, f"\\1{_GLUE}\\2{_GLUE}",
+                   re.sub(_UNIT, lambda m: _GLUE.join(filter(None, m.groups())), text.replace(_GLUE, " ")))
+    lines = textwrap.wrap(glued, width=max(width, len(hang) + MIN_WRAP), initial_indent=first,
+                          subsequent_indent=hang, break_long_words=False, break_on_hyphens=False) or [first]
+    return [line.replace(_GLUE, " ") for line in lines]

@@ -21,7 +21,9 @@ def _cells(entry) -> tuple[str, ...]:
             f"{totals['macs']:,} ({short(totals['macs'])})", rf_text(_rf(r)), entry.source)
 
 
-def render_zoo(entries, fmt: str) -> str:
+def render_zoo(entries, fmt: str, width: int | None = None) -> str:
+    """The list as `fmt`. A `width` (a terminal's) is met by shortening the sources (with "…"),
+    then hiding the receptive field: a name, which the user types, is never cut."""
     if fmt == "json":
         data = [{"name": e.name, "title": e.title, "source": e.source, "published": e.published,
                  "input": e.report["input"], "params": e.report["totals"]["params"],
@@ -41,4 +43,38 @@ def render_zoo(entries, fmt: str) -> str:
         ]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(e)) + " |" for e in entries]
         return "\n".join(lines) + "\n"
-    return "\n".join(align.align(COLUMNS, [_cells(e) for e in entries], RIGHT)) + "\n"
+    rows = [_cells(e) for e in entries]
+    return "\n".join(_fit(rows, width)) + "\n"
+
+
+SOURCE = COLUMNS.index("source")
+RF = COLUMNS.index("RF at the last spatial layer")
+MIN_SOURCE = 12  # a source cut shorter than this says nothing: the column goes instead
+
+
+def _fit(rows: list[tuple[str, ...]], width: int | None) -> list[str]:
+    """The aligned lines within `width` (None: whole): the source column cut to what is left, then the
+    receptive field hidden, then the source; the other columns are never cut."""
+    shown = list(range(len(COLUMNS)))
+    widths = align.widths(COLUMNS, rows)
+    if width is not None:
+        for drop in (RF, SOURCE):
+            others = sum(widths[i] + 2 for i in shown if i != SOURCE) - (2 if SOURCE not in shown else 0)
+            room = width - others - 2
+            if SOURCE in shown and room >= MIN_SOURCE:
+                widths[SOURCE] = min(widths[SOURCE], room)
+                rows = [r[:SOURCE] + (_cut(r[SOURCE], room),) + r[SOURCE + 1:] for r in rows]
+                break
+            shown.remove(drop)
+    lines = [align.line(COLUMNS, widths, RIGHT, shown)] + [align.line(r, widths, RIGHT, shown) for r in rows]
+    hidden = [COLUMNS[i] for i in range(len(COLUMNS)) if i not in shown]
+    if hidden:
+        import textwrap
+
+        lines += textwrap.wrap(f"(hidden to fit {width} columns: {', '.join(hidden)}; see --format markdown)",
+                               width=max(width, 20), break_on_hyphens=False)
+    return lines
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[:room - 1].rstrip() + "…"
