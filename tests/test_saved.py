@@ -41,6 +41,9 @@ V = 8 * 8 * 4  # values of an 8x8x4 volume
     ("INPUT 8x8x3 -> CONV3-4 -> LRN", [0, V_IN * F, V * F + ((4 + 5 - 1) * 8 * 8 + 2 * V) * F]),
     # a locally connected layer keeps its unfolded input: C_in*k*k values per output position
     ("INPUT 8x8x3 -> LOCAL3-4", [0, 3 * 3 * 3 * 8 * 8 * F]),
+    # ... in a buffer at least as large as its input: a stride larger than the kernel leaves fewer columns
+    # (2*1*1 * 6*6) than input values (12*12*2), and the input's size is kept (measured with saved_tensors_hooks)
+    ("INPUT 12x12x2 -> CONV1-2 -> LOCAL1-3/2p0", [0, 12 * 12 * 2 * F, max(2 * 1 * 1 * 6 * 6, 12 * 12 * 2) * F]),
     # views, upsampling and merges keep nothing; FC keeps its (flattened) input
     ("INPUT 8x8x3 -> FLATTEN -> FC-2", [0, 0, V_IN * F]),
     ("INPUT 8x8x3 -> UPSAMPLE2", [0, 0]),

@@ -243,6 +243,18 @@ def test_activation_chains_save_what_pytorch_saves_and_train(chain):
     assert result.saved_actual == result.saved_expected
 
 
+@pytest.mark.parametrize("design", [
+    "INPUT 12x12x2 -> CONV1-2 -> LOCAL1-3/2p0",  # the case: 1,440 B predicted against 2,304 B
+    "INPUT 12x12x4 -> CONV1-4 -> LOCAL2-3/3p1", "INPUT 12x12x4 -> CONV1-4 -> LOCAL(filters=3, kernel=1x2, s=2x1, p=0)",
+    "INPUT 12x12x2 -> CONV1-2 -> LOCAL3-3p0", "INPUT 13x13x2 -> LOCAL2-3/3p0 -> FC-2",
+    "INPUT 32x32x3 -> POOL2 -> CONV3-8",  # nothing before the first layer with parameters saves anything
+])
+def test_local_and_leading_layers_save_what_pytorch_saves(design):
+    result = verify(design, device="cpu", batch=2)
+    assert result.ok, result.notes
+    assert result.saved_actual == result.saved_expected
+
+
 def test_verify_checks_its_settings_like_plan():
     with pytest.raises(cnncalc.SettingsError, match="optional must be include or exclude, got 'exlude'"):
         verify("INPUT 8x8x3 -> POOL2?", optional="exlude")

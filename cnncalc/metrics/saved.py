@@ -102,7 +102,10 @@ def _nothing(item, x: Volume, y: Volume, protected: bool, size: int, device: str
 
 
 def _local(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
-    return False, False, x.c * layer.kernel[0] * layer.kernel[1] * y.h * y.w * size, 0
+    # the unfolded input (C*k*k values per output position), in a buffer at least as large as the input:
+    # measured, a stride larger than the kernel (fewer columns than input values) still keeps the input's size
+    cols = x.c * layer.kernel[0] * layer.kernel[1] * y.h * y.w
+    return False, False, max(cols, x.h * x.w * x.c) * size, 0
 
 
 def _pool(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:

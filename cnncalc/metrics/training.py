@@ -165,9 +165,9 @@ class _Timeline:
     An activation, keyed by its storage's number, counts as "saved" while a layer keeps it for
     backward, else "other"; every other key is a string or a tuple."""
 
-    def __init__(self, block: int, kept: dict[int, int], allocator: CachingAllocator | None = None) -> None:
+    def __init__(self, block: int, kept: dict[int, int]) -> None:
         self.live: dict[object, tuple[int, str]] = {}
-        self.allocator = allocator  # a model of the CUDA caching allocator, replaying the allocations
+        self.log: list | None = None  # (key, bytes, category) allocated, (key, None, "") freed, when recorded
         self.sums = dict.fromkeys(("params", "buffers", "gradients", "optimizer", "saved", "other"), 0)
         self.total = 0
         self.peak = Peak(0, "", None, {})
@@ -184,16 +184,16 @@ class _Timeline:
             self.live[key] = (size, category)
             self.sums[category] += size
             self.total += size
-            if self.allocator is not None and size:
-                self.allocator.malloc(key, size)
+            if self.log is not None:
+                self.log.append((key, size, category))
 
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:
             self.sums[entry[1]] -= entry[0]
             self.total -= entry[0]
-            if self.allocator is not None:
-                self.allocator.free(key)
+            if self.log is not None:
+                self.log.append((key, None, ""))
 
     def keep(self, sid: int, change: int) -> None:
         """A layer starts (+1) or stops (-1) keeping a storage for backward."""
@@ -256,17 +256,20 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
                                             "batch_1_bytes": None}
-    peak = peak_of(steps, storage_sizes, setup, batch)
+    logs: dict[str, list] | None = {"training": [], "inference": []} if setup.device == "cuda" else None
+    peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
     order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in order}}
-    memory["inference_peak_bytes"] = allocated(steps, storage_sizes, setup, "inference", batch)
-    if setup.device == "cuda":
+    memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch,
+                                               block=setup.block, device=setup.device, amp=setup.amp,
+                                               log=logs and logs["inference"])
+    if logs is not None:
         cuda = setup.cuda or Cuda(0, 0)
         around = cuda.context + cuda.workspace
-        reserved = cuda_reserved(steps, storage_sizes, setup, "training", batch)
-        inferring = cuda_reserved(steps, storage_sizes, setup, "inference", batch)
+        reserved = replay(logs["training"])
+        inferring = replay(logs["inference"])
         memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": cuda.context,
                           "workspace_bytes": cuda.workspace, "total_bytes": reserved + around,
                           "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
@@ -277,11 +280,11 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
 
 
 def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
-            fake: bool = False) -> Peak:
+            fake: bool = False, log: list | None = None) -> Peak:
     """The peak of one training step (see simulate)."""
     return simulate(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, optimizer=setup.optimizer,
                     foreach=setup.foreach, block=setup.block, device=setup.device, events=events,
-                    accumulate=setup.accumulate, amp=setup.amp, fake=fake)
+                    accumulate=setup.accumulate, amp=setup.amp, fake=fake, log=log)
 
 
 def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
@@ -335,12 +338,15 @@ def _search(peak, budget: int, most: int) -> int:
 
 
 def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, block: int = 1,
-              device: str = "cuda", amp: int | None = None) -> int:
+              device: str = "cuda", amp: int | None = None, log: list | None = None) -> int:
     """The peak of a forward pass in evaluation mode under no_grad: parameters, buffers, the batch and
     the outputs still to be read; nothing is kept for a backward pass, dropout passes its input on.
-    `amp`: under autocast (metrics/amp.py)."""
+    `amp`: under autocast (metrics/amp.py); `log` records the allocations (see simulate)."""
     t = _Timeline(block, {})
+    t.log = log
     _model(t, steps, dtype_bytes)
+    if log is not None:
+        log.append(FORWARD)
     _evaluate_any(t, steps, storage_sizes, dtype_bytes, batch, device, amp)
     return t.peak.bytes
 
@@ -384,37 +390,49 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
 MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
 
 
-def _end_of_step(t: _Timeline) -> None:
-    """Free everything but the network and the optimizer's state (the loop drops the batch, zero_grad the
-    gradients)."""
-    for key in [k for k, (_, category) in t.live.items() if category not in MODEL]:
-        t.free(key)
-    t.kept.clear()
+FORWARD, OPTIMIZER = ("#forward", None, ""), ("#optimizer", None, "")  # markers in a recorded log
 
 
 def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
     """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
-    passes): the network is moved to the device, the first step creates the optimizer's state after its
-    backward, the second runs in the steady state (metrics/allocator.py)."""
-    dtype_bytes, amp, optimizer = setup.dtype_bytes, setup.amp, setup.optimizer
+    passes) from a fresh process: the simulated step's allocations, recorded once and replayed."""
+    log: list = []
+    if mode == "inference":
+        inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=CUDA_BLOCK, device="cuda",
+                  amp=setup.amp, log=log)
+    else:
+        peak_of(steps, storage_sizes, setup._replace(device="cuda"), batch, log=log)
+    return replay(log)
+
+
+def replay(log: list) -> int:
+    """A recorded step replayed through the model of the CUDA caching allocator (metrics/allocator.py):
+    the network moved to the device, a first step whose optimizer state appears at its optimizer step,
+    then a step in the steady state; the bytes reserved then."""
+    start = log.index(FORWARD)
+    before, step = log[:start], log[start + 1:]
     allocator = CachingAllocator()
-    t = _Timeline(CUDA_BLOCK, {}, allocator)
-    _model(t, steps, dtype_bytes)
+    for key, size, category in before:  # the network
+        if category in ("params", "buffers"):
+            allocator.malloc(key, size)
+    state = [entry for entry in before if entry[2] == "optimizer"]
     for first in (True, False):
-        if mode == "inference":
-            _evaluate_any(t, steps, storage_sizes, dtype_bytes, batch, "cuda", amp)
-        else:
-            run = _step(steps, storage_sizes, dtype_bytes, batch, CUDA_BLOCK, "cuda", None, amp, timeline=t)
-            run.accumulating = setup.accumulate > 1 and not first
-            if not first:
-                run.steady_state(optimizer, model=False)
-            run.forward()
-            run.loss()
-            run.backward()
-            if first:
-                run.optimizer_state(optimizer)
-            run.optimizer_step(optimizer, setup.foreach)
-        _end_of_step(t)
+        if not first:
+            for key, size, category in before:  # the steady state: what lives from step to step
+                if size is not None and key not in allocator.used:
+                    allocator.malloc(key, size)
+        for key, size, category in step:
+            if key == OPTIMIZER[0]:
+                if first:  # the optimizer's state appears at its first step
+                    for k, n, _ in state:
+                        allocator.malloc(k, n)
+            elif size is None:
+                allocator.free(key)
+            elif key not in allocator.used:
+                allocator.malloc(key, size)
+        kept = {key for key, _, category in before if category in MODEL}
+        for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
+            allocator.free(key)
     return allocator.reserved
 
 
@@ -456,16 +474,21 @@ def _readers(steps: list[Step]) -> dict[int, int]:
 
 def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, optimizer: str,
              foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None,
-             accumulate: int = 1, amp: int | None = None, fake: bool = False) -> Peak:
+             accumulate: int = 1, amp: int | None = None, fake: bool = False, log: list | None = None) -> Peak:
     """The peak of one training step (see the module's docstring); `block`: allocation granularity;
+    `log`, a list, receives every allocation and free (for the CUDA allocator's model), with markers
+    where the forward pass and the optimizer step start;
     `events`, a list, receives (phase, row, live bytes) after every operation. With `accumulate` > 1
     the gradients of that many micro-batches of `batch` are summed before the optimizer's step: the
     last micro-batch starts with every parameter's gradient alive, and its backward adds each new
     gradient into it in place. `amp`: the bytes of autocast's dtype (metrics/amp.py; the parameters
     are then float32); `fake`: FakeTensorMode's rules where they differ (amp only)."""
     run = _step(steps, storage_sizes, dtype_bytes, batch, block, device, events, amp, fake=fake)
+    run.t.log = log
     run.accumulating = accumulate > 1
     run.steady_state(optimizer)
+    if log is not None:
+        log.append(FORWARD)
     run.forward()
     run.loss()
     run.backward()
@@ -780,6 +803,8 @@ class _TrainingStep:
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
         """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while
         the last one's lives (the for-loop)."""
+        if self.t.log is not None:
+            self.t.log.append(OPTIMIZER)
         if optimizer != "adam":
             return
         t, size = self.t, self.dtype_bytes
