@@ -35,13 +35,10 @@ def tuning_cases(text: str) -> list[dict]:
     start in place; and both together."""
     import cnncalc
 
+    from cnncalc.planner import top_level_items
+
     report = cnncalc.plan(text, device="cpu")
-    items, start = [], None
-    for r in report.layers[1:]:
-        start = r.index if start is None else start
-        if r.depth == 0:
-            items.append((start, r.index))
-            start = None
+    items = top_level_items(report.model_dump()["layers"])
     inplace = {r.index for r in report.layers if r.kind in ("act", "dropout")}
     branches = [(a, b) for a, b in items if a != b and a not in inplace]
     chain = [i for i in items if i[0] not in inplace]

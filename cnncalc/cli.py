@@ -267,7 +267,7 @@ def plan_command(
         "--depth", min=1, metavar="N",
         help="Fold the table's rows into the design's blocks: 1 shows the top-level items, a block call, "
              "a [..] group or a branch as one row, and X*N as one row marked xN, each with the sums of its "
-             "rows; 2 opens them one level; and so on. JSON and CSV keep every layer (and list the blocks).",
+             "rows; 2 opens them one level; and so on. JSON and CSV keep every layer (JSON lists the blocks).",
         show_default="every layer")] = None,
     columns: Annotated[Optional[str], typer.Option(
         "--columns", metavar="KEYS",
@@ -323,7 +323,8 @@ def check_command(
         if report["fits"]:
             inp = report["input"]
             notes = report["notes"]
-            also = f"; {len(notes)} not exactly, leaving no input unseen (notes below)" if notes else ""
+            also = (f"; {len(notes)} not exactly, dropping only padding or what a stride always skips (notes below)"
+                    if notes else "")
             width = output_width()
             print(wrapped(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})"
                           f"{also}", width))
@@ -523,6 +524,10 @@ Examples:
 SweepFormat = _choices("SweepFormat", (*FORMATS, "jsonl"))
 SWEEP_EXTENSIONS = {**EXTENSION_FORMATS, ".jsonl": "jsonl", ".ndjson": "jsonl"}
 PROGRESS_AT = 1000  # sweeps of at least this many points show a progress bar on a terminal
+# A sweep allocates and frees millions of small objects while its caches hold many more: collecting
+# the youngest generation every 50,000 allocations rather than 700 makes it about 20% faster
+# (benchmarks/sweep.py, which uses the same setting). The command owns its process: set here only.
+SWEEP_GC = (50_000, 20, 20)
 
 
 def _memory_options(batch, dtype, optimizer, device, foreach, amp, budget, budget_for, fit_rule, optional,
@@ -641,6 +646,9 @@ def sweep_command(
                        max_points=max_points, jobs=jobs,
                        **_memory_options(batch, dtype, optimizer, device, foreach, amp, budget, budget_for,
                                          fit_rule, optional, max_layers, input_size))
+        import gc
+
+        gc.set_threshold(*SWEEP_GC)
         bar = _sweep_progress(result.total)
         if bar is not None:
             result.progress = bar[1]

@@ -135,7 +135,7 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
         raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
     cuda = training.Cuda(parse_bytes(cuda_context, "the CUDA context", zero=True),
                          parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
-    check_precision(dtype, amp, optimizer, budget_for)
+    check_precision(dtype, amp, optimizer)
     if fit_rule not in fit.RULES:
         raise SettingsError(f"unknown fit rule '{fit_rule}' (choose from {', '.join(fit.RULES)})")
     if max_input and budget is None:
@@ -146,7 +146,10 @@ def run(text: str, *, defines: list[str] | tuple[str, ...] = (), input: str | tu
     walker.checkpoint = parse_segments(checkpoint, amp)
     data = walker.report()
     if max_input and data["budget"] is not None and data["budget"]["max_batch"] is not None:
-        data["budget"]["max_input"] = largest_input(walker)
+        data["budget"]["max_input"] = found = largest_input(walker)
+        if found is None:
+            data["warnings"].append(f"no square input at batch {batch} fits the budget with every window fitting "
+                                    f"(budget.max_input is null)")
     return Planned(data, walker.spans)
 
 
@@ -175,7 +178,7 @@ def largest_input(base: _Walker) -> dict | None:
         steps, sizes = walker.steps, walker.storages.sizes
         if not training.supported(steps):
             return None
-        return training.held(steps, sizes, base.setup, base.budget_for, base.batch)
+        return training.held(steps, sizes, base.setup, base.budget_mode, base.batch)
 
     memo: dict[int, int | None] = {}
 
@@ -237,12 +240,14 @@ def parse_bytes(value, what: str = "a memory budget", zero: bool = False) -> int
             raise SettingsError(f"a memory size is a number and a unit, such as 8GiB, 512MiB or 16GB "
                                 f"(GiB and MiB binary, GB and MB decimal); got '{value}'")
     size = int(number * UNITS[unit])
+    if size != number * UNITS[unit]:
+        raise SettingsError(f"{what} is a whole number of bytes, got '{value}' ({number * UNITS[unit]:g} B)")
     if not (0 if zero else 1) <= size <= 2**60:
         raise SettingsError(f"{what} is from {0 if zero else 1} byte{'s' if zero else ''} to 1 EiB, got '{value}'")
     return size
 
 
-def check_precision(dtype: str, amp: str | None, optimizer: str, budget_for: str) -> None:
+def check_precision(dtype: str, amp: str | None, optimizer: str) -> None:
     """Refuse the combinations of --dtype, --amp and training that mean nothing."""
     if amp is not None and amp not in amp_rules.AMP:
         raise SettingsError(f"unknown amp dtype '{amp}' (choose from {', '.join(amp_rules.AMP)})")
@@ -253,16 +258,22 @@ def check_precision(dtype: str, amp: str | None, optimizer: str, budget_for: str
         raise SettingsError(f"{dtype} is an inference type: an optimizer ({optimizer}) means nothing with it")
 
 
-def _ranges(rows: list[int]) -> str:
-    """1, 4-9, 12 (at most a dozen ranges shown)."""
-    runs: list[list[int]] = []
-    for r in rows:
-        if runs and r == runs[-1][1] + 1:
-            runs[-1][1] = r
-        else:
-            runs.append([r, r])
-    shown = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:12]]
-    return ", ".join(shown) + (", ..." if len(runs) > 12 else "")
+def top_level_items(rows: list[dict]) -> list[tuple[int, int]]:
+    """(first row, last row) of every top-level item of a report's rows: a layer, or a branch from
+    its first arm's row to its merge row (the next row at depth 0)."""
+    items, start = [], None
+    for r in rows[1:]:
+        start = r["index"] if start is None else start
+        if r["depth"] == 0:
+            items.append((start, r["index"]))
+            start = None
+    return items
+
+
+def _items_text(items: list[tuple[int, int]]) -> str:
+    """'1, 2, 3, 4, 5-11, 12, ...' (at most 16 items shown)."""
+    shown = [f"{a}" if a == b else f"{a}-{b}" for a, b in items[:16]]
+    return ", ".join(shown) + (", ..." if len(items) > 16 else "")
 
 
 def check_freeze(freeze, amp: str | None) -> int | None:
@@ -277,8 +288,9 @@ def check_freeze(freeze, amp: str | None) -> int | None:
 
 def parse_segments(segments, amp: str | None) -> list[tuple[int, int]]:
     """Checkpointed segments as (first row, last row): from pairs or 'A-B' texts (a single row: 'A')."""
-    if isinstance(segments, (str, tuple)) and segments and not isinstance(segments[0], (tuple, list, str)):
-        segments = [segments]
+    if isinstance(segments, str) or (isinstance(segments, (tuple, list)) and len(segments) == 2
+                                     and all(isinstance(n, int) for n in segments)):
+        segments = [segments]  # one segment: "5-20" or (5, 20)
     out = []
     for seg in segments or ():
         if isinstance(seg, str):
@@ -289,7 +301,8 @@ def parse_segments(segments, amp: str | None) -> list[tuple[int, int]]:
             seg = (int(parts[0]), int(parts[-1]))
         if (not isinstance(seg, (tuple, list)) or len(seg) != 2
                 or not all(isinstance(n, int) and not isinstance(n, bool) for n in seg) or not 1 <= seg[0] <= seg[1]):
-            raise SettingsError(f"a checkpointed segment is (first row, last row) with 1 <= first <= last, got {seg!r}")
+            shown = f"{seg[0]}-{seg[1]}" if isinstance(seg, (tuple, list)) and len(seg) == 2 else repr(seg)
+            raise SettingsError(f"a checkpointed segment is rows FIRST-LAST with 1 <= FIRST <= LAST, got {shown}")
         out.append((seg[0], seg[1]))
     if out and amp is not None:
         raise SettingsError("activation checkpointing under --amp is not simulated yet: use one or the other")
@@ -353,6 +366,7 @@ class _Walker:
         self.amp: str | None = None  # autocast's dtype (metrics/amp.py), the parameters float32
         self.freeze: int | None = None  # the rows 1..freeze do not train (their parameters are frozen)
         self.checkpoint: list[tuple[int, int]] = []  # checkpointed row ranges
+        self.inplace_rows: set[int] = set()  # rows that overwrite their input (saved.runs_inplace)
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
@@ -408,8 +422,9 @@ class _Walker:
         totals["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in self.steps if s.trainable)
         if self.freeze is not None and self.peaks and not any(s.trainable and (s.weights or s.biases)
                                                               for s in self.steps):
-            raise SettingsError(f"freeze {self.freeze} freezes every parameter: nothing would train (the last row "
-                                f"with parameters must come after row {self.freeze})")
+            last = max((i for i, s in enumerate(self.steps) if s.weights or s.biases), default=0)
+            raise SettingsError(f"freeze {self.freeze} freezes every parameter: nothing would train (the design has "
+                                f"rows 1 to {len(self.rows) - 1}; the last with parameters is row {last})")
         budget = None
         if self.peaks and self.dtype in memory.TRAINABLE:
             budget = training.add_peaks(totals, self.steps, self.storages.sizes, self.setup, batch=self.batch,
@@ -419,10 +434,13 @@ class _Walker:
                                                                           "inference", self.batch)
             self.warnings.append(f"{self.dtype} is an inference type: no training step is simulated "
                                  f"(training_peak_bytes is null)")
+            totals["memory"].update(training_peak_bytes=None, peak=None, cuda=None)
             if self.budget is not None:
-                most, one = training.largest_batch(self.steps, self.storages.sizes, self.budget,
-                                                   self.setup._replace(cuda=None), "inference")
+                most, one = training.largest_batch(self.steps, self.storages.sizes, self.budget, self.setup,
+                                                   self.budget_mode)
                 budget = {"bytes": self.budget, "for": "inference", "max_batch": most, "batch_1_bytes": one}
+        if budget is not None:
+            budget["max_input"] = None
         return {"schema": SCHEMA, "input": self.volume(inp.size), "batch": self.batch, "dtype": self.dtype,
                 "amp": self.amp, "freeze": self.freeze,
                 "checkpoint": [list(seg) for seg in self.checkpoint], "optimizer": self.optimizer, "device": self.device, "foreach": self.foreach,
@@ -437,12 +455,7 @@ class _Walker:
     def mark_segments(self) -> None:
         """Mark the steps of each checkpointed segment, after checking it is whole top-level items
         (layers or branches) that the export can wrap, and does not start by overwriting its input."""
-        items, start = [], None  # (first row, last row) of every top-level item
-        for r in self.rows[1:]:
-            start = r["index"] if start is None else start
-            if r["depth"] == 0:
-                items.append((start, r["index"]))
-                start = None
+        items = top_level_items(self.rows)
         starts = {a for a, _ in items}
         ends = {b for _, b in items}
         last = 0
@@ -451,17 +464,23 @@ class _Walker:
                 raise SettingsError(f"checkpointed rows {a}-{b}: the design has rows 1 to {len(self.rows) - 1}")
             if a not in starts or b not in ends:
                 raise SettingsError(f"checkpointed rows {a}-{b} must be whole top-level items (a layer, or a branch "
-                                    f"from its first arm's row to its merge row): items start at rows "
-                                    f"{_ranges(sorted(starts))}")
+                                    f"from its first arm's row to its merge row); the top-level items are rows "
+                                    f"{_items_text(items)}")
             if a <= last:
                 raise SettingsError(f"checkpointed rows {a}-{b} overlap the segment before them")
             last = b
-            first = next((s for s in self.steps[a:b + 1] if s.kind not in ("id", "flatten")), None)
-            if first is not None and first.kind in ("act", "dropout") and getattr(first.item, "inplace", False):
-                raise SettingsError(f"checkpointed rows {a}-{b} start with an in-place {first.item.name}: it would "
-                                    f"overwrite the input the checkpoint keeps (start the segment a row earlier)")
+            first = next((i for i in range(a, b + 1) if self.steps[i].kind not in ("id", "flatten")), None)
+            if first in self.inplace_rows:
+                raise SettingsError(f"checkpointed rows {a}-{b} start with {self.steps[first].item.name} in place: it "
+                                    f"would overwrite the input the checkpoint keeps (start the segment with the "
+                                    f"item before, or write {self.steps[first].item.word}(inplace=false))")
             for i in range(a, b + 1):
                 self.steps[i] = self.steps[i]._replace(ckpt=n)
+
+    @property
+    def budget_mode(self) -> str:
+        """What a budget must hold: a training step or inference (always inference for int8)."""
+        return self.budget_for if self.dtype in memory.TRAINABLE else "inference"
 
     @property
     def setup(self) -> training.Setup:
@@ -571,6 +590,8 @@ class _Walker:
             memory_bytes = None
         else:
             memory_bytes = rule(item, y) * self.size
+        if kind == "act" and saved.runs_inplace(item, flow.protected):
+            self.inplace_rows.add(len(self.rows))
         owns = n_params is None or n_params > 0
         trainable = self.freeze is None or len(self.rows) > self.freeze or not owns
         saves, after = saved.apply(item, x, y, flow, owns and trainable, self.size, self.storages.device)

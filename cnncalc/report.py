@@ -138,7 +138,7 @@ class PeakBreakdown(_Model):
 
 
 class Peak(_Model):
-    phase: str  # forward, loss, backward or optimizer
+    phase: str  # forward, loss, backward, recompute (a checkpointed segment, in backward) or optimizer
     index: int | None  # the row running at the peak; null outside the layers (the loss, the optimizer step)
     breakdown: PeakBreakdown
 

@@ -247,9 +247,6 @@ def test_input_fix_search_spends_its_budget_on_validation_too():
 
 
 # -- the coverage rule (the default): a misfit leaves real input unseen, a note does not ------------------------
-def window(size: int, kernel: int, pad: int, stride: int, ceil: bool = False) -> Window:
-    return Window("H", size, kernel, pad, stride, slide(size, kernel, stride, pad, ceil), ceil)
-
 
 @pytest.mark.parametrize("w, verdict", [
     (window(224, 7, 3, 2), "note"),  # ResNet's stem: (224 + 2*3 - 7) % 2 = 1 row uncovered, padding (3) only

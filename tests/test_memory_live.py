@@ -106,10 +106,7 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
 
 def _middle_item(report) -> tuple[int, int]:
     """The rows of the middle top-level item (a layer, or a branch from its first arm to its merge)."""
-    items, start = [], None
-    for r in report.layers[1:]:
-        start = r.index if start is None else start
-        if r.depth == 0:
-            items.append((start, r.index))
-            start = None
+    from cnncalc.planner import top_level_items
+
+    items = top_level_items(report.model_dump()["layers"])
     return items[len(items) // 2]

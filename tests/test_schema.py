@@ -73,3 +73,23 @@ def test_cli_prints_the_shipped_schema():
 
     result = CliRunner().invoke(app, ["schema"])
     assert result.exit_code == 0 and json.loads(result.output) == schema.load()
+
+
+@pytest.mark.parametrize("args", [
+    ["resnet18", "--device", "cpu"], ["resnet18", "--dtype", "int8", "--budget", "1GiB"],
+    ["resnet18", "--budget", "4GiB"], ["resnet18", "--budget", "4GiB", "--max-input"],
+    ["resnet18", "--amp", "bfloat16", "--freeze", "9"], ["resnet18", "--checkpoint", "5-11", "--fit-rule", "notes"],
+    ["INPUT 8x8x3 -> CONV3-4 -> LOCAL3-4 -> FC-2"],  # LOCAL: no training rule, the peaks null
+])
+def test_what_the_command_line_writes_validates(args):
+    # the command line builds the contract as plain dicts (planner.run), not through the pydantic models
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    result = CliRunner().invoke(app, ["plan", *args, "-f", "json"])
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 0:
+        VALIDATOR.validate(json.loads(result.output))
+    else:  # --amp with --freeze is refused with a one-line error
+        assert result.output.startswith("error: ") and "Traceback" not in result.output

@@ -252,7 +252,9 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
         text = f"{axis}: {arithmetic(fit)} is not a whole number; {effect}{fix_text}"
         texts.append(text)
         verdict = judge(fit, rule)
-        heading = "does not fit" if verdict == "misfit" else "does not fit exactly, but leaves no input unseen"
+        heading = ("does not fit" if verdict == "misfit" else
+                   "does not fit exactly (a note, it drops no more than its stride always skips)" if dropped(fit) else
+                   "does not fit exactly (a note, no input is dropped)")
         problems.append({
             "index": index, "name": layer.name, "line": line, "column": column, "axis": axis,
             "arithmetic": arithmetic(fit), "output": fit.out, "uncovered": uncovered(fit), "dropped": dropped(fit),

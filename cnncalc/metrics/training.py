@@ -252,10 +252,10 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
     or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits."""
     memory = totals["memory"]
     if not supported(steps):
-        memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None)
+        memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None, cuda=None)
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
-                                            "batch_1_bytes": None}
+                                            "batch_1_bytes": None, "max_input": None}
     logs: dict[str, list] | None = {"training": [], "inference": []} if setup.device == "cuda" else None
     peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
     order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
@@ -265,6 +265,7 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
     memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch,
                                                block=setup.block, device=setup.device, amp=setup.amp,
                                                log=logs and logs["inference"])
+    memory["cuda"] = None
     if logs is not None:
         cuda = setup.cuda or Cuda(0, 0)
         around = cuda.context + cuda.workspace
@@ -276,7 +277,7 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
     if budget is None:
         return None
     most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for)
-    return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one}
+    return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one, "max_input": None}
 
 
 def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
@@ -418,10 +419,10 @@ def replay(log: list) -> int:
     state = [entry for entry in before if entry[2] == "optimizer"]
     for first in (True, False):
         if not first:
-            for key, size, category in before:  # the steady state: what lives from step to step
+            for key, size, _ in before:  # the steady state: what lives from step to step
                 if size is not None and key not in allocator.used:
                     allocator.malloc(key, size)
-        for key, size, category in step:
+        for key, size, _ in step:
             if key == OPTIMIZER[0]:
                 if first:  # the optimizer's state appears at its first step
                     for k, n, _ in state:

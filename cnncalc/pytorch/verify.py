@@ -8,7 +8,7 @@ import warnings
 
 from pydantic import BaseModel
 
-from ..errors import CnnCalcError
+from ..errors import CnnCalcError, SettingsError
 from ..expand import MAX_LAYERS
 from ..planner import analyze, check_batch, design_graph
 from ..report import Report
@@ -122,6 +122,8 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     if optimizer not in OPTIMIZERS:
         raise CnnCalcError(f"unknown optimizer '{optimizer}' (choose from {', '.join(OPTIMIZERS)})")
     check_batch(batch)
+    if not memory and (amp is not None or freeze is not None or checkpoint):
+        raise SettingsError("--amp, --freeze and --checkpoint change the measured training step: they need --memory")
     graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
     report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}

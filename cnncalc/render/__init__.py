@@ -42,7 +42,8 @@ def check_view(fmt: str, depth: int | None, columns: str | None):
         given = " and ".join(f"--{name}" for name, value in (("depth", depth), ("columns", columns))
                              if value is not None)
         raise SettingsError(f"{given} shape{'s' * (' and ' not in given)} the table and markdown; {fmt.upper()} "
-                            f"always lists every layer with every key (the folding is in its 'blocks')")
+                            f"always lists every layer with every key" + (" (the folding is in its 'blocks')" if fmt == "json"
+                                                                             else ""))
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
         raise SettingsError(f"depth is a whole number from 1 (the top-level items), got {depth!r}")
     if columns is None:

@@ -95,12 +95,10 @@ def _budget_lines(report: dict) -> list[tuple[str, str]]:
     held = " on the GPU (reserved + context + workspaces)" if report["totals"]["memory"].get("cuda") else ""
     lines = [("budget", f"{size}: the largest {batch} for {what}{held} is {budget['max_batch']:,} "
                         f"({batch} {budget['max_batch'] + 1:,} does not fit)")]
-    if "max_input" in budget:
-        x = budget["max_input"]
+    x = budget.get("max_input")
+    if x:  # asked for and found (none found: a warning says so)
         lines.append(("largest input", f"{x['h']}x{x['w']}x{x['c']} at batch {report['batch']}: every window fits "
-                                       f"and {what} fits {size}" if x else
-                                       f"none: no square input at batch {report['batch']} fits {size} with every "
-                                       f"window fitting"))
+                                       f"and {what} fits {size}"))
     return lines
 
 
