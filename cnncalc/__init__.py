@@ -152,5 +152,6 @@ def __getattr__(name: str):
 
 
 __version__ = "0.3.0"
-__all__ = ["plan", "check", "compare", "sweep", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError", "SettingsError",
+__all__ = ["plan", "check", "compare", "sweep", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError",
+           "SettingsError",
            "__version__"]

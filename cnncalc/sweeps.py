@@ -1,0 +1,955 @@
+"""Sweep a design over a grid of bindings: `cnncalc sweep DESIGN --vary N=1..4 --vary C=32,64,128`.
+
+The design is parsed once. Each point of the grid binds its values as `-D` definitions would
+(variables, blocks, layer defaults such as `conv.filters`), or sets the input size or the batch;
+only the expansion is redone, and only when a definition changed (a point that varies only the
+input or the batch reuses the expanded graph). The measures each point needs decide how it is
+walked: the measures of one pass over the layers (params, MACs, memory, fit, receptive field)
+take a lean walk here, which sums the rows without building them; the saved-tensor
+rules, the training simulation or a budget take the planner's own walk. Either way a point's
+numbers are `plan`'s for the same bindings (tests/test_sweep.py checks this on random grids).
+
+A point that cannot be computed (a kernel larger than its input, groups that do not divide) is
+counted and summarised by reason; it never stops the sweep. Rows are yielded as they are
+computed, in constant memory, unless an ordering needs them: `sort` without `top` keeps every
+row that passes, `sort` with `top` keeps the best `top`, `pareto` keeps the current front;
+`summary` says which.
+
+The ranges (`--vary`):
+    NAME=V1,V2,...     the values as written (numbers, true/false, sizes, any -D value without a comma)
+    NAME=A..B          every whole number from A to B
+    NAME=A..B:STEP     from A to B in steps of STEP
+    items mix: N=1,2,4..16:4.  NAME is a variable, a block, a layer default (conv.filters), `input`
+    (HxWxC sizes, or a side S for S x S with the design's channels) or `batch`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from . import measures as M
+from .dsl import ast
+from .dsl import names as dsl_names
+from .dsl.parser import Parser, parse
+from .errors import CnnCalcError, SettingsError, Source, Span
+from .expand import MAX_LAYERS, OPTIONAL_MODES, _Expander
+from .layers import GLOBAL_KINDS, MAX_VALUE, Branch, Input, Layer, LayerGraph, Volume
+from .metrics import UNSUPPORTED, fit, memory, receptive, shapes
+from .metrics.macs import MACS
+from .metrics.params import PARAMS
+from .where import Names, condition, keys
+
+SCHEMA = "cnncalc.sweep/1"
+MAX_POINTS = 10_000_000  # the default limit on a grid's size (--max-points)
+DEFAULT_COLUMNS = ("params", "macs", "forward_bytes", "training_peak_bytes", "fits")
+SPECIAL = ("input", "batch")  # varied names that are settings, not definitions
+GRAPHS = 256  # expanded graphs kept for reuse across points
+SHARED = 50_000  # layers, block expansions and counts kept across points; then they start afresh
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_INT = re.compile(r"[0-9]+")
+
+
+# -- the ranges --------------------------------------------------------------------------------------
+class Values(Sequence):
+    """The values of one varied name: ranges and single values, in order, never materialised."""
+
+    def __init__(self, parts: list[range | list]) -> None:
+        self.parts = parts
+        self.length = sum(len(p) for p in parts)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int):
+        for part in self.parts:
+            if i < len(part):
+                return part[i]
+            i -= len(part)
+        raise IndexError(i)
+
+    def __iter__(self):
+        for part in self.parts:
+            yield from part
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(p, range) or all(isinstance(v, int) for v in p) for p in self.parts)
+
+
+class Vary:
+    """One `--vary NAME=...`: the name, its values, and the text it was read from (for carets)."""
+
+    def __init__(self, name: str, values: Values, source: Source, name_span: tuple[int, int]) -> None:
+        self.name, self.values, self.source, self.name_span = name, values, source, name_span
+
+    def error(self, message: str, start: int | None = None, end: int | None = None) -> SettingsError:
+        start, end = (self.name_span if start is None else (start, end if end is not None else start + 1))
+        return SettingsError(message, Span(self.source, start, max(end, start + 1)))
+
+    def __repr__(self) -> str:
+        return f"Vary({self.name!r}, {len(self.values)} values)"
+
+
+def parse_vary(text: str) -> Vary:
+    """`N=1..4`, `C=32,64,128`, `W=16..512:16`, `input=32x32x3,64x64x3`, `conv.bias=true,false`."""
+    source = Source(text, "--vary")
+
+    def error(message: str, start: int, end: int | None = None) -> SettingsError:
+        return SettingsError(message, Span(source, start, max(end if end is not None else start + 1, start + 1)))
+
+    name_text, eq, spec = text.partition("=")
+    name = name_text.strip()
+    lead = len(name_text) - len(name_text.lstrip())
+    if not eq:
+        raise error("expected NAME=VALUES, such as N=1..4, C=32,64,128 or W=16..512:16", 0, len(text))
+    if not _NAME.fullmatch(name):
+        raise error(f"'{name}' is not a name: a variable (N), a block, a layer default (conv.filters), input "
+                    f"or batch", lead, lead + len(name))
+    parts: list[range | list] = []
+    offset = len(name_text) + 1
+    singles: list = []
+    for item in spec.split(","):
+        start = offset + len(item) - len(item.lstrip())
+        offset += len(item) + 1
+        value = item.strip()
+        if not value:
+            raise error(f"an empty value in --vary {name}=: write values between the commas", start)
+        if ".." in value and not value.startswith("["):
+            low, _, rest = value.partition("..")
+            high, colon, step = rest.partition(":")
+            numbers = [low.strip(), high.strip()] + ([step.strip()] if colon else [])
+            if not all(_INT.fullmatch(n) for n in numbers):
+                raise error(f"a range is A..B or A..B:STEP with whole numbers, such as 1..4 or 16..512:16; "
+                            f"got '{value}'", start, start + len(value))
+            a, b, s = int(numbers[0]), int(numbers[1]), int(numbers[2]) if colon else 1
+            if max(a, b) > MAX_VALUE:
+                raise error("numbers in a range are at most 10^15", start, start + len(value))
+            if s < 1:
+                raise error(f"the step of {value} must be at least 1", start, start + len(value))
+            if a > b:
+                raise error(f"the range {value} is empty: write the smaller number first ({b}..{a})",
+                            start, start + len(value))
+            if singles:
+                parts.append(singles)
+                singles = []
+            parts.append(range(a, b + 1, s))
+        else:
+            singles.append(int(value) if _INT.fullmatch(value) else value)
+    if singles:
+        parts.append(singles)
+    return Vary(name, Values(parts), source, (lead, lead + len(name)))
+
+
+def vary_from(name: str, values) -> Vary:
+    """A library caller's `vary={"N": range(1, 5), "C": [32, 64]}` entry (or a "N=1..4" text)."""
+    if isinstance(values, str):
+        return parse_vary(f"{name}={values}")
+    if isinstance(values, range):
+        parts = [values]
+    else:
+        try:
+            items = list(values)
+        except TypeError:
+            items = [values]
+        parts = [[_text_value(v) for v in items]]
+    text = f"{name}=..."
+    vary = Vary(name, Values(parts), Source(text, "vary"), (0, len(name)))
+    if not _NAME.fullmatch(name):
+        raise vary.error(f"'{name}' is not a name: a variable (N), a block, a layer default (conv.filters), "
+                         f"input or batch")
+    return vary
+
+
+def _text_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (tuple, list)):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+# -- the fast walk --------------------------------------------------------------------------------
+class _Totals:
+    """One pass over an expanded graph for the "walk" measures, the planner's rules row by row
+    (shapes, params, MACs, stored memory, fit, receptive field) summed on the way, no rows kept.
+    A layer's numbers at an input are computed once and kept (layers are immutable, and the
+    expansion shares equal ones across points: _Expansion)."""
+
+    MEMO = 100_000  # (layer, input) entries kept; then the memo starts afresh
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.memo: dict = {}
+        self.asked = self.computed = 0  # rows looked up, rows computed
+
+    def run(self, graph: LayerGraph) -> dict:
+        if len(self.memo) > self.MEMO:
+            self.memo.clear()
+        self.params = self.buffers = self.macs = self.stored = self.rows = 0
+        self.partial: set[str] = set()
+        self.fits = True
+        self.spatial = True  # no global layer (GAP, FC, FLATTEN) yet
+        self.last_rf = receptive.START
+        x, rf = self.walk([graph.input], graph.input.size, receptive.START)
+        self.walk(graph.items, x, rf)
+        return {"params": self.params, "buffers": self.buffers, "macs": self.macs, "stored": self.stored,
+                "rows": self.rows, "fits": self.fits, "rf": self.last_rf, "partial": self.partial}
+
+    def walk(self, items, x: Volume, rf):
+        memo = self.memo
+        for item in items:
+            if type(item) is Branch:
+                outs, fields, names = [], [], []
+                for arm in item.arms:
+                    y, f = self.walk(arm, x, rf)
+                    outs.append(y)
+                    fields.append(f)
+                    names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else
+                                 ("ID" if not arm else "a merge"))
+                y = shapes.merge(item.kind, outs, names, item.span)
+                rf, _ = receptive.merge(fields)
+                known = (y, True, *self.numbers(item, x, y))
+                rule = None
+            else:
+                known = memo.get((item, x))
+                self.asked += 1
+                if known is None:
+                    self.computed += 1
+                    y, windows = shapes.output(item, x)
+                    ok = windows is None or (windows[0].fits and windows[1].fits) or not any(
+                        fit.judge(w, self.rule) == "misfit" for w in windows if not w.fits)
+                    known = memo[(item, x)] = (y, ok, *self.numbers(item, x, y))
+                rule = receptive.RECEPTIVE[item.kind]
+            y, ok, params, buffers, macs, stored, partial = known
+            self.rows += 1
+            self.params += params
+            self.buffers += buffers
+            self.macs += macs
+            self.stored += stored
+            if not ok:
+                self.fits = False
+            if partial:
+                self.partial.update(partial)
+            if rule is UNSUPPORTED:
+                self.partial.add("rf")
+                rf = None
+            elif rule is not None and rf is not None:
+                rf = rule(item, rf, x)
+            if self.spatial:
+                if item.kind in GLOBAL_KINDS:
+                    self.spatial = False
+                else:
+                    self.last_rf = rf
+            x = y
+        return x, rf
+
+    @staticmethod
+    def numbers(item, x: Volume, y: Volume) -> tuple:
+        """(params, buffers, MACs, stored elements, the metrics not known) of one row, by the planner's
+        tables; an UNSUPPORTED arm adds nothing and is named."""
+        kind = item.kind
+        partial = []
+        params = buffers = macs = stored = 0
+        rule = PARAMS[kind]
+        if rule is UNSUPPORTED:
+            partial.append("params")
+        else:
+            weights, biases, buffers, _ = rule(item, x, y)
+            params = weights + biases
+        rule = MACS[kind]
+        if rule is UNSUPPORTED:
+            partial.append("macs")
+        else:
+            macs = rule(item, x, y)
+        rule = memory.STORED[kind]
+        if rule is UNSUPPORTED:
+            partial.append("memory")
+        elif rule(item, y):
+            stored = y.h * y.w * y.c
+        return params, buffers, macs, stored, tuple(partial)
+
+
+class _Expansion(_Expander):
+    """The expander, with what it builds kept across points (`shared`):
+      - a layer node read with the same values of the names it may read (its own settings' names and
+        those of every layer default), under the same defaults, is the same layer, built once;
+      - a block call with the same arguments, under the same definitions of every block it reaches and
+        the same values of every variable they read (and the same defaults), at the same depth, makes
+        the same rows: counted and expanded once;
+      - the check that every variable is bound depends only on which names are defined: done once.
+    Anything unusual (a name that does not evaluate, an alias of a block) is left to the expander,
+    uncached. The structure records (`LayerGraph.blocks`) are not kept: a sweep reports no blocks."""
+
+    def __init__(self, design, overrides, input_size, optional: str, max_layers: int, shared: dict) -> None:
+        super().__init__(design, overrides, input_size, optional, max_layers)
+        self.shared = shared
+        self.signature: tuple | None = None
+        self.block_signatures: dict = {}
+
+    def run(self) -> LayerGraph:
+        graph = super().run()
+        if getattr(graph, "blocks", None):
+            graph.blocks = []
+        return graph
+
+    def settings_signature(self) -> tuple:
+        """The layer defaults as written, and the values of the names they read."""
+        if self.signature is None:
+            names = tuple(dict.fromkeys(v.name for statement in self.defaults.values()
+                                        for v in ast.variables_in(statement.value)))
+            self.default_names = names
+            self.signature = (tuple(self.defaults.items()),
+                              tuple(self.variable(n, None) if n in self.variables else None for n in names))
+        return self.signature
+
+    def check_free_variables(self, chain) -> None:
+        key = (chain, frozenset(self.variables), frozenset(self.blocks))
+        checked = self.shared["checked"]
+        if key not in checked:
+            super().check_free_variables(chain)
+            checked[key] = True
+
+    def layer(self, node, local):
+        stats = self.shared["stats"]
+        try:
+            defaults = self.settings_signature()
+            free = self.shared["free"]
+            names = free.get(node)
+            if names is None:
+                own = [v.name for value in (*node.positional, *node.args.values()) for v in ast.variables_in(value)]
+                names = free[node] = tuple(dict.fromkeys((*own, *self.default_names)))
+            values = tuple(local[n] if n in local else self.variable(n, node.span) if n in self.variables else None
+                           for n in names)
+        except CnnCalcError:
+            return super().layer(node, local)
+        key = (node, defaults, values)
+        layers = self.shared["layers"]
+        layer = layers.get(key)
+        stats[0] += 1
+        if layer is None:
+            stats[1] += 1
+            layer = layers[key] = super().layer(node, local)
+        return layer
+
+    def block_key(self, node, local) -> tuple | None:
+        """What a block call's rows depend on, or None where the call is unusual (left uncached)."""
+        block = self.blocks.get(node.name)
+        if block is None or len(node.args or ()) != len(block.params) or node.name in self.calls:
+            return None
+        try:
+            args = tuple(self.eval(a, local) for a in node.args or ())
+            signature = self.block_signatures.get(block)
+            if signature is None:
+                signature = self.block_signatures[block] = self.reached(block)
+            return (block, args, signature, self.settings_signature(), self.depth, self.include_optional)
+        except CnnCalcError:
+            return None
+
+    def reached(self, block) -> tuple:
+        """The blocks a block reaches (their definitions) and the variables they read (their values)."""
+        direct = self.shared["direct"]
+        seen: dict[str, None] = {}
+        parts = []
+        stack = [block]
+        while stack:
+            b = stack.pop()
+            names = direct.get(b)
+            if names is None:
+                names = direct[b] = tuple(dsl_names._collect(b.body, frozenset(b.params), {}))
+            for name in names:
+                if name in seen:
+                    continue
+                seen[name] = None
+                if name in self.blocks:
+                    parts.append((name, self.blocks[name]))
+                    stack.append(self.blocks[name])
+                elif name in self.variables:
+                    parts.append((name, self.variable(name, None)))
+                else:
+                    parts.append((name, None))
+        return tuple(parts)
+
+    def count(self, node, local):
+        if type(node) is not ast.Ref:
+            return super().count(node, local)
+        key = self.block_key(node, local)
+        counts = self.shared["counts"]
+        n = None if key is None else counts.get(key)
+        if n is None or n + 1 > self.max_layers:
+            n = super().count(node, local)
+            if key is not None:
+                counts[key] = n
+        return n
+
+    def expand(self, node, local, out, *args, **kwargs):
+        if type(node) is not ast.Ref:
+            return super().expand(node, local, out, *args, **kwargs)
+        key = self.block_key(node, local)
+        expansions = self.shared["expansions"]
+        known = None if key is None else expansions.get(key)
+        if known is None:
+            items: list = []
+            super().expand(node, local, items, *args, **kwargs)
+            if key is not None:
+                expansions[key] = (items, self.count(node, local))
+            out.extend(items)
+            return None
+        items, rows = known
+        if hasattr(self, "row"):
+            self.row += rows  # the next rows' numbers, as the expander counts them
+        out.extend(items)
+        return None
+
+
+def _shared(stats: list[int]) -> dict:
+    """What _Expansion keeps across points; `stats`: [layers asked for, layers built]."""
+    return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "stats": stats}
+
+
+def walk_values(totals: dict, dtype_bytes: int, batch: int, optimizer: str) -> dict:
+    """The "walk" measures from a lean walk's sums, by the planner's formulas (memory.totals)."""
+    params_bytes = totals["params"] * dtype_bytes
+    forward_image = totals["stored"] * dtype_bytes
+    forward = forward_image * batch
+    rf = totals["rf"]
+    return {"params": totals["params"], "buffers": totals["buffers"], "macs": totals["macs"],
+            "flops": 2 * totals["macs"], "activations": totals["stored"], "forward_bytes": forward,
+            "forward_bytes_per_image": forward_image, "params_bytes": params_bytes,
+            "training_bytes": params_bytes * (2 + memory.OPTIMIZER_STATE[optimizer])
+            + totals["buffers"] * dtype_bytes + 2 * forward,
+            "fits": totals["fits"], "rows": totals["rows"], "rf": None if rf is None else max(rf[0])}
+
+
+# -- the sweep ----------------------------------------------------------------------------------------
+class Settings:
+    """What every point shares: plan()'s settings, checked once."""
+
+    def __init__(self, *, input=None, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
+                 device: str = "cuda", foreach: bool | None = None, budget=None, budget_for: str = "training",
+                 accumulate: int = 1, cuda_context=memory.CUDA_CONTEXT, cuda_workspace=memory.CUDA_WORKSPACE,
+                 fit_rule: str = "coverage", amp: str | None = None, optional: str = "include",
+                 max_layers: int = MAX_LAYERS) -> None:
+        from . import planner
+        from .metrics import training
+
+        if dtype not in memory.DTYPE_BYTES:
+            raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
+        if optimizer not in memory.OPTIMIZER_STATE:
+            raise SettingsError(f"unknown optimizer '{optimizer}' (choose from {', '.join(memory.OPTIMIZER_STATE)})")
+        planner.check_batch(batch)
+        planner.check_device(device, foreach)
+        if budget_for not in memory.BUDGET_FOR:
+            raise SettingsError(f"a budget is for {' or '.join(memory.BUDGET_FOR)}, got '{budget_for}'")
+        if not isinstance(accumulate, int) or isinstance(accumulate, bool) or not 1 <= accumulate <= MAX_VALUE:
+            raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
+        planner.check_precision(dtype, amp, optimizer)
+        if fit_rule not in fit.RULES:
+            raise SettingsError(f"unknown fit rule '{fit_rule}' (choose from {', '.join(fit.RULES)})")
+        if optional not in OPTIONAL_MODES:
+            raise SettingsError(f"optional must be include or exclude, got '{optional}'")
+        if not isinstance(max_layers, int) or max_layers < 1:
+            raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
+        self.input = None if input is None else planner.parse_size(input) if isinstance(input, str) \
+            else planner.check_size(input)
+        self.batch, self.dtype, self.optimizer, self.device, self.foreach = batch, dtype, optimizer, device, foreach
+        self.budget = None if budget is None else planner.parse_bytes(budget)
+        self.budget_for, self.accumulate, self.fit_rule, self.amp = budget_for, accumulate, fit_rule, amp
+        self.optional, self.max_layers = optional, max_layers
+        self.cuda = training.Cuda(planner.parse_bytes(cuda_context, "the CUDA context", zero=True),
+                                  planner.parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
+        self.dtype_bytes = memory.DTYPE_BYTES[dtype]
+
+    def public(self) -> dict:
+        return {"input": None if self.input is None else str(self.input), "batch": self.batch, "dtype": self.dtype,
+                "optimizer": self.optimizer, "amp": self.amp, "device": self.device, "budget": self.budget,
+                "budget_for": self.budget_for, "accumulate": self.accumulate, "fit_rule": self.fit_rule,
+                "optional": self.optional}
+
+
+class Failures:
+    """Points that could not be computed, grouped by reason: the message with its numbers masked
+    and its position, so that one layer's kernel being too large at many sizes is one reason."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple, list] = {}
+        self.count = 0
+
+    @staticmethod
+    def reason(error: CnnCalcError) -> tuple[str, int, str]:
+        """(the message, its position, the text to show): what add() needs, small enough to send
+        from a worker process."""
+        return error.message, error.span.start if error.span is not None else -1, str(error)
+
+    def add(self, reason: tuple[str, int, str], index: int, point: dict) -> None:
+        self.count += 1
+        message, start, text = reason
+        key = (re.sub(r"\d+", "#", message), start)
+        group = self.groups.get(key)
+        if group is None:
+            self.groups[key] = [1, text, index, point]
+        else:
+            group[0] += 1
+
+    def summary(self) -> list[dict]:
+        ordered = sorted(self.groups.values(), key=lambda g: (-g[0], g[2]))
+        return [{"reason": message, "count": count, "example": {"index": index, "point": point}}
+                for count, message, index, point in ordered]
+
+
+class Sweep:
+    """An iterable of the grid's rows (dicts): `index` (the point's place in the grid, the last
+    --vary changing fastest), `point` (its bindings) and the `columns`' measures; with `pareto`,
+    `ties` (the other rows of the front equal to it on every named measure). `total` is the grid's
+    size; `summary` is complete once the rows have been read."""
+
+    def __init__(self, design, *, vary, where: str | None = None, sort: str | None = None, top: int | None = None,
+                 pareto: str | None = None, columns: str | Sequence[str] | None = None, defines=(),
+                 label: str | None = None, max_points: int = MAX_POINTS,
+                 progress: Callable[[int], None] | None = None, jobs: int = 1, **settings) -> None:
+        from . import _defines, _design
+
+        self._spec = dict(design=design, vary=vary, where=where, sort=sort, top=top, pareto=pareto, columns=columns,
+                          defines=defines, label=label, max_points=max_points, **settings)
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0:
+            raise SettingsError(f"jobs is a number of processes (0: one per core), got {jobs!r}")
+        self.jobs = jobs or os.cpu_count() or 1
+
+        from .expand import excerpt
+
+        text, label = _design(design, label)
+        self.label = label
+        self.name = label or excerpt(text, 60)  # the design as the header names it
+        self.settings = Settings(**settings)
+        self.progress = progress
+        self.design = parse(text, label)
+        self.defines = list(_defines(defines))
+        self.overrides = [Parser(Source(d, f"-D {d}")).definition() for d in self.defines]
+        self._statements: dict[tuple[str, object], object] = {}
+        self.varied = self._varies(vary)
+        self.total = math.prod(len(v.values) for v in self.varied)
+        if not isinstance(max_points, int) or max_points < 1:
+            raise SettingsError(f"max_points must be at least 1, got {max_points!r}")
+        if self.total > max_points:
+            raise SettingsError(f"the sweep has {self.total:,} points, more than the limit of {max_points:,} "
+                                f"(narrow the ranges, or raise --max-points)")
+        self._check_names()
+        names = Names({v.name: v.values.numeric for v in self.varied})
+        self.where = None if where is None else condition(where, names)
+        self.sort = [] if sort is None else keys(sort, names, "--sort")
+        self.pareto = [] if pareto is None else keys(pareto, names, "--pareto")
+        if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
+            raise SettingsError(f"top must be a whole number of at least 1, got {top!r}")
+        self.top = top
+        if pareto is not None and len(self.pareto) < 2:
+            raise SettingsError("a Pareto front needs at least two measures, such as --pareto -macs,+params")
+        self.columns = self._columns(columns)
+        read = [*self.columns, *(self.where.names if self.where else ()), *(n for n, _ in self.sort),
+                *(n for n, _ in self.pareto)]
+        self.needs = M.costliest(n for n in read if n in M.MEASURES)
+        if self.needs == "budget" and self.settings.budget is None:
+            raise SettingsError("max_batch needs a budget: add --budget 8GiB (budget= in the library)")
+        if self.settings.budget is not None and self.needs in ("walk", "plan"):
+            self.needs = "budget"  # a budget was asked for: its answer is computed (and max_batch shown)
+        self.summary: dict = {}
+        self._graphs: dict[tuple, LayerGraph] = {}
+        self._walker = _Totals(self.settings.fit_rule)
+        self._shared = _shared([0, 0])  # what expansions keep across points (_Expansion)
+        self.stats = {"expansions": 0}  # how much was reused: see cache()
+
+    # -- set-up -------------------------------------------------------------------------------------
+    def _varies(self, vary) -> list[Vary]:
+        if isinstance(vary, str):
+            vary = [vary]
+        if hasattr(vary, "items"):
+            varied = [vary_from(name, values) for name, values in vary.items()]
+        else:
+            varied = [v if isinstance(v, Vary) else parse_vary(v) for v in vary]
+        if not varied:
+            raise SettingsError("a sweep needs at least one --vary NAME=VALUES, such as --vary N=1..4")
+        seen: dict[str, Vary] = {}
+        for v in varied:
+            if v.name in seen:
+                raise v.error(f"'{v.name}' is varied twice: give all its values in one --vary")
+            if M.resolve(v.name) is not None:
+                raise v.error(f"'{v.name}' is a measure's name; a design variable of that name cannot be varied "
+                              f"here")
+            seen[v.name] = v
+            if v.name == "batch":
+                for value in v.values.parts:
+                    bad = next((x for x in (value if isinstance(value, list) else [value[0]])
+                                if not isinstance(x, int) or x < 1), None)
+                    if bad is not None:
+                        raise v.error(f"batch takes whole numbers of at least 1, got {bad!r}")
+            elif v.name == "input":
+                from .planner import parse_size
+
+                for part in v.values.parts:
+                    for value in part if isinstance(part, list) else ():
+                        if not isinstance(value, int):
+                            parse_size(value, "a varied input")
+            else:
+                for part in v.values.parts:
+                    for value in part if isinstance(part, list) else part[:1]:
+                        self._statement(v, value)
+        return varied
+
+    def _statement(self, vary: Vary, value):
+        """The parsed definition NAME=VALUE (parsed once per value)."""
+        key = (vary.name, value)
+        statement = self._statements.get(key)
+        if statement is None:
+            text = f"{vary.name}={value}"
+            statement = self._statements[key] = Parser(Source(text, f"--vary {text}")).definition()
+        return statement
+
+    def _check_names(self) -> None:
+        """A -D or a varied name that the design never uses is an error, as `plan`'s -D is."""
+        dsl_names.refuse_unused([self.design], self.overrides)
+        varied = [v for v in self.varied if v.name not in SPECIAL]
+        statements = [self._statement(v, v.values[0]) for v in varied]
+        unused = dsl_names.unused([self.design], [*self.overrides, *statements])
+        for v, statement in zip(varied, statements):
+            if statement in unused:
+                message = dsl_names.unused_error(statement, [dsl_names.Names(self.design)]).message
+                raise v.error(message.replace("this -D", "this --vary"))
+
+    def _columns(self, columns) -> list[str]:
+        if columns is None:
+            chosen = list(DEFAULT_COLUMNS)
+            if self.settings.budget is not None:
+                chosen.insert(chosen.index("fits"), "max_batch")
+            return chosen
+        if not isinstance(columns, str):
+            columns = ",".join(columns)
+        measures = Names()
+        chosen = [name for name, _ in keys(columns, measures, "--columns", signs=False)]
+        return chosen
+
+    def cache(self) -> dict:
+        """How much the sweep reused so far: expansions done, layers built of those asked for, and
+        layer rows computed of those walked (the lean walk), each with its hit rate."""
+        asked, built = self._shared["stats"]
+        walked, computed = self._walker.asked, self._walker.computed
+        return {"expansions": self.stats["expansions"], "layers_asked": asked, "layers_built": built,
+                "layer_hit_rate": 1 - built / asked if asked else None, "rows_walked": walked,
+                "rows_computed": computed, "row_hit_rate": 1 - computed / walked if walked else None}
+
+    # -- one point ------------------------------------------------------------------------------------
+    def graph(self, point: dict) -> LayerGraph:
+        """The expanded design at a point (the input set by the point or the settings)."""
+        s = self.settings
+        defines = tuple((v.name, point[v.name]) for v in self.varied if v.name not in SPECIAL)
+        graph = self._graphs.get(defines)
+        if graph is None:
+            statements = [*self.overrides, *(self._statement(v, point[v.name]) for v in self.varied
+                                             if v.name not in SPECIAL)]
+            base = s.input
+            side = point.get("input")
+            if isinstance(side, str):
+                from .planner import parse_size
+
+                base = parse_size(side)
+            self.stats["expansions"] += 1
+            if sum(len(v) for v in self._shared.values() if isinstance(v, dict)) > SHARED:
+                self._shared = _shared(self._shared["stats"])
+            graph = _Expansion(self.design, statements, base, s.optional, s.max_layers, self._shared).run()
+            if len(self._graphs) >= GRAPHS:
+                self._graphs.clear()
+            self._graphs[defines] = graph
+        if "input" in point:
+            size = point["input"]
+            if isinstance(size, int):
+                volume = Volume(size, size, graph.input.size.c)
+            else:
+                from .planner import parse_size
+
+                volume = parse_size(size)
+            if volume != graph.input.size:
+                graph = copy.copy(graph)  # the same layers, another input
+                graph.input = Input(graph.input.word, graph.input.span, size=volume)
+        return graph
+
+    def measure(self, point: dict) -> dict:
+        """The measures of one point: all of the "walk" ones, or all there are (the planner's walk)."""
+        s = self.settings
+        graph = self.graph(point)
+        batch = point.get("batch", s.batch)
+        if self.needs == "walk":
+            return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+        from .planner import _Walker
+
+        peaks = self.needs in ("peaks", "budget")
+        walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
+                         s.accumulate, peaks, s.cuda)
+        walker.fit_rule, walker.amp, walker.search_fixes = s.fit_rule, s.amp, False
+        data = walker.report()
+        return M.values(data, M.MEASURES)
+
+    # -- the rows -------------------------------------------------------------------------------------
+    def points(self) -> Iterator[tuple[int, dict]]:
+        names = [v.name for v in self.varied]
+        for index, combo in enumerate(itertools.product(*(v.values for v in self.varied))):
+            yield index, dict(zip(names, combo))
+
+    def point(self, index: int) -> dict:
+        """The bindings of the grid's point `index` (the last --vary changing fastest)."""
+        values = []
+        for v in reversed(self.varied):
+            index, i = divmod(index, len(v.values))
+            values.append((v.name, v.values[i]))
+        return dict(reversed(values))
+
+    def outcome(self, point: dict) -> tuple[dict | None, tuple | None]:
+        """(the measures, None), or (None, the failure's reason) for a point that cannot be computed."""
+        try:
+            return self.measure(point), None
+        except CnnCalcError as e:
+            return None, Failures.reason(e)
+
+    def results(self) -> Iterator[tuple[int, dict, dict | None, tuple | None]]:
+        """(index, point, measures, failure) for every point in order; with `jobs`, computed by that many
+        worker processes, a few chunks ahead of the reader (so memory stays bounded)."""
+        if self.jobs <= 1 or self.total < 2 * CHUNK:
+            for index, point in self.points():
+                yield (index, point, *self.outcome(point))
+            return
+        import multiprocessing
+        from collections import deque
+
+        global _WORKER
+        # Linux forks the workers, each a copy of this sweep, parsed and checked; elsewhere they start
+        # afresh and rebuild it (a script calling sweep(jobs=...) then needs `if __name__ == "__main__":`)
+        fork = sys.platform.startswith("linux")
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        starts = iter(range(0, self.total, CHUNK))
+        _WORKER = self if fork else None
+        with context.Pool(self.jobs, initializer=None if fork else _start_worker,
+                          initargs=() if fork else (self._spec,)) as pool:
+            pending = deque(pool.apply_async(_work, (start, min(start + CHUNK, self.total)))
+                            for start in itertools.islice(starts, 3 * self.jobs))
+            while pending:
+                batch = pending.popleft().get()
+                start = next(starts, None)
+                if start is not None:
+                    pending.append(pool.apply_async(_work, (start, min(start + CHUNK, self.total))))
+                for index, values, failure in batch:
+                    yield index, self.point(index), values, failure
+
+    def __iter__(self) -> Iterator[dict]:
+        failures = Failures()
+        computed = passed = 0
+        stopped = False
+        kept_most = 0
+        note = None
+        sorting = self._sort_key(self.sort) if self.sort else None
+        front = _Front(self.pareto) if self.pareto else None
+        kept: list[dict] = []
+        columns = self.columns
+        where = self.where
+        progress = self.progress
+        done = emitted = 0
+        next_report = 0.0
+        for index, point, values, failure in self.results():
+            done += 1
+            if progress is not None and done % 64 == 0 and time.monotonic() >= next_report:
+                next_report = time.monotonic() + 0.1
+                progress(done)
+            if failure is not None:
+                failures.add(failure, index, point)
+                continue
+            computed += 1
+            if where is not None and not where.test({**values, **point}):
+                continue
+            passed += 1
+            row = {"index": index, "point": point}
+            for name in columns:
+                row[name] = values[name]
+            if front is not None:
+                front.add(row, values)
+                kept_most = max(kept_most, len(front.rows))
+            elif sorting is not None:
+                kept.append((sorting(row, values), row))
+                if self.top is not None and len(kept) >= 2 * self.top:
+                    kept.sort(key=lambda pair: pair[0])
+                    del kept[self.top:]
+                kept_most = max(kept_most, len(kept))
+            else:
+                emitted += 1
+                yield row
+                if self.top is not None and emitted >= self.top:
+                    stopped = True
+                    break
+        if progress is not None:
+            progress(done)
+        shown: list[dict] = []
+        if front is not None:
+            rows = front.result()
+            order = self._sort_key(self.sort or self.pareto)
+            rows.sort(key=lambda row: order(row, front.values[row["index"]]))
+            shown = rows if self.top is None else rows[:self.top]
+            note = (f"--pareto keeps only the current front in memory (at most {kept_most:,} rows at once); "
+                    f"the front is {len(rows):,} rows")
+            self.summary["front"] = len(rows)
+            self.summary["ties"] = sum(1 for row in rows if row["ties"])
+        elif sorting is not None:
+            kept.sort(key=lambda pair: pair[0])
+            shown = [row for _, row in (kept if self.top is None else kept[:self.top])]
+            note = (f"--sort without --top keeps every row that passes in memory to sort them ({kept_most:,} rows)"
+                    if self.top is None else f"--sort with --top {self.top} keeps at most {2 * self.top:,} rows")
+        for row in shown:
+            emitted += 1
+            yield row
+        self.summary.update({
+            "points": self.total, "evaluated": done, "computed": computed, "failed": failures.count,
+            "filtered": computed - passed, "passed": passed, "shown": emitted,
+            "stopped": (f"--top {self.top} without --sort: stopped after the first {self.top} rows that pass"
+                        if stopped else None),
+            "kept": note, "failures": failures.summary()})
+
+    def _sort_key(self, order: list[tuple[str, int]]):
+        def key(row: dict, values: dict) -> tuple:
+            out = []
+            for name, direction in order:
+                value = values[name] if name in values else row["point"].get(name)
+                if value is None or not isinstance(value, (int, float)):
+                    out.append((1, 0))
+                else:
+                    out.append((0, -value if direction > 0 else value))
+            out.append(row["index"])
+            return tuple(out)
+
+        return key
+
+    def header(self) -> dict:
+        """What a rendering states before the rows: the design, the grid, the settings and options."""
+        return {"schema": SCHEMA, "design": self.name, "vary": {v.name: _describe(v.values) for v in self.varied},
+                "defines": self.defines, "settings": self.settings.public(), "points": self.total,
+                "where": None if self.where is None else self.where.text,
+                "sort": [f"{'+' if d > 0 else '-'}{n}" for n, d in self.sort],
+                "pareto": [f"{'+' if d > 0 else '-'}{n}" for n, d in self.pareto], "top": self.top,
+                "names": [v.name for v in self.varied], "columns": self.columns}
+
+
+CHUNK = 256  # points a worker process computes at a time
+_WORKER: Sweep | None = None  # in a worker process: its copy of the sweep
+
+
+def _start_worker(spec: dict) -> None:
+    global _WORKER
+    _WORKER = Sweep(**spec)
+
+
+def _work(start: int, stop: int) -> list[tuple]:
+    """(index, measures, failure) for the points start..stop-1, in a worker process."""
+    sweep = _WORKER
+    assert sweep is not None
+    out = []
+    for index in range(start, stop):
+        values, failure = sweep.outcome(sweep.point(index))
+        out.append((index, values, failure))
+    return out
+
+
+def _describe(values: Values) -> list:
+    """The values as a JSON list: a range as "A..B:STEP" text, single values as themselves."""
+    out = []
+    for part in values.parts:
+        if isinstance(part, range):
+            out.append(f"{part.start}..{part[-1]}" + (f":{part.step}" if part.step != 1 else ""))
+        else:
+            out.extend(part)
+    return out
+
+
+class _Front:
+    """The Pareto front, kept as rows arrive: a row stays while no other row is at least as good on
+    every named measure and better on one. Rows equal on every measure are all kept (ties)."""
+
+    def __init__(self, order: list[tuple[str, int]]) -> None:
+        self.order = order
+        self.rows: list[dict] = []
+        self.vectors: list[tuple] = []
+        self.values: dict[int, dict] = {}
+
+    def vector(self, row: dict, values: dict) -> tuple:
+        out = []
+        for name, direction in self.order:
+            value = values[name] if name in values else row["point"].get(name)
+            out.append(math.inf if value is None or not isinstance(value, (int, float))
+                       else (-value if direction > 0 else value))
+        return tuple(out)
+
+    def add(self, row: dict, values: dict) -> None:
+        v = self.vector(row, values)
+        if any(dominates(w, v) for w in self.vectors):
+            return
+        keep = [i for i, w in enumerate(self.vectors) if not dominates(v, w)]
+        if len(keep) != len(self.vectors):
+            for i in set(range(len(self.vectors))) - set(keep):
+                del self.values[self.rows[i]["index"]]
+            self.rows = [self.rows[i] for i in keep]
+            self.vectors = [self.vectors[i] for i in keep]
+        self.rows.append(row)
+        self.vectors.append(v)
+        self.values[row["index"]] = values
+
+    def result(self) -> list[dict]:
+        groups: dict[tuple, int] = {}
+        for v in self.vectors:
+            groups[v] = groups.get(v, 0) + 1
+        for row, v in zip(self.rows, self.vectors):
+            row["ties"] = groups[v] - 1
+        return list(self.rows)
+
+
+def dominates(a: tuple, b: tuple) -> bool:
+    """a is at least as good as b on every measure and better on one (smaller is better)."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def pareto_front(vectors: Sequence[tuple]) -> list[int]:
+    """The indices of the vectors (smaller is better on each axis) that no other vector dominates,
+    kept online as _Front does; tests check it against the definition."""
+    front: list[int] = []
+    for i, v in enumerate(vectors):
+        if any(dominates(vectors[j], v) for j in front):
+            continue
+        front = [j for j in front if not dominates(v, vectors[j])]
+        front.append(i)
+    return sorted(front)
+
+
+def sweep(design, *, vary, where: str | None = None, sort: str | None = None, top: int | None = None,
+          pareto: str | None = None, columns=None, defines=(), label: str | None = None,
+          max_points: int = MAX_POINTS, progress: Callable[[int], None] | None = None, jobs: int = 1,
+          **settings) -> Sweep:
+    """Sweep a design over a grid: an iterable of rows, one per point that passes `where`.
+
+    design: a design text, a built-in name or a Path (as plan()); vary: {"N": range(1, 5), "C": [32, 64],
+    "input": ["32x32x3", "64x64x3"], "batch": [32, 64]} or texts ["N=1..4", "C=32,64", "W=16..512:16"];
+    where: a condition ("params < 5M and training_peak < 8GiB and fits"); sort: "macs" or "-macs,+params"
+    (-: smaller first, +: larger first); top: keep the first (or best, with sort) this many; pareto:
+    "-macs,+params" (-: smaller is better), only the front is yielded; columns: the measures each row
+    holds (cnncalc.measures.MEASURES); defines: as plan()'s, for every point; progress: called with the
+    number of points done; max_points: refuse larger grids; jobs: worker processes (0: one per core;
+    each starts a Python, so it pays off from a few thousand points); settings: plan()'s (input, batch, dtype,
+    optimizer, amp, device, budget, ...).
+
+    Errors in the options raise CnnCalcError at once; points that cannot be computed are counted in
+    `summary["failures"]` by reason. Each row is {"index", "point", *columns}.
+
+    >>> rows = list(sweep("INPUT 32x32x3 -> CONV3-C -> RELU", vary={"C": [8, 16]}, columns="params"))
+    >>> [r["params"] for r in rows]  # (3*3*3)*C + C
+    [224, 448]
+    """
+    return Sweep(design, vary=vary, where=where, sort=sort, top=top, pareto=pareto, columns=columns,
+                 defines=defines, label=label, max_points=max_points, progress=progress, jobs=jobs, **settings)
