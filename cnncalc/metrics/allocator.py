@@ -51,25 +51,41 @@ class _Block:
         self.free = False
 
 
+SHIFT = 128  # a free block's sort key: its size above its address, one int (sizes and addresses stay below 2**128)
+
+
 class CachingAllocator:
     """Blocks by the caller's key; `reserved`: the bytes of all segments; `allocated`: of the
-    blocks in use (rounded sizes)."""
+    blocks in use (rounded sizes). Each pool's free blocks are a sorted list of ints, size << SHIFT
+    | address (the smallest that holds a request, the lowest address among equals, by one bisection)."""
 
     def __init__(self) -> None:
-        self.pools: dict[bool, list[tuple[int, int, _Block]]] = {True: [], False: []}  # small? -> free blocks
+        self.pools: dict[bool, list[int]] = {True: [], False: []}  # small? -> sorted keys of free blocks
+        self.free_blocks: dict[int, _Block] = {}  # key -> free block
         self.used: dict[object, _Block] = {}
         self.reserved = 0
         self.allocated = 0
         self.segments = 0
         self.top = 0  # the next segment's address
 
+    def _cache(self, block: _Block) -> None:
+        key = block.size << SHIFT | block.address
+        insort(self.pools[block.small], key)
+        self.free_blocks[key] = block
+
+    def _uncache(self, block: _Block) -> None:
+        key = block.size << SHIFT | block.address
+        pool = self.pools[block.small]
+        del pool[bisect_left(pool, key)]
+        del self.free_blocks[key]
+
     def malloc(self, key, size: int) -> None:
         size = round_size(size)
         small = size <= SMALL_SIZE
         pool = self.pools[small]
-        i = bisect_left(pool, (size, -1))
+        i = bisect_left(pool, size << SHIFT)
         if i < len(pool):
-            block = pool.pop(i)[2]
+            block = self.free_blocks.pop(pool.pop(i))
         else:
             block = _Block(segment_size(size), self.top, small)
             self.top += block.size
@@ -84,7 +100,7 @@ class CachingAllocator:
             block.next = tail
             block.size = size
             tail.free = True
-            insort(pool, (tail.size, tail.address, tail))
+            self._cache(tail)
         block.free = False
         self.used[key] = block
         self.allocated += block.size
@@ -94,10 +110,9 @@ class CachingAllocator:
         if block is None:
             return
         self.allocated -= block.size
-        pool = self.pools[block.small]
         for neighbour in (block.prev, block.next):
             if neighbour is not None and neighbour.free:
-                del pool[bisect_left(pool, (neighbour.size, neighbour.address))]
+                self._uncache(neighbour)
                 if neighbour is block.prev:  # absorb block into its predecessor
                     neighbour.size += block.size
                     neighbour.next = block.next
@@ -110,4 +125,4 @@ class CachingAllocator:
                     if neighbour.next is not None:
                         neighbour.next.prev = block
         block.free = True
-        insort(pool, (block.size, block.address, block))
+        self._cache(block)

@@ -18,6 +18,7 @@ factoring it; fitting paddings solve a congruence; the input-size search has a b
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from fractions import Fraction
 from math import gcd, isqrt
 
@@ -240,7 +241,7 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
                 effect += f", no more than the {gap(fit)} its stride {fit.stride} skips between every two windows"
         else:
             effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
-        pads, strides, inputs = pads_that_fit(fit, pad_limit(layer, fit)), strides_that_fit(fit), inputs_that_fit(fit)
+        pads, strides, inputs = (list(found) for found in _fixes(fit, pad_limit(layer, fit)))
         fixes = []
         if pads:
             fixes.append("p=" + " or p=".join(str(p) for p in pads))
@@ -262,6 +263,12 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
             "source": "design",
             "fit": verdict})
     return "; ".join(texts), problems
+
+
+@lru_cache(maxsize=1024)
+def _fixes(w: Window, top: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The paddings, strides and input sizes that fit a window (a repeated layer's are found once)."""
+    return tuple(pads_that_fit(w, top)), tuple(strides_that_fit(w)), tuple(inputs_that_fit(w))
 
 
 def _last(n: int, axis: str) -> str:
