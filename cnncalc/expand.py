@@ -20,6 +20,8 @@ no rows: the ranges then nest without repeating, at most two records a row.
 
 from __future__ import annotations
 
+import re
+
 from itertools import accumulate
 
 from .dsl import ast
@@ -311,9 +313,12 @@ class _Expander:
         first = names[0][0]
         noun, pronoun = ("variable", "it") if len(names) == 1 else ("variables", "each")
         binds = " ".join(f"-D {n}=..." for n, _ in names)
+        suffix = _SUFFIXED.fullmatch(first)
+        hint = (f"; if {suffix[1]} is the number and {suffix[2]} a suffix, write ({suffix[1]}){suffix[2]}: a "
+                f"variable before p, d or g needs parentheses" if suffix else "")
         return DesignError(
             f"unbound {noun} {listed}: give {pronoun} a value in the design ({first} = 2) "
-            f"or on the command line ({binds})", names[0][1])
+            f"or on the command line ({binds}){hint}", names[0][1])
 
     # -- the whole design ---------------------------------------------------------
     def run(self) -> LayerGraph:
@@ -371,9 +376,9 @@ class _Expander:
                 return  # expansion reports the depth with its position
             match n:
                 case ast.Layer(word=word, args=args, positional=positional):
-                    words = _word_settings(word)
+                    numeric = _numeric_settings(word)
                     for key, v in args.items():
-                        if key not in words:  # true/false/max/avg: checked where they are read
+                        if key in numeric:  # true/false/max/avg and unknown keys: reported where they are read
                             expr(v, bound)
                     for v in positional:
                         expr(v, bound)
@@ -781,9 +786,14 @@ def _missing(cls: type[Layer], setting: Setting, word: str, span: Span) -> Desig
                        f"in the design (or -D {cls.kind}.{setting.attr}=...)", span)
 
 
-def _word_settings(word: str) -> frozenset[str]:
-    """The keys under which a word's settings take words (true, max), not numbers or variables."""
+_SUFFIXED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)([pdgPDG][0-9]+(?:[pdgPDG][0-9]+)*)")  # C then p0, d2g4: CONV3-Cp0
+
+
+def _numeric_settings(word: str) -> frozenset[str]:
+    """The keys whose values may hold variables: those of the word's settings that take numbers. The
+    others are words (true, max), or keys the word has no setting for, which the expansion reports
+    as unknown (`UPSAMPLE(mode=bilinear)`: not 'bilinear' as an unbound variable)."""
     cls = WORDS.get(word)
     if cls is None:
         return frozenset()
-    return frozenset(k for s in cls.settings_for(word) if s.takes_words for k in s.spellings)
+    return frozenset(k for s in cls.settings_for(word) if not s.takes_words for k in s.spellings)

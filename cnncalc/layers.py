@@ -353,8 +353,20 @@ class Flatten(Layer):
 
 
 class BatchNorm(Layer):
+    """eps and momentum change no count; they are carried into the export (nn.BatchNorm2d's)."""
+
     kind = "bn"
     words = ("BN", "BATCHNORM", "BATCHNORM2D")
+    settings = (Setting("eps", "eps", "float", 1e-5, attr="eps"),
+                Setting("momentum", "momentum", "float", 0.1, attr="momentum"))
+
+    def check(self, where: Callable[[str], Span]) -> None:
+        if not self.eps > 0:
+            raise DesignError(f"BN's eps is a small positive number (PyTorch's default 1e-5), got {self.eps:g}",
+                              where("eps"))
+        if not 0.0 <= self.momentum <= 1.0:
+            raise DesignError(f"BN's momentum is in [0, 1] (PyTorch's default 0.1), got {self.momentum:g}",
+                              where("momentum"))
 
 
 class Activation(Layer):

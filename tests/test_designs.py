@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import cnncalc
@@ -157,3 +159,28 @@ def test_paper_spellings_mean_the_same_layers(spelling, canonical):
 def test_an_unclosed_input_bracket_is_a_clear_error():
     with pytest.raises(cnncalc.DesignSyntaxError, match=r"expected '\]' to close the input size"):
         cnncalc.plan("INPUT [8x8x3 -> CONV3-4")
+
+
+@pytest.mark.parametrize("design, message", [
+    ("INPUT 8x8x3 -> UPSAMPLE(mode=bilinear)", "UPSAMPLE has no setting 'mode'"),  # not "unbound variable bilinear"
+    ("INPUT 8x8x3 -> CONV(filters=4, kind=fast)", "CONV has no setting 'kind'"),
+    ("C = 4; INPUT 8x8x3 -> CONV3-Cp0", "write (C)p0: a variable before p, d or g needs parentheses"),
+    ("INPUT 8x8x3 -> CONV3-4 -> BN(eps=0)", "BN's eps is a small positive number"),
+    ("INPUT 8x8x3 -> CONV3-4 -> BN(momentum=2)", "BN's momentum is in [0, 1]"),
+])
+def test_settings_that_mean_nothing_say_what_they_are(design, message):
+    with pytest.raises(cnncalc.CnnCalcError, match=re.escape(message)):
+        cnncalc.plan(design)
+
+
+def test_bn_eps_and_momentum_change_no_count_and_reach_the_export():
+    plain = cnncalc.plan("INPUT 8x8x3 -> CONV3-4 -> BN")
+    tuned = cnncalc.plan("INPUT 8x8x3 -> CONV3-4 -> BN(eps=1e-3, momentum=0.01)")
+    assert [(r.params, r.buffers, r.memory_bytes) for r in plain.layers] == [
+        (r.params, r.buffers, r.memory_bytes) for r in tuned.layers]
+    from cnncalc.pytorch.export import export_design
+
+    assert "nn.BatchNorm2d(4, eps=0.001, momentum=0.01)" in export_design(
+        "INPUT 8x8x3 -> CONV3-4 -> BN(eps=1e-3, momentum=0.01)")
+    assert "nn.BatchNorm2d(4)" in export_design("INPUT 8x8x3 -> CONV3-4 -> BN")
+    assert "nn.BatchNorm2d(4, eps=0.001)" in export_design("bn.eps = 1e-3\nINPUT 8x8x3 -> CONV3-4 -> BN")

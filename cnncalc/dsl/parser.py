@@ -664,10 +664,16 @@ class Parser:
             j = self.pos
             while j < len(self.text) and self.text[j] in _DIGITS:
                 j += 1
-            if j < len(self.text) and self.text[j] == "." and (j + 1 >= len(self.text) or self.text[j + 1] != "."):
+            fraction = j < len(self.text) and self.text[j] == "." and (j + 1 >= len(self.text)
+                                                                        or self.text[j + 1] != ".")
+            if fraction:
                 j += 1
                 while j < len(self.text) and self.text[j] in _DIGITS:
                     j += 1
+            exponent = re.match(r"[eE][-+]?[0-9]{1,3}(?![0-9A-Za-z_])", self.text[j:j + 6])  # 1e-5, 2.5E3
+            if exponent:
+                j += exponent.end()
+            if fraction or exponent:
                 literal = self.text[self.pos:j]
                 self.pos = j
                 return ast.Float(float(literal), self.span(start))

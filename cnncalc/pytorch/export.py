@@ -182,7 +182,10 @@ MODULES = {
     "lrn": lambda w, layer, x, y, inplace: ("lrn", f"nn.LocalResponseNorm({layer.size})"),
     "gap": _gap,
     "flatten": _flatten,
-    "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c})"),
+    "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c}"
+                                                  + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "")
+                                                  + (f", momentum={layer.momentum!r}" if layer.momentum != 0.1 else "")
+                                                  + ")"),
     "act": _act,
     "id": lambda w, layer, x, y, inplace: ("id", "nn.Identity()"),
 }
