@@ -367,6 +367,7 @@ class _Walker:
         self.freeze: int | None = None  # the rows 1..freeze do not train (their parameters are frozen)
         self.checkpoint: list[tuple[int, int]] = []  # checkpointed row ranges
         self.inplace_rows: set[int] = set()  # rows that overwrite their input (saved.runs_inplace)
+        self.want = training.ALL_PEAKS  # the peaks beside the training step's to simulate (a sweep may want fewer)
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
         self.foreach = device == "cuda" if foreach is None else foreach
@@ -428,7 +429,7 @@ class _Walker:
         budget = None
         if self.peaks and self.dtype in memory.TRAINABLE:
             budget = training.add_peaks(totals, self.steps, self.storages.sizes, self.setup, batch=self.batch,
-                                        budget=self.budget, budget_for=self.budget_for)
+                                        budget=self.budget, budget_for=self.budget_for, want=self.want)
         elif self.peaks:  # int8: inference only
             totals["memory"]["inference_peak_bytes"] = training.allocated(self.steps, self.storages.sizes, self.setup,
                                                                           "inference", self.batch)

@@ -555,6 +555,9 @@ class Sweep:
         read = [*self.columns, *(self.where.names if self.where else ()), *(n for n, _ in self.sort),
                 *(n for n, _ in self.pareto)]
         self.needs = M.costliest(n for n in read if n in M.MEASURES)
+        # the peaks beside the training step's that a point must simulate (the CUDA replay is most of a plan)
+        self.want = frozenset({"inference"} & {"inference" for n in read if n == "inference_peak_bytes"}
+                              | {"cuda" for n in read if n == "cuda_total_bytes"})
         if self.needs == "budget" and self.settings.budget is None:
             raise SettingsError("max_batch needs a budget: add --budget 8GiB (budget= in the library)")
         if self.settings.budget is not None and self.needs in ("walk", "plan"):
@@ -691,6 +694,7 @@ class Sweep:
         walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
                          s.accumulate, peaks, s.cuda)
         walker.fit_rule, walker.amp, walker.search_fixes = s.fit_rule, s.amp, False
+        walker.want = self.want
         data = walker.report()
         return M.values(data, M.MEASURES)
 

@@ -246,25 +246,30 @@ class Setup(NamedTuple):
         return CUDA_BLOCK if self.device == "cuda" else 1
 
 
+ALL_PEAKS = frozenset({"inference", "cuda"})  # what add_peaks computes beside the training step's peak
+
+
 def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: Setup, *, batch: int,
-              budget: int | None = None, budget_for: str = "training") -> dict | None:
+              budget: int | None = None, budget_for: str = "training", want: frozenset = ALL_PEAKS) -> dict | None:
     """Add the simulated peaks to the report's totals (`totals.memory`; on CUDA also `totals.memory.cuda`),
-    or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits."""
+    or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits.
+    `want` may leave out the inference peak or the CUDA figures (null then: a sweep that reads neither)."""
     memory = totals["memory"]
     if not supported(steps):
         memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None, cuda=None)
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
                                             "batch_1_bytes": None, "max_input": None}
-    logs: dict[str, list] | None = {"training": [], "inference": []} if setup.device == "cuda" else None
+    logs: dict[str, list] | None = ({"training": [], "inference": []} if setup.device == "cuda" and "cuda" in want
+                                    else None)
     peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
     order = ("params", "buffers", "gradients", "optimizer", "saved", "other")
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in order}}
-    memory["inference_peak_bytes"] = inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch,
-                                               block=setup.block, device=setup.device, amp=setup.amp,
-                                               log=logs and logs["inference"])
+    memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference(
+        steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block, device=setup.device,
+        amp=setup.amp, log=logs and logs["inference"])
     memory["cuda"] = None
     if logs is not None:
         cuda = setup.cuda or Cuda(0, 0)
