@@ -47,7 +47,8 @@ def fold(report: dict, depth: int | None) -> list[dict]:
 def folded(block: dict, rows: list[dict]) -> dict:
     """A block as one row of the table: the keys of a layer's row, with its sums; its output and
     receptive field are its last row's; `index` is its range of rows ("5-12"); `name` marks a
-    repeat with its count (`basic(64) x2`); `formula` is the sum of its weights."""
+    repeat with its count (`basic(64) x2`), a one-row block its row's number; `formula` is the sum of its
+    weights."""
     inside = rows[block["first"]:block["last"] + 1]
     last = inside[-1]
     misfits = [r for r in inside if not r["fits"]]
@@ -59,7 +60,8 @@ def folded(block: dict, rows: list[dict]) -> dict:
     unsupported = sorted({m for r in inside for m in r["unsupported"] if m != "rf"} | set(
         m for m in last["unsupported"] if m == "rf"))
     row = {
-        "index": f"{block['first']}-{block['last']}", "name": name, "kind": block["kind"], "output": last["output"],
+        "index": (str(block["first"]) if block["first"] == block["last"] else f"{block['first']}-{block['last']}"),
+        "name": name, "kind": block["kind"], "output": last["output"],
         "rf": last["rf"], "fits": not misfits,
         "problem": f"{len(misfits)} row{'s' * (len(misfits) != 1)} that do not fit: "
                    + ", ".join(str(r["index"]) for r in misfits) if misfits else None,
