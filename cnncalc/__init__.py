@@ -32,33 +32,20 @@ _DESIGN_DOC = """
 def _design(text, label: str | None) -> tuple[str, str]:
     """The design's text and its label: a Path is read (labelled with its path unless `label` is
     given), a built-in name is the built-in (unlabelled, as on the command line)."""
+    from pathlib import Path
+
+    from . import zoo
+
     if isinstance(text, os.PathLike):
         path = os.fspath(text)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        return _read(path), path if label is None else label
+        return zoo.read_file(Path(path), path), path if label is None else label
     if isinstance(text, str) and "\n" not in text and len(text) < 256:
-        from . import zoo
-
         builtin = zoo.path(text)
         if builtin is not None:
             return builtin.read_text(encoding="utf-8"), label or ""
     return text, label or ""
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise SettingsError(f"no such design file: {path}") from None
-    except IsADirectoryError:
-        raise SettingsError(f"cannot read {path}: it is a directory, not a design file") from None
-    except UnicodeDecodeError as e:
-        raise SettingsError(f"cannot read {path}: it is not UTF-8 text (byte {e.start + 1} is "
-                            f"0x{e.object[e.start]:02x})") from None
-    except OSError as e:
-        raise SettingsError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def _defines(defines) -> list[str] | tuple[str, ...]:

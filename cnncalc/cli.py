@@ -736,7 +736,7 @@ def read_design(design: str) -> str:
     if design == "-":
         return read_stdin()
     path = _design_path(design)
-    return design if path is None else read_file(path, design)
+    return design if path is None else zoo.read_file(path, design)
 
 
 def _design_path(design: str) -> Path | None:
@@ -759,21 +759,6 @@ def _design_path(design: str) -> Path | None:
             except CnnCalcError as e:
                 raise SettingsError(f"no such design file: {design}; read as a design instead: {e}") from None
     return path
-
-
-def read_file(path: Path, design: str) -> str:
-    """A design file's text, UTF-8; every failure a one-line error naming the file."""
-    if path.is_dir():
-        raise SettingsError(f"cannot read {design}: it is a directory, not a design file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SettingsError(f"no such design file: {design}") from None
-    except UnicodeDecodeError as e:
-        raise SettingsError(f"cannot read {design}: it is not UTF-8 text (byte {e.start + 1} is "
-                            f"0x{e.object[e.start]:02x})") from None
-    except OSError as e:
-        raise SettingsError(f"cannot read {design}: {e.strerror or e}") from None
 
 
 def _exists(name: str) -> bool:

@@ -23,7 +23,7 @@ import re
 from . import measures as M
 from .dsl import names as dsl_names
 from .dsl.parser import Parser, parse
-from .errors import CnnCalcError, SettingsError, Source, Span
+from .errors import CnnCalcError, SettingsError, Source
 from .where import Names, keys
 
 SCHEMA = "cnncalc.compare/1"

@@ -325,8 +325,8 @@ class _Parser:
                 return _Node("bool", None, token.start, token.end, lambda e: e[name] is True, token.text)
             return _Node("number", unit, token.start, token.end, lambda e: e[name], token.text)
         if token.kind == END:
-            raise self.error(token, f"expected a value (a number, a name such as params, or '('), "
-                                    f"found end of input")
+            raise self.error(token, "expected a value (a number, a name such as params, or '('), "
+                                    "found end of input")
         raise self.error(token, f"expected a value (a number, a name such as params, or '('), found '{token.text}'")
 
     def name(self, token: Token) -> tuple[str, str | None]:

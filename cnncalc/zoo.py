@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from .errors import SettingsError
+
 _HERE = Path(__file__).resolve().parent
 # installed wheels carry the designs inside the package; a source checkout has them at the top
 _FOLDERS = (_HERE / "examples", _HERE.parent / "examples")
@@ -63,3 +65,18 @@ def catalog() -> list[Entry]:
         text = path(name).read_text(encoding="utf-8")
         entries.append(Entry(name, *header(text), report=plan_data(text, label=name)))
     return entries
+
+
+def read_file(path: Path, design: str) -> str:
+    """A design file's text, UTF-8; every failure a one-line error naming the file."""
+    if path.is_dir():
+        raise SettingsError(f"cannot read {design}: it is a directory, not a design file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"no such design file: {design}") from None
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"cannot read {design}: it is not UTF-8 text (byte {e.start + 1} is "
+                            f"0x{e.object[e.start]:02x})") from None
+    except OSError as e:
+        raise SettingsError(f"cannot read {design}: {e.strerror or e}") from None

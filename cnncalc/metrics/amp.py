@@ -157,32 +157,14 @@ class AmpStep(T._TrainingStep):
     def grad_bytes(self, sid: int) -> int:
         return self.vol(sid)
 
-    def backward(self) -> None:
-        t, steps = self.t, self.steps
-        t.alloc("grad_loss", T.SCALAR_BYTES, "other")
-        t.sample("backward", None)
-        t.alloc("grad_nll", self.logits, "other")
-        t.sample("backward", None)
-        t.free("total_weight")
-        t.alloc("grad_logits", self.logits, "other")
-        t.sample("backward", None)
-        t.free("grad_nll")
-        t.free("log_softmax")
-        key = "grad_logits"
-        if self.out_dt != F32:  # the cast's backward: back to the output's dtype
-            t.alloc("grad_out_low", self.logits // F32 * self.out_dt, "other")
-            t.sample("backward", None)
-            t.free("grad_logits")
-            key = "grad_out_low"
-        self.deliver(steps[-1].sid_out, key, len(steps))
-        param_i = len(self.tensors)
-        for index in range(len(steps) - 1, 0, -1):
-            s = steps[index]
-            mine = [n for n in (s.weights, s.biases) if n]
-            param_i -= len(mine)
-            if s.grad or mine:
-                self.row_backward(index, s, param_i)
-        t.free("grad_loss")
+    def output_gradient(self):
+        """The loss's float32 gradient, cast back to the output's dtype (the logits' cast's backward)."""
+        if self.out_dt == F32:
+            return "grad_logits"
+        self.t.alloc("grad_out_low", self.logits // F32 * self.out_dt, "other")
+        self.t.sample("backward", None)
+        self.t.free("grad_logits")
+        return "grad_out_low"
 
     def row_backward(self, index: int, s, param_i: int) -> None:
         t, N = self.t, self.N

@@ -738,7 +738,7 @@ class _TrainingStep:
         t.sample("backward", None)
         t.free("grad_nll")
         t.free("log_softmax")
-        self.deliver(steps[-1].sid_out, "grad_logits", len(steps))
+        self.deliver(steps[-1].sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
         for index in range(len(steps) - 1, 0, -1):
             s = steps[index]
@@ -750,6 +750,10 @@ class _TrainingStep:
                     self.recompute(seg)  # its first saved tensor unpacked
                 self.row_backward(index, s, param_i)
         t.free("grad_loss")
+
+    def output_gradient(self):
+        """The key of the network output's gradient, once the loss's backward has made it."""
+        return "grad_logits"
 
     @property
     def gradient(self) -> str:

@@ -9,6 +9,7 @@ import io
 from ..measures import BOOL, BYTES, MEASURES
 from . import align, to_json
 from .markdown import escape
+from .sweep import csv_value
 from .units import binary
 
 FORMATS = ("table", "markdown", "json", "csv")
@@ -89,15 +90,7 @@ def _csv(data: dict) -> str:
     names = data["columns"]
     writer.writerow(["design", *names, *(f"{n}_vs_first" for n in names if data["versus"][n])])
     for design in data["designs"]:
-        values = [_raw(design["values"][n]) for n in names]
-        versus = [_raw(design["versus_first"][n]) for n in names if data["versus"][n]]
+        values = [csv_value(design["values"][n]) for n in names]
+        versus = [csv_value(design["versus_first"][n]) for n in names if data["versus"][n]]
         writer.writerow([design["label"], *values, *versus])
     return out.getvalue()
-
-
-def _raw(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return value

@@ -35,7 +35,8 @@ def record(row: dict) -> dict:
     return out
 
 
-def _raw(value):
+def csv_value(value):
+    """A CSV cell: empty for null, true/false for a bool (as the plan's CSV writes them)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -90,7 +91,7 @@ def chunks(header: dict, rows: Iterable[dict], summary: Callable[[], dict], fmt:
         writer.writerow(names)
         for row in rows:
             flat = record(row)
-            writer.writerow([_raw(flat.get(n)) for n in names])
+            writer.writerow([csv_value(flat.get(n)) for n in names])
             yield out.getvalue()
             out.seek(0)
             out.truncate()
