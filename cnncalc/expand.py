@@ -37,6 +37,7 @@ from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS,
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
+_MERGES = {"|": "concat", "+": "add", ".*": "mul"}  # a branch's operator -> its merge row's kind
 
 OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 
@@ -529,7 +530,7 @@ class _Expander:
                         self.expand_chain(arm, local, items, sole=False)
                         expanded.append(items)
                     self.branch_depth, self.branch_arm = around
-                    out.append(Branch("concat" if mode == "|" else "add", expanded, node.span))
+                    out.append(Branch(_MERGES[mode], expanded, node.span))
                     self.row += 1  # the merge's row
                     self.close(index)
                 case ast.Repeat(body=body, count=count):

@@ -389,11 +389,12 @@ class Identity(Layer):
 
 
 class Branch:
-    """Parallel arms over one input, merged by concatenation ("concat") or sum ("add")."""
+    """Parallel arms over one input, merged by concatenation ("concat"), sum ("add") or product ("mul":
+    two arms, one of which may be 1x1xC, broadcast over the other's H x W: a squeeze-and-excitation gate)."""
 
     __slots__ = ("kind", "arms", "span")
 
-    def __init__(self, kind: Literal["concat", "add"], arms: list[list[Item]], span: Span) -> None:
+    def __init__(self, kind: Literal["concat", "add", "mul"], arms: list[list[Item]], span: Span) -> None:
         self.kind = kind
         self.arms = arms
         self.span = span
@@ -420,7 +421,7 @@ class LayerGraph:
 LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, FC, DWConv, Deconv, Local, Dropout, Upsample, LRN,
                                           GlobalPool, Flatten, BatchNorm, Activation, Identity)
 KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in LAYER_CLASSES}
-MERGE_KINDS = ("concat", "add")  # the rows a Branch adds after its arms
+MERGE_KINDS = ("concat", "add", "mul")  # the rows a Branch adds after its arms
 ROW_KINDS = (*KINDS, *MERGE_KINDS)  # every `kind` a row of the report may have
 WORDS: dict[str, type[Layer]] = {word: cls for cls in LAYER_CLASSES for word in cls.words}
 GLOBAL_KINDS = tuple(cls.kind for cls in LAYER_CLASSES if cls.acts_globally)  # GAP, FC, FLATTEN

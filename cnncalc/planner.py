@@ -374,6 +374,7 @@ class _Walker:
         self.size = memory.DTYPE_BYTES[dtype]
         self.storages = saved.Storages(self.size, batch, device)
         self.steps: list[training.Step] = []  # the training simulation's record of every row
+        self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
@@ -551,7 +552,7 @@ class _Walker:
             names.append(items[-1].name if items and isinstance(items[-1], Layer) else
                          ("ID" if not items else "a merge"))
         y = shapes.merge(branch.kind, outs, names, branch.span)
-        merged, strides_differ = receptive.merge(fields)
+        merged, strides_differ = receptive.merge(receptive.spatial_arms(branch.kind, outs, y, fields))
         line, column, source = self.place(branch.span)
         if strides_differ:
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
@@ -602,11 +603,13 @@ class _Walker:
             unsupported.append("saved")
             saved_bytes = None
         else:
-            saved_bytes = self.storages.charge(saves, sids_in[0], sid_out)
+            kept = saved.kept_inputs(kind, saves, sids_in, self.requires.__getitem__)
+            saved_bytes = self.storages.charge(saves, kept, sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
         self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
                                         flow.grad, holds, trainable))
+        self.requires[sid_out] = after.grad
         self.rows.append({
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,
             "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,

@@ -204,19 +204,20 @@ class _Totals:
         return {"params": self.params, "buffers": self.buffers, "macs": self.macs, "stored": self.stored,
                 "rows": self.rows, "fits": self.fits, "rf": self.last_rf, "partial": self.partial}
 
-    def walk(self, items, x: Volume, rf):
+    def walk(self, items, x: Volume, rf, top: bool = True):
+        """`top`: the items are the network's, outside any branch (where the receptive field is quoted)."""
         memo = self.memo
         for item in items:
             if type(item) is Branch:
                 outs, fields, names = [], [], []
                 for arm in item.arms:
-                    y, f = self.walk(arm, x, rf)
+                    y, f = self.walk(arm, x, rf, False)
                     outs.append(y)
                     fields.append(f)
                     names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else
                                  ("ID" if not arm else "a merge"))
                 y = shapes.merge(item.kind, outs, names, item.span)
-                rf, _ = receptive.merge(fields)
+                rf, _ = receptive.merge(receptive.spatial_arms(item.kind, outs, y, fields))
                 known = (y, True, *self.numbers(item, x, y))
                 rule = None
             else:
@@ -244,7 +245,7 @@ class _Totals:
                 rf = None
             elif rule is not None and rf is not None:
                 rf = rule(item, rf, x)
-            if self.spatial:
+            if self.spatial and top:
                 if item.kind in GLOBAL_KINDS:
                     self.spatial = False
                 else:

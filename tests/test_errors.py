@@ -68,7 +68,18 @@ BAD_DESIGNS = [
     ('INPUT 32x32x3 -> (CONV3-8 | CONV3-8 + CONV3-8)',
      "'|' and '+' cannot be mixed in one parenthesis: nest one inside the other", (1, 37)),
     ('INPUT 32x32x3 -> (CONV3-8)',
-     "a parenthesis holds two or more branches joined by '|' (concat) or '+' (sum); use '[ ]' to group a single chain", (1, 18)),
+     "a parenthesis holds two or more branches joined by '|' (concat), '+' (sum) or '.*' (product); use '[ ]' to "
+     "group a single chain", (1, 18)),
+    ('INPUT 32x32x3 -> (ID .* GAP + ID)',
+     "'.*' and '+' cannot be mixed in one parenthesis: nest one inside the other", (1, 29)),
+    ('INPUT 32x32x3 -> (ID .* GAP .* ID)',
+     "'.*' multiplies two arms: nest a third one, (A .* [(B .* C)])", (1, 29)),
+    ('INPUT 32x32x3 -> (ID .* [POOL2 -> CONV1-3])',
+     "cannot multiply branches of shapes 16x16x3 and 32x32x3: branch 2 (CONV1-3) must give 32x32x3 or 1x1x3 "
+     "(broadcast over branch 1's H x W)", (1, 18)),
+    ('INPUT 32x32x3 -> (ID .* [GAP -> CONV1-4])',
+     "cannot multiply branches of shapes 1x1x4 and 32x32x3: branch 2 (CONV1-4) must give 32x32x3 or 1x1x3 "
+     "(broadcast over branch 1's H x W)", (1, 18)),
     ('INPUT 32x32x3 -> CONV3-8 -> INPUT 32x32x3',
      'INPUT can only be the first layer of the architecture', (1, 29)),
     ('INPUT 32x32x3 -> POOL2-64',

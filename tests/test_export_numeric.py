@@ -65,7 +65,12 @@ REFERENCE = {
 }
 
 
+MERGES = {"concat": lambda outs: torch.cat(outs, dim=1), "add": lambda outs: sum(outs[1:], outs[0]),
+          "mul": lambda outs: outs[0] * outs[1]}
+
+
 def test_the_reference_covers_every_kind():
+    assert set(MERGES) == set(cnncalc.layers.MERGE_KINDS)
     assert set(REFERENCE) == set(cnncalc.layers.KINDS) - {"input"}
 
 
@@ -90,7 +95,7 @@ def reference(graph, net, x):
             if isinstance(item, Branch):
                 outs = [run(arm, x) for arm in item.arms]
                 next(modules)  # the merge's own row
-                x = torch.cat(outs, dim=1) if item.kind == "concat" else sum(outs[1:], outs[0])
+                x = MERGES[item.kind](outs)
             else:
                 x = REFERENCE[item.kind](item, next(modules), x)
         return x
@@ -130,6 +135,7 @@ def check(design: str, batch: int = 2) -> None:
     "INPUT 6x6x3 -> RELU -> CONV3-4",  # a first in-place activation wrote the caller's tensor
     "INPUT 6x6x3 -> CONV3-3 -> ([DROPOUT -> RELU6] + ID) -> (ID + [ID -> HARDSWISH])",
     "INPUT 6x6x3 -> CONV3-4 -> RELU -> (ID + [RELU -> CONV3-4]) -> RELU",
+    "INPUT 6x6x3 -> CONV3-4 -> (ID .* [GAP -> CONV1-2 -> RELU -> CONV1-4 -> HARDSIGMOID]) -> RELU",
 ])
 def test_reproductions(design):
     check(design)
@@ -146,6 +152,8 @@ LAYERS = st.one_of(
                      "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU"]),
     st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
+    st.builds(lambda a, b: f"({a} .* {b})", ARMS, ARMS),
+    st.builds(lambda a, g: f"({a} .* [GAP -> {g}])", ARMS, st.sampled_from(["SIGMOID", "DWCONV1 -> HARDSIGMOID"])),
 )
 
 

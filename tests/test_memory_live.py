@@ -57,7 +57,9 @@ LAYERS = st.one_of(
                      "LEAKYRELU(0.1)", "RELU(inplace=false)", "DROPOUT", "UPSAMPLE2", "ID", "POOL2", "AVGPOOL2",
                      "POOL3/1p1(ceil=true)", "DWCONV3", "DECONV2-3/2", "GMP", "FLATTEN", "LRN", "LRN(3)",
                      "(ID + CONV3-3p1)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "(ID -> RELU + ID)",
-                     "([ID -> RELU6] + [BN -> RELU])", "(CONV1-2 + [CONV1-2 -> RELU])"]),
+                     "([ID -> RELU6] + [BN -> RELU])", "(CONV1-2 + [CONV1-2 -> RELU])",
+                     "(ID .* [GAP -> DWCONV1 -> SIGMOID])", "([GAP -> HARDSIGMOID] .* [ID -> RELU])",
+                     "([CONV1-2 -> RELU] .* [CONV3-2 -> SIGMOID])", "(ID .* ID)"]),
 )
 
 
@@ -72,6 +74,9 @@ LAYERS = st.one_of(
 @example(8, 4, ["(ID + CONV3-3p1)"], " -> FC-3", 3, ("adam", False), "", None)  # an arm without parameters on the input
 @example(8, 4, ["(CONV1-2 | CONV3-3 | POOL3/1p1)", "LRN", "POOL2"], " -> FC-3", 2, ("sgd", False), "", "bfloat16")
 @example(4, 1, ["(CONV1-2 | CONV3-3 | POOL3/1p1)"], "", 1, ("sgd", False), "", "bfloat16")  # cat casts low arms
+@example(6, 2, ["(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> FC-3", 2, ("adam", False), "", "bfloat16")  # fp32 x bf16
+@example(6, 2, ["LRN", "(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> CONV1-4", 2, ("sgd", False), "CONV3-4 -> ",
+         "bfloat16")  # float32 (LRN's) times bf16: the gate's gradient is cast back
 def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, variant):
     """`variant`: autocast (bfloat16), the first half of the rows frozen, or the middle top-level
     item checkpointed, or none."""

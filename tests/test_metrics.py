@@ -78,6 +78,7 @@ OUTPUT = [
     ("id", "ID", X),
     ("concat", "(ID | ID)", Volume(8, 8, 4 + 4)),
     ("add", "(ID + ID)", X),
+    ("mul", "(ID .* GAP)", X),  # the 1x1xC gate broadcasts over the other factor's H x W
 ]
 
 
@@ -111,6 +112,7 @@ PARAMS = [
     ("id", "ID", (0, 0, 0)),
     ("concat", "(ID | ID)", (0, 0, 0)),
     ("add", "(ID + ID)", (0, 0, 0)),
+    ("mul", "(ID .* [GAP -> SIGMOID])", (0, 0, 0)),
 ]
 
 
@@ -145,6 +147,7 @@ MACS = [
     ("id", "ID", 0),
     ("concat", "(ID | ID)", 0),
     ("add", "(ID + ID)", 0),
+    ("mul", "(ID .* ID)", 0),  # element-wise products count 0
 ]
 
 
@@ -177,6 +180,7 @@ STORED = [
     ("id", "ID", 0),  # a view
     ("concat", "(ID | ID)", 2 * V),
     ("add", "(ID + ID)", V),
+    ("mul", "(GAP .* ID)", V),
 ]
 
 
@@ -210,6 +214,7 @@ SAVED = [
     ("id", "ID", (False, False, 0, 0)),
     ("concat", "(ID | ID)", (False, False, 0, 0)),
     ("add", "(ID + ID)", (False, False, 0, 0)),
+    ("mul", "(ID .* GAP)", (True, False, 0, 0)),  # its factors (saved.kept_inputs: those whose partner needs grad)
 ]
 
 

@@ -48,6 +48,10 @@ V = 8 * 8 * 4  # values of an 8x8x4 volume
     ("INPUT 8x8x3 -> FLATTEN -> FC-2", [0, 0, V_IN * F]),
     ("INPUT 8x8x3 -> UPSAMPLE2", [0, 0]),
     ("INPUT 8x8x3 -> (ID + CONV3-3)", [0, 0, V_IN * F, 0]),
+    # a product keeps each factor whose partner requires grad: here both, x (the conv's output) and the gate
+    ("INPUT 8x8x3 -> CONV3-4 -> (ID .* [GAP -> DWCONV1])", [0, V_IN * F, 0, 0, 4 * F, (V + 4) * F]),
+    # the network's input requires no grad: the gate (whose partner is the input) is not kept, the input is
+    ("INPUT 8x8x3 -> (ID .* [GAP -> DWCONV1])", [0, 0, 0, 3 * F, V_IN * F]),
 ])
 def test_saved_rules(design, expected):
     assert saved(design) == expected

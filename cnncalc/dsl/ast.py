@@ -82,7 +82,7 @@ class Chain(_Node):
 
 
 class Branch(_Node):
-    # mode: "|" concatenates on channels, "+" sums element-wise
+    # mode: "|" concatenates on channels, "+" sums element-wise, ".*" multiplies two arms (broadcasting 1x1xC)
     __slots__ = ("mode", "arms", "span")
 
 

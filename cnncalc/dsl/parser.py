@@ -15,6 +15,7 @@ points at the exact column.
                | '[' chain ']'
                | '(' chain ('|' chain)+ ')'                 concat on channels
                | '(' chain ('+' chain)+ ')'                 element-wise sum
+               | '(' chain '.*' chain ')'                   element-wise product (a 1x1xC arm broadcasts)
     count     := INT | NAME | '(' expr ')'
     expr      := integer arithmetic: + - * / ( ), INT and NAME
 
@@ -419,7 +420,7 @@ class Parser:
             return self.paren_expr()
         num = self.integer()
         if num is not None:
-            if self.peek() == ".":
+            if self.peek() == "." and self.peek(1) != "*":  # X*2.*Y: the count ends where '.*' starts
                 raise self.error("a repeat count must be a whole number", start, self.pos + 1)
             return num
         word = self.name()
@@ -474,11 +475,16 @@ class Parser:
         while True:
             self.skip_ws()
             c = self.peek()
-            if c in ("|", "+"):
-                if mode and c != mode:
-                    raise self.error("'|' and '+' cannot be mixed in one parenthesis: nest one inside the other")
-                mode = c
-                self.pos += 1
+            op = ".*" if c == "." and self.peek(1) == "*" else c
+            if op in ("|", "+", ".*"):
+                if mode and op != mode:
+                    raise self.error(f"'{mode}' and '{op}' cannot be mixed in one parenthesis: nest one inside "
+                                     f"the other", self.pos, self.pos + len(op))
+                if op == ".*" and len(arms) == 2:
+                    raise self.error("'.*' multiplies two arms: nest a third one, (A .* [(B .* C)])",
+                                     self.pos, self.pos + 2)
+                mode = op
+                self.pos += len(op)
                 self.skip_ws()
                 arms.append(self.chain())
             elif c == ")":
@@ -487,11 +493,11 @@ class Parser:
             elif c == "":
                 raise self.error(self.unclosed(")", "(", start))
             else:
-                raise self.error(f"expected '|', '+' or ')' in the branches opened at {self.where(start)}, "
+                raise self.error(f"expected '|', '+', '.*' or ')' in the branches opened at {self.where(start)}, "
                                  f"found {self.describe_here()}")
         if not mode:
-            raise self.error("a parenthesis holds two or more branches joined by '|' (concat) or '+' (sum); "
-                             "use '[ ]' to group a single chain", start, self.pos)
+            raise self.error("a parenthesis holds two or more branches joined by '|' (concat), '+' (sum) or "
+                             "'.*' (product); use '[ ]' to group a single chain", start, self.pos)
         self.depth -= 1
         return ast.Branch(mode, arms, self.span(start))
 

@@ -10,7 +10,7 @@ MemTracker on PyTorch 2.13's CPU autocast (float16 and bfloat16 alike, to the by
   the layer's backward) and a float32 input (saved instead of it); their output is low precision;
 - every other layer runs in its input's dtype; LRN's avg_pool3d is a float32 operation, so LRN
   outputs float32 (its operations are listed in lrn_forward and lrn_backward); a concat of mixed
-  dtypes casts its low arms to float32, an add promotes;
+  dtypes casts its low arms to float32, an add and a product promote;
 - the loss casts the logits to float32 (cross_entropy is a float32 operation); backward casts the
   output's gradient back;
 - a cast layer's backward makes low-precision gradients of its input and parameters, frees what it
@@ -74,7 +74,7 @@ class AmpStep(T._TrainingStep):
                     t.keep(s.sids_in[0], +1)
             elif kind == "lrn" and din == self.low:
                 self.lrn_forward(index, s)
-            elif kind in ("concat", "add"):
+            elif kind in ("concat", "add", "mul"):
                 douts = {self.dt[sid] for sid in s.sids_in}
                 dout = max(douts)
                 self.dt[s.sid_out] = dout
@@ -86,6 +86,8 @@ class AmpStep(T._TrainingStep):
                 t.sample("forward", index)
                 for j in range(len(s.sids_in)):
                     t.free(("catcast", index, j))
+                for sid in self.kept_in(s):  # a product keeps its factors
+                    t.keep(sid, +1)
             else:
                 self.dt[s.sid_out] = din
                 if kind == "act" or (kind == "dropout" and self.device != "cuda"):
@@ -157,6 +159,9 @@ class AmpStep(T._TrainingStep):
     def grad_bytes(self, sid: int) -> int:
         return self.vol(sid)
 
+    def value_bytes(self, sid: int) -> int:
+        return self.dt[sid]
+
     def output_gradient(self):
         """The loss's float32 gradient, cast back to the output's dtype (the logits' cast's backward)."""
         if self.out_dt == F32:
@@ -170,6 +175,8 @@ class AmpStep(T._TrainingStep):
         t, N = self.t, self.N
         kind = s.kind
         ops = T.BACKWARD[kind]
+        if ops is T.Product:
+            return self.product_backward(index, s)
         if ops is None:  # views and merges
             if s.sids_in != (s.sid_out,):
                 key = self.grads.pop(s.sid_out)
@@ -339,7 +346,7 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
             if din != low:
                 t.alloc(("xcast", index), s.x.size * low * batch, "other")
             dout = low
-        elif s.kind in ("concat", "add"):
+        elif s.kind in ("concat", "add", "mul"):
             dins = [dt[alias.get(sid, sid)] for sid in s.sids_in]
             dout = max(dins)
             if s.kind == "concat":  # cat casts its low arms to float32 for the call

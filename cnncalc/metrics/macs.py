@@ -59,6 +59,7 @@ MACS = {
     "id": _none,
     "concat": _none,
     "add": _none,
+    "mul": _none,  # element-wise products count 0, as sums do
 }
 
 

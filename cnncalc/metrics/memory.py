@@ -61,6 +61,7 @@ STORED = {
     "id": _view,
     "concat": _output,
     "add": _output,
+    "mul": _output,
 }
 
 

@@ -79,6 +79,7 @@ PARAMS = {
     "id": _none,
     "concat": _none,
     "add": _none,
+    "mul": _none,
 }
 
 

@@ -6,7 +6,8 @@ State per axis: size r, effective stride (jump) j, effective padding P.
 FC, GAP and FLATTEN act as a window over the whole input. Output pixel u sees the
 input positions [u*j - P, u*j - P + r - 1]; at a merge whose arms share j on an
 axis, the field is the union of the arms' windows there: P = max(P_a) and
-r = max(r_a - P_a) + max(P_a). After a transposed
+r = max(r_a - P_a) + max(P_a); a product's 1x1xC gate arm (squeeze-and-excitation) is
+left out of the union: its GAP makes it global by construction. After a transposed
 convolution or an upsampling the field is not an integer map of the input, so
 it is reported as unavailable (None) rather than guessed.
 """
@@ -82,6 +83,15 @@ def _union(fields: list[RF], axis: int) -> tuple[tuple[int, int, int], bool]:
     return (max(f[0][axis] - f[2][axis] for f in fields) + pad, strides.pop(), pad), False
 
 
+def spatial_arms(kind: str, outs: list[Volume], y: Volume, fields: list[RF | None]) -> list[RF | None]:
+    """The fields a merge's field is the union of: a product's 1x1xC arms broadcast over the other's
+    H x W are gates (squeeze-and-excitation), global by construction: left out, so that the field
+    stays the spatial path's."""
+    if kind != "mul":
+        return fields
+    return [f for out, f in zip(outs, fields) if out == y] or fields
+
+
 def merge(fields: list[RF | None]) -> tuple[RF | None, bool]:
     """The field after a merge, per axis; also whether the arms' strides differ on an axis."""
     if any(f is None for f in fields):
@@ -92,12 +102,13 @@ def merge(fields: list[RF | None]) -> tuple[RF | None, bool]:
 
 
 def last_spatial(rows: list) -> int:
-    """Index of the last row before the first global layer (GAP, FC, FLATTEN): where receptive
-    fields are quoted. Rows are the contract's dicts or Report rows."""
+    """Index of the last row before the first global layer (GAP, FC, FLATTEN) outside a branch (a
+    squeeze-and-excitation gate's GAP is inside one): where receptive fields are quoted. Rows are the
+    contract's dicts or Report rows."""
     last = 0
     for i, row in enumerate(rows):
-        kind = row["kind"] if isinstance(row, dict) else row.kind
-        if kind in GLOBAL_KINDS:
+        kind, depth = (row["kind"], row["depth"]) if isinstance(row, dict) else (row.kind, row.depth)
+        if kind in GLOBAL_KINDS and depth == 0:
             break
         last = i
     return last

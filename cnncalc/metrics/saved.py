@@ -20,6 +20,8 @@ and leaving out parameters and buffers:
                                   tensor of the input's dtype (`device="cpu"`)
     LRN                           the input, the padded square ((C + size - 1)*H*W values) and two more volumes
     UPSAMPLE, FLATTEN, ID, concat, add   nothing
+    mul (A .* B)                  each factor whose partner requires grad (mul's backward multiplies the
+                                  gradient by the other factor)
 
 A tensor saved by several layers (a ReLU's output that the next convolution also
 saves) is counted once, by the first layer that saves it: `Storages` keeps that
@@ -47,6 +49,17 @@ TRANSPARENT = ("flatten", "id", "dropout")  # may hand on their input's storage 
 # their output is a view in the exported network (FLATTEN, and FC's N x C x 1 x 1): an in-place layer on
 # a view makes autograd copy the whole base in the backward pass, so nothing runs in place on one
 VIEW_OUTPUTS = ("flatten", "fc")
+
+
+def kept_inputs(kind: str, saves: Saved, sids_in: tuple[int, ...], requires) -> tuple[int, ...]:
+    """The input storages a row keeps for backward: its input when it saves it; a product each factor
+    whose partner requires grad (`requires`: storage -> whether it requires grad)."""
+    if not saves[0]:
+        return ()
+    if kind == "mul":
+        a, b = sids_in
+        return tuple(sid for sid, other in ((a, b), (b, a)) if requires(other))
+    return sids_in[:1]
 
 
 def runs_inplace(layer: Layer, protected: bool) -> bool:
@@ -157,6 +170,7 @@ SAVED = {
     "id": _nothing,
     "concat": _nothing,
     "add": _nothing,
+    "mul": _input,  # both factors, each as far as the other requires grad: kept_inputs
 }
 
 
@@ -185,11 +199,12 @@ class Storages:
         """The storage of a layer's output: its input's, in place or as a view; else a new one."""
         return sid_in if shares_storage(layer, protected) else self.new(y)
 
-    def charge(self, saves: Saved, sid_in: int, sid_out: int) -> int:
-        """Bytes the layer adds to what autograd keeps for the backward pass, for the batch."""
-        saves_in, saves_out, per_image, per_batch = saves
+    def charge(self, saves: Saved, kept_in: tuple[int, ...], sid_out: int) -> int:
+        """Bytes the layer adds to what autograd keeps for the backward pass, for the batch; `kept_in`:
+        the input storages it keeps (kept_inputs)."""
+        _, saves_out, per_image, per_batch = saves
         total = per_image * self.batch + per_batch
-        for wanted, sid in ((saves_in, sid_in), (saves_out, sid_out)):
+        for wanted, sid in (*((True, sid) for sid in kept_in), (saves_out, sid_out)):
             if wanted and sid not in self.saved:
                 self.saved.add(sid)
                 total += self.sizes[sid] * self.dtype_bytes * self.batch

@@ -176,11 +176,22 @@ def _add(volumes: list[Volume], names: list[str], span) -> Volume:
     return first
 
 
-MERGE = {"concat": _concat, "add": _add}
+def _mul(volumes: list[Volume], names: list[str], span) -> Volume:
+    full = max(volumes, key=lambda v: v.h * v.w)
+    for i, v in enumerate(volumes):
+        if v != full and v != (1, 1, full.c):
+            j = volumes.index(full)
+            raise DesignError(f"cannot multiply branches of shapes {v} and {full}: branch {i + 1} ({names[i]}) must "
+                              f"give {full} or 1x1x{full.c} (broadcast over branch {j + 1}'s H x W)", span)
+    return full
+
+
+MERGE = {"concat": _concat, "add": _add, "mul": _mul}
 
 
 def merge(kind: str, volumes: list[Volume], names: list[str], span) -> Volume:
-    """Concatenation needs equal H x W and adds channels; a sum needs equal volumes."""
+    """Concatenation needs equal H x W and adds channels; a sum needs equal volumes; a product equal
+    volumes, or 1x1xC arms broadcast over an HxWxC one (a squeeze-and-excitation gate)."""
     y = MERGE[kind](volumes, names, span)
     if y.c > MAX_VALUE:
         raise _too_large(kind.upper(), y, span)

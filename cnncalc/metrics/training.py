@@ -45,7 +45,7 @@ from ..layers import Volume
 from . import UNSUPPORTED
 from .allocator import CachingAllocator
 from .memory import OPTIMIZER_STATE
-from .saved import INDEX_BYTES, MASK_BYTES, NOTHING, STAT_BYTES
+from .saved import INDEX_BYTES, MASK_BYTES, NOTHING, STAT_BYTES, kept_inputs
 
 TARGET_BYTES = 8  # the targets are int64, one per output pixel
 SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
@@ -102,6 +102,7 @@ class Peak(NamedTuple):
 # output's gradient on (views, merges).
 OneOp = (("input", "weight", "bias"),)
 Views = None
+Product = "product"  # mul's backward: _TrainingStep.product_backward
 
 BACKWARD = {
     "input": Views,
@@ -123,6 +124,7 @@ BACKWARD = {
     "id": Views,
     "concat": Views,  # narrowed views of the merged gradient
     "add": Views,  # the same gradient for every arm
+    "mul": Product,  # each factor's gradient, the other times the output's; a broadcast one summed to its shape
 }
 
 
@@ -156,6 +158,7 @@ TRANSIENT = {
     "input": _none, "conv": _none, "pool": _indices, "fc": _none, "dwconv": _none, "deconv": _none,
     "local": UNSUPPORTED, "dropout": _noise, "upsample": _none, "lrn": _lrn_steps, "gap": _indices,
     "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
+    "mul": _none,
 }
 
 
@@ -568,7 +571,7 @@ class _TrainingStep:
         s = self.steps[rows[0]]
         for i in rows:
             s = self.steps[i]
-            saves_in, saves_out, per_image, per_batch = s.saves
+            _, saves_out, per_image, per_batch = s.saves
             recording = records(s)
             before = i == last and not _saves_after_op(s)  # stopped before the operation ran
             if not before and s.sid_out not in keys:
@@ -582,8 +585,8 @@ class _TrainingStep:
             t.sample("recompute", i)
             t.free("temp")
             if recording:
-                if saves_in:
-                    t.keep(keys[s.sids_in[0]], +1)
+                for sid in self.kept_in(s):
+                    t.keep(keys[sid], +1)
                 if saves_out and not before:
                     t.keep(keys[s.sid_out], +1)
             if before:
@@ -604,13 +607,15 @@ class _TrainingStep:
         return (TRANSIENT[s.kind](s, True, self.dtype_bytes, self.device) * self.batch
                 + (2 * s.x.c * STAT_BYTES if s.kind == "bn" else 0))
 
+    def kept_in(self, s: Step) -> tuple[int, ...]:
+        """The input storages the row keeps for its backward (saved.kept_inputs)."""
+        return kept_inputs(s.kind, s.saves, s.sids_in, self.req.__getitem__)
+
     def drop_saved(self, index: int, s: Step) -> None:
         """The row's backward node lets go of what it saved."""
-        saves_in, saves_out, _, _ = s.saves
         self.t.free(("extra", index))
-        for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
-            if wanted:
-                self.unkeep(s, sid)
+        for sid in (*self.kept_in(s), *((s.sid_out,) if s.saves[1] else ())):
+            self.unkeep(s, sid)
 
     def unkeep(self, s: Step, sid: int) -> None:
         """A row stops keeping a storage (a checkpointed row: its recomputed tensor)."""
@@ -657,7 +662,8 @@ class _TrainingStep:
         t.alloc("targets", self.batch * out.h * out.w * TARGET_BYTES, "other")
         t.sample("forward", 0)
         for index, s in enumerate(steps[1:], start=1):
-            saves_in, saves_out, per_image, per_batch = s.saves
+            _, saves_out, per_image, per_batch = s.saves
+            kept = self.kept_in(s)
             seg = self.segments.get(s.ckpt)
             if seg is not None and index == seg["rows"][0]:
                 t.keep(seg["input"], +1)  # the checkpoint's frame holds its input
@@ -669,16 +675,15 @@ class _TrainingStep:
                         else per_image * self.batch + per_batch)
                 if temp:
                     t.alloc("temp", temp, "other")
-                saves_in = saves_out = False
+                kept, saves_out = (), False
             elif per_image or per_batch:
                 t.alloc(("extra", index), per_image * self.batch + per_batch, "saved")
             elif not records(s) and (temp := self.transient(s)):
                 t.alloc("temp", temp, "other")  # made by the operation, kept by nothing: freed at once
             t.sample("forward", index)
             t.free("temp")
-            for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
-                if wanted:
-                    t.keep(sid, +1)
+            for sid in (*kept, *((s.sid_out,) if saves_out else ())):
+                t.keep(sid, +1)
             for sid in _read(s):
                 self.readers[sid] -= 1
                 self.release(sid)
@@ -764,6 +769,8 @@ class _TrainingStep:
         """A row's backward: its operations (BACKWARD), then its output's gradient and what it kept are
         freed and its input's gradient delivered; a view or a merge hands its gradient on."""
         t, ops = self.t, BACKWARD[s.kind]
+        if ops is Product:
+            return self.product_backward(index, s)
         if ops is None:
             if s.sids_in != (s.sid_out,):
                 key = self.grads.pop(s.sid_out)
@@ -809,6 +816,44 @@ class _TrainingStep:
             self.deliver(s.sids_in[0], new, index)
             if self.refs[new] == 0:
                 t.free(new)
+
+    def value_bytes(self, sid: int) -> int:
+        """The bytes of one value of a storage (autocast gives storages their own dtypes)."""
+        return self.dtype_bytes
+
+    def product_backward(self, index: int, s: Step) -> None:
+        """mul's backward: the gradient of each factor that requires grad, the output's gradient times
+        the other factor (both made at the output's size and dtype); then the engine sums a broadcast
+        factor's to its shape and casts one of another dtype to it, before the output's gradient and
+        what mul saved go; then the gradients are delivered."""
+        t, batch = self.t, self.batch
+        key = self.grads.pop(s.sid_out)
+        dout = self.value_bytes(s.sid_out)
+        made = []
+        for i, sid in enumerate(s.sids_in):
+            if self.req.get(sid, True):
+                made.append([sid, ("grad_in", index, i)])
+                t.alloc(made[-1][1], s.y.size * dout * batch, "other")
+        t.sample("backward", index)
+        for i, entry in enumerate(made):
+            sid, full = entry
+            if self.sizes[sid] != s.y.size:  # sum_to: the broadcast factor's own shape
+                entry[1] = ("grad_sum", index, i)
+                t.alloc(entry[1], self.sizes[sid] * dout * batch, "other")
+                t.sample("backward", index)
+                t.free(full)
+            if self.value_bytes(sid) != dout:  # cast to the factor's dtype
+                before, entry[1] = entry[1], ("grad_cast", index, i)
+                t.alloc(entry[1], self.grad_bytes(sid), "other")
+                t.sample("backward", index)
+                t.free(before)
+        self.unref(key)
+        self.drop_saved(index, s)
+        for sid, grad in made:
+            self.refs[grad] = 0
+            self.deliver(sid, grad, index)
+            if self.refs[grad] == 0:
+                t.free(grad)
 
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
         """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while

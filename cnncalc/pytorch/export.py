@@ -39,6 +39,18 @@ class Branches(nn.Module):
             out = out + other
         return out
 ''',
+    "Product": '''
+class Product(nn.Module):
+    """Two arms over one input, multiplied element-wise; a 1 x 1 arm broadcasts over the other's
+    height and width (a squeeze-and-excitation gate)."""
+
+    def __init__(self, *arms: nn.Module) -> None:
+        super().__init__()
+        self.arms = nn.ModuleList(arms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.arms[0](x) * self.arms[1](x)
+''',
     "Dense": '''
 class Dense(nn.Linear):
     """A fully connected layer on the flattened input; the output is N x C x 1 x 1 (Net's forward
@@ -91,7 +103,8 @@ class _Writer:
         lines = []
         for item in items:
             if isinstance(item, Branch):
-                self.helpers.add("Branches")
+                helper = "Product" if item.kind == "mul" else "Branches"
+                self.helpers.add(helper)
                 name = self.name(item.kind)
                 arms_src = []
                 outs, grads = [], []
@@ -102,7 +115,8 @@ class _Writer:
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
                 y = shapes.merge(item.kind, outs, ["" for _ in outs], item.span)
-                lines.append(f'{pad}("{name}", Branches("{item.kind}",\n' + "\n".join(arms_src) + f"\n{pad})),")
+                mode = "" if helper == "Product" else f'"{item.kind}",'
+                lines.append(f'{pad}("{name}", {helper}({mode}\n' + "\n".join(arms_src) + f"\n{pad})),")
                 flow = Flow(False, any(grads))
             else:
                 y, _ = shapes.output(item, x)
@@ -211,7 +225,7 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     inp = graph.input.size
     writer = _Writer()
     body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
-    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Dense", "Flat", "Local2d") if h in writer.helpers)
+    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "Dense", "Flat", "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""
     use = f"Needs only torch: `from model import Net; Net()(torch.zeros(1, {inp.c}, {inp.h}, {inp.w}))`"

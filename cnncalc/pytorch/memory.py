@@ -188,27 +188,34 @@ def _tracker(timeline: bool):
     return Tracker()
 
 
+MERGE_MODULES = ("Branches", "Product")  # the exported modules that hold arms (export._HELPERS)
+
+
+def is_merge(module) -> bool:
+    return type(module).__name__ in MERGE_MODULES
+
+
+def row_modules(sequential) -> list:
+    """The modules of the exported Net in the order of cnncalc's rows: arms (each arm's modules in
+    order, recursively), then their merge."""
+    out = []
+    for module in sequential.children():
+        if is_merge(module):
+            for arm in module.arms:
+                out.extend(row_modules(arm))
+        out.append(module)
+    return out
+
+
 def modules_in_row_order(net) -> list:
-    """The exported network's modules in cnncalc's row order: [None (INPUT), row 1's module, ...]: a
-    Branches module's arms first (each arm's modules in order, recursively), then the Branches
-    module itself, the merge row."""
-    rows: list = [None]
-
-    def walk(seq) -> None:
-        for m in seq.children():
-            if type(m).__name__ == "Branches":
-                for arm in m.arms:
-                    walk(arm)
-            rows.append(m)
-
-    walk(net.layers)
-    return rows
+    """The exported network's modules in cnncalc's row order: [None (INPUT), row 1's module, ...]."""
+    return [None, *row_modules(net.layers)]
 
 
 def freeze_rows(net, last: int) -> None:
     """requires_grad_(False) on the parameters of rows 1..last (a merge row's own parameters: none)."""
     for m in modules_in_row_order(net)[1:last + 1]:
-        for p in m.parameters(recurse=type(m).__name__ != "Branches"):
+        for p in m.parameters(recurse=not is_merge(m)):
             p.requires_grad_(False)
 
 

@@ -14,7 +14,7 @@ from ..planner import analyze, check_batch, design_graph
 from ..report import Report
 from . import DEVICES
 from .export import export_source, returns_vector
-from .memory import OPTIMIZERS
+from .memory import OPTIMIZERS, is_merge, row_modules
 
 MINIMUM = (2, 1)  # the `torch` extra's lower bound: export's source and verify run on it
 MEMTRACKER = (2, 5)  # torch.distributed._tools.mem_tracker (MemTracker, with FakeTensorMode) first ships in 2.5
@@ -95,17 +95,6 @@ def _dotted(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version))
 
 
-def row_modules(sequential) -> list:
-    """The modules of the exported Net in the order of cnncalc's rows: arms, then their merge."""
-    out = []
-    for module in sequential.children():
-        if type(module).__name__ == "Branches":
-            for arm in module.arms:
-                out.extend(row_modules(arm))
-        out.append(module)
-    return out
-
-
 def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", memory: bool = False,
            optimizer: str = "sgd", foreach: bool = False, amp: str | None = None, freeze: int | None = None,
            checkpoint=(), optional: str = "include", max_layers: int = MAX_LAYERS,
@@ -165,7 +154,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
                         actual_shape=_volume((batch, inp.c, inp.h, inp.w)), expected_params=0, actual_params=0,
                         ok=True)]
     for row, module, shape in zip(report.layers[1:], modules, shapes):
-        count = sum(p.numel() for p in module.parameters(recurse=type(module).__name__ != "Branches"))
+        count = sum(p.numel() for p in module.parameters(recurse=not is_merge(module)))
         actual = _volume(shape)
         rows.append(VerifiedRow(index=row.index, name=row.name, expected_shape=str(row.output), actual_shape=actual,
                                 expected_params=row.params, actual_params=count,
