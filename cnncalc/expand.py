@@ -173,6 +173,31 @@ def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tupl
     return _Expander(design, overrides, input_size, optional, max_layers).run()
 
 
+class Bound:
+    """A block's argument that is a layer, a group or a block call (`mb(16, HARDSWISH)`): the node and
+    the caller's bindings it is expanded with, wherever the block uses the parameter."""
+
+    __slots__ = ("node", "local", "key", "text")
+
+    def __init__(self, node: ast.Node, local: dict) -> None:
+        self.node, self.local = node, local
+        self.key = (id(node), tuple(sorted(local.items(), key=lambda kv: kv[0])))
+        self.text = excerpt(node.span.source.text[node.span.start:node.span.end], 40)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Bound) and self.key == other.key
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_NODES = (ast.Layer, ast.Ref, ast.Chain, ast.Branch, ast.Repeat, ast.Optional)
+Local = dict  # a block's parameters while it expands: name -> int, or Bound
+
+
 class _Expander:
     def __init__(self, design: ast.Design, overrides: list[ast.Statement], input_size, optional: str,
                  max_layers: int) -> None:
@@ -241,7 +266,7 @@ class _Expander:
             self.input_from_define = True
 
     # -- evaluation -------------------------------------------------------------
-    def eval(self, expr: ast.Expr, local: dict[str, int]) -> int:
+    def eval(self, expr: ast.Expr, local: Local) -> int:
         """An integer expression's value. A chain such as 1+2+3 is a left-leaning tree as deep as it
         is long, so it is folded in a loop; what still recurses (parentheses, variables defined by
         variables) is bounded by MAX_EVAL_DEPTH instead of by Python's stack."""
@@ -253,7 +278,12 @@ class _Expander:
                 case ast.Num(value=value):
                     return value
                 case ast.Var(name=name):
-                    return local[name] if name in local else self.variable(name, expr.span)
+                    value = local[name] if name in local else self.variable(name, expr.span)
+                    if isinstance(value, Bound):
+                        raise DesignError(f"'{name}' is a layer or block ({value.text}), not a number", expr.span)
+                    return value
+                case ast.Call(name=name, args=args):
+                    return self.call_function(expr, [self.eval(a, local) for a in args])
                 case ast.Neg(operand=operand):
                     return -self.eval(operand, local)
                 case ast.BinOp():
@@ -279,6 +309,10 @@ class _Expander:
             value = a - b
         elif op == "*":
             value = a * b
+        elif op == "//":
+            if b == 0:
+                raise DesignError("division by zero", node.span)
+            value = a // b
         else:
             if b == 0:
                 raise DesignError("division by zero", node.span)
@@ -287,6 +321,25 @@ class _Expander:
             value = a // b
         if abs(value) > MAX_VALUE:
             raise DesignError(f"number too large: {a} {op} {b} exceeds 10^15", node.span)
+        return value
+
+    @staticmethod
+    def call_function(node: ast.Call, args: list[int]) -> int:
+        """min, max, and make_divisible(v, d[, least]) as the papers' code rounds widths (torchvision's
+        _make_divisible): the multiple of d nearest v (halves up), at least `least` (default d), plus d
+        when that falls more than 10% below v; in integers, exactly."""
+        if node.name == "min":
+            return min(args)
+        if node.name == "max":
+            return max(args)
+        v, d = args[0], args[1]
+        least = args[2] if len(args) == 3 else d
+        if d < 1:
+            raise DesignError(f"make_divisible's divisor is at least 1, got {d}", node.span)
+        value = max(least, (v + d // 2) // d * d)
+        value = value + d if 10 * value < 9 * v else value
+        if value > MAX_VALUE:
+            raise DesignError(f"number too large: make_divisible gives {value}, past 10^15", node.span)
         return value
 
     def variable(self, name: str, span: Span) -> int:
@@ -396,8 +449,11 @@ class _Expander:
                     node(body, bound, depth + 1)
                 case ast.Ref(name=name, args=args):
                     for a in args or ():
-                        expr(a, bound)
-                    block = self.blocks.get(name)
+                        if isinstance(a, _NODES):
+                            node(a, bound, depth + 1)
+                        else:
+                            expr(a, bound)
+                    block = None if name in bound else self.blocks.get(name)
                     if block is not None and name not in seen_blocks:
                         seen_blocks.add(name)
                         node(block.body, frozenset(block.params), depth + 1)
@@ -411,7 +467,7 @@ class _Expander:
             raise self.unbound(list(unbound.items()))
 
     # -- counting (before expanding) -------------------------------------------------
-    def count(self, node: ast.Node, local: dict[str, int]) -> int:
+    def count(self, node: ast.Node, local: Local) -> int:
         self.enter(node.span)
         try:
             match node:
@@ -434,6 +490,9 @@ class _Expander:
                     n = times * self.count(body, local) if times else 0
                 case ast.Optional(body=body):
                     n = self.count(body, local) if self.include_optional else 0
+                case ast.Ref() if node.name in local:
+                    bound = self.bound(node, local)
+                    n = self.count(bound.node, bound.local)
                 case ast.Ref():
                     block, call_local, key = self.call(node, local)
                     if key not in self.counts:
@@ -459,13 +518,13 @@ class _Expander:
             self.depth = 0
             raise DesignError(f"blocks and brackets are nested more than {MAX_DEPTH} levels deep", span)
 
-    def repeat_count(self, count: ast.Expr, local: dict[str, int]) -> int:
+    def repeat_count(self, count: ast.Expr, local: Local) -> int:
         times = self.eval(count, local)
         if times < 0:
             raise DesignError(f"a repeat count cannot be negative, got {times}", count.span)
         return times
 
-    def call(self, node: ast.Ref, local: dict[str, int]) -> tuple[ast.BlockDef, dict[str, int], tuple]:
+    def call(self, node: ast.Ref, local: Local) -> tuple[ast.BlockDef, dict[str, int], tuple]:
         block = self.blocks.get(node.name)
         alias, seen = node.name, set()
         while block is None and alias in self.variables and isinstance(self.variables[alias].value, ast.Var) \
@@ -486,13 +545,38 @@ class _Expander:
         if node.name in self.calls:
             cycle = " -> ".join(self.calls[self.calls.index(node.name):] + [node.name])
             raise DesignError(f"block '{node.name}' uses itself ({cycle}); blocks cannot be recursive", node.span)
-        args = tuple(self.eval(a, local) for a in node.args or ())
+        args = tuple(self.argument(a, local) for a in node.args or ())
         return block, dict(zip(block.params, args)), (node.name, args)
+
+    def argument(self, arg, local: dict):
+        """A block's argument: a number, or a Bound layer, group or block (a bare name that is a block, or
+        a parameter bound to one, passes it on)."""
+        if isinstance(arg, _NODES):
+            return Bound(arg, local)
+        if isinstance(arg, ast.Var):
+            value = local.get(arg.name)
+            if isinstance(value, Bound):
+                return value
+            if value is None and arg.name in self.blocks:
+                return Bound(ast.Ref(arg.name, None, arg.span), {})
+        return self.eval(arg, local)
+
+    def bound(self, node: ast.Ref, local: dict) -> Bound | None:
+        """The layer or block a parameter used as a layer stands for (None: not a parameter)."""
+        if node.name not in local:
+            return None
+        value = local[node.name]
+        if not isinstance(value, Bound):
+            raise DesignError(f"'{node.name}' is a number ({value}), not a layer or block", node.span)
+        if node.args is not None:
+            raise DesignError(f"'{node.name}' stands for {value.text}: give it its arguments where the block "
+                              f"is called", node.span)
+        return value
 
     # -- expansion --------------------------------------------------------------------
     # `sole`: the node makes exactly the rows of the record around it (or of a node that makes them and
     # is itself not recorded), so it is not recorded: the ranges of the records never repeat.
-    def expand_chain(self, node: ast.Chain, local: dict[str, int], out: list[Item], sole: bool) -> None:
+    def expand_chain(self, node: ast.Chain, local: Local, out: list[Item], sole: bool) -> None:
         """A chain that is not an item of its own: the architecture, a block's body, a branch's arm."""
         self.enter(node.span)
         try:
@@ -500,14 +584,14 @@ class _Expander:
         finally:
             self.depth -= 1
 
-    def terms(self, terms: list[ast.Node], local: dict[str, int], out: list[Item], sole: bool) -> None:
+    def terms(self, terms: list[ast.Node], local: Local, out: list[Item], sole: bool) -> None:
         if len(terms) == 1:
             self.expand(terms[0], local, out, sole)
             return
         for t in terms:
             self.expand(t, local, out, False)
 
-    def expand(self, node: ast.Node, local: dict[str, int], out: list[Item], sole: bool = False) -> None:
+    def expand(self, node: ast.Node, local: Local, out: list[Item], sole: bool = False) -> None:
         """An item: a layer, a [..] group, a branch, a repeat, an optional or a block call."""
         self.enter(node.span)
         try:
@@ -558,6 +642,9 @@ class _Expander:
                             f"optional '{text}' at line {line}, column {col} is included "
                             f"(--optional exclude drops it)")
                         self.expand(body, local, out, sole)
+                case ast.Ref() if node.name in local:  # a parameter that stands for a layer or block
+                    bound = self.bound(node, local)
+                    self.expand(bound.node, bound.local, out, sole)
                 case ast.Ref():
                     block, call_local, key = self.call(node, local)
                     index = None if sole else self.open("call", node.span, name=self.call_name(key, node))
@@ -622,7 +709,7 @@ class _Expander:
         name, args = key
         return name if node.args is None else f"{name}({', '.join(map(str, args))})"
 
-    def item_name(self, node: ast.Node, local: dict[str, int], items: list[Item]) -> str | None:
+    def item_name(self, node: ast.Node, local: Local, items: list[Item]) -> str | None:
         """A repeated item's name, or None for the text as written: a layer's (RELU), a call's (basic(64))."""
         if isinstance(node, ast.Layer) and items:
             return items[0].name
@@ -643,7 +730,7 @@ class _Expander:
         self.default_cache[key] = value
         return value
 
-    def layer(self, node: ast.Layer, local: dict[str, int]) -> Layer:
+    def layer(self, node: ast.Layer, local: Local) -> Layer:
         """The layer a node means: each declared setting from the layer's own value, else the kind's
         default, else the family's, else the setting's built-in default; then the kind's checks."""
         word = node.word
@@ -682,26 +769,26 @@ class _Expander:
         layer.check(lambda key: spans.get(key, node.span))
         return layer
 
-    def read(self, setting: Setting, value: ast.Value, word: str, local: dict[str, int]):
+    def read(self, setting: Setting, value: ast.Value, word: str, local: Local):
         """A setting's value as its reader reads it, or an error that names the layer and the setting."""
         return _READERS[setting.read](self, setting, value, word, local)
 
 
 # -- the readers a Setting names: (expander, setting, value as written, layer word, local bindings) --
-def _read_bool(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> bool:
+def _read_bool(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> bool:
     if not isinstance(value, ast.Word) or value.word not in ("true", "false"):
         raise DesignError(f"{word}: {setting.key} is true or false", value.span)
     return value.word == "true"
 
 
-def _read_choice(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> str:
+def _read_choice(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> str:
     text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
     if text is None or text.lower() not in setting.choices:
         raise DesignError(f"{word}: {setting.key} is one of {', '.join(setting.choices)}", value.span)
     return text.lower()
 
 
-def _read_float(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> float:
+def _read_float(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> float:
     if isinstance(value, ast.Float):
         return value.value
     if isinstance(value, _EXPR):
@@ -709,13 +796,13 @@ def _read_float(x: _Expander, setting: Setting, value: ast.Value, word: str, loc
     raise DesignError(f"{word}: {setting.key} must be a number", value.span)
 
 
-def _read_int(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> int:
+def _read_int(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> int:
     if not isinstance(value, _EXPR):
         raise DesignError(f"{word}: {setting.label} must be a whole number", value.span)
     return _at_least(setting, x.eval(value, local), word, value.span)
 
 
-def _read_pair(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]) -> tuple[int, int]:
+def _read_pair(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> tuple[int, int]:
     """One number for both axes, or HxW."""
     if isinstance(value, ast.Size):
         if len(value.dims) != 2:
@@ -731,7 +818,7 @@ def _read_pair(x: _Expander, setting: Setting, value: ast.Value, word: str, loca
     return pair
 
 
-def _read_pad(x: _Expander, setting: Setting, value: ast.Value, word: str, local: dict[str, int]):
+def _read_pad(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local):
     """A pair, or `same` (SAME, resolved once kernel and dilation are known) or `valid` (0)."""
     if not isinstance(value, ast.Word):
         return _read_pair(x, setting, value, word, local)
@@ -749,7 +836,7 @@ def _at_least(setting: Setting, n: int, word: str, span: Span) -> int:
 # `size3` is INPUT's, read by resolve_input
 _READERS = {"bool": _read_bool, "choice": _read_choice, "float": _read_float, "int": _read_int, "pair": _read_pair,
             "pad": _read_pad}
-_EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg)
+_EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg, ast.Call)
 
 
 def _given(cls: type[Layer], node: ast.Layer) -> dict[str, ast.Value]:

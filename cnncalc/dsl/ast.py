@@ -33,7 +33,7 @@ class Var(_Node):
 
 
 class BinOp(_Node):
-    # op: one of + - * /
+    # op: one of + - * / // (/ divides exactly, // rounds down)
     __slots__ = ("op", "left", "right", "span")
 
 
@@ -41,7 +41,16 @@ class Neg(_Node):
     __slots__ = ("operand", "span")
 
 
-Expr = Num | Var | BinOp | Neg
+class Call(_Node):
+    """A width function: `min(a, b)`, `max(a, b)`, `make_divisible(v, d)` (FUNCTIONS)."""
+
+    __slots__ = ("name", "args", "span")
+
+
+Expr = Num | Var | BinOp | Neg | Call
+
+# the functions an expression may call, with their smallest and largest number of arguments
+FUNCTIONS = {"min": (2, 16), "max": (2, 16), "make_divisible": (2, 3)}
 
 
 # -- setting values ------------------------------------------------------------
@@ -61,7 +70,7 @@ class Float(_Node):
     __slots__ = ("value", "span")
 
 
-Value = Num | Var | BinOp | Neg | Size | Word | Float
+Value = Num | Var | BinOp | Neg | Call | Size | Word | Float
 
 
 # -- architecture -------------------------------------------------------------
@@ -72,7 +81,9 @@ class Layer(_Node):
 
 
 class Ref(_Node):
-    """A block used by name, or called with arguments: `stem`, `basic(64)`."""
+    """A block used by name, or called with arguments: `stem`, `basic(64)`, `mb(16, HARDSWISH)`; an
+    argument is an expression, or a layer, group or block call (a Node) that the block uses by the
+    parameter's name."""
 
     __slots__ = ("name", "args", "span")
 
@@ -133,3 +144,5 @@ def variables_in(value: Value):
             stack.append(e.operand)
         elif isinstance(e, Size):
             stack += reversed(e.dims)
+        elif isinstance(e, Call):
+            stack += reversed(e.args)

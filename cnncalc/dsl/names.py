@@ -183,5 +183,7 @@ def _collect(root: ast.Node | ast.Value, bound: frozenset[str], out: dict[str, N
             push(node.operand)
         elif kind is ast.Size:
             extend(reversed(node.dims))
+        elif kind is ast.Call:
+            extend(reversed(node.args))
         # Num, Word, Float: no names
     return out

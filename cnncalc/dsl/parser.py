@@ -11,13 +11,16 @@ points at the exact column.
                | ('input' | 'inplace') '=' value            setting
     chain     := term ('->' term)*                          '→' is accepted for '->'
     term      := atom ('*' count | '?')*
-    atom      := layer | NAME | NAME '(' expr (',' expr)* ')'
+    atom      := layer | NAME | NAME '(' arg (',' arg)* ')'
                | '[' chain ']'
                | '(' chain ('|' chain)+ ')'                 concat on channels
                | '(' chain ('+' chain)+ ')'                 element-wise sum
                | '(' chain '.*' chain ')'                   element-wise product (a 1x1xC arm broadcasts)
     count     := INT | NAME | '(' expr ')'
-    expr      := integer arithmetic: + - * / ( ), INT and NAME
+    expr      := integer arithmetic: + - * / // ( ), INT, NAME and FUNC '(' expr (',' expr)* ')'
+                 (FUNC: min, max, make_divisible; '/' divides exactly, '//' rounds down)
+    arg       := expr | layer | '[' chain ']' | NAME '(' ... ')'    a block's argument: a number, or
+                                                            a layer, group or block call it uses by name
 
     layer     := WORD kernel? ('-' value)? ('/' value)? (('p'|'d'|'g') value)* args?
                | 'INPUT' size?
@@ -336,6 +339,9 @@ class Parser:
             return ast.DefaultDef("", word.lower(), value, self.span(start))
         if _is_layer_word(word):
             raise DesignSyntaxError(f"'{word}' is a layer name; choose another name for this definition", name_span)
+        if word in ast.FUNCTIONS:
+            raise DesignSyntaxError(f"'{word}' is a function ({', '.join(ast.FUNCTIONS)}); choose another name "
+                                    f"for this definition", name_span)
         if form == "block":
             cut = _kernel_then_open_suffix(word)
             if cut:
@@ -545,19 +551,33 @@ class Parser:
 
     def block_ref(self, word: str, start: int) -> ast.Ref:
         """A block used by name, or called: `stem`, `basic(64)`."""
-        args: list[ast.Expr] | None = None
+        args: list | None = None
         if self.peek() == "(":
             self.pos += 1
             self.skip_ws()
-            args = [self.expr()]
+            args = [self.block_arg()]
             self.skip_ws()
             while self.peek() == ",":
                 self.pos += 1
                 self.skip_ws()
-                args.append(self.expr())
+                args.append(self.block_arg())
                 self.skip_ws()
             self.expect(")", f"to close the arguments of '{word}'")
         return ast.Ref(word, args, self.span(start))
+
+    def block_arg(self) -> ast.Expr | ast.Node:
+        """A block's argument: a layer (`HARDSWISH`, `LEAKYRELU(0.1)`), a `[..]` group or a block call
+        (`se(16)`), which the block uses by its parameter's name; otherwise an integer expression (a
+        bare name is read as one, and stands for a block when it names one)."""
+        c = self.peek()
+        if c == "[":
+            return self.term()
+        if c in _NAME_START:
+            word = self.read_name_at(self.pos)
+            after = self.peek(len(word))
+            if _is_layer_word(word) or (after == "(" and word not in ast.FUNCTIONS):
+                return self.term()
+        return self.expr()
 
     def attached_number(self, upper: str, word: str, kernel: tuple[str, ...], start: int) -> ast.Expr | ast.Size:
         """The number written straight after a layer word: CONV3, CONV1x7, CONV1×7 (whose '×' ends the name)."""
@@ -624,7 +644,7 @@ class Parser:
             return num
         word = self.name()
         if word is not None:
-            return ast.Var(word, self.span(start))
+            return self.name_or_call(word, start)
         raise self.error(f"expected a number, a name or a (expression) {where}, found {self.describe_here()}")
 
     def layer_args(self, word: str, args: dict[str, ast.Value], positional: list[ast.Value]) -> None:
@@ -745,10 +765,11 @@ class Parser:
             self.skip_ws()
             c = self.peek()
             if c in ("*", "/"):
-                self.pos += 1
+                op = "//" if c == "/" and self.peek(1) == "/" else c
+                self.pos += len(op)
                 self.skip_ws()
                 right = self.unary()
-                left = ast.BinOp(c, left, right, self.span(start))
+                left = ast.BinOp(op, left, right, self.span(start))
             else:
                 self.pos = save
                 return left
@@ -772,8 +793,35 @@ class Parser:
             return num
         word = self.name()
         if word is not None:
-            return ast.Var(word, self.span(start))
+            return self.name_or_call(word, start)
         raise self.error(f"expected a number, a name or '(', found {self.describe_here()}")
+
+    def name_or_call(self, word: str, start: int) -> ast.Var | ast.Call:
+        """A variable, or a call of one of the width functions: `make_divisible(C*3/4, 8)`."""
+        if word not in ast.FUNCTIONS or self.peek() != "(":
+            return ast.Var(word, self.span(start))
+        open_at = self.pos
+        self.enter(open_at)
+        self.pos += 1
+        self.skip_ws()
+        args = [self.expr()]
+        self.skip_ws()
+        while self.peek() == ",":
+            self.pos += 1
+            self.skip_ws()
+            args.append(self.expr())
+            self.skip_ws()
+        if self.peek() != ")":
+            raise self.error(self.unclosed(")", "(", open_at))
+        self.pos += 1
+        self.depth -= 1
+        least, most = ast.FUNCTIONS[word]
+        if not least <= len(args) <= most:
+            wanted = f"{least} to {most}" if most != least else str(least)
+            raise self.error(f"{word}() takes {wanted} arguments, got {len(args)}"
+                             + (" (make_divisible(value, divisor) or make_divisible(value, divisor, least))"
+                                if word == "make_divisible" else ""), start, self.pos)
+        return ast.Call(word, args, self.span(start))
 
 
 def _mentions_block(expr: ast.Expr, blocks: set[str]) -> bool:

@@ -1,0 +1,94 @@
+"""The language's width arithmetic and blocks that take layers: what the papers' code computes,
+written as the papers write it (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc.pytorch.export import export_design
+
+
+def filters(design: str, **settings) -> list[int]:
+    return [r.output.c for r in cnncalc.plan(design, **settings).layers[1:]]
+
+
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision.models._utils._make_divisible, as written there (the reference)."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+@pytest.mark.parametrize("v, d", [(v, d) for v in (1, 3, 7, 8, 12, 17, 18, 20, 30, 60, 120, 143, 240, 480, 960)
+                                  for d in (1, 3, 4, 8, 16)])
+def test_make_divisible_is_torchvisions(v, d):
+    assert filters(f"INPUT 4x4x3 -> CONV1-(make_divisible({v}, {d}))") == [make_divisible(v, d)]
+
+
+def test_make_divisible_with_a_floor_and_the_papers_se_widths():
+    assert filters("INPUT 4x4x3 -> CONV1-(make_divisible(5, 8, 16))") == [make_divisible(5, 8, 16)]
+    # MobileNetV3's squeeze widths: _make_divisible(expanded // 4, 8)
+    for expanded in (72, 120, 480, 672, 960):
+        assert filters(f"INPUT 4x4x3 -> CONV1-(make_divisible({expanded} // 4, 8))") == \
+            [make_divisible(expanded // 4, 8)]
+
+
+def test_min_max_and_floor_division():
+    assert filters("C = 40\nINPUT 4x4x3 -> CONV1-(min(64, 3*C)) -> CONV1-(max(8, C // 16)) -> CONV1-(C // 3)") \
+        == [min(64, 3 * 40), max(8, 40 // 16), 40 // 3]
+    assert filters("INPUT 4x4x3 -> CONV1-(max(1, 2, 9, 4)) -> CONV1-((0 - 7) // 2 + 10)") == [9, -7 // 2 + 10]
+    # shorthand takes a call directly, as it takes a variable
+    assert filters("C = 96\nINPUT 4x4x3 -> CONV1-make_divisible(C // 4, 8)") == [make_divisible(96 // 4, 8)]
+
+
+def test_blocks_take_layers_groups_and_blocks():
+    design = """
+    se(C, S) = (ID .* [GAP -> CONV1-S -> RELU -> CONV1-C -> HARDSIGMOID])
+    mb(E, C, act, gate) = CONV1-E -> act -> gate -> CONV1-C
+    twice(x) = x -> x
+    INPUT 8x8x16 -> mb(32, 16, HARDSWISH, se(32, 8)) -> mb(24, 16, LEAKYRELU(0.2), ID) -> twice([CONV1-16 -> RELU])
+      -> twice(se(16, 4))
+    """
+    report = cnncalc.plan(design)
+    names = [r.name for r in report.layers]
+    assert names[1:4] == ["CONV1-32", "HARDSWISH", "ID"]  # the gate's first arm
+    assert names.count("LEAKYRELU") == 1
+    assert "nn.LeakyReLU(0.2, inplace=True)" in export_design(design)  # the argument's own setting
+    assert names.count("MUL") == 1 + 2
+    gate = ["ID", "GAP", "CONV1-4", "RELU", "CONV1-16", "HARDSIGMOID", "MUL"]
+    assert names[-18:] == ["CONV1-16", "RELU", "CONV1-16", "RELU", *gate, *gate]
+    calls = {b.name for b in report.blocks if b.kind == "call"}
+    assert {"mb(32, 16, HARDSWISH, se(32, 8))", "mb(24, 16, LEAKYRELU(0.2), ID)", "twice(se(16, 4))"} <= calls
+
+
+def test_a_block_passes_a_layer_parameter_on_and_a_bare_block_name_is_a_block():
+    design = """
+    gate = [GAP -> SIGMOID]
+    inner(act) = CONV1-4 -> act
+    outer(act, g) = inner(act) -> (ID .* g)
+    INPUT 8x8x4 -> outer(RELU6, gate)
+    """
+    assert [r.name for r in cnncalc.plan(design).layers[1:]] == ["CONV1-4", "RELU6", "ID", "GAP", "SIGMOID", "MUL"]
+
+
+@pytest.mark.parametrize("design, message", [
+    ("blk(act) = act -> act\nINPUT 8x8x3 -> blk(3)", "'act' is a number (3), not a layer or block"),
+    ("blk(C) = CONV3-C\nINPUT 8x8x3 -> blk(RELU)", "'C' is a layer or block (RELU), not a number"),
+    ("blk(act) = act(2)\nINPUT 8x8x3 -> blk(RELU)",
+     "'act' stands for RELU: give it its arguments where the block is called"),
+    ("INPUT 8x8x3 -> CONV1-(make_divisible(5))",
+     "make_divisible() takes 2 to 3 arguments, got 1 (make_divisible(value, divisor) or "
+     "make_divisible(value, divisor, least))"),
+    ("INPUT 8x8x3 -> CONV1-(min(5))", "min() takes 2 to 16 arguments, got 1"),
+    ("min = 3\nINPUT 8x8x3 -> CONV1-4", "'min' is a function (min, max, make_divisible); choose another name"),
+    ("INPUT 8x8x3 -> CONV1-(10 // 0)", "division by zero"),
+    ("INPUT 8x8x3 -> CONV1-(make_divisible(10, 0))", "make_divisible's divisor is at least 1, got 0"),
+])
+def test_errors(design, message):
+    with pytest.raises(cnncalc.CnnCalcError) as e:
+        cnncalc.plan(design)
+    assert message in e.value.message
