@@ -3,6 +3,7 @@ that tests/test_memory.py compares cnncalc's simulation with (in CI, without tor
 
     python benchmarks/measure_memory.py              # rewrites tests/fixtures/memory.json (minutes)
     python benchmarks/measure_memory.py --part amp   # re-measures one part, keeps the others
+    python benchmarks/measure_memory.py --design efficientnet_b0   # one design's entries, keeps the rest
 
 Each entry: a design at a batch with an optimizer and its implementation, measured on the CPU
 under FakeTensorMode (the same peak as a real run, to the byte, in seconds); keyed by the SHA-256
@@ -58,7 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=PARTS, action="append",
                         help="measure only this part (repeatable); the fixture keeps the others' entries")
-    parts = parser.parse_args().part or list(PARTS)
+    parser.add_argument("--design", action="append",
+                        help="measure only this built-in design (repeatable); the fixture keeps the others' entries")
+    args = parser.parse_args()
+    parts = args.part or list(PARTS)
     warnings.simplefilter("ignore")
     import torch
 
@@ -67,10 +71,11 @@ def main() -> None:
     from cnncalc.pytorch.export import export_source
     from cnncalc.pytorch.memory import measure_inference, measure_step
 
-    kept = [e for e in json.loads(FIXTURES.read_text()) if e.get("part", "base") not in parts] \
-        if FIXTURES.exists() else []
+    names = args.design or zoo.names()
+    kept = [e for e in json.loads(FIXTURES.read_text())
+            if e.get("part", "base") not in parts or e["design"] not in names] if FIXTURES.exists() else []
     entries = []
-    for name in zoo.names():
+    for name in names:
         source = export_source(design_graph(zoo.path(name).read_text()))
         for batch in BATCHES:
             t = time.perf_counter()

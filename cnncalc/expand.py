@@ -177,10 +177,11 @@ class Bound:
     """A block's argument that is a layer, a group or a block call (`mb(16, HARDSWISH)`): the node and
     the caller's bindings it is expanded with, wherever the block uses the parameter."""
 
-    __slots__ = ("node", "local", "key", "text")
+    __slots__ = ("node", "local", "key", "text", "calls")
 
-    def __init__(self, node: ast.Node, local: dict) -> None:
+    def __init__(self, node: ast.Node, local: dict, calls: list[str]) -> None:
         self.node, self.local = node, local
+        self.calls = tuple(calls)  # the blocks being expanded where it was written: its own recursion check
         self.key = (id(node), tuple(sorted(local.items(), key=lambda kv: kv[0])))
         self.text = excerpt(node.span.source.text[node.span.start:node.span.end], 40)
 
@@ -386,7 +387,7 @@ class _Expander:
         items: list[Item] = []
         self.expand_chain(body, {}, items, sole=False)
         return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()),
-                          self.records)
+                          self.records, written=self.written_input(input_node))
 
     def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> Input:
         span = node.span if node else Span(chain_span.source, chain_span.start, chain_span.start + 1)
@@ -404,6 +405,20 @@ class _Expander:
             raise DesignError("the input has no size: write INPUT 224x224x3, set input = 224x224x3, "
                               "or pass --input 224x224x3", span)
         return Input("INPUT", span, size=Volume(h, w, c))
+
+    def written_input(self, node: ast.Layer | None) -> Volume | None:
+        """The size the design writes for its input (INPUT's, else `input = …`), when something else set
+        it (--input, -D input=); None otherwise, or when it does not evaluate on its own."""
+        overridden = self.input_size is not None or self.input_from_define
+        value = (node.args["size"] if node is not None and "size" in node.args else
+                 self.defaults[("", "input")].value if ("", "input") in self.defaults and not self.input_from_define
+                 else None)
+        if not overridden or value is None:
+            return None
+        try:
+            return Volume(*self.size3(value))
+        except DesignError:
+            return None
 
     def size3(self, value: ast.Value) -> tuple[int, int, int]:
         if not isinstance(value, ast.Size) or len(value.dims) != 3:
@@ -492,7 +507,7 @@ class _Expander:
                     n = self.count(body, local) if self.include_optional else 0
                 case ast.Ref() if node.name in local:
                     bound = self.bound(node, local)
-                    n = self.count(bound.node, bound.local)
+                    n = self.in_scope(bound, self.count, bound.node, bound.local)
                 case ast.Ref():
                     block, call_local, key = self.call(node, local)
                     if key not in self.counts:
@@ -552,14 +567,23 @@ class _Expander:
         """A block's argument: a number, or a Bound layer, group or block (a bare name that is a block, or
         a parameter bound to one, passes it on)."""
         if isinstance(arg, _NODES):
-            return Bound(arg, local)
+            return Bound(arg, local, self.calls)
         if isinstance(arg, ast.Var):
             value = local.get(arg.name)
             if isinstance(value, Bound):
                 return value
             if value is None and arg.name in self.blocks:
-                return Bound(ast.Ref(arg.name, None, arg.span), {})
+                return Bound(ast.Ref(arg.name, None, arg.span), {}, self.calls)
         return self.eval(arg, local)
+
+    def in_scope(self, bound: Bound, run, *args):
+        """Run count or expand on a bound argument where it was written: a block passed to itself,
+        `level(64, level(128, two(1024)))`, is not recursion."""
+        calls, self.calls = self.calls, list(bound.calls)
+        try:
+            return run(*args)
+        finally:
+            self.calls = calls
 
     def bound(self, node: ast.Ref, local: dict) -> Bound | None:
         """The layer or block a parameter used as a layer stands for (None: not a parameter)."""
@@ -644,7 +668,7 @@ class _Expander:
                         self.expand(body, local, out, sole)
                 case ast.Ref() if node.name in local:  # a parameter that stands for a layer or block
                     bound = self.bound(node, local)
-                    self.expand(bound.node, bound.local, out, sole)
+                    self.in_scope(bound, self.expand, bound.node, bound.local, out, sole)
                 case ast.Ref():
                     block, call_local, key = self.call(node, local)
                     index = None if sole else self.open("call", node.span, name=self.call_name(key, node))
@@ -791,6 +815,11 @@ def _read_choice(x: _Expander, setting: Setting, value: ast.Value, word: str, lo
 def _read_float(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> float:
     if isinstance(value, ast.Float):
         return value.value
+    if isinstance(value, ast.BinOp) and value.op == "/":  # a fraction: DROPPATH(3/170), p = 0.1 * 3/17
+        numerator, denominator = x.eval(value.left, local), x.eval(value.right, local)
+        if denominator == 0:
+            raise DesignError("division by zero", value.span)
+        return numerator / denominator
     if isinstance(value, _EXPR):
         return float(x.eval(value, local))
     raise DesignError(f"{word}: {setting.key} must be a number", value.span)

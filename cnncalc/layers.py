@@ -234,6 +234,26 @@ class Pool(Layer):
         return text + ("(ceil)" if self.ceil else "")
 
 
+class AdaptivePool(Layer):
+    """Pooling to a fixed output size (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d): output cell i takes
+    the input rows floor(i*H/h) to ceil((i+1)*H/h) - 1, so what follows does not change with the input
+    size (torchvision's VGG and AlexNet heads)."""
+
+    kind = "adaptive"
+    words = ("ADAPTIVEPOOL", "ADAPTIVEAVGPOOL", "ADAPTIVEMAXPOOL")
+    settings = (Setting("size", "size", "pair", aliases=("output_size",), attr=None, noun="output size"),
+                Setting("type", "type", "choice", "avg", choices=("max", "avg"), attr=None))
+    attached = "size"
+    positional = "size"
+    fixed = {"ADAPTIVEAVGPOOL": {"type": "avg"}, "ADAPTIVEMAXPOOL": {"type": "max"}}
+    example = "ADAPTIVEAVGPOOL7"
+
+    @cached_property
+    def name(self) -> str:
+        word = self.word if self.word != "ADAPTIVEPOOL" else f"ADAPTIVE{self.type.upper()}POOL"
+        return f"{word}{_pair(self.size)}"
+
+
 class FC(Layer):
     kind = "fc"
     words = ("FC", "LINEAR", "DENSE")  # the notes', PyTorch's and Keras's names
@@ -320,6 +340,26 @@ class Dropout(Layer):
         return f"DROPOUT({self.p:g})"
 
 
+class DropPath(Layer):
+    """Stochastic depth (torchvision's StochasticDepth, mode "row"): in training each image's volume is
+    dropped with probability p, the others scaled by 1/(1-p); the identity in evaluation."""
+
+    kind = "droppath"
+    words = ("DROPPATH", "STOCHASTICDEPTH")
+    settings = (Setting("p", "p", "float", attr=None, noun="drop probability"),)
+    positional = "p"
+    example = "DROPPATH(0.1)"
+
+    def check(self, where: Callable[[str], Span]) -> None:
+        if not 0.0 < self.p < 1.0:
+            raise DesignError(f"a drop-path probability is in (0, 1), got {self.p:g} (at 0 it does nothing: "
+                              f"leave the layer out)", where("p"))
+
+    @cached_property
+    def name(self) -> str:
+        return f"DROPPATH({self.p:g})"
+
+
 class Upsample(Layer):
     kind = "upsample"
     words = ("UPSAMPLE",)
@@ -337,6 +377,26 @@ class LRN(Layer):
     words = ("LRN",)
     settings = (Setting("size", "size", "int", 5),)
     positional = "size"
+
+
+class Crop(Layer):
+    """The center H x W of the input (torchvision's center_crop: the top row round((H_in - H)/2)), a
+    view: U-Net crops the encoder's features to the decoder's size before concatenating them."""
+
+    kind = "crop"
+    words = ("CROP", "CENTERCROP")
+    settings = (Setting("size", "size", "pair", aliases=("output_size",), attr=None, noun="size"),)
+    attached = "size"
+    positional = "size"
+    example = "CROP392"
+
+    @cached_property
+    def name(self) -> str:
+        return f"{self.word}{_pair(self.size)}"
+
+    def offsets(self, x: Volume) -> tuple[int, int]:
+        """The top row and left column it keeps, as torchvision rounds them (half to even)."""
+        return round((x.h - self.size[0]) / 2), round((x.w - self.size[1]) / 2)
 
 
 class GlobalPool(Layer):
@@ -367,6 +427,54 @@ class BatchNorm(Layer):
         if not 0.0 <= self.momentum <= 1.0:
             raise DesignError(f"BN's momentum is in [0, 1] (PyTorch's default 0.1), got {self.momentum:g}",
                               where("momentum"))
+
+
+class LayerNorm(Layer):
+    """Normalises the C channels at each position, with a gain and a shift per channel (nn.LayerNorm
+    over channels, as torchvision's ConvNeXt's LayerNorm2d); eps is carried into the export."""
+
+    kind = "layernorm"
+    words = ("LAYERNORM", "LN")
+    settings = (Setting("eps", "eps", "float", 1e-5, attr="eps"),)
+
+    def check(self, where: Callable[[str], Span]) -> None:
+        if not self.eps > 0:
+            raise DesignError(f"{self.word}'s eps is a small positive number (PyTorch's default 1e-5), got "
+                              f"{self.eps:g}", where("eps"))
+
+    @cached_property
+    def name(self) -> str:
+        return self.word
+
+
+class GroupNorm(Layer):
+    """Normalises each of G groups of channels over the group's channels and positions, with a gain and
+    a shift per channel (nn.GroupNorm)."""
+
+    kind = "groupnorm"
+    words = ("GROUPNORM", "GN")
+    settings = (Setting("groups", "groups", "int", aliases=("g", "num_groups"), noun="group count"),
+                Setting("eps", "eps", "float", 1e-5, attr="eps"))
+    positional = "groups"
+    example = "GROUPNORM(32)"
+
+    def check(self, where: Callable[[str], Span]) -> None:
+        if not self.eps > 0:
+            raise DesignError(f"{self.word}'s eps is a small positive number (PyTorch's default 1e-5), got "
+                              f"{self.eps:g}", where("eps"))
+
+    @cached_property
+    def name(self) -> str:
+        return f"{self.word}({self.groups})"
+
+
+class Scale(Layer):
+    """A learnable gain per channel (layer scale: ConvNeXt, CaiT), `init` its starting value."""
+
+    kind = "scale"
+    words = ("SCALE", "LAYERSCALE")
+    settings = (Setting("init", "init", "float", 1e-6, attr="init"),)
+    positional = "init"
 
 
 class Activation(Layer):
@@ -407,19 +515,21 @@ class LayerGraph:
     """The expanded design: its input, then everything after it in execution order; `blocks`, the
     block calls, groups, repeats and branches the rows came from (expand.Block, by row range)."""
 
-    __slots__ = ("input", "items", "assumptions", "blocks")
+    __slots__ = ("input", "items", "assumptions", "blocks", "written")
 
     def __init__(self, input: Input, items: list[Item], assumptions: list[str] | None = None,
-                 blocks: list | None = None) -> None:
+                 blocks: list | None = None, written: Volume | None = None) -> None:
         self.input = input
         self.items = items
         self.assumptions = assumptions or []
         self.blocks = blocks or []
+        self.written = written  # the input size the design itself writes, when --input or -D input= overrides it
 
 
 # -- the tables derived from the declarations ------------------------------------------------------
-LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, FC, DWConv, Deconv, Local, Dropout, Upsample, LRN,
-                                          GlobalPool, Flatten, BatchNorm, Activation, Identity)
+LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, AdaptivePool, FC, DWConv, Deconv, Local, Dropout, DropPath, Upsample,
+                                          LRN, Crop, GlobalPool, Flatten, BatchNorm, LayerNorm, GroupNorm, Scale, Activation,
+                                          Identity)
 KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in LAYER_CLASSES}
 MERGE_KINDS = ("concat", "add", "mul")  # the rows a Branch adds after its arms
 ROW_KINDS = (*KINDS, *MERGE_KINDS)  # every `kind` a row of the report may have

@@ -176,7 +176,7 @@ def largest_input(base: _Walker) -> dict | None:
         except CnnCalcError:
             return None
         steps, sizes = walker.steps, walker.storages.sizes
-        if not training.supported(steps):
+        if not training.supported(steps, base.setup.amp):
             return None
         return training.held(steps, sizes, base.setup, base.budget_mode, base.batch)
 
@@ -352,6 +352,9 @@ def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimi
     return walker.report()
 
 
+PINS_SIZE = ("adaptive", "gap", "fc")  # their output's height and width do not depend on their input's
+
+
 class _Walker:
     def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, device: str,
                  foreach: bool | None = None, budget: int | None = None, budget_for: str = "training",
@@ -375,6 +378,8 @@ class _Walker:
         self.storages = saved.Storages(self.size, batch, device)
         self.steps: list[training.Step] = []  # the training simulation's record of every row
         self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
+        self.warned_resize = False
+        self.pinned = False  # a layer has fixed the height and width, whatever the input size (PINS_SIZE)
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
@@ -504,6 +509,15 @@ class _Walker:
                 f"cuBLAS/cuDNN workspaces ({self.cuda.workspace:,} B, --cuda-workspace) are assumptions, "
                 f"counted apart"]
 
+    def resized(self) -> bool:
+        """Is the input another size than the design writes (--input, -D input=), for the first time asked?
+        (An FC that flattens a volume then has other params than the design's own: said once.)"""
+        written = self.graph.written
+        if written is None or written == self.graph.input.size or self.warned_resize:
+            return False
+        self.warned_resize = True
+        return True
+
     def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """The items of a chain; `flow` is what is known of its input (saved.Flow)."""
         for item in items:
@@ -521,9 +535,11 @@ class _Walker:
         rf_rule = receptive.RECEPTIVE[layer.kind]
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
+            why = (f"its {x.h}x{x.w} input is not a multiple of its output, so its windows differ in size"
+                   if layer.kind == "adaptive" else
+                   "a transposed or upsampling layer maps outputs to fractions of an input pixel")
             self.warnings.append(f"receptive fields are not reported after {layer.name} "
-                                 f"({where(line, column, source)}): a transposed or upsampling layer maps outputs "
-                                 f"to fractions of an input pixel")
+                                 f"({where(line, column, source)}): {why}")
         problem = note = None
         if windows is not None and not (windows[0].fits and windows[1].fits):
             text, entries = fit.misfits(layer, windows, len(self.rows), line, column, self.fit_rule)
@@ -535,6 +551,14 @@ class _Walker:
                 else:
                     self.notes.append(p)
             problem, note = (text, None) if any(p["fit"] == "misfit" for p in entries) else (None, text)
+        if layer.kind == "fc" and (x.h, x.w) != (1, 1) and not self.pinned and self.resized():
+            self.warnings.append(
+                f"{layer.name} ({where(line, column, source)}) flattens {x}: its params grow with the input, here "
+                f"{self.graph.input.size} where the design is written for {self.graph.written}; pool to a fixed size "
+                f"before it (ADAPTIVEAVGPOOL7), as torchvision's VGG and AlexNet do (for the built-in vgg and alexnet "
+                f"designs: -D torchvision=1)")
+        if layer.kind in PINS_SIZE:
+            self.pinned = True
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
                         problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note)
         self.rows[-1]["implied_pad"] = implied_pad(layer, x, y)
@@ -542,13 +566,15 @@ class _Walker:
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """The arms, each from the branch's input (protected: every arm reads it), then the merge's row."""
-        outs, fields, names, sids, grads = [], [], [], [], []
+        outs, fields, names, sids, grads, layouts = [], [], [], [], [], []
         for i, items in enumerate(branch.arms, start=1):
-            y, f, arm_sid, arm_flow = self.walk(items, x, rf, depth + 1, i, sid, saved.Flow(True, flow.grad))
+            y, f, arm_sid, arm_flow = self.walk(items, x, rf, depth + 1, i, sid,
+                                                saved.Flow(True, flow.grad, flow.channels_last))
             outs.append(y)
             fields.append(f)
             sids.append(arm_sid)
             grads.append(arm_flow.grad)
+            layouts.append(arm_flow.channels_last)
             names.append(items[-1].name if items and isinstance(items[-1], Layer) else
                          ("ID" if not items else "a merge"))
         y = shapes.merge(branch.kind, outs, names, branch.span)
@@ -560,7 +586,8 @@ class _Walker:
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         sid_out = self.storages.new(y)
         flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
-                        problem=None, flow=saved.Flow(False, any(grads)), sids_in=tuple(sids), sid_out=sid_out,
+                        problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y, layouts)),
+                        sids_in=tuple(sids), sid_out=sid_out,
                         holds=sid)
         self.rows[-1]["implied_pad"] = None
         return y, merged, sid_out, flow
@@ -607,8 +634,10 @@ class _Walker:
             saved_bytes = self.storages.charge(saves, kept, sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
+        relaid = isinstance(item, Layer) and saved.relaid_weight(item, x, y, flow.channels_last)
+        flat_copy = kind in ("fc", "flatten") and flow.channels_last and (x.h, x.w) != (1, 1)
         self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
-                                        flow.grad, holds, trainable))
+                                        flow.grad, holds, trainable, relaid=relaid, flat_copy=flat_copy))
         self.requires[sid_out] = after.grad
         self.rows.append({
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E4
 from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
-from cnncalc.layers import Branch  # noqa: E402
+from cnncalc.layers import Branch, Volume  # noqa: E402
 from cnncalc.planner import design_graph  # noqa: E402
 from cnncalc.pytorch.export import export_source  # noqa: E402
 from cnncalc.pytorch.verify import row_modules  # noqa: E402
@@ -45,6 +45,11 @@ def _pool(layer, m, x):
     return F.avg_pool2d(x, layer.kernel, layer.stride, layer.pad, ceil_mode=layer.ceil)
 
 
+def _crop(layer, m, x):
+    (h, w), (top, left) = layer.size, layer.offsets(Volume(x.shape[2], x.shape[3], x.shape[1]))
+    return x[:, :, top:top + h, left:left + w]
+
+
 # the reference, one entry per layer kind: (layer, its exported module for the weights, input) -> output
 REFERENCE = {
     "conv": lambda layer, m, x: F.conv2d(x, m.weight, m.bias, layer.stride, layer.pad, layer.dilation, m.groups),
@@ -53,13 +58,21 @@ REFERENCE = {
                                                      layer.output_padding, layer.groups, layer.dilation),
     "local": lambda layer, m, x: m(x),  # its own module; it never writes its input
     "pool": _pool,
+    "adaptive": lambda layer, m, x: (F.adaptive_max_pool2d if layer.type == "max" else F.adaptive_avg_pool2d)(
+        x, layer.size),
     "gap": lambda layer, m, x: (F.adaptive_max_pool2d if layer.type == "max" else F.adaptive_avg_pool2d)(x, 1),
     "fc": lambda layer, m, x: F.linear(torch.flatten(x, 1), m.weight, m.bias)[:, :, None, None],
     "flatten": lambda layer, m, x: torch.flatten(x, 1)[:, :, None, None],
     "bn": lambda layer, m, x: F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps),
     "act": _act,
     "dropout": lambda layer, m, x: x,  # evaluation mode
+    "droppath": lambda layer, m, x: x,  # evaluation mode
+    "layernorm": lambda layer, m, x: F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), m.weight, m.bias,
+                                                  layer.eps).permute(0, 3, 1, 2),
+    "groupnorm": lambda layer, m, x: F.group_norm(x, layer.groups, m.weight, m.bias, layer.eps),
+    "scale": lambda layer, m, x: x * m.gamma,
     "lrn": lambda layer, m, x: F.local_response_norm(x, layer.size),
+    "crop": _crop,
     "upsample": lambda layer, m, x: F.interpolate(x, scale_factor=layer.scale, mode="nearest"),
     "id": lambda layer, m, x: x,
 }
@@ -75,7 +88,7 @@ def test_the_reference_covers_every_kind():
 
 
 VECTORS = ("fc", "gap", "flatten")  # 1x1 by construction: one vector per image
-KEEPS_VOLUME = ("act", "dropout", "bn", "lrn", "id")
+KEEPS_VOLUME = ("act", "dropout", "droppath", "bn", "layernorm", "groupnorm", "scale", "lrn", "id")
 
 
 def logits(items) -> bool:
@@ -149,7 +162,9 @@ LAYERS = st.one_of(
     st.builds(lambda k, s, f: f"CONV{k}-{f}/{s}", st.sampled_from([1, 3]), st.integers(1, 2), st.integers(1, 6)),
     st.sampled_from(["RELU", "RELU6", "SILU", "HARDSWISH", "HARDSIGMOID", "GELU", "TANH", "SIGMOID", "BN",
                      "DROPOUT", "LRN", "UPSAMPLE2", "ID", "DWCONV3", "DECONV2-3/2", "LOCAL3-2", "POOL2", "GMP",
-                     "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU"]),
+                     "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU", "DROPPATH(0.2)",
+                     "LAYERNORM", "GROUPNORM(1)", "SCALE(0.5)", "ADAPTIVEAVGPOOL2", "ADAPTIVEMAXPOOL3x2", "CROP2",
+                     "CROP(3x2) -> RELU"]),
     st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} .* {b})", ARMS, ARMS),

@@ -18,6 +18,7 @@ import pytest
 
 import cnncalc
 from cnncalc import zoo
+from cnncalc.metrics import training
 from cnncalc.planner import design_graph
 from cnncalc.pytorch.export import export_source
 
@@ -53,6 +54,13 @@ def test_training_peak_equals_memtracker(entry):
                     checkpoint=[tuple(seg) for seg in entry.get("checkpoint", ())])
     report = cnncalc.plan(zoo.path(entry["design"]).read_text(), **settings)
     predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
+    unmodelled = ((entry.get("amp") and any(r.kind in training.AMP_UNKNOWN for r in report.layers))
+                  or (entry.get("checkpoint") and any(r.kind in training.SUBVIEWS for r in report.layers)))
+    if predicted is None:
+        # autocast's rules for LAYERNORM, GROUPNORM and SCALE, and a recomputed crop, are not modelled
+        # yet: the peak is left out, and named; nothing else may be
+        assert unmodelled and "training_peak" in report.totals.partial
+        return
     assert abs(predicted - measured) <= 0.03 * measured and predicted >= 0.99 * measured  # the bar
     assert report.totals.memory.inference_peak_bytes == entry["inference_peak_bytes"]
     if entry.get("amp"):

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E4
 from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
+from cnncalc.metrics import training  # noqa: E402
 from cnncalc import zoo  # noqa: E402
 from cnncalc.pytorch.export import export_design  # noqa: E402
 from cnncalc.pytorch.memory import measure_inference, measure_step  # noqa: E402
@@ -59,7 +60,11 @@ LAYERS = st.one_of(
                      "(ID + CONV3-3p1)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "(ID -> RELU + ID)",
                      "([ID -> RELU6] + [BN -> RELU])", "(CONV1-2 + [CONV1-2 -> RELU])",
                      "(ID .* [GAP -> DWCONV1 -> SIGMOID])", "([GAP -> HARDSIGMOID] .* [ID -> RELU])",
-                     "([CONV1-2 -> RELU] .* [CONV3-2 -> SIGMOID])", "(ID .* ID)"]),
+                     "([CONV1-2 -> RELU] .* [CONV3-2 -> SIGMOID])", "(ID .* ID)", "DROPPATH(0.2)",
+                     "(ID + [CONV3-3p1 -> DROPPATH(0.1)])", "LAYERNORM", "LN(eps=1e-6)", "GROUPNORM(1)", "SCALE",
+                     "(ID + [DWCONV3 -> LN -> CONV1-4 -> GELU -> CONV1-3 -> SCALE])",
+                     "ADAPTIVEAVGPOOL3", "ADAPTIVEMAXPOOL2x3", "ADAPTIVEAVGPOOL1", "CROP3", "CROP(2x3) -> RELU",
+                     "([CROP2] | [POOL2 -> CONV1-2])"]),
 )
 
 
@@ -93,6 +98,9 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
     except cnncalc.CnnCalcError:
         assume(False)
     assume(report.totals.params > 0)  # PyTorch's optimizers refuse an empty parameter list
+    if amp and any(r.kind in training.AMP_UNKNOWN for r in report.layers):  # not measured yet: left out, named
+        assert report.totals.memory.training_peak_bytes is None and "training_peak" in report.totals.partial
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source = export_design(design)
@@ -104,6 +112,9 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
             raise
         inference = measure_inference(source, batch=batch, amp=amp)
     predicted = report.totals.memory.training_peak_bytes
+    if predicted is None:  # an FC or FLATTEN on LAYERNORM's channels-last volume copies it: not modelled yet
+        assert "training_peak" in report.totals.partial and any(r.kind == "layernorm" for r in report.layers)
+        return
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)
     assert report.totals.memory.inference_peak_bytes == inference, design
@@ -115,3 +126,23 @@ def _middle_item(report) -> tuple[int, int]:
 
     items = top_level_items(report.model_dump()["layers"])
     return items[len(items) // 2]
+
+
+CHANNELS_LAST = """
+layernorm.eps = 1e-6
+block(D) = (ID + [DWCONV7 -> LAYERNORM -> CONV1-(4*D) -> GELU -> CONV1-D -> SCALE(1e-6) -> DROPPATH(0.1)])
+INPUT 32x32x3 -> CONV4-128/4p0 -> LAYERNORM -> block(128) -> LAYERNORM -> CONV2-256/2p0 -> block(256)
+"""
+
+
+@pytest.mark.parametrize("optimizer, foreach, batch, at", [("sgd", False, 2, "CONV2-256/2"), ("adam", True, 3, None)])
+def test_a_weight_gradient_made_channels_last_is_copied(optimizer, foreach, batch, at):
+    """After LAYERNORM's permute the tensors are channels last; the 2x2 convolution's weight gradient is
+    made channels last too, and AccumulateGrad copies it into the parameter's layout: its peak."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        measured = measure_step(export_design(CHANNELS_LAST), batch=batch, optimizer=optimizer, foreach=foreach)
+    report = cnncalc.plan(CHANNELS_LAST, batch=batch, optimizer=optimizer, foreach=foreach, device="cpu")
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+    peak = report.totals.memory.peak
+    assert (peak.index and report.layers[peak.index].name) == at  # Adam's peak is in its step

@@ -64,16 +64,22 @@ OUTPUT = [
     ("input", "INPUT", X),
     ("conv", "CONV3-16/2", Volume((8 + 2 * 1 - 3) // 2 + 1, (8 + 2 * 1 - 3) // 2 + 1, 16)),
     ("pool", "POOL3/2(ceil=true)", Volume(-(-(8 - 3) // 2) + 1, -(-(8 - 3) // 2) + 1, 4)),
+    ("adaptive", "ADAPTIVEAVGPOOL3x5", Volume(3, 5, 4)),  # the size it is given, whatever the input
     ("fc", "FC-10", Volume(1, 1, 10)),
     ("dwconv", "DWCONV3(mult=2)", Volume(8, 8, 4 * 2)),
     ("deconv", "DECONV4-2/2p1", Volume((8 - 1) * 2 - 2 * 1 + (4 - 1) + 1, (8 - 1) * 2 - 2 * 1 + (4 - 1) + 1, 2)),
     ("local", "LOCAL3-6p0", Volume(8 - 3 + 1, 8 - 3 + 1, 6)),
     ("dropout", "DROPOUT", X),
+    ("droppath", "DROPPATH(0.1)", X),
     ("upsample", "UPSAMPLE3", Volume(8 * 3, 8 * 3, 4)),
     ("lrn", "LRN", X),
+    ("crop", "CROP(5x6)", Volume(5, 6, 4)),
     ("gap", "GAP", Volume(1, 1, 4)),
     ("flatten", "FLATTEN", Volume(1, 1, 8 * 8 * 4)),
     ("bn", "BN", X),
+    ("layernorm", "LAYERNORM", X),
+    ("groupnorm", "GROUPNORM(2)", X),
+    ("scale", "SCALE", X),
     ("act", "HARDSIGMOID", X),
     ("id", "ID", X),
     ("concat", "(ID | ID)", Volume(8, 8, 4 + 4)),
@@ -98,16 +104,22 @@ PARAMS = [
     ("input", "INPUT", (0, 0, 0)),
     ("conv", "CONV3-16g2", ((3 * 3 * 4 // 2) * 16, 16, 0)),
     ("pool", "POOL2", (0, 0, 0)),
+    ("adaptive", "ADAPTIVEMAXPOOL7", (0, 0, 0)),
     ("fc", "FC-10", (8 * 8 * 4 * 10, 10, 0)),
     ("dwconv", "DWCONV3(bias=false)", (3 * 3 * 1 * 4, 0, 0)),
     ("deconv", "DECONV4-2/2p1", ((4 * 4 * 4) * 2, 2, 0)),
     ("local", "LOCAL3-6p0", ((3 * 3 * 4) * 6 * 6 * 6, 6 * 6 * 6, 0)),
     ("dropout", "DROPOUT", (0, 0, 0)),
+    ("droppath", "DROPPATH(0.1)", (0, 0, 0)),
     ("upsample", "UPSAMPLE2", (0, 0, 0)),
     ("lrn", "LRN", (0, 0, 0)),
+    ("crop", "CROP5", (0, 0, 0)),
     ("gap", "GMP", (0, 0, 0)),
     ("flatten", "FLATTEN", (0, 0, 0)),
     ("bn", "BN", (4, 4, 2 * 4)),
+    ("layernorm", "LN", (4, 4, 0)),  # a gain and a shift per channel, no running statistics
+    ("groupnorm", "GROUPNORM(2)", (4, 4, 0)),
+    ("scale", "LAYERSCALE", (4, 0, 0)),  # a gain per channel
     ("act", "RELU", (0, 0, 0)),
     ("id", "ID", (0, 0, 0)),
     ("concat", "(ID | ID)", (0, 0, 0)),
@@ -133,16 +145,22 @@ MACS = [
     ("input", "INPUT", 0),
     ("conv", "CONV3-16g2", 8 * 8 * 16 * (3 * 3 * 4 // 2)),
     ("pool", "POOL2", 0),
+    ("adaptive", "ADAPTIVEAVGPOOL2", 0),
     ("fc", "FC-10", 8 * 8 * 4 * 10),
     ("dwconv", "DWCONV3/2", 4 * 4 * 4 * (3 * 3)),
     ("deconv", "DECONV4-2/2p1", 8 * 8 * 4 * (4 * 4 * 2)),
     ("local", "LOCAL3-6p0", 6 * 6 * 6 * (3 * 3 * 4)),
     ("dropout", "DROPOUT", 0),
+    ("droppath", "DROPPATH(0.1)", 0),
     ("upsample", "UPSAMPLE2", 0),
     ("lrn", "LRN", 0),
+    ("crop", "CROP5", 0),
     ("gap", "GAP", 0),
     ("flatten", "FLATTEN", 0),
     ("bn", "BN", 0),
+    ("layernorm", "LAYERNORM", 0),
+    ("groupnorm", "GN(4)", 0),
+    ("scale", "SCALE", 0),
     ("act", "SILU", 0),
     ("id", "ID", 0),
     ("concat", "(ID | ID)", 0),
@@ -166,16 +184,22 @@ STORED = [
     ("input", "INPUT", V),
     ("conv", "CONV3-16", 8 * 8 * 16),
     ("pool", "POOL2", 4 * 4 * 4),
+    ("adaptive", "ADAPTIVEAVGPOOL8", V),  # a new tensor, even at the same size
     ("fc", "FC-10", 10),
     ("dwconv", "DWCONV3", V),
     ("deconv", "DECONV2-2/2", 16 * 16 * 2),
     ("local", "LOCAL3-6p0", 6 * 6 * 6),
     ("dropout", "DROPOUT(inplace=false)", V),
+    ("droppath", "DROPPATH(0.1)", V),  # input * noise: a new tensor
     ("upsample", "UPSAMPLE2", 16 * 16 * 4),
     ("lrn", "LRN", V),
+    ("crop", "CROP5", 0),  # a view
     ("gap", "GAP", 4),
     ("flatten", "FLATTEN", 0),  # a view
     ("bn", "BN", V),
+    ("layernorm", "LAYERNORM", V),
+    ("groupnorm", "GROUPNORM(1)", V),
+    ("scale", "SCALE(1e-5)", V),
     ("act", "RELU", 0),  # in place
     ("id", "ID", 0),  # a view
     ("concat", "(ID | ID)", 2 * V),
@@ -200,16 +224,22 @@ SAVED = [
     ("input", "INPUT", (False, False, 0, 0)),
     ("conv", "CONV3-16", (True, False, 0, 0)),
     ("pool", "POOL2", (True, False, 4 * 4 * 4 * saved.INDEX_BYTES, 0)),
+    ("adaptive", "ADAPTIVEMAXPOOL2", (True, False, 2 * 2 * 4 * saved.INDEX_BYTES, 0)),
     ("fc", "FC-10", (True, False, 0, 0)),
     ("dwconv", "DWCONV3", (True, False, 0, 0)),
     ("deconv", "DECONV2-2/2", (True, False, 0, 0)),
     ("local", "LOCAL3-6p0", (False, False, 4 * 3 * 3 * 6 * 6 * F, 0)),
     ("dropout", "DROPOUT", (False, False, V * saved.MASK_BYTES, 0)),
+    ("droppath", "DROPPATH(0.1)", (False, False, F, 0)),  # its noise: one value per image
     ("upsample", "UPSAMPLE2", (False, False, 0, 0)),
     ("lrn", "LRN", (True, False, ((4 + 5 - 1) * 8 * 8 + 2 * V) * F, 0)),
+    ("crop", "CROP5", (False, False, 0, 0)),  # a view: what saves it keeps its base
     ("gap", "GMP", (True, False, 4 * saved.INDEX_BYTES, 0)),
     ("flatten", "FLATTEN", (False, False, 0, 0)),
     ("bn", "BN", (True, False, 0, 2 * 4 * saved.STAT_BYTES)),
+    ("layernorm", "LAYERNORM", (True, False, 2 * 8 * 8 * saved.STAT_BYTES, 0)),  # a mean and inverse std per position
+    ("groupnorm", "GROUPNORM(2)", (True, False, 2 * 2 * saved.STAT_BYTES, 0)),  # ... per group
+    ("scale", "SCALE", (True, False, 0, 0)),
     ("act", "HARDSIGMOID", (False, False, V * F, 0)),  # in place: a private copy of its input (measured)
     ("id", "ID", (False, False, 0, 0)),
     ("concat", "(ID | ID)", (False, False, 0, 0)),
@@ -246,16 +276,22 @@ RECEPTIVE = [
     ("input", "INPUT", START),
     ("conv", "CONV3-16/2d2", ((1 + (2 * (3 - 1) + 1 - 1), 1 + (2 * (3 - 1) + 1 - 1)), (2, 2), (2, 2))),
     ("pool", "POOL3/2p1", ((3, 3), (2, 2), (1, 1))),
+    ("adaptive", "ADAPTIVEAVGPOOL2x4", ((8 // 2, 8 // 4), (8 // 2, 8 // 4), (0, 0))),  # windows H/h x W/w
     ("fc", "FC-10", ((8, 8), (1, 1), (0, 0))),  # one window over the whole input
     ("dwconv", "DWCONV5", ((5, 5), (1, 1), (2, 2))),
     ("deconv", "DECONV2-2/2", None),  # not an integer map of the input
     ("local", "LOCAL3x1-6p0", ((3, 1), (1, 1), (0, 0))),
     ("dropout", "DROPOUT", START),
+    ("droppath", "DROPPATH(0.1)", START),
     ("upsample", "UPSAMPLE2", None),
     ("lrn", "LRN", START),
+    ("crop", "CROP(4x6)", ((1, 1), (1, 1), (0 - 2 * 1, 0 - 1 * 1))),  # the start moves by the offset
     ("gap", "GAP", ((8, 8), (1, 1), (0, 0))),
     ("flatten", "FLATTEN", ((8, 8), (1, 1), (0, 0))),
     ("bn", "BN", START),
+    ("layernorm", "LAYERNORM", START),  # across channels only
+    ("groupnorm", "GROUPNORM(2)", ((8, 8), (1, 1), (0, 0))),  # each group over every position
+    ("scale", "SCALE", START),
     ("act", "RELU", START),
     ("id", "ID", START),
 ]
@@ -284,6 +320,7 @@ AXIS = [
     ("conv", "CONV3-16/2", 8, None),  # (8 + 2 - 3) is odd
     ("conv", "CONV3-16/2", 8, ("coverage", (8 + 2 - 3) // 2 + 1)),  # it drops only padding: a note
     ("pool", "POOL2", 9, None),
+    ("adaptive", "ADAPTIVEAVGPOOL7", 9, 7),
     ("pool", "POOL2", 9, ("coverage", None)),  # drops the last real row, its stride leaves no gap
     ("pool", "POOL1/2", 9, ("coverage", (9 - 1) // 2 + 1)),  # drops no more than the gap 2 - 1
     ("fc", "FC-10", 9, 1),
@@ -291,11 +328,16 @@ AXIS = [
     ("deconv", "DECONV4-2/2p1", 9, (9 - 1) * 2 - 2 * 1 + (4 - 1) + 1),
     ("local", "LOCAL3-6p0", 9, 9 - 3 + 1),
     ("dropout", "DROPOUT", 9, 9),
+    ("droppath", "DROPPATH(0.1)", 9, 9),
     ("upsample", "UPSAMPLE3", 9, 9 * 3),
     ("lrn", "LRN", 9, 9),
+    ("crop", "CROP5", 9, 5),
     ("gap", "GAP", 9, 1),
     ("flatten", "FLATTEN", 9, 1),
     ("bn", "BN", 9, 9),
+    ("layernorm", "LAYERNORM", 9, 9),
+    ("groupnorm", "GROUPNORM(2)", 9, 9),
+    ("scale", "SCALE", 9, 9),
     ("act", "RELU", 9, 9),
     ("id", "ID", 9, 9),
 ]

@@ -32,7 +32,21 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
     ("googlenet", (224, 224, 3), 6_624_904, 1_498_376_192, None),
     ("mobilenet_v2", (224, 224, 3), 3_504_872, 300_774_272, (491, 32, 245)),
     ("squeezenet1_0", (224, 224, 3), 1_248_424, 818_924_576, None),
+    # issue 12's table, torchvision 0.29 (params: sum(p.numel()); MACs of Conv2d and Linear per image)
+    ("mobilenet_v3_large", (224, 224, 3), 5_483_032, 216_589_760, None),
+    ("efficientnet_b0", (224, 224, 3), 5_288_548, 385_814_752, None),
+    ("regnet_y_400mf", (224, 224, 3), 4_344_144, 401_842_848, None),
+    ("convnext_tiny", (224, 224, 3), 28_589_128, 4_455_531_264, None),
+    # without the auxiliary head: torchvision's published num_params (27,161,264) include it
+    ("inception_v3", (299, 299, 3), 23_834_568, 5_713_216_096, None),
+    # Ronneberger et al. (2015), Fig. 1, as issue 12 states it (2x2 up-convolutions with bias)
+    ("unet", (572, 572, 1), 31_030_658, 150_428_424_448, None),
 ]
+
+
+# buffers (BN running statistics, without num_batches_tracked), torchvision 0.29, from issue 12's table
+BUFFERS = {"mobilenet_v3_large": 24_400, "efficientnet_b0": 42_016, "regnet_y_400mf": 27_152, "convnext_tiny": 0,
+           "inception_v3": 34_432, "unet": 0}
 
 
 def plan(name: str, **settings):
@@ -62,6 +76,11 @@ def test_header_states_the_published_params(name):
     params = next(p for n, _, p, _, _ in PUBLISHED if n == name)
     assert title and source
     assert f"params {params:,}" in published
+
+
+@pytest.mark.parametrize("name, buffers", BUFFERS.items())
+def test_published_buffers(name, buffers):
+    assert plan(name).totals.buffers == buffers
 
 
 def test_mobilenet_v2_buffers_explain_keras_count():
@@ -122,3 +141,31 @@ def test_zoo_command():
     assert unknown.exit_code == 2 and "did you mean 'resnet50'?" in unknown.output
     planned = runner.invoke(app, ["plan", "RESNET50", "--input", "320x320x3", "-f", "json"])
     assert planned.exit_code == 0 and json.loads(planned.output)["input"] == {"h": 320, "w": 320, "c": 3}
+
+
+# torchvision's VGG and AlexNet pool to a fixed size before the classifier: their params at any input
+# (torchvision 0.29, sum(p.numel()); MACs at 320x320x3 measured by benchmarks/torchvision_check.py)
+TORCHVISION_HEADS = [
+    ("alexnet", 61_100_840, 1_442_722_496),
+    ("vgg11", 132_863_336, 15_400_075_264),
+    ("vgg16", 138_357_544, 31_443_288_064),
+    ("vgg19", 143_667_240, 39_936_753_664),
+    ("vgg16_bn", 138_365_992, 31_443_288_064),
+]
+
+
+@pytest.mark.parametrize("name, params, macs_320", TORCHVISION_HEADS)
+def test_the_torchvision_form_keeps_its_params_at_any_input(name, params, macs_320):
+    at_320 = plan(name, defines=["torchvision=1"], input="320x320x3")
+    assert (at_320.totals.params, at_320.totals.macs) == (params, macs_320)
+    assert not any("flattens" in w for w in at_320.warnings)
+    assert plan(name, defines=["torchvision=1"]).totals.params == params == plan(name).totals.params
+    grown = plan(name, input="320x320x3")  # without the pool, the first FC flattens a larger volume
+    assert grown.totals.params > params
+    assert any("its params grow with the input" in w and "-D torchvision=1" in w for w in grown.warnings)
+
+
+def test_the_notes_vgg16_table_is_unchanged_by_the_torchvision_form():
+    notes, torchvision = plan("vgg16"), plan("vgg16", defines=["torchvision=1"])
+    assert notes.totals.activations == 15_237_608  # the notes' rows
+    assert torchvision.totals.activations == 15_237_608 + 7 * 7 * 512  # the pool's new tensor

@@ -90,7 +90,7 @@ class AmpStep(T._TrainingStep):
                     t.keep(sid, +1)
             else:
                 self.dt[s.sid_out] = din
-                if kind == "act" or (kind == "dropout" and self.device != "cuda"):
+                if kind in ("act", "droppath") or (kind == "dropout" and self.device != "cuda"):
                     per_image = per_image * din // F32  # a copy or noise of the input's dtype (saved.py: float32)
                 if kind == "bn" and per_batch and self.fake:
                     per_batch = per_batch * din // F32  # real kernels keep the statistics in float32
@@ -104,9 +104,7 @@ class AmpStep(T._TrainingStep):
                 for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
                     if wanted:
                         t.keep(sid, +1)
-            for sid in T._read(s):
-                self.readers[sid] -= 1
-                self.release(sid)
+            self.finish_reads(s)
 
     def lrn_forward(self, index, s) -> None:
         """F.local_response_norm on a low-precision input: square and pad in low precision, then
@@ -177,6 +175,8 @@ class AmpStep(T._TrainingStep):
         ops = T.BACKWARD[kind]
         if ops is T.Product:
             return self.product_backward(index, s)
+        if kind == "crop":
+            return self.crop_backward(index, s)
         if ops is None:  # views and merges
             if s.sids_in != (s.sid_out,):
                 key = self.grads.pop(s.sid_out)
@@ -332,7 +332,7 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
     for index, s in enumerate(steps[1:], start=1):
         reads = [alias.get(sid, sid) for sid in T._read(s)]
         din = dt[reads[0]]
-        if s.kind == "dropout":
+        if s.kind in T.IDENTITY_IN_EVAL:
             alias[s.sid_out] = reads[0]
             dt[s.sid_out] = din
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1

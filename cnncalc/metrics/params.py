@@ -55,6 +55,15 @@ def _bn(layer, x: Volume, y: Volume) -> Params:
     return x.c, x.c, 2 * x.c, _formula(f"2*{x.c}", 2 * x.c)
 
 
+def _norm(layer, x: Volume, y: Volume) -> Params:
+    # a gain and a shift per channel (C + C), no buffers: the statistics are the batch's, always
+    return x.c, x.c, 0, _formula(f"2*{x.c}", 2 * x.c)
+
+
+def _scale(layer, x: Volume, y: Volume) -> Params:
+    return x.c, 0, 0, _formula(f"{x.c}", x.c)
+
+
 def _none(item, x: Volume, y: Volume) -> Params:
     # nothing to learn
     return 0, 0, 0, ""
@@ -65,16 +74,22 @@ PARAMS = {
     "input": _none,
     "conv": _conv,
     "pool": _none,
+    "adaptive": _none,
     "fc": _fc,
     "dwconv": _dwconv,
     "deconv": _conv,
     "local": _local,
     "dropout": _none,
+    "droppath": _none,
     "upsample": _none,
     "lrn": _none,
+    "crop": _none,
     "gap": _none,
     "flatten": _none,
     "bn": _bn,
+    "layernorm": _norm,
+    "groupnorm": _norm,
+    "scale": _scale,
     "act": _none,
     "id": _none,
     "concat": _none,

@@ -35,6 +35,21 @@ def _window(layer, rf: RF, x: Volume) -> RF:
     return _slide(rf, layer.kernel, layer.stride, layer.pad, layer.dilation)
 
 
+def _adaptive(layer, rf: RF, x: Volume) -> RF | None:
+    # a regular window where the output divides the input (k = s = H/h); else windows of two sizes: none
+    if x.h % layer.size[0] or x.w % layer.size[1]:
+        return None
+    kernel = (x.h // layer.size[0], x.w // layer.size[1])
+    return _slide(rf, kernel, kernel, (0, 0), (1, 1))
+
+
+def _crop(layer, rf: RF, x: Volume) -> RF:
+    # output pixel u is input pixel u + offset: the field's start moves by offset * j
+    (rh, rw), (jh, jw), (ph, pw) = rf
+    top, left = layer.offsets(x)
+    return (rh, rw), (jh, jw), (ph - top * jh, pw - left * jw)
+
+
 def _whole_input(layer, rf: RF, x: Volume) -> RF:
     return _slide(rf, (x.h, x.w), (1, 1), (0, 0), (1, 1))
 
@@ -52,16 +67,22 @@ RECEPTIVE = {
     "input": _pointwise,  # the walk starts from START, one pixel
     "conv": _window,
     "pool": _window,
+    "adaptive": _adaptive,
     "fc": _whole_input,
     "dwconv": _window,
     "deconv": _fractional,
     "local": _window,
     "dropout": _pointwise,
+    "droppath": _pointwise,
     "upsample": _fractional,
     "lrn": _pointwise,  # across channels only
+    "crop": _crop,
     "gap": _whole_input,
     "flatten": _whole_input,
     "bn": _pointwise,
+    "layernorm": _pointwise,  # across channels only
+    "groupnorm": _whole_input,  # each group is normalised over every position
+    "scale": _pointwise,
     "act": _pointwise,
     "id": _pointwise,
 }

@@ -18,6 +18,7 @@ and leaving out parameters and buffers:
     GELU                          the input (never in place in PyTorch)
     DROPOUT                       a 1-byte mask per value on CUDA (its fused kernel); on the CPU, a noise
                                   tensor of the input's dtype (`device="cpu"`)
+    DROPPATH                      its noise: one value of the input's dtype per image
     LRN                           the input, the padded square ((C + size - 1)*H*W values) and two more volumes
     UPSAMPLE, FLATTEN, ID, concat, add   nothing
     mul (A .* B)                  each factor whose partner requires grad (mul's backward multiplies the
@@ -45,10 +46,11 @@ MASK_BYTES = 1  # dropout's mask on CUDA
 Saved = tuple[bool, bool, int, int]  # saves its input, saves its output, extra bytes per image, per batch
 
 
-TRANSPARENT = ("flatten", "id", "dropout")  # may hand on their input's storage (a view; dropout in eval mode)
+# may hand on their input's storage (a view; dropout and drop-path in evaluation mode)
+TRANSPARENT = ("flatten", "id", "dropout", "droppath")
 # their output is a view in the exported network (FLATTEN, and FC's N x C x 1 x 1): an in-place layer on
 # a view makes autograd copy the whole base in the backward pass, so nothing runs in place on one
-VIEW_OUTPUTS = ("flatten", "fc")
+VIEW_OUTPUTS = ("flatten", "fc", "crop")
 
 
 def kept_inputs(kind: str, saves: Saved, sids_in: tuple[int, ...], requires) -> tuple[int, ...]:
@@ -84,13 +86,43 @@ class Flow(NamedTuple):
         saved; decided as if the input required grad, so the exported network is safe either way), or a
         view of one.
     grad: it requires a gradient: a layer with parameters comes before it. Until then autograd records
-        nothing: layers save nothing and run no backward (the input does not require grad)."""
+        nothing: layers save nothing and run no backward (the input does not require grad).
+    channels_last: it is laid out channels last: LAYERNORM's output (a permuted view), and what the
+        layers after it make from it (see layout_after)."""
 
     protected: bool
     grad: bool
+    channels_last: bool = False
 
 
 START = Flow(protected=True, grad=False)
+# the kinds whose output takes its input's memory layout (PyTorch's convolutions, pooling, norms and
+# element-wise operations follow a channels-last input); LAYERNORM makes it; the others make contiguous ones
+KEEPS_LAYOUT = ("conv", "dwconv", "deconv", "pool", "adaptive", "bn", "groupnorm", "act", "dropout", "droppath", "scale", "id",
+                "upsample")
+
+
+def layout_after(kind: str, channels_last: bool) -> bool:
+    return kind == "layernorm" or (channels_last and kind in KEEPS_LAYOUT)
+
+
+def merged_layout(kind: str, outs: list[Volume], y: Volume, layouts: list[bool]) -> bool:
+    """A merge's layout: a concatenation is channels last when every arm is; a sum or a product takes
+    its first full-size arm's (the operand PyTorch's element-wise kernels lay their output out by)."""
+    if kind == "concat":
+        return all(layouts)
+    return next(cl for out, cl in zip(outs, layouts) if out == y)
+
+
+def relaid_weight(layer: Layer, x: Volume, y: Volume, channels_last: bool) -> bool:
+    """Does the layer's weight gradient come out in another layout than its parameter's, so that
+    autograd's AccumulateGrad copies it (both alive at once)? A convolution on a channels-last input
+    makes a channels-last weight gradient; that differs from the parameter's layout when the weight's
+    input channels (per group) and its window are both larger than 1 (measured with MemTracker)."""
+    if not channels_last or layer.kind not in ("conv", "deconv") or layer.kernel == (1, 1):
+        return False
+    per_group = (x.c if layer.kind == "conv" else y.c) // layer.groups
+    return per_group > 1
 
 
 def apply(layer: Layer, x: Volume, y: Volume, flow: Flow, has_params: bool, dtype_bytes: int,
@@ -99,11 +131,12 @@ def apply(layer: Layer, x: Volume, y: Volume, flow: Flow, has_params: bool, dtyp
     A layer whose saved tensors are not known protects its output."""
     rule = SAVED[layer.kind]
     grad = flow.grad or has_params
+    layout = layout_after(layer.kind, flow.channels_last)
     if rule is UNSUPPORTED:
-        return UNSUPPORTED, Flow(True, grad)
+        return UNSUPPORTED, Flow(True, grad, layout)
     recorded = rule(layer, x, y, flow.protected, dtype_bytes, device)
     protected = (flow.protected and layer.kind in TRANSPARENT) or recorded[1] or layer.kind in VIEW_OUTPUTS
-    return recorded if grad else NOTHING, Flow(protected, grad)
+    return recorded if grad else NOTHING, Flow(protected, grad, layout)
 
 
 def _input(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
@@ -125,12 +158,26 @@ def _pool(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) 
     return True, False, (y.h * y.w * y.c * INDEX_BYTES if layer.type == "max" else 0), 0
 
 
+def _adaptive(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
+    if layer.type == "max":
+        return True, False, y.h * y.w * y.c * INDEX_BYTES, 0
+    return (False, False, 0, 0) if (y.h, y.w) == (1, 1) else (True, False, 0, 0)
+
+
 def _gap(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return (True, False, y.c * INDEX_BYTES, 0) if layer.type == "max" else (False, False, 0, 0)
 
 
 def _bn(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     return True, False, 0, 2 * x.c * STAT_BYTES
+
+
+def _layernorm(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
+    return True, False, 2 * x.h * x.w * STAT_BYTES, 0  # its input + a float32 mean and inverse std per position
+
+
+def _groupnorm(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
+    return True, False, 2 * layer.groups * STAT_BYTES, 0  # its input + a float32 mean and inverse std per group
 
 
 def _act(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
@@ -146,6 +193,12 @@ def _dropout(layer, x: Volume, y: Volume, protected: bool, size: int, device: st
     return False, False, y.h * y.w * y.c * (MASK_BYTES if device == "cuda" else size), 0
 
 
+def _noise_per_image(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
+    # input * noise keeps the noise, one value of the input's dtype per image (the input needs no keeping:
+    # the noise does not require grad)
+    return False, False, size, 0
+
+
 def _lrn(layer, x: Volume, y: Volume, protected: bool, size: int, device: str) -> Saved:
     padded = (x.c + layer.size - 1) * x.h * x.w
     return True, False, (padded + 2 * x.h * x.w * x.c) * size, 0
@@ -156,16 +209,22 @@ SAVED = {
     "input": _nothing,
     "conv": _input,
     "pool": _pool,
+    "adaptive": _adaptive,
     "fc": _input,
     "dwconv": _input,
     "deconv": _input,
     "local": _local,
     "dropout": _dropout,
+    "droppath": _noise_per_image,
     "upsample": _nothing,
     "lrn": _lrn,
+    "crop": _nothing,  # a view
     "gap": _gap,
     "flatten": _nothing,
     "bn": _bn,
+    "layernorm": _layernorm,
+    "groupnorm": _groupnorm,
+    "scale": _input,  # gain * x keeps x for the gain's gradient (and the gain)
     "act": _act,
     "id": _nothing,
     "concat": _nothing,
@@ -184,10 +243,11 @@ class Storages:
     """The tensors of one forward pass, for counting each saved storage once: `new` registers an
     output volume, `charge` adds what a layer saves and returns its bytes for the batch."""
 
-    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device")
+    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device", "base")
 
     def __init__(self, dtype_bytes: int, batch: int, device: str) -> None:
         self.sizes: list[int] = []  # values per image of each storage, by id
+        self.base: dict[int, int] = {}  # a view of part of a storage (a crop's) -> that storage
         self.saved: set[int] = set()  # ids already saved by some layer
         self.dtype_bytes, self.batch, self.device = dtype_bytes, batch, device
 
@@ -196,7 +256,12 @@ class Storages:
         return len(self.sizes) - 1
 
     def output(self, layer: Layer, y: Volume, protected: bool, sid_in: int) -> int:
-        """The storage of a layer's output: its input's, in place or as a view; else a new one."""
+        """The storage of a layer's output: its input's, in place or as a view; else a new one. A crop, a
+        view of another size, has a storage of its own that holds nothing (training.SUBVIEWS)."""
+        if layer.kind == "crop":
+            self.sizes.append(0)
+            self.base[len(self.sizes) - 1] = self.base.get(sid_in, sid_in)
+            return len(self.sizes) - 1
         return sid_in if shares_storage(layer, protected) else self.new(y)
 
     def charge(self, saves: Saved, kept_in: tuple[int, ...], sid_out: int) -> int:
@@ -205,6 +270,7 @@ class Storages:
         _, saves_out, per_image, per_batch = saves
         total = per_image * self.batch + per_batch
         for wanted, sid in (*((True, sid) for sid in kept_in), (saves_out, sid_out)):
+            sid = self.base.get(sid, sid)  # keeping a view keeps what it is a view of
             if wanted and sid not in self.saved:
                 self.saved.add(sid)
                 total += self.sizes[sid] * self.dtype_bytes * self.batch

@@ -121,6 +121,19 @@ def _pool(layer, x: Volume):
     return Volume(h.out, w.out, x.c), (h, w)
 
 
+def _crop(layer, x: Volume):
+    h, w = layer.size
+    if h > x.h or w > x.w:
+        raise DesignError(f"{layer.name} takes the center {h}x{w} of a {x.h}x{x.w} input: it is larger", layer.span)
+    return Volume(h, w, x.c), None
+
+
+def _groups_divide(layer, x: Volume):
+    if x.c % layer.groups:
+        raise DesignError(f"{layer.name}: {layer.groups} groups do not divide the {x.c} channels", layer.span)
+    return x, None
+
+
 def _same(layer, x: Volume):
     return x, None
 
@@ -129,16 +142,22 @@ OUTPUT = {
     "input": lambda layer, x: (layer.size, None),
     "conv": _conv,
     "pool": _pool,
+    "adaptive": lambda layer, x: (Volume(layer.size[0], layer.size[1], x.c), None),
     "fc": lambda layer, x: (Volume(1, 1, layer.out), None),
     "dwconv": _dwconv,
     "deconv": _deconv,
     "local": _local,
     "dropout": _same,
+    "droppath": _same,
     "upsample": lambda layer, x: (Volume(x.h * layer.scale, x.w * layer.scale, x.c), None),
     "lrn": _same,
+    "crop": _crop,
     "gap": lambda layer, x: (Volume(1, 1, x.c), None),
     "flatten": lambda layer, x: (Volume(1, 1, x.h * x.w * x.c), None),
     "bn": _same,
+    "layernorm": _same,
+    "groupnorm": _groups_divide,
+    "scale": _same,
     "act": _same,
     "id": _same,
 }

@@ -51,6 +51,56 @@ class Product(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.arms[0](x) * self.arms[1](x)
 ''',
+    "DropPath": '''
+class DropPath(nn.Module):
+    """Stochastic depth, as torchvision.ops.StochasticDepth(p, "row"): in training each image's volume
+    is dropped with probability p and the others scaled by 1/(1-p); the identity in evaluation."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        survival = 1.0 - self.p
+        noise = torch.empty([x.shape[0], 1, 1, 1], dtype=x.dtype, device=x.device).bernoulli_(survival)
+        return x * noise.div_(survival)
+''',
+    "LayerNorm2d": '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels at each position of an N x C x H x W volume (torchvision's
+    ConvNeXt LayerNorm2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+''',
+    "LayerScale": '''
+class LayerScale(nn.Module):
+    """A learnable gain per channel (layer scale), starting at `init`."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
+''',
+    "Crop": '''
+class Crop(nn.Module):
+    """The center of the input, a view (torchvision's center_crop: the top row round((H_in - H)/2))."""
+
+    def __init__(self, size: tuple) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = self.size
+        top, left = round((x.shape[2] - h) / 2), round((x.shape[3] - w) / 2)
+        return x[:, :, top:top + h, left:left + w]
+''',
     "Dense": '''
 class Dense(nn.Linear):
     """A fully connected layer on the flattened input; the output is N x C x 1 x 1 (Net's forward
@@ -162,6 +212,13 @@ def _gap(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, s
     return "gap", "nn.AdaptiveAvgPool2d(1)"
 
 
+def _adaptive(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    size = f"({layer.size[0]}, {layer.size[1]})"
+    if layer.type == "max":
+        return "adaptivemax", f"nn.AdaptiveMaxPool2d({size})"
+    return "adaptiveavg", f"nn.AdaptiveAvgPool2d({size})"
+
+
 def _fc(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
     w.helpers.add("Dense")
     return "fc", f"Dense({x.h * x.w * x.c}, {layer.out}, bias={layer.bias})"
@@ -183,30 +240,57 @@ def _act(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, s
     return layer.word.lower(), f"nn.{Activation.MODULES[layer.word]}({', '.join(args)})"
 
 
+def _layernorm(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("LayerNorm2d")
+    return "ln", f"LayerNorm2d({x.c}" + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "") + ")"
+
+
+def _layerscale(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("LayerScale")
+    return "scale", f"LayerScale({x.c}, {layer.init!r})"
+
+
+def _crop(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("Crop")
+    return "crop", f"Crop(({layer.size[0]}, {layer.size[1]}))"
+
+
+def _droppath(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("DropPath")
+    return "droppath", f"DropPath({layer.p!r})"
+
+
 MODULES = {
     "input": None,  # the network's argument, not a module
     "conv": _conv,
     "pool": _pool,
+    "adaptive": _adaptive,
     "fc": _fc,
     "dwconv": _conv,
     "deconv": _deconv,
     "local": _local,
     "dropout": lambda w, layer, x, y, inplace: ("dropout", f"nn.Dropout(p={layer.p!r})"),
+    "droppath": _droppath,
     "upsample": lambda w, layer, x, y, inplace: ("upsample", f'nn.Upsample(scale_factor={layer.scale}, mode="nearest")'),
     "lrn": lambda w, layer, x, y, inplace: ("lrn", f"nn.LocalResponseNorm({layer.size})"),
+    "crop": _crop,
     "gap": _gap,
     "flatten": _flatten,
     "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c}"
                                                   + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "")
                                                   + (f", momentum={layer.momentum!r}" if layer.momentum != 0.1 else "")
                                                   + ")"),
+    "layernorm": _layernorm,
+    "groupnorm": lambda w, layer, x, y, inplace: ("gn", f"nn.GroupNorm({layer.groups}, {x.c}"
+                                                  + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "") + ")"),
+    "scale": _layerscale,
     "act": _act,
     "id": lambda w, layer, x, y, inplace: ("id", "nn.Identity()"),
 }
 
 
 VECTORS = ("fc", "gap", "flatten")  # their output is 1x1 by construction: one vector per image
-KEEPS_VOLUME = ("act", "dropout", "bn", "id", "lrn")  # the same volume out as in
+KEEPS_VOLUME = ("act", "dropout", "droppath", "bn", "layernorm", "groupnorm", "scale", "id", "lrn")  # the same volume out as in
 
 
 def returns_vector(graph: LayerGraph) -> bool:
@@ -225,7 +309,8 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     inp = graph.input.size
     writer = _Writer()
     body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
-    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "Dense", "Flat", "Local2d") if h in writer.helpers)
+    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "DropPath", "LayerNorm2d", "LayerScale", "Crop", "Dense", "Flat",
+                                                          "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""
     use = f"Needs only torch: `from model import Net; Net()(torch.zeros(1, {inp.c}, {inp.h}, {inp.w}))`"
