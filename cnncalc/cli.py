@@ -26,7 +26,7 @@ from .errors import CnnCalcError, SettingsError, Source, Span
 from .expand import MAX_LAYERS, OPTIONAL_MODES
 from .metrics.memory import BUDGET_FOR, DEVICES as MEMORY_DEVICES, DTYPE_BYTES, OPTIMIZER_STATE
 from .pytorch import DEVICES, TARGETS
-from .render import FORMATS, ZOO_FORMATS
+from .render import DIRECTIONS, DRAW_STYLES, EMPHASES, FORMATS, PLAN_FORMATS, ZOO_FORMATS
 from .errors import position as where
 from .metrics.amp import AMP as AMP_DTYPES
 from .metrics.fit import RULES as FIT_RULES
@@ -83,6 +83,10 @@ def _choices(name: str, values) -> type[Enum]:
 
 
 Format = _choices("Format", FORMATS)
+PlanFormat = _choices("PlanFormat", PLAN_FORMATS)
+Style = _choices("Style", DRAW_STYLES)
+Emphasis = _choices("Emphasis", EMPHASES)
+Direction = _choices("Direction", DIRECTIONS)
 Dtype = _choices("Dtype", DTYPE_BYTES)
 Optimizer = _choices("Optimizer", OPTIMIZER_STATE)
 OptionalMode = _choices("OptionalMode", OPTIONAL_MODES)
@@ -111,14 +115,16 @@ class AliasChoice(TyperChoice):
 DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 FORMAT_ALIASES = {"md": "markdown", "txt": "table"}
 EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv", ".txt": "table"}
+HTML_EXTENSIONS = {".html": "html", ".htm": "html"}  # plan's alone: compare and sweep write no HTML
 
 
 def output_format(ctx: typer.Context, fmt: Enum, output: Path | None, formats=FORMATS) -> str:
-    """-f when given; else the format -o FILE's extension names (.md, .json, .csv, .txt); else the default."""
+    """-f when given; else the format -o FILE's extension names (.md, .json, .csv, .txt, and .html where
+    `formats` has it); else the default."""
     source = ctx.get_parameter_source("fmt")
     if output is None or (source is not None and source.name != "DEFAULT"):
         return fmt.value
-    named = EXTENSION_FORMATS.get(output.suffix.lower())
+    named = {**EXTENSION_FORMATS, **HTML_EXTENSIONS}.get(output.suffix.lower())
     return named if named in formats else fmt.value
 
 
@@ -249,10 +255,11 @@ def plan_command(
     cuda_workspace: Annotated[Optional[str], typer.Option(
         "--cuda-workspace", metavar="SIZE", help="On cuda: the cuBLAS/cuDNN workspaces, an assumption counted "
                                                  "apart.", show_default="32MiB")] = None,
-    fmt: Annotated[Format, typer.Option(
-        "--format", "-f", click_type=AliasChoice(FORMATS, FORMAT_ALIASES),
-        help="Output format (md: markdown, txt: table). When not given, -o FILE's extension picks it "
-             "(-o vgg16.md: markdown; .json, .csv, .txt), else table.")] = Format("table"),
+    fmt: Annotated[PlanFormat, typer.Option(
+        "--format", "-f", click_type=AliasChoice(PLAN_FORMATS, FORMAT_ALIASES),
+        help="Output format (md: markdown, txt: table; html: one self-contained file with the diagram, the "
+             "foldable table, bars for the shares, the totals and the fit). When not given, -o FILE's extension "
+             "picks it (-o vgg16.md: markdown; .json, .csv, .txt, .html), else table.")] = PlanFormat("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat a misfit as an error (exit 1).")
@@ -281,7 +288,7 @@ def plan_command(
         from .planner import run as plan
         from .render import check_view, render
 
-        chosen = output_format(ctx, fmt, output)
+        chosen = output_format(ctx, fmt, output, PLAN_FORMATS)
         check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
         planned = plan(read_design(design), defines=define or (), input=input_size, batch=batch,
                        dtype=dtype.value, optimizer=optimizer.value, device=device.value, foreach=foreach,
@@ -297,8 +304,92 @@ def plan_command(
         if output is None and chosen == "table":
             sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
                                     columns=columns, ascii=not box_characters(sys.stdout)))
+        elif chosen == "html":
+            emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
         else:
             emit(render(report, chosen, depth=depth, columns=columns), output, force)
+        return 0
+
+    _exit(run, ctx)
+
+
+def design_title(design: str) -> str:
+    """What a picture or report calls the design: the built-in name or file as given, 'standard input',
+    or the design text's first line (clipped)."""
+    if design == "-":
+        return "standard input"
+    if _design_path(design) is not None:
+        return design
+    line = design.strip().splitlines()[0] if design.strip() else "design"
+    return line if len(line) <= 60 else line[:59] + "\u2026"
+
+
+def svg_color() -> bool:
+    """Colour in a picture or an HTML report, unless NO_COLOR is set to anything but the empty string:
+    misfits are then marked by their glyph and border alone."""
+    return not os.environ.get("NO_COLOR")
+
+
+DRAW_HELP = """Draw DESIGN as an SVG block diagram: one box per layer (or per block with --depth, as the
+table folds), labelled with its output volume; branches as parallel lanes joined by their merge
+(+ add, C concat, \u00d7 multiply), shortcuts (ID arms) as edges around them. Past 100 boxes it folds to the
+deepest depth that fits and says so. A layer that does not fit is marked with \u26a0.
+
+\b
+Examples:
+  cnncalc draw resnet18 -o resnet18.svg
+  cnncalc draw resnet50 --depth 2 --emphasis params -o resnet50.svg
+  cnncalc draw googlenet --direction right > googlenet.svg
+  cnncalc draw vgg16 --style volumes -o vgg16.svg
+"""
+
+NOT_SVG = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".html", ".htm")  # -o extensions draw refuses
+
+
+@app.command("draw", help=DRAW_HELP, no_args_is_help=True)
+def draw_command(
+    ctx: typer.Context,
+    design: DesignArg,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", min=1, metavar="N",
+        help="Fold into the design's blocks as plan --depth does: 1 draws each top-level item as one box.",
+        show_default="every layer, or past 100 boxes the deepest depth that fits")] = None,
+    style: Annotated[Style, typer.Option(
+        "--style", help="blocks: the block diagram; volumes: a chain of 3D volumes scaled by log2 of H, W and C, "
+                        "the layers between them (branches must be folded with --depth).")] = Style("blocks"),
+    emphasis: Annotated[Optional[Emphasis], typer.Option(
+        "--emphasis", help="A bar beside each box: its share of the forward memory, params or MACs.",
+        show_default=False)] = None,
+    direction: Annotated[Optional[Direction], typer.Option(
+        "--direction", help="The flow: top to bottom or left to right (volumes: always left to right).",
+        show_default="down")] = None,
+    define: DefineOpt = None,
+    input_size: InputOpt = None,
+    dtype: Annotated[Dtype, typer.Option(
+        "--dtype", click_type=AliasChoice(DTYPE_BYTES, DTYPE_ALIASES),
+        help="Bytes per number for the memory figures; also fp32, fp16, bf16.")] = Dtype("float32"),
+    fit_rule: FitRuleOpt = FitRule("coverage"),
+    optional: OptionalOpt = OptionalMode("include"),
+    max_layers: MaxLayersOpt = MAX_LAYERS,
+) -> None:
+    def run() -> int:
+        from .planner import run as plan
+        from .render.svg import check_settings, draw
+
+        if output is not None and output.suffix.lower() in NOT_SVG:
+            raise SettingsError(f"cnncalc draw writes SVG, not {output.suffix}: use -o NAME.svg (for an HTML report: "
+                                f"cnncalc plan DESIGN -o NAME.html)")
+        settings = {"style": style.value, "emphasis": emphasis and emphasis.value,
+                    "direction": direction and direction.value}
+        check_settings(depth=depth, **settings)  # before the work
+        report = plan(read_design(design), defines=define or (), input=input_size, dtype=dtype.value,
+                      fit_rule=fit_rule.value, optional=optional.value, max_layers=max_layers).data
+        drawing = draw(report, depth=depth, color=svg_color(), **settings)
+        if drawing.note:
+            _say(f"note: {drawing.note}")
+        emit(drawing.svg, output, force)
         return 0
 
     _exit(run, ctx)

@@ -259,6 +259,27 @@ class Report(_Model):
 
         return render(self._contract(), "table", width=width, depth=depth, columns=columns)
 
+    def to_svg(self, depth: int | None = None, style: str = "blocks", emphasis: str | None = None,
+               direction: str | None = None, color: bool = True) -> str:
+        """The design as an SVG picture, as `cnncalc draw` writes it: `style` "blocks" (a block diagram,
+        `direction` "down" or "right") or "volumes" (a chain of 3D volumes, left to right); `depth` folds
+        as to_markdown's does (None: every row, or past 100 boxes the deepest depth that fits, said in
+        the caption); `emphasis` "memory", "params" or "macs" adds a bar for each box's share; `color`
+        False draws in black and grey."""
+        from .render.svg import render_svg
+
+        return render_svg(self._contract(), depth=depth, style=style, emphasis=emphasis, direction=direction,
+                          color=color)
+
+    def to_html(self, depth: int | None = None, title: str = "", color: bool = True) -> str:
+        """One self-contained HTML page, as `plan --format html` writes it: the diagram, the table with
+        its blocks and arms foldable and bars for the shares of memory, params and MACs, the totals, the
+        fit (each misfit linked to its row), warnings and assumptions; `depth` folds the diagram and the
+        table's blocks of that level; `title` names the design."""
+        from .render.html import render_html
+
+        return render_html(self._contract(), depth=depth, title=title, color=color)
+
     def records(self, total: bool = False) -> list[dict]:
         """The rows as flat dicts keyed exactly as the CSV header (render/csv.py COLUMNS), with the
         values the CSV writes, typed: ints, None for a metric not known for the row's kind, `fits` a
@@ -282,11 +303,13 @@ class Report(_Model):
         return self.to_markdown()
 
     def _repr_html_(self) -> str:
-        """The table (the text table's columns) and its sections as self-contained HTML, for Jupyter."""
+        """The table (the text table's columns) and its sections as self-contained HTML, for Jupyter, and
+        the diagram (folded past 100 boxes, as to_svg()) behind a click."""
         from html import escape
 
         from .render.columns import COLUMNS, NAME, cells, header
         from .render.sections import fit_lines, totals_lines
+        from .render.svg import draw
 
         report = self._contract()
         cell = "padding:1px 8px;white-space:nowrap;text-align:"
@@ -316,5 +339,8 @@ class Report(_Model):
         if report["assumptions"]:
             out.append("<details><summary><b>Assumptions</b></summary><ul>"
                        + "".join(f"<li>{escape(a)}</li>" for a in report["assumptions"]) + "</ul></details>")
+        drawing = draw(report)
+        folded = f" ({escape(drawing.note)})" if drawing.note else ""
+        out.append(f"<details><summary><b>Diagram</b>{folded}</summary>{drawing.svg}</details>")
         out.append("</div>")
         return "\n".join(out)

@@ -133,7 +133,7 @@ def test_dtype_aliases_plan_as_the_canonical_name(alias, name):
 def test_aliases_are_not_choices_in_help_but_are_mentioned():
     text = run("plan", "--help").stdout
     assert "<float32|float16|bfloat16|int8>" in text
-    assert "<table|markdown|json|csv>" in text
+    assert "<table|markdown|json|csv|html>" in text
     assert "fp16" in text and "md: markdown" in text
     assert "<table|markdown|json>" in run("zoo", "--help").stdout
 
