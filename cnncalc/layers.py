@@ -399,6 +399,20 @@ class Crop(Layer):
         return round((x.h - self.size[0]) / 2), round((x.w - self.size[1]) / 2)
 
 
+class Shuffle(Layer):
+    """Channel shuffle (ShuffleNet): the channels as G groups, interleaved; torchvision's channel_shuffle,
+    a view, a transpose and a contiguous copy."""
+
+    kind = "shuffle"
+    words = ("SHUFFLE", "CHANNELSHUFFLE")
+    settings = (Setting("groups", "groups", "int", 2, aliases=("g",), attr=None, noun="group count"),)
+    positional = "groups"
+
+    @cached_property
+    def name(self) -> str:
+        return f"{self.word}({self.groups})"
+
+
 class GlobalPool(Layer):
     kind = "gap"
     words = ("GAP", "GMP")
@@ -498,11 +512,13 @@ class Identity(Layer):
 
 class Branch:
     """Parallel arms over one input, merged by concatenation ("concat"), sum ("add") or product ("mul":
-    two arms, one of which may be 1x1xC, broadcast over the other's H x W: a squeeze-and-excitation gate)."""
+    two arms, one of which may be 1x1xC, broadcast over the other's H x W: a squeeze-and-excitation gate);
+    or a channel split ("split": each of two arms takes half the input's channels, a view, and their
+    outputs are concatenated: ShuffleNetV2)."""
 
     __slots__ = ("kind", "arms", "span")
 
-    def __init__(self, kind: Literal["concat", "add", "mul"], arms: list[list[Item]], span: Span) -> None:
+    def __init__(self, kind: Literal["concat", "add", "mul", "split"], arms: list[list[Item]], span: Span) -> None:
         self.kind = kind
         self.arms = arms
         self.span = span
@@ -528,10 +544,10 @@ class LayerGraph:
 
 # -- the tables derived from the declarations ------------------------------------------------------
 LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, AdaptivePool, FC, DWConv, Deconv, Local, Dropout, DropPath, Upsample,
-                                          LRN, Crop, GlobalPool, Flatten, BatchNorm, LayerNorm, GroupNorm, Scale, Activation,
+                                          LRN, Crop, Shuffle, GlobalPool, Flatten, BatchNorm, LayerNorm, GroupNorm, Scale, Activation,
                                           Identity)
 KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in LAYER_CLASSES}
-MERGE_KINDS = ("concat", "add", "mul")  # the rows a Branch adds after its arms
+MERGE_KINDS = ("concat", "add", "mul", "split")  # the rows a Branch adds after its arms
 ROW_KINDS = (*KINDS, *MERGE_KINDS)  # every `kind` a row of the report may have
 WORDS: dict[str, type[Layer]] = {word: cls for cls in LAYER_CLASSES for word in cls.words}
 GLOBAL_KINDS = tuple(cls.kind for cls in LAYER_CLASSES if cls.acts_globally)  # GAP, FC, FLATTEN

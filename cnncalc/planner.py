@@ -531,7 +531,15 @@ class _Walker:
         """One layer's row, every metric from its table; returns its output, field, storage and flow."""
         y, windows = shapes.output(layer, x)
         line, column, source = self.place(layer.span)
-        sid_out = self.storages.output(layer, y, flow.protected, sid)
+        # flattening a volume laid out otherwise than N x C x H x W (channels last, a crop) copies it
+        copies = (layer.kind in ("fc", "flatten") and (x.h, x.w) != (1, 1)
+                  and (flow.channels_last or sid in self.storages.strided))
+        copy = None
+        if copies and layer.kind == "flatten":  # the copy is its output
+            sid_out = self.storages.new(y)
+        else:
+            sid_out = self.storages.output(layer, y, flow.protected, sid)
+            copy = self.storages.new(x) if copies else None
         rf_rule = receptive.RECEPTIVE[layer.kind]
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
@@ -560,15 +568,18 @@ class _Walker:
         if layer.kind in PINS_SIZE:
             self.pinned = True
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
-                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note)
+                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy)
         self.rows[-1]["implied_pad"] = implied_pad(layer, x, y)
         return y, rf_out, sid_out, flow
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """The arms, each from the branch's input (protected: every arm reads it), then the merge's row."""
-        outs, fields, names, sids, grads, layouts = [], [], [], [], [], []
+        outs, fields, names, sids, grads, layouts, halves = [], [], [], [], [], [], []
+        x_arm = shapes.arm_input(branch, x)
         for i, items in enumerate(branch.arms, start=1):
-            y, f, arm_sid, arm_flow = self.walk(items, x, rf, depth + 1, i, sid,
+            start = self.storages.view(sid) if branch.kind == "split" else sid  # a split's arm reads a half
+            halves.append(start)
+            y, f, arm_sid, arm_flow = self.walk(items, x_arm, rf, depth + 1, i, start,
                                                 saved.Flow(True, flow.grad, flow.channels_last))
             outs.append(y)
             fields.append(f)
@@ -588,13 +599,14 @@ class _Walker:
         flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
                         problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y, layouts)),
                         sids_in=tuple(sids), sid_out=sid_out,
-                        holds=sid)
+                        holds=sid, splits=tuple(halves) if branch.kind == "split" else ())
         self.rows[-1]["implied_pad"] = None
         return y, merged, sid_out, flow
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
             place: tuple[int, int, str], rf, rf_rule, problem: str | None, flow: saved.Flow,
-            sids_in: tuple[int, ...], sid_out: int, holds: int | None = None, note: str | None = None) -> saved.Flow:
+            sids_in: tuple[int, ...], sid_out: int, holds: int | None = None, note: str | None = None,
+            splits: tuple[int, ...] = (), copy: int | None = None) -> saved.Flow:
         """Append the row of a layer or a merge, each metric from its kind's arm, or null where the arm
         is UNSUPPORTED (named in the row's `unsupported`); and its step for the training simulation.
         Returns the flow after it."""
@@ -630,14 +642,13 @@ class _Walker:
             unsupported.append("saved")
             saved_bytes = None
         else:
-            kept = saved.kept_inputs(kind, saves, sids_in, self.requires.__getitem__)
+            kept = saved.kept_inputs(kind, saves, (copy,) if copy is not None else sids_in, self.requires.get)
             saved_bytes = self.storages.charge(saves, kept, sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
         relaid = isinstance(item, Layer) and saved.relaid_weight(item, x, y, flow.channels_last)
-        flat_copy = kind in ("fc", "flatten") and flow.channels_last and (x.h, x.w) != (1, 1)
         self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
-                                        flow.grad, holds, trainable, relaid=relaid, flat_copy=flat_copy))
+                                        flow.grad, holds, trainable, relaid=relaid, splits=splits, copy=copy))
         self.requires[sid_out] = after.grad
         self.rows.append({
             "index": len(self.rows), "name": item.name if isinstance(item, Layer) else kind.upper(), "kind": kind,

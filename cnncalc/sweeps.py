@@ -210,8 +210,9 @@ class _Totals:
         for item in items:
             if type(item) is Branch:
                 outs, fields, names = [], [], []
+                x_arm = shapes.arm_input(item, x)
                 for arm in item.arms:
-                    y, f = self.walk(arm, x, rf, False)
+                    y, f = self.walk(arm, x_arm, rf, False)
                     outs.append(y)
                     fields.append(f)
                     names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else

@@ -68,10 +68,15 @@ BAD_DESIGNS = [
     ('INPUT 32x32x3 -> (CONV3-8 | CONV3-8 + CONV3-8)',
      "'|' and '+' cannot be mixed in one parenthesis: nest one inside the other", (1, 37)),
     ('INPUT 32x32x3 -> (CONV3-8)',
-     "a parenthesis holds two or more branches joined by '|' (concat), '+' (sum) or '.*' (product); use '[ ]' to "
-     "group a single chain", (1, 18)),
+     "a parenthesis holds two or more branches joined by '|' (concat), '+' (sum), '.*' (product) or '||' (channel "
+     "split); use '[ ]' to group a single chain", (1, 18)),
     ('INPUT 32x32x3 -> (ID .* GAP + ID)',
      "'.*' and '+' cannot be mixed in one parenthesis: nest one inside the other", (1, 29)),
+    ('INPUT 32x32x3 -> (ID || ID || ID)', "'||' splits the channels between two arms", (1, 28)),
+    ('INPUT 32x32x3 -> (ID || ID)',
+     "'||' splits the channels in two halves: 3 channels do not divide by 2", (1, 18)),
+    ('INPUT 32x32x4 -> SHUFFLE(4)',
+     "SHUFFLE(4) on 4 channels changes nothing: it needs from 2 to 2 groups that divide the channels", (1, 18)),
     ('INPUT 32x32x3 -> (ID .* GAP .* ID)',
      "'.*' multiplies two arms: nest a third one, (A .* [(B .* C)])", (1, 29)),
     ('INPUT 32x32x3 -> (ID .* [POOL2 -> CONV1-3])',

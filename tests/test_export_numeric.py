@@ -73,13 +73,15 @@ REFERENCE = {
     "scale": lambda layer, m, x: x * m.gamma,
     "lrn": lambda layer, m, x: F.local_response_norm(x, layer.size),
     "crop": _crop,
+    "shuffle": lambda layer, m, x: x.reshape(x.shape[0], layer.groups, -1, *x.shape[2:]).transpose(1, 2).reshape(
+        x.shape),
     "upsample": lambda layer, m, x: F.interpolate(x, scale_factor=layer.scale, mode="nearest"),
     "id": lambda layer, m, x: x,
 }
 
 
 MERGES = {"concat": lambda outs: torch.cat(outs, dim=1), "add": lambda outs: sum(outs[1:], outs[0]),
-          "mul": lambda outs: outs[0] * outs[1]}
+          "mul": lambda outs: outs[0] * outs[1], "split": lambda outs: torch.cat(outs, dim=1)}
 
 
 def test_the_reference_covers_every_kind():
@@ -106,7 +108,8 @@ def reference(graph, net, x):
     def run(items, x):
         for item in items:
             if isinstance(item, Branch):
-                outs = [run(arm, x) for arm in item.arms]
+                inputs = x.chunk(2, dim=1) if item.kind == "split" else [x] * len(item.arms)
+                outs = [run(arm, part) for arm, part in zip(item.arms, inputs)]
                 next(modules)  # the merge's own row
                 x = MERGES[item.kind](outs)
             else:
@@ -168,6 +171,8 @@ LAYERS = st.one_of(
     st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} .* {b})", ARMS, ARMS),
+    st.builds(lambda a, b: f"({a} || {b})", ARMS, ARMS),
+    st.sampled_from(["SHUFFLE", "CONV1-6 -> SHUFFLE(3)", "CONV1-4 -> (ID || [CONV1-2 -> RELU]) -> SHUFFLE"]),
     st.builds(lambda a, g: f"({a} .* [GAP -> {g}])", ARMS, st.sampled_from(["SIGMOID", "DWCONV1 -> HARDSIGMOID"])),
 )
 

@@ -92,3 +92,15 @@ def test_errors(design, message):
     with pytest.raises(cnncalc.CnnCalcError) as e:
         cnncalc.plan(design)
     assert message in e.value.message
+
+
+def test_a_block_given_itself_as_an_argument_is_not_recursion():
+    design = """
+    two(C) = CONV3-C -> RELU
+    level(C, inner) = two(C) -> ([ID] | [POOL2 -> inner -> UPSAMPLE2]) -> CONV1-C
+    INPUT 16x16x3 -> level(8, level(16, two(32)))
+    """
+    names = [r.name for r in cnncalc.plan(design).layers]
+    assert names.count("CONV3-32") == 1 and names.count("CONV1-8") == 1 and names.count("CONV1-16") == 1
+    with pytest.raises(cnncalc.CnnCalcError, match="uses itself"):
+        cnncalc.plan("loop(x) = x -> loop(x)\nINPUT 8x8x3 -> loop(RELU)")

@@ -64,7 +64,8 @@ LAYERS = st.one_of(
                      "(ID + [CONV3-3p1 -> DROPPATH(0.1)])", "LAYERNORM", "LN(eps=1e-6)", "GROUPNORM(1)", "SCALE",
                      "(ID + [DWCONV3 -> LN -> CONV1-4 -> GELU -> CONV1-3 -> SCALE])",
                      "ADAPTIVEAVGPOOL3", "ADAPTIVEMAXPOOL2x3", "ADAPTIVEAVGPOOL1", "CROP3", "CROP(2x3) -> RELU",
-                     "([CROP2] | [POOL2 -> CONV1-2])"]),
+                     "([CROP2] | [POOL2 -> CONV1-2])", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE",
+                     "CONV1-6 -> SHUFFLE(3)"]),
 )
 
 
@@ -112,8 +113,9 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
             raise
         inference = measure_inference(source, batch=batch, amp=amp)
     predicted = report.totals.memory.training_peak_bytes
-    if predicted is None:  # an FC or FLATTEN on LAYERNORM's channels-last volume copies it: not modelled yet
-        assert "training_peak" in report.totals.partial and any(r.kind == "layernorm" for r in report.layers)
+    if predicted is None:  # a crop recomputed in a checkpoint: not modelled yet
+        assert "training_peak" in report.totals.partial and variant == "checkpoint" and \
+            any(r.kind == "crop" for r in report.layers)
         return
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)

@@ -28,8 +28,9 @@ def item(snippet: str, x: Volume = X):
 
 
 def output(it, x: Volume = X) -> Volume:
-    if isinstance(it, Branch):
-        return shapes.merge(it.kind, [x] * len(it.arms), ["ID"] * len(it.arms), it.span)
+    if isinstance(it, Branch):  # arms of ID: each gives what it reads
+        arm = shapes.arm_input(it, x)
+        return shapes.merge(it.kind, [arm] * len(it.arms), ["ID"] * len(it.arms), it.span)
     return shapes.output(it, x)[0]
 
 
@@ -74,6 +75,7 @@ OUTPUT = [
     ("upsample", "UPSAMPLE3", Volume(8 * 3, 8 * 3, 4)),
     ("lrn", "LRN", X),
     ("crop", "CROP(5x6)", Volume(5, 6, 4)),
+    ("shuffle", "SHUFFLE(2)", X),
     ("gap", "GAP", Volume(1, 1, 4)),
     ("flatten", "FLATTEN", Volume(1, 1, 8 * 8 * 4)),
     ("bn", "BN", X),
@@ -85,6 +87,7 @@ OUTPUT = [
     ("concat", "(ID | ID)", Volume(8, 8, 4 + 4)),
     ("add", "(ID + ID)", X),
     ("mul", "(ID .* GAP)", X),  # the 1x1xC gate broadcasts over the other factor's H x W
+    ("split", "(ID || ID)", X),  # each arm half the channels, concatenated
 ]
 
 
@@ -114,6 +117,7 @@ PARAMS = [
     ("upsample", "UPSAMPLE2", (0, 0, 0)),
     ("lrn", "LRN", (0, 0, 0)),
     ("crop", "CROP5", (0, 0, 0)),
+    ("shuffle", "SHUFFLE", (0, 0, 0)),
     ("gap", "GMP", (0, 0, 0)),
     ("flatten", "FLATTEN", (0, 0, 0)),
     ("bn", "BN", (4, 4, 2 * 4)),
@@ -125,6 +129,7 @@ PARAMS = [
     ("concat", "(ID | ID)", (0, 0, 0)),
     ("add", "(ID + ID)", (0, 0, 0)),
     ("mul", "(ID .* [GAP -> SIGMOID])", (0, 0, 0)),
+    ("split", "(ID || CONV1-2)", (0, 0, 0)),
 ]
 
 
@@ -155,6 +160,7 @@ MACS = [
     ("upsample", "UPSAMPLE2", 0),
     ("lrn", "LRN", 0),
     ("crop", "CROP5", 0),
+    ("shuffle", "SHUFFLE", 0),
     ("gap", "GAP", 0),
     ("flatten", "FLATTEN", 0),
     ("bn", "BN", 0),
@@ -166,6 +172,7 @@ MACS = [
     ("concat", "(ID | ID)", 0),
     ("add", "(ID + ID)", 0),
     ("mul", "(ID .* ID)", 0),  # element-wise products count 0
+    ("split", "(ID || ID)", 0),
 ]
 
 
@@ -194,6 +201,7 @@ STORED = [
     ("upsample", "UPSAMPLE2", 16 * 16 * 4),
     ("lrn", "LRN", V),
     ("crop", "CROP5", 0),  # a view
+    ("shuffle", "CHANNELSHUFFLE(2)", V),  # a contiguous copy
     ("gap", "GAP", 4),
     ("flatten", "FLATTEN", 0),  # a view
     ("bn", "BN", V),
@@ -205,6 +213,7 @@ STORED = [
     ("concat", "(ID | ID)", 2 * V),
     ("add", "(ID + ID)", V),
     ("mul", "(GAP .* ID)", V),
+    ("split", "(ID || ID)", V),
 ]
 
 
@@ -234,6 +243,7 @@ SAVED = [
     ("upsample", "UPSAMPLE2", (False, False, 0, 0)),
     ("lrn", "LRN", (True, False, ((4 + 5 - 1) * 8 * 8 + 2 * V) * F, 0)),
     ("crop", "CROP5", (False, False, 0, 0)),  # a view: what saves it keeps its base
+    ("shuffle", "SHUFFLE", (False, False, 0, 0)),
     ("gap", "GMP", (True, False, 4 * saved.INDEX_BYTES, 0)),
     ("flatten", "FLATTEN", (False, False, 0, 0)),
     ("bn", "BN", (True, False, 0, 2 * 4 * saved.STAT_BYTES)),
@@ -245,6 +255,7 @@ SAVED = [
     ("concat", "(ID | ID)", (False, False, 0, 0)),
     ("add", "(ID + ID)", (False, False, 0, 0)),
     ("mul", "(ID .* GAP)", (True, False, 0, 0)),  # its factors (saved.kept_inputs: those whose partner needs grad)
+    ("split", "(ID || ID)", (False, False, 0, 0)),
 ]
 
 
@@ -286,6 +297,7 @@ RECEPTIVE = [
     ("upsample", "UPSAMPLE2", None),
     ("lrn", "LRN", START),
     ("crop", "CROP(4x6)", ((1, 1), (1, 1), (0 - 2 * 1, 0 - 1 * 1))),  # the start moves by the offset
+    ("shuffle", "SHUFFLE", START),
     ("gap", "GAP", ((8, 8), (1, 1), (0, 0))),
     ("flatten", "FLATTEN", ((8, 8), (1, 1), (0, 0))),
     ("bn", "BN", START),
@@ -332,6 +344,7 @@ AXIS = [
     ("upsample", "UPSAMPLE3", 9, 9 * 3),
     ("lrn", "LRN", 9, 9),
     ("crop", "CROP5", 9, 5),
+    ("shuffle", "SHUFFLE", 9, 9),
     ("gap", "GAP", 9, 1),
     ("flatten", "FLATTEN", 9, 1),
     ("bn", "BN", 9, 9),

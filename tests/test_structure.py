@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cnncalc import zoo
+from cnncalc.layers import MERGE_KINDS
 from cnncalc.cli import app
 from cnncalc.planner import plan_data
 from cnncalc.render import render
@@ -79,7 +80,7 @@ def test_blocks_nest_without_repeating_and_sum_their_rows(name):
         assert b["kind"] in ("call", "group", "repeat", "branch")
         assert (b["repeat"] is not None) == (b["kind"] == "repeat")
         if b["kind"] == "branch":
-            assert rows[b["last"]]["kind"] in ("concat", "add") and rows[b["last"]]["depth"] == b["depth"]
+            assert rows[b["last"]]["kind"] in MERGE_KINDS and rows[b["last"]]["depth"] == b["depth"]
         if b["parent"] is None:
             assert b["level"] == 1
         else:

@@ -37,6 +37,7 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
     ("efficientnet_b0", (224, 224, 3), 5_288_548, 385_814_752, None),
     ("regnet_y_400mf", (224, 224, 3), 4_344_144, 401_842_848, None),
     ("convnext_tiny", (224, 224, 3), 28_589_128, 4_455_531_264, None),
+    ("shufflenet_v2_x1_0", (224, 224, 3), 2_278_604, 144_907_992, None),
     # without the auxiliary head: torchvision's published num_params (27,161,264) include it
     ("inception_v3", (299, 299, 3), 23_834_568, 5_713_216_096, None),
     # Ronneberger et al. (2015), Fig. 1, as issue 12 states it (2x2 up-convolutions with bias)
@@ -46,7 +47,7 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
 
 # buffers (BN running statistics, without num_batches_tracked), torchvision 0.29, from issue 12's table
 BUFFERS = {"mobilenet_v3_large": 24_400, "efficientnet_b0": 42_016, "regnet_y_400mf": 27_152, "convnext_tiny": 0,
-           "inception_v3": 34_432, "unet": 0}
+           "inception_v3": 34_432, "unet": 0, "shufflenet_v2_x1_0": 16_180}
 
 
 def plan(name: str, **settings):

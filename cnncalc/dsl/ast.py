@@ -93,7 +93,8 @@ class Chain(_Node):
 
 
 class Branch(_Node):
-    # mode: "|" concatenates on channels, "+" sums element-wise, ".*" multiplies two arms (broadcasting 1x1xC)
+    # mode: "|" concatenates on channels, "+" sums element-wise, ".*" multiplies two arms (broadcasting 1x1xC),
+    # "||" splits the channels in two halves, one per arm, and concatenates the arms' outputs
     __slots__ = ("mode", "arms", "span")
 
 

@@ -16,6 +16,7 @@ points at the exact column.
                | '(' chain ('|' chain)+ ')'                 concat on channels
                | '(' chain ('+' chain)+ ')'                 element-wise sum
                | '(' chain '.*' chain ')'                   element-wise product (a 1x1xC arm broadcasts)
+               | '(' chain '||' chain ')'                   channel split: each arm half the channels, concat
     count     := INT | NAME | '(' expr ')'
     expr      := integer arithmetic: + - * / // ( ), INT, NAME and FUNC '(' expr (',' expr)* ')'
                  (FUNC: min, max, make_divisible; '/' divides exactly, '//' rounds down)
@@ -481,14 +482,16 @@ class Parser:
         while True:
             self.skip_ws()
             c = self.peek()
-            op = ".*" if c == "." and self.peek(1) == "*" else c
-            if op in ("|", "+", ".*"):
+            op = ".*" if c == "." and self.peek(1) == "*" else "||" if c == "|" and self.peek(1) == "|" else c
+            if op in ("|", "+", ".*", "||"):
                 if mode and op != mode:
                     raise self.error(f"'{mode}' and '{op}' cannot be mixed in one parenthesis: nest one inside "
                                      f"the other", self.pos, self.pos + len(op))
                 if op == ".*" and len(arms) == 2:
                     raise self.error("'.*' multiplies two arms: nest a third one, (A .* [(B .* C)])",
                                      self.pos, self.pos + 2)
+                if op == "||" and len(arms) == 2:
+                    raise self.error("'||' splits the channels between two arms", self.pos, self.pos + 2)
                 mode = op
                 self.pos += len(op)
                 self.skip_ws()
@@ -499,11 +502,12 @@ class Parser:
             elif c == "":
                 raise self.error(self.unclosed(")", "(", start))
             else:
-                raise self.error(f"expected '|', '+', '.*' or ')' in the branches opened at {self.where(start)}, "
+                raise self.error(f"expected '|', '+', '.*', '||' or ')' in the branches opened at {self.where(start)}, "
                                  f"found {self.describe_here()}")
         if not mode:
-            raise self.error("a parenthesis holds two or more branches joined by '|' (concat), '+' (sum) or "
-                             "'.*' (product); use '[ ]' to group a single chain", start, self.pos)
+            raise self.error("a parenthesis holds two or more branches joined by '|' (concat), '+' (sum), "
+                             "'.*' (product) or '||' (channel split); use '[ ]' to group a single chain", start,
+                             self.pos)
         self.depth -= 1
         return ast.Branch(mode, arms, self.span(start))
 

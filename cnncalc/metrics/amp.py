@@ -150,8 +150,9 @@ class AmpStep(T._TrainingStep):
         t.free("logits_cast")
         for key in self.bias_casts:  # autocast exits: its cache goes; the biases' casts were kept by it only
             t.free(key)
-        self.readers[last.sid_out] = 0
-        self.release(last.sid_out)
+        out = self.base.get(last.sid_out, last.sid_out)
+        self.readers[out] = 0
+        self.release(out)
 
     # -- backward ----------------------------------------------------------------------------------------
     def grad_bytes(self, sid: int) -> int:
@@ -323,12 +324,12 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
     """One forward pass in evaluation mode under no_grad and autocast, on a timeline that holds the
     network. The casts of the parameters are cached even under no_grad (they are leaves that
     require grad): every one lives until autocast exits, at the end of the pass."""
-    readers = T._readers(steps)
+    alias = T.view_bases(steps)
+    readers = T._readers(steps, alias)
     first = steps[0]
     dt = {first.sid_out: F32}
     t.alloc(first.sid_out, sizes[first.sid_out] * F32 * batch, "other")
     t.sample("forward", 0)
-    alias: dict[int, int] = {}
     for index, s in enumerate(steps[1:], start=1):
         reads = [alias.get(sid, sid) for sid in T._read(s)]
         din = dt[reads[0]]

@@ -324,6 +324,7 @@ AXIS = {
     "upsample": lambda layer, axis, size, rule: size * layer.scale,
     "lrn": _keeps,
     "crop": lambda layer, axis, size, rule: layer.size[axis] if layer.size[axis] <= size else None,
+    "shuffle": _keeps,
     "gap": _whole,
     "flatten": _whole,
     "bn": _keeps,

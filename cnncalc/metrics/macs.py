@@ -55,6 +55,7 @@ MACS = {
     "upsample": _none,
     "lrn": _none,
     "crop": _none,
+    "shuffle": _none,
     "gap": _none,
     "flatten": _none,
     "bn": _none,
@@ -66,6 +67,7 @@ MACS = {
     "concat": _none,
     "add": _none,
     "mul": _none,  # element-wise products count 0, as sums do
+    "split": _none,
 }
 
 

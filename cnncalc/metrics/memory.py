@@ -57,6 +57,7 @@ STORED = {
     "upsample": _output,
     "lrn": _output,
     "crop": _view,
+    "shuffle": _output,  # a contiguous copy
     "gap": _output,
     "flatten": _view,
     "bn": _output,
@@ -68,6 +69,7 @@ STORED = {
     "concat": _output,
     "add": _output,
     "mul": _output,
+    "split": _output,
 }
 
 

@@ -84,6 +84,7 @@ PARAMS = {
     "upsample": _none,
     "lrn": _none,
     "crop": _none,
+    "shuffle": _none,
     "gap": _none,
     "flatten": _none,
     "bn": _bn,
@@ -95,6 +96,7 @@ PARAMS = {
     "concat": _none,
     "add": _none,
     "mul": _none,
+    "split": _none,
 }
 
 

@@ -77,6 +77,7 @@ RECEPTIVE = {
     "upsample": _fractional,
     "lrn": _pointwise,  # across channels only
     "crop": _crop,
+    "shuffle": _pointwise,  # across channels only
     "gap": _whole_input,
     "flatten": _whole_input,
     "bn": _pointwise,

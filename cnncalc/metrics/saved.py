@@ -109,7 +109,7 @@ def layout_after(kind: str, channels_last: bool) -> bool:
 def merged_layout(kind: str, outs: list[Volume], y: Volume, layouts: list[bool]) -> bool:
     """A merge's layout: a concatenation is channels last when every arm is; a sum or a product takes
     its first full-size arm's (the operand PyTorch's element-wise kernels lay their output out by)."""
-    if kind == "concat":
+    if kind in ("concat", "split"):
         return all(layouts)
     return next(cl for out, cl in zip(outs, layouts) if out == y)
 
@@ -219,6 +219,7 @@ SAVED = {
     "upsample": _nothing,
     "lrn": _lrn,
     "crop": _nothing,  # a view
+    "shuffle": _nothing,
     "gap": _gap,
     "flatten": _nothing,
     "bn": _bn,
@@ -230,6 +231,7 @@ SAVED = {
     "concat": _nothing,
     "add": _nothing,
     "mul": _input,  # both factors, each as far as the other requires grad: kept_inputs
+    "split": _nothing,
 }
 
 
@@ -243,11 +245,12 @@ class Storages:
     """The tensors of one forward pass, for counting each saved storage once: `new` registers an
     output volume, `charge` adds what a layer saves and returns its bytes for the batch."""
 
-    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device", "base")
+    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device", "base", "strided")
 
     def __init__(self, dtype_bytes: int, batch: int, device: str) -> None:
         self.sizes: list[int] = []  # values per image of each storage, by id
         self.base: dict[int, int] = {}  # a view of part of a storage (a crop's) -> that storage
+        self.strided: set[int] = set()  # views whose values are not laid out in order (a crop's)
         self.saved: set[int] = set()  # ids already saved by some layer
         self.dtype_bytes, self.batch, self.device = dtype_bytes, batch, device
 
@@ -259,10 +262,16 @@ class Storages:
         """The storage of a layer's output: its input's, in place or as a view; else a new one. A crop, a
         view of another size, has a storage of its own that holds nothing (training.SUBVIEWS)."""
         if layer.kind == "crop":
-            self.sizes.append(0)
-            self.base[len(self.sizes) - 1] = self.base.get(sid_in, sid_in)
+            self.strided.add(self.view(sid_in))
             return len(self.sizes) - 1
         return sid_in if shares_storage(layer, protected) else self.new(y)
+
+    def view(self, of: int) -> int:
+        """A view of part of a storage (a crop's output, a channel split's half): a storage of its own
+        that holds nothing; keeping it keeps what it views."""
+        self.sizes.append(0)
+        self.base[len(self.sizes) - 1] = self.base.get(of, of)
+        return len(self.sizes) - 1
 
     def charge(self, saves: Saved, kept_in: tuple[int, ...], sid_out: int) -> int:
         """Bytes the layer adds to what autograd keeps for the backward pass, for the batch; `kept_in`:

@@ -128,6 +128,16 @@ def _crop(layer, x: Volume):
     return Volume(h, w, x.c), None
 
 
+def _shuffle(layer, x: Volume):
+    g = layer.groups
+    if x.c % g:
+        raise DesignError(f"{layer.name}: {g} groups do not divide the {x.c} channels", layer.span)
+    if g in (1, x.c):
+        raise DesignError(f"{layer.name} on {x.c} channels changes nothing: it needs from 2 to {x.c // 2} groups "
+                          f"that divide the channels", layer.span)
+    return x, None
+
+
 def _groups_divide(layer, x: Volume):
     if x.c % layer.groups:
         raise DesignError(f"{layer.name}: {layer.groups} groups do not divide the {x.c} channels", layer.span)
@@ -152,6 +162,7 @@ OUTPUT = {
     "upsample": lambda layer, x: (Volume(x.h * layer.scale, x.w * layer.scale, x.c), None),
     "lrn": _same,
     "crop": _crop,
+    "shuffle": _shuffle,
     "gap": lambda layer, x: (Volume(1, 1, x.c), None),
     "flatten": lambda layer, x: (Volume(1, 1, x.h * x.w * x.c), None),
     "bn": _same,
@@ -205,7 +216,16 @@ def _mul(volumes: list[Volume], names: list[str], span) -> Volume:
     return full
 
 
-MERGE = {"concat": _concat, "add": _add, "mul": _mul}
+MERGE = {"concat": _concat, "add": _add, "mul": _mul, "split": _concat}
+
+
+def arm_input(branch, x: Volume) -> Volume:
+    """What each arm of a branch reads: its input, or with a channel split ("split") half its channels."""
+    if branch.kind != "split":
+        return x
+    if x.c % 2:
+        raise DesignError(f"'||' splits the channels in two halves: {x.c} channels do not divide by 2", branch.span)
+    return Volume(x.h, x.w, x.c // 2)
 
 
 def merge(kind: str, volumes: list[Volume], names: list[str], span) -> Volume:

@@ -71,7 +71,8 @@ class Step(NamedTuple):
     trainable: bool = True  # its parameters require grad (False: frozen; they still count as parameters)
     ckpt: int | None = None  # the checkpointed segment the row belongs to (None: not checkpointed)
     relaid: bool = False  # its weight's gradient is made in another layout and copied (saved.relaid_weight)
-    flat_copy: bool = False  # it flattens a channels-last volume, which copies it: not modelled yet
+    copy: int | None = None  # FC flattening a channels-last or cropped volume: the storage of the copy it makes
+    splits: tuple[int, ...] = ()  # a channel split's merge: the storages (views, no bytes) its arms read
 
 
 # their backward nodes save the weight too
@@ -124,6 +125,7 @@ BACKWARD = {
     # it (the divisor's gradient), and end with the input's gradient
     "lrn": ((("temp", 4),), ("input",)),
     "crop": "crop",  # _TrainingStep.crop_backward: one slice_backward per axis it cuts
+    "shuffle": OneOp,  # the view's backward copies the gradient back
     "gap": OneOp,
     "flatten": Views,
     "bn": OneOp,  # native_batch_norm_backward: all three at once
@@ -136,6 +138,7 @@ BACKWARD = {
     "concat": Views,  # narrowed views of the merged gradient
     "add": Views,  # the same gradient for every arm
     "mul": Product,  # each factor's gradient, the other times the output's; a broadcast one summed to its shape
+    "split": Views,  # as concat; the halves' gradients are concatenated where the split is (split_backward)
 }
 
 
@@ -176,10 +179,10 @@ def _lrn_steps(step: Step, training: bool, size: int, device: str) -> int:
 
 TRANSIENT = {
     "input": _none, "conv": _none, "pool": _indices, "adaptive": _indices, "fc": _none, "dwconv": _none, "deconv": _none,
-    "local": UNSUPPORTED, "dropout": _noise, "droppath": _image_noise, "upsample": _none, "lrn": _lrn_steps, "crop": _none, "gap": _indices,
+    "local": UNSUPPORTED, "dropout": _noise, "droppath": _image_noise, "upsample": _none, "lrn": _lrn_steps, "crop": _none, "shuffle": _none, "gap": _indices,
     "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
     "layernorm": _norm_statistics, "groupnorm": _norm_statistics, "scale": _none,
-    "mul": _none,
+    "mul": _none, "split": _none,
 }
 
 
@@ -241,14 +244,14 @@ class _Timeline:
 
 
 # kinds whose autocast rules are not known (not measured yet): under --amp the peak is left out
-AMP_UNKNOWN = ("layernorm", "groupnorm", "scale")
+AMP_UNKNOWN = ("layernorm", "groupnorm", "scale", "split")
 
 
 def supported(steps: list[Step], amp: int | None = None) -> bool:
     return not any(BACKWARD[s.kind] is UNSUPPORTED or TRANSIENT[s.kind] is UNSUPPORTED or s.saves is UNSUPPORTED
                    or s.weights is None or (amp is not None and s.kind in AMP_UNKNOWN)
                    or (s.kind in SUBVIEWS and s.ckpt is not None)  # recomputed views: not modelled
-                   or s.flat_copy for s in steps)
+                   or (s.copy is not None and (amp is not None or s.ckpt is not None)) for s in steps)
 
 
 class Cuda(NamedTuple):
@@ -400,11 +403,11 @@ def _evaluate_any(t: _Timeline, steps: list[Step], storage_sizes: list[int], dty
 def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int,
               device: str) -> None:
     """One forward pass in evaluation mode under no_grad, on a timeline that holds the network."""
-    readers = _readers(steps)
+    alias = view_bases(steps)  # views, and in evaluation mode a dropout's output: its input's storage
+    readers = _readers(steps, alias)
     first = steps[0]
     t.alloc(first.sid_out, storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
     t.sample("forward", 0)
-    alias: dict[int, int] = {}  # in evaluation mode a dropout's output is its input
     for index, s in enumerate(steps[1:], start=1):
         reads = [alias.get(sid, sid) for sid in _read(s)]
         if s.kind in IDENTITY_IN_EVAL:
@@ -412,7 +415,8 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
         t.alloc(alias.get(s.sid_out, s.sid_out), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
-        temp = TRANSIENT[s.kind](s, False, dtype_bytes, device) * batch
+        temp = (TRANSIENT[s.kind](s, False, dtype_bytes, device) + (s.x.size * dtype_bytes if s.copy is not None
+                                                                     else 0)) * batch  # an FC's flattened copy
         if temp:
             t.alloc("temp", temp, "other")
         t.sample("forward", index)
@@ -488,23 +492,31 @@ def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
 
 
 def view_bases(steps: list[Step]) -> dict[int, int]:
-    """The storage of each view of part of its input (SUBVIEWS) -> the storage it is a view of."""
+    """The storages that are views of part of another, with no bytes of their own -> the storage they
+    are views of: a crop's output (SUBVIEWS), a channel split's halves (Step.splits). Whoever reads or
+    keeps one reads or keeps that storage."""
     base: dict[int, int] = {}
     for s in steps:
         if s.kind in SUBVIEWS:
             base[s.sid_out] = base.get(s.sids_in[0], s.sids_in[0])
+        for half in s.splits:
+            base[half] = base.get(s.holds, s.holds)
     return base
 
 
-def requires_grad(steps: list[Step]) -> dict[int, bool]:
+def requires_grad(steps: list[Step], base: dict[int, int]) -> dict[int, bool]:
     """Storage -> whether it requires grad: a layer's output does when its input does or it has
-    trainable parameters; a merge's when any arm's does; the batch does not."""
+    trainable parameters; a merge's when any arm's does; a view's when what it views does; the batch
+    does not."""
     req = {steps[0].sid_out: False}
     for s in steps[1:]:
         if s.holds is not None:  # a merge: its step's `grad` is its output's
             req[s.sid_out] = s.grad
         else:
-            req[s.sid_out] = req.get(s.sids_in[0], False) or bool(s.trainable and (s.weights or s.biases))
+            read = base.get(s.sids_in[0], s.sids_in[0])
+            req[s.sid_out] = req.get(read, False) or bool(s.trainable and (s.weights or s.biases))
+    for view, seen in base.items():
+        req.setdefault(view, req.get(seen, False))
     return req
 
 
@@ -513,10 +525,12 @@ def _read(s: Step) -> tuple[int, ...]:
     return s.sids_in if s.holds is None else (*s.sids_in, s.holds)
 
 
-def _readers(steps: list[Step]) -> dict[int, int]:
+def _readers(steps: list[Step], base: dict[int, int]) -> dict[int, int]:
+    """Storage -> the rows that read it (a view's readers read what it views)."""
     readers: dict[int, int] = {}
     for s in steps[1:]:
         for sid in _read(s):
+            sid = base.get(sid, sid)
             readers[sid] = readers.get(sid, 0) + 1
     return readers
 
@@ -570,15 +584,15 @@ class _TrainingStep:
         trainable = [s.trainable for s in steps for n in (s.weights, s.biases) if n]
         self.trained = [n for n, yes in zip(self.tensors, trainable) if yes]  # the optimizer's parameters
         self.trained_at = [i for i, yes in enumerate(trainable) if yes]  # their places among all
-        self.readers = _readers(steps)  # storage -> rows still to read it
+        self.base = view_bases(steps)
+        self.readers = _readers(steps, self.base)  # storage -> rows still to read it
         self.held = {steps[0].sid_out}  # the batch, held by the step until it ends
         self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
         self.accumulating = False  # gradients of earlier micro-batches are alive (gradient accumulation)
         self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
-        self.req = requires_grad(steps)  # storage -> whether it requires grad
+        self.req = requires_grad(steps, self.base)  # storage -> whether it requires grad
         self.segments = self._segments()  # checkpointed segment -> its rows, input and saving rows
         self.remap: dict[int, dict] = {}  # segment -> storage -> the key of its recomputed tensor
-        self.base = view_bases(steps)
 
     def _segments(self) -> dict:
         segments: dict = {}
@@ -587,7 +601,8 @@ class _TrainingStep:
                 segments.setdefault(s.ckpt, {"rows": []})["rows"].append(index)
         for seg in segments.values():
             rows = seg["rows"]
-            seg["input"] = self.steps[rows[0]].sids_in[0]
+            first = self.steps[rows[0]].sids_in[0]
+            seg["input"] = self.base.get(first, first)  # a split's half: the input it views
             seg["packs"] = [i for i in rows if self.packs(self.steps[i])]
         return segments
 
@@ -651,7 +666,8 @@ class _TrainingStep:
     def kept_in(self, s: Step) -> tuple[int, ...]:
         """The input storages the row keeps for its backward (saved.kept_inputs); keeping a view keeps
         the storage it is a view of."""
-        return tuple(self.base.get(sid, sid) for sid in kept_inputs(s.kind, s.saves, s.sids_in, self.req.__getitem__))
+        sids_in = (s.copy,) if s.copy is not None else s.sids_in  # an FC keeps the copy it flattened
+        return tuple(self.base.get(sid, sid) for sid in kept_inputs(s.kind, s.saves, sids_in, self.req.get))
 
     def drop_saved(self, index: int, s: Step) -> None:
         """The row's backward node lets go of what it saved."""
@@ -722,6 +738,8 @@ class _TrainingStep:
             seg = self.segments.get(s.ckpt)
             if seg is not None and index == seg["rows"][0]:
                 t.keep(seg["input"], +1)  # the checkpoint's frame holds its input
+            if s.copy is not None:  # the flattened copy of its input, first
+                t.alloc(s.copy, s.x.size * per, "activation")
             t.alloc(s.sid_out, self.sizes[s.sid_out] * per, "activation")
             if seg is not None and records(s):
                 # checkpointed: its saved tensors are packed as empty holders; what it would save beside its
@@ -739,6 +757,8 @@ class _TrainingStep:
             t.free("temp")
             for sid in (*kept, *((s.sid_out,) if saves_out else ())):
                 t.keep(sid, +1)
+            if s.copy is not None:
+                self.release(s.copy)
             self.finish_reads(s)
             if seg is not None and index == seg["rows"][-1] and not seg["packs"]:
                 # the frame lives through the segment's forward; with nothing saved it goes then
@@ -754,8 +774,9 @@ class _TrainingStep:
         t.alloc("loss", SCALAR_BYTES, "other")
         t.alloc("total_weight", SCALAR_BYTES, "saved")
         t.sample("loss", None)
-        self.readers[last.sid_out] = 0  # cross_entropy held the network's output until it returned
-        self.release(last.sid_out)
+        out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
+        self.readers[out] = 0  # cross_entropy held the network's output until it returned
+        self.release(out)
 
     def unref(self, key) -> None:
         self.refs[key] -= 1
@@ -798,6 +819,7 @@ class _TrainingStep:
         t.free("log_softmax")
         self.deliver(steps[-1].sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
+        splits = self.split_starts()
         for index in range(len(steps) - 1, 0, -1):
             s = steps[index]
             mine = [n for n in (s.weights, s.biases) if n]
@@ -807,6 +829,8 @@ class _TrainingStep:
                 if seg is not None and seg["packs"] and index == seg["packs"][-1]:
                     self.recompute(seg)  # its first saved tensor unpacked
                 self.row_backward(index, s, param_i)
+            if index in splits:
+                self.split_backward(index, steps[splits[index]])
         t.free("grad_loss")
 
     def output_gradient(self):
@@ -880,6 +904,30 @@ class _TrainingStep:
     def value_bytes(self, sid: int) -> int:
         """The bytes of one value of a storage (autocast gives storages their own dtypes)."""
         return self.dtype_bytes
+
+    def split_starts(self) -> dict[int, int]:
+        """A channel split's first row (its arms' first) -> its merge's row: where its backward runs."""
+        starts = {}
+        for m, s in enumerate(self.steps):
+            if s.splits:
+                starts[min(i for i, r in enumerate(self.steps) if set(r.sids_in) & set(s.splits))] = m
+        return starts
+
+    def split_backward(self, index: int, merge: Step) -> None:
+        """The split (torch.chunk) once its arms' backward has run: its halves' gradients concatenated
+        into one for the input (SplitBackward), then they go."""
+        keys = [self.grads.pop(half) for half in merge.splits if half in self.grads]
+        if not keys:
+            return
+        t, new = self.t, ("grad_split", index)
+        t.alloc(new, self.grad_bytes(merge.holds), "other")
+        t.sample("backward", index)
+        for key in keys:
+            self.unref(key)
+        self.refs[new] = 0
+        self.deliver(merge.holds, new, index)
+        if self.refs[new] == 0:
+            t.free(new)
 
     def crop_backward(self, index: int, s: Step) -> None:
         """A crop is a slice of the rows, then of the columns (an axis it does not cut is not sliced);

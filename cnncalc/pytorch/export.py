@@ -51,6 +51,33 @@ class Product(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.arms[0](x) * self.arms[1](x)
 ''',
+    "Split": '''
+class Split(nn.Module):
+    """A channel split (ShuffleNetV2): the input's channels in two halves (torch.chunk, views), one per
+    arm, and the arms' outputs concatenated on channels."""
+
+    def __init__(self, *arms: nn.Module) -> None:
+        super().__init__()
+        self.arms = nn.ModuleList(arms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        halves = x.chunk(len(self.arms), dim=1)
+        return torch.cat([arm(half) for arm, half in zip(self.arms, halves)], dim=1)
+''',
+    "Shuffle": '''
+class Shuffle(nn.Module):
+    """Channel shuffle as torchvision's channel_shuffle: the channels as `groups` groups, interleaved."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.size()
+        x = x.view(n, self.groups, c // self.groups, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(n, c, h, w)
+''',
     "DropPath": '''
 class DropPath(nn.Module):
     """Stochastic depth, as torchvision.ops.StochasticDepth(p, "row"): in training each image's volume
@@ -153,19 +180,20 @@ class _Writer:
         lines = []
         for item in items:
             if isinstance(item, Branch):
-                helper = "Product" if item.kind == "mul" else "Branches"
+                helper = {"mul": "Product", "split": "Split"}.get(item.kind, "Branches")
                 self.helpers.add(helper)
                 name = self.name(item.kind)
                 arms_src = []
                 outs, grads = [], []
                 for arm in item.arms:
-                    body, y, arm_flow = self.sequence(arm, x, indent + 8, Flow(True, flow.grad))
+                    body, y, arm_flow = self.sequence(arm, shapes.arm_input(item, x), indent + 8,
+                                                      Flow(True, flow.grad))
                     outs.append(y)
                     grads.append(arm_flow.grad)
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
                 y = shapes.merge(item.kind, outs, ["" for _ in outs], item.span)
-                mode = "" if helper == "Product" else f'"{item.kind}",'
+                mode = "" if helper != "Branches" else f'"{item.kind}",'
                 lines.append(f'{pad}("{name}", {helper}({mode}\n' + "\n".join(arms_src) + f"\n{pad})),")
                 flow = Flow(False, any(grads))
             else:
@@ -250,6 +278,11 @@ def _layerscale(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple
     return "scale", f"LayerScale({x.c}, {layer.init!r})"
 
 
+def _shuffle(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    w.helpers.add("Shuffle")
+    return "shuffle", f"Shuffle({layer.groups})"
+
+
 def _crop(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
     w.helpers.add("Crop")
     return "crop", f"Crop(({layer.size[0]}, {layer.size[1]}))"
@@ -274,6 +307,7 @@ MODULES = {
     "upsample": lambda w, layer, x, y, inplace: ("upsample", f'nn.Upsample(scale_factor={layer.scale}, mode="nearest")'),
     "lrn": lambda w, layer, x, y, inplace: ("lrn", f"nn.LocalResponseNorm({layer.size})"),
     "crop": _crop,
+    "shuffle": _shuffle,
     "gap": _gap,
     "flatten": _flatten,
     "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c}"
@@ -309,7 +343,7 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     inp = graph.input.size
     writer = _Writer()
     body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
-    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "DropPath", "LayerNorm2d", "LayerScale", "Crop", "Dense", "Flat",
+    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop", "Dense", "Flat",
                                                           "Local2d") if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""

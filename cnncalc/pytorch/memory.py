@@ -188,7 +188,7 @@ def _tracker(timeline: bool):
     return Tracker()
 
 
-MERGE_MODULES = ("Branches", "Product")  # the exported modules that hold arms (export._HELPERS)
+MERGE_MODULES = ("Branches", "Product", "Split")  # the exported modules that hold arms (export._HELPERS)
 
 
 def is_merge(module) -> bool:
