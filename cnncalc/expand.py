@@ -808,7 +808,8 @@ def _read_bool(x: _Expander, setting: Setting, value: ast.Value, word: str, loca
 def _read_choice(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local) -> str:
     text = value.word if isinstance(value, ast.Word) else value.name if isinstance(value, ast.Var) else None
     if text is None or text.lower() not in setting.choices:
-        raise DesignError(f"{word}: {setting.key} is one of {', '.join(setting.choices)}", value.span)
+        got = f", got {text}" if text is not None else ""
+        raise DesignError(f"{word}: {setting.key} is one of {', '.join(setting.choices)}{got}", value.span)
     return text.lower()
 
 

@@ -361,15 +361,31 @@ class DropPath(Layer):
 
 
 class Upsample(Layer):
+    """Upsampling by an integer scale or to a size (nn.Upsample), nearest or bilinear."""
+
     kind = "upsample"
     words = ("UPSAMPLE",)
-    settings = (Setting("scale", "scale", "int", 2, aliases=("scale_factor", "kernel")),)
+    settings = (Setting("scale", "scale", "int", lambda v: None if v.get("size") else 2,
+                        aliases=("scale_factor", "kernel")),
+                Setting("size", "size", "pair", None, aliases=("output_size",), attr=None),
+                Setting("mode", "mode", "choice", "nearest", choices=("nearest", "bilinear")),
+                Setting("align_corners", "align_corners", "bool", False))
     attached = "scale"
     positional = "scale"
 
+    def check(self, where: Callable[[str], Span]) -> None:
+        if self.size is not None and self.scale is not None:
+            raise DesignError(f"{self.word} takes a scale or a size, not both", where("size"))
+        if self.align_corners and self.mode != "bilinear":
+            raise DesignError(f"align_corners applies to bilinear upsampling only: write "
+                              f"{self.word}(mode=bilinear, align_corners=true)", where("align_corners"))
+
     @cached_property
     def name(self) -> str:
-        return f"{self.word}{self.scale}"
+        text = f"{self.word}{self.scale}" if self.size is None else f"{self.word}({_pair(self.size)})"
+        if self.mode == "bilinear":
+            text += "(bilinear, align_corners)" if self.align_corners else "(bilinear)"
+        return text
 
 
 class LRN(Layer):

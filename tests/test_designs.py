@@ -162,7 +162,8 @@ def test_an_unclosed_input_bracket_is_a_clear_error():
 
 
 @pytest.mark.parametrize("design, message", [
-    ("INPUT 8x8x3 -> UPSAMPLE(mode=bilinear)", "UPSAMPLE has no setting 'mode'"),  # not "unbound variable bilinear"
+    ("INPUT 8x8x3 -> UPSAMPLE(method=bilinear)", "UPSAMPLE has no setting 'method'"),  # not "unbound variable …"
+    ("INPUT 8x8x3 -> UPSAMPLE(mode=bicubic)", "bicubic"),  # a word it does not know: the choices listed
     ("INPUT 8x8x3 -> CONV(filters=4, kind=fast)", "CONV has no setting 'kind'"),
     ("C = 4; INPUT 8x8x3 -> CONV3-Cp0", "write (C)p0: a variable before p, d or g needs parentheses"),
     ("INPUT 8x8x3 -> CONV3-4 -> BN(eps=0)", "BN's eps is a small positive number"),

@@ -75,7 +75,9 @@ REFERENCE = {
     "crop": _crop,
     "shuffle": lambda layer, m, x: x.reshape(x.shape[0], layer.groups, -1, *x.shape[2:]).transpose(1, 2).reshape(
         x.shape),
-    "upsample": lambda layer, m, x: F.interpolate(x, scale_factor=layer.scale, mode="nearest"),
+    "upsample": lambda layer, m, x: F.interpolate(
+        x, scale_factor=layer.scale, size=layer.size, mode=layer.mode,
+        align_corners=layer.align_corners if layer.mode == "bilinear" else None),
     "id": lambda layer, m, x: x,
 }
 
@@ -167,6 +169,7 @@ LAYERS = st.one_of(
                      "DROPOUT", "LRN", "UPSAMPLE2", "ID", "DWCONV3", "DECONV2-3/2", "LOCAL3-2", "POOL2", "GMP",
                      "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU", "DROPPATH(0.2)",
                      "LAYERNORM", "GROUPNORM(1)", "SCALE(0.5)", "ADAPTIVEAVGPOOL2", "ADAPTIVEMAXPOOL3x2", "CROP2",
+                     "UPSAMPLE(mode=bilinear)", "UPSAMPLE3(mode=bilinear, align_corners=true)", "UPSAMPLE(size=5x7)",
                      "CROP(3x2) -> RELU"]),
     st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),

@@ -65,7 +65,7 @@ LAYERS = st.one_of(
                      "(ID + [DWCONV3 -> LN -> CONV1-4 -> GELU -> CONV1-3 -> SCALE])",
                      "ADAPTIVEAVGPOOL3", "ADAPTIVEMAXPOOL2x3", "ADAPTIVEAVGPOOL1", "CROP3", "CROP(2x3) -> RELU",
                      "([CROP2] | [POOL2 -> CONV1-2])", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE",
-                     "CONV1-6 -> SHUFFLE(3)"]),
+                     "CONV1-6 -> SHUFFLE(3)", "UPSAMPLE(mode=bilinear)", "UPSAMPLE(size=9x7, mode=bilinear)"]),
 )
 
 

@@ -73,6 +73,7 @@ OUTPUT = [
     ("dropout", "DROPOUT", X),
     ("droppath", "DROPPATH(0.1)", X),
     ("upsample", "UPSAMPLE3", Volume(8 * 3, 8 * 3, 4)),
+    ("upsample", "UPSAMPLE(size=5x7, mode=bilinear)", Volume(5, 7, 4)),  # to a size, whatever the input
     ("lrn", "LRN", X),
     ("crop", "CROP(5x6)", Volume(5, 6, 4)),
     ("shuffle", "SHUFFLE(2)", X),
@@ -342,6 +343,7 @@ AXIS = [
     ("dropout", "DROPOUT", 9, 9),
     ("droppath", "DROPPATH(0.1)", 9, 9),
     ("upsample", "UPSAMPLE3", 9, 9 * 3),
+    ("upsample", "UPSAMPLE(size=5x7)", 9, 5),
     ("lrn", "LRN", 9, 9),
     ("crop", "CROP5", 9, 5),
     ("shuffle", "SHUFFLE", 9, 9),

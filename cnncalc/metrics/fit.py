@@ -321,7 +321,7 @@ AXIS = {
     "local": _slides,
     "dropout": _keeps,
     "droppath": _keeps,
-    "upsample": lambda layer, axis, size, rule: size * layer.scale,
+    "upsample": lambda layer, axis, size, rule: size * layer.scale if layer.size is None else layer.size[axis],
     "lrn": _keeps,
     "crop": lambda layer, axis, size, rule: layer.size[axis] if layer.size[axis] <= size else None,
     "shuffle": _keeps,

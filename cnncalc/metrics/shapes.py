@@ -159,7 +159,8 @@ OUTPUT = {
     "local": _local,
     "dropout": _same,
     "droppath": _same,
-    "upsample": lambda layer, x: (Volume(x.h * layer.scale, x.w * layer.scale, x.c), None),
+    "upsample": lambda layer, x: (Volume(x.h * layer.scale, x.w * layer.scale, x.c) if layer.size is None
+                                  else Volume(layer.size[0], layer.size[1], x.c), None),
     "lrn": _same,
     "crop": _crop,
     "shuffle": _shuffle,

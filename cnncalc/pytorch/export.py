@@ -283,6 +283,12 @@ def _shuffle(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[st
     return "shuffle", f"Shuffle({layer.groups})"
 
 
+def _upsample(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+    target = f"scale_factor={layer.scale}" if layer.size is None else f"size=({layer.size[0]}, {layer.size[1]})"
+    corners = f", align_corners={layer.align_corners}" if layer.mode == "bilinear" else ""
+    return "upsample", f'nn.Upsample({target}, mode="{layer.mode}"{corners})'
+
+
 def _crop(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
     w.helpers.add("Crop")
     return "crop", f"Crop(({layer.size[0]}, {layer.size[1]}))"
@@ -304,7 +310,7 @@ MODULES = {
     "local": _local,
     "dropout": lambda w, layer, x, y, inplace: ("dropout", f"nn.Dropout(p={layer.p!r})"),
     "droppath": _droppath,
-    "upsample": lambda w, layer, x, y, inplace: ("upsample", f'nn.Upsample(scale_factor={layer.scale}, mode="nearest")'),
+    "upsample": _upsample,
     "lrn": lambda w, layer, x, y, inplace: ("lrn", f"nn.LocalResponseNorm({layer.size})"),
     "crop": _crop,
     "shuffle": _shuffle,
