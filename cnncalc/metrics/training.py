@@ -428,8 +428,8 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
 
 
 MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
-# their output is a view of part of their input: a storage of no bytes of its own, whose readers keep the
-# input alive (the input's readers take them over)
+# their output is a view of part of their input: a storage of no bytes of its own, whose readers read the
+# input (view_bases)
 SUBVIEWS = ("crop",)
 IDENTITY_IN_EVAL = ("dropout", "droppath", *SUBVIEWS)  # in evaluation mode their output is their input
 
@@ -687,13 +687,9 @@ class _TrainingStep:
             self.release(key)
 
     def finish_reads(self, s: Step) -> None:
-        """The row has read its inputs: each is freed when nothing else reads, keeps or holds it. A view
-        of part of its input (SUBVIEWS) hands its readers over to the input, which it keeps alive."""
+        """The row has read its inputs: each is freed when nothing else reads, keeps or holds it (a
+        view's readers read what it views: view_bases, so a crop's keep its input alive)."""
         base = self.base
-        if s.kind in SUBVIEWS:
-            source = base[s.sid_out]
-            self.readers[source] += self.readers.pop(s.sid_out, 0) - 1
-            return
         for sid in _read(s):
             sid = base.get(sid, sid)
             self.readers[sid] -= 1
