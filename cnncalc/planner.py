@@ -578,6 +578,7 @@ class _Walker:
         x_arm = shapes.arm_input(branch, x)
         for i, items in enumerate(branch.arms, start=1):
             start = self.storages.view(sid) if branch.kind == "split" else sid  # a split's arm reads a half
+            self.requires[start] = self.requires[sid]
             halves.append(start)
             y, f, arm_sid, arm_flow = self.walk(items, x_arm, rf, depth + 1, i, start,
                                                 saved.Flow(True, flow.grad, flow.channels_last))
@@ -597,9 +598,10 @@ class _Walker:
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         sid_out = self.storages.new(y)
         flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
-                        problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y, layouts)),
-                        sids_in=tuple(sids), sid_out=sid_out,
-                        holds=sid, splits=tuple(halves) if branch.kind == "split" else ())
+                        problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y,
+                                                                                             layouts)),
+                        sids_in=tuple(sids), sid_out=sid_out, holds=sid,
+                        splits=tuple(halves) if branch.kind == "split" else ())
         self.rows[-1]["implied_pad"] = None
         return y, merged, sid_out, flow
 
