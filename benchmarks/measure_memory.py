@@ -67,6 +67,7 @@ def main() -> None:
     import torch
 
     from cnncalc import zoo
+    import cnncalc
     from cnncalc.planner import design_graph
     from cnncalc.pytorch.export import export_source
     from cnncalc.pytorch.memory import measure_inference, measure_step
@@ -77,7 +78,11 @@ def main() -> None:
     entries = []
     for name in names:
         source = export_source(design_graph(zoo.path(name).read_text()))
+        report = cnncalc.plan(zoo.path(name).read_text())
         for batch in BATCHES:
+            if batch == 1 and any(r.kind == "bn" and r.output.h * r.output.w == 1 for r in report.layers):
+                print(f"{name:<14} batch 1: skipped, BN over one value per channel cannot train", file=sys.stderr)
+                continue  # (inception_v3_aux's head) PyTorch refuses to train it
             t = time.perf_counter()
             configs = []
             if "base" in parts:

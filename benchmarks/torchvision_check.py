@@ -438,6 +438,9 @@ def compare_design(design: str, text: str | None = None) -> dict:
     exec(compile(source, f"<cnncalc export {design}>", "exec"), space)
     torch.manual_seed(0)
     net = space["Net"]().eval()
+    for module in net.modules():  # a side head (the auxiliary classifier) runs in evaluation mode too, here
+        if type(module).__name__ == "Side":
+            module.always = True
     tv = build(design)
     randomise(tv)
     h, w, c = DESIGNS[design][2]

@@ -37,7 +37,7 @@ from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS,
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
-_MERGES = {"|": "concat", "+": "add", ".*": "mul", "||": "split"}  # a branch's operator -> its merge row's kind
+_MERGES = {"|": "concat", "+": "add", ".*": "mul", "||": "split", "{}": "output"}  # a branch's operator -> its merge row's kind
 
 OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 

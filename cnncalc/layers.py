@@ -530,11 +530,12 @@ class Branch:
     """Parallel arms over one input, merged by concatenation ("concat"), sum ("add") or product ("mul":
     two arms, one of which may be 1x1xC, broadcast over the other's H x W: a squeeze-and-excitation gate);
     or a channel split ("split": each of two arms takes half the input's channels, a view, and their
-    outputs are concatenated: ShuffleNetV2)."""
+    outputs are concatenated: ShuffleNetV2); or a side head ("output": one arm that ends as an output of
+    the network, an auxiliary classifier; what follows reads the branch's input)."""
 
     __slots__ = ("kind", "arms", "span")
 
-    def __init__(self, kind: Literal["concat", "add", "mul", "split"], arms: list[list[Item]], span: Span) -> None:
+    def __init__(self, kind: Literal["concat", "add", "mul", "split", "output"], arms: list[list[Item]], span: Span) -> None:
         self.kind = kind
         self.arms = arms
         self.span = span
@@ -563,7 +564,7 @@ LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, AdaptivePool, FC, D
                                           LRN, Crop, Shuffle, GlobalPool, Flatten, BatchNorm, LayerNorm, GroupNorm, Scale, Activation,
                                           Identity)
 KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in LAYER_CLASSES}
-MERGE_KINDS = ("concat", "add", "mul", "split")  # the rows a Branch adds after its arms
+MERGE_KINDS = ("concat", "add", "mul", "split", "output")  # the rows a Branch adds after its arms
 ROW_KINDS = (*KINDS, *MERGE_KINDS)  # every `kind` a row of the report may have
 WORDS: dict[str, type[Layer]] = {word: cls for cls in LAYER_CLASSES for word in cls.words}
 GLOBAL_KINDS = tuple(cls.kind for cls in LAYER_CLASSES if cls.acts_globally)  # GAP, FC, FLATTEN

@@ -379,7 +379,9 @@ class _Walker:
         self.steps: list[training.Step] = []  # the training simulation's record of every row
         self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
         self.warned_resize = False
+        self.warned_bn = False  # a BN over one value per channel, said once
         self.pinned = False  # a layer has fixed the height and width, whatever the input size (PINS_SIZE)
+        self.sides: list[tuple[int, int]] = []  # each side head's rows: its first, its output row
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
@@ -427,6 +429,7 @@ class _Walker:
         if self.checkpoint:
             self.mark_segments()
         totals["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in self.steps if s.trainable)
+        totals["heads"] = self.heads() if self.sides else None
         if self.freeze is not None and self.peaks and not any(s.trainable and (s.weights or s.biases)
                                                               for s in self.steps):
             last = max((i for i, s in enumerate(self.steps) if s.weights or s.biases), default=0)
@@ -509,6 +512,22 @@ class _Walker:
                 f"cuBLAS/cuDNN workspaces ({self.cuda.workspace:,} B, --cuda-workspace) are assumptions, "
                 f"counted apart"]
 
+    def heads(self) -> list[dict]:
+        """Per output, what computing it takes: the network's own output (the rows outside every side
+        head), then each side head's (the rows before it outside side heads, and its own)."""
+        rows = self.rows
+        inside = {i for first, last in self.sides for i in range(first, last + 1)}
+
+        def head(row: int, indices) -> dict:
+            picked = [rows[i] for i in indices]
+            return {"row": row, "output": rows[row]["output"],
+                    **{key: sum(r[key] or 0 for r in picked) for key in ("params", "buffers", "macs")}}
+
+        trunk = [i for i in range(len(rows)) if i not in inside]
+        main = head(trunk[-1], trunk)  # a design may end with a side head: its output is the trunk's last row
+        return [main, *(head(last, [*(i for i in range(first) if i not in inside), *range(first, last + 1)])
+                        for first, last in self.sides)]
+
     def resized(self) -> bool:
         """Is the input another size than the design writes (--input, -D input=), for the first time asked?
         (An FC that flattens a volume then has other params than the design's own: said once.)"""
@@ -567,15 +586,23 @@ class _Walker:
                 f"designs: -D torchvision=1)")
         if layer.kind in PINS_SIZE:
             self.pinned = True
+        if layer.kind == "bn" and x.h * x.w * self.batch == 1 and self.peaks and not self.warned_bn:
+            self.warned_bn = True
+            self.warnings.append(f"{layer.name} ({where(line, column, source)}) normalises one value per channel at "
+                                 f"batch {self.batch} ({x}): PyTorch refuses to train it (the training peak is that "
+                                 f"of a step it would not run); train at batch 2 or more")
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
                         problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy)
         self.rows[-1]["implied_pad"] = implied_pad(layer, x, y)
         return y, rf_out, sid_out, flow
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
-        """The arms, each from the branch's input (protected: every arm reads it), then the merge's row."""
+        """The arms, each from the branch's input (protected: every arm reads it), then the merge's row. After a
+        side head ("output": its row is the head's output) what follows reads the branch's input."""
         outs, fields, names, sids, grads, layouts, halves = [], [], [], [], [], [], []
         x_arm = shapes.arm_input(branch, x)
+        side = branch.kind == "output"
+        first = len(self.rows)
         for i, items in enumerate(branch.arms, start=1):
             start = self.storages.view(sid) if branch.kind == "split" else sid  # a split's arm reads a half
             self.requires[start] = self.requires[sid]
@@ -596,14 +623,19 @@ class _Walker:
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
             self.warnings.append(f"the branches merged at {where(line, column, source)} have different effective "
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
-        sid_out = self.storages.new(y)
-        flow = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
-                        problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y,
-                                                                                             layouts)),
-                        sids_in=tuple(sids), sid_out=sid_out, holds=sid,
-                        splits=tuple(halves) if branch.kind == "split" else ())
+        sid_out = sids[0] if side else self.storages.new(y)  # a side head's row: the head's output
+        after = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
+                         problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y,
+                                                                                              layouts)),
+                         sids_in=tuple(sids), sid_out=sid_out, holds=sid,
+                         splits=tuple(halves) if branch.kind == "split" else ())
         self.rows[-1]["implied_pad"] = None
-        return y, merged, sid_out, flow
+        if side:
+            self.sides.append((first, len(self.rows) - 1))
+            for i in range(first, len(self.steps)):  # they run in training only
+                self.steps[i] = self.steps[i]._replace(side=True)
+            return x, rf, sid, flow
+        return y, merged, sid_out, after
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
             place: tuple[int, int, str], rf, rf_rule, problem: str | None, flow: saved.Flow,

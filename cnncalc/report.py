@@ -174,6 +174,17 @@ class Memory(_Model):
     cuda: CudaMemory | None = None  # on --device cuda: allocated, reserved, context, workspaces
 
 
+class Head(_Model):
+    """An output of the network and what computing it takes: the network's own (the rows outside every
+    side head), or a side head's (the rows before it outside side heads, and its own rows)."""
+
+    row: int  # its last row: the network's last, or the side head's OUTPUT row
+    output: Volume
+    params: int
+    buffers: int
+    macs: int
+
+
 class Totals(_Model):
     params: int
     buffers: int
@@ -183,6 +194,8 @@ class Totals(_Model):
     memory: Memory
     partial: list[str] = []  # metrics some row does not support: their totals leave those rows out
     trainable_params: int | None = None  # the params that train: all but those of --freeze's rows
+    # with side heads `{ … }`: per output, the network's own first (null with one output)
+    heads: list[Head] | None = None
 
 
 class Budget(_Model):

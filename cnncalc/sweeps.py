@@ -218,7 +218,8 @@ class _Totals:
                     names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else
                                  ("ID" if not arm else "a merge"))
                 y = shapes.merge(item.kind, outs, names, item.span)
-                rf, _ = receptive.merge(receptive.spatial_arms(item.kind, outs, y, fields))
+                merged, _ = receptive.merge(receptive.spatial_arms(item.kind, outs, y, fields))
+                rf = rf if item.kind == "output" else merged  # after a side head: the field of its input
                 known = (y, True, *self.numbers(item, x, y))
                 rule = None
             else:
@@ -251,7 +252,7 @@ class _Totals:
                     self.spatial = False
                 else:
                     self.last_rf = rf
-            x = y
+            x = shapes.after(item, x, y) if type(item) is Branch else y
         return x, rf
 
     @staticmethod

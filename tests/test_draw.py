@@ -182,6 +182,7 @@ def expected_graph(view: list[dict]):
         if "\\-" in gutter:  # a merge closes the branch one level in
             assert len(frames) == len(cells) + 1
             frame = frames.pop()
+            side = view[i]["kind"] == "output"  # a side head's output: what follows reads the branch's input
             for arm in [*frame["arms"], frame["arm"]]:
                 if len(arm) == 1 and view[arm[0]]["kind"] == "id" and "block" not in view[arm[0]]:
                     edges.discard((frame["input"], key[arm[0]]))
@@ -190,7 +191,11 @@ def expected_graph(view: list[dict]):
                     edges.add((key[arm[-1]], key[i]))
         elif cursor(len(cells)) is not None:
             edges.add((cursor(len(cells)), key[i]))
-        place(len(cells), i)
+        if "\\-" in gutter and side:
+            if frame["input"] is not None:
+                place(len(cells), key.index(frame["input"]))
+        else:
+            place(len(cells), i)
     return edges, skips
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
 from cnncalc.layers import Branch, Volume  # noqa: E402
-from cnncalc.planner import design_graph  # noqa: E402
+from cnncalc.planner import analyze, design_graph  # noqa: E402
 from cnncalc.pytorch.export import export_source  # noqa: E402
 from cnncalc.pytorch.verify import row_modules  # noqa: E402
 
@@ -83,7 +83,8 @@ REFERENCE = {
 
 
 MERGES = {"concat": lambda outs: torch.cat(outs, dim=1), "add": lambda outs: sum(outs[1:], outs[0]),
-          "mul": lambda outs: outs[0] * outs[1], "split": lambda outs: torch.cat(outs, dim=1)}
+          "mul": lambda outs: outs[0] * outs[1], "split": lambda outs: torch.cat(outs, dim=1),
+          "output": lambda outs: outs[0]}
 
 
 def test_the_reference_covers_every_kind():
@@ -113,7 +114,7 @@ def reference(graph, net, x):
                 inputs = x.chunk(2, dim=1) if item.kind == "split" else [x] * len(item.arms)
                 outs = [run(arm, part) for arm, part in zip(item.arms, inputs)]
                 next(modules)  # the merge's own row
-                x = MERGES[item.kind](outs)
+                x = x if item.kind == "output" else MERGES[item.kind](outs)  # after a side head: its input
             else:
                 x = REFERENCE[item.kind](item, next(modules), x)
         return x
@@ -143,8 +144,10 @@ def check(design: str, batch: int = 2) -> None:
     assert torch.allclose(out, expected, rtol=1e-5, atol=1e-6), design
     # a training step on an input that requires grad (nothing may write it in place), with the loss a
     # training loop uses: cross_entropy against one class index per image (per output pixel when spatial)
-    out = net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True))
-    F.cross_entropy(out, torch.randint(out.shape[1], (batch, *out.shape[2:]))).backward()
+    outs = net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True))
+    outs = outs if isinstance(outs, tuple) else (outs,)  # with side heads: the network's output, then theirs
+    assert len(outs) == 1 + sum(1 for r in analyze(graph)["layers"] if r["kind"] == "output")
+    sum(F.cross_entropy(out, torch.randint(out.shape[1], (batch, *out.shape[2:]))) for out in outs).backward()
 
 
 @pytest.mark.parametrize("design", [
@@ -175,7 +178,8 @@ LAYERS = st.one_of(
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} .* {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} || {b})", ARMS, ARMS),
-    st.sampled_from(["SHUFFLE", "CONV1-6 -> SHUFFLE(3)", "CONV1-4 -> (ID || [CONV1-2 -> RELU]) -> SHUFFLE"]),
+    st.sampled_from(["SHUFFLE", "CONV1-6 -> SHUFFLE(3)", "CONV1-4 -> (ID || [CONV1-2 -> RELU]) -> SHUFFLE",
+                     "{GAP -> FC-2}", "{CONV1-2 -> RELU}"]),
     st.builds(lambda a, g: f"({a} .* [GAP -> {g}])", ARMS, st.sampled_from(["SIGMOID", "DWCONV1 -> HARDSIGMOID"])),
 )
 

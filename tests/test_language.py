@@ -104,3 +104,34 @@ def test_a_block_given_itself_as_an_argument_is_not_recursion():
     assert names.count("CONV3-32") == 1 and names.count("CONV1-8") == 1 and names.count("CONV1-16") == 1
     with pytest.raises(cnncalc.CnnCalcError, match="uses itself"):
         cnncalc.plan("loop(x) = x -> loop(x)\nINPUT 8x8x3 -> loop(RELU)")
+
+
+def test_a_side_head_is_an_output_of_its_own_and_the_chain_goes_on():
+    design = "INPUT 8x8x3 -> CONV3-4 -> {GAP -> FC-5} -> CONV3-4 -> {CONV1-2} -> GAP -> FC-3"
+    report = cnncalc.plan(design)
+    rows = report.layers
+    assert [r.kind for r in rows] == ["input", "conv", "gap", "fc", "output", "conv", "conv", "output", "gap", "fc"]
+    assert (rows[4].output.c, rows[7].output.c) == (5, 2)  # each output row is its head's output
+    assert rows[5].output == rows[1].output and rows[5].params == (3 * 3 * 4) * 4 + 4  # reads the trunk
+    conv1, fc5, conv2, conv_side, fc3 = (3 * 3 * 3) * 4 + 4, 4 * 5 + 5, (3 * 3 * 4) * 4 + 4, 4 * 2 + 2, 4 * 3 + 3
+    main, first, second = report.totals.heads
+    assert report.totals.params == conv1 + fc5 + conv2 + conv_side + fc3
+    assert (main.row, main.params) == (9, conv1 + conv2 + fc3)
+    assert (first.row, first.params) == (4, conv1 + fc5)
+    assert (second.row, second.params) == (7, conv1 + conv2 + conv_side)
+    assert second.macs == 8 * 8 * 4 * (3 * 3 * 3) + 8 * 8 * 4 * (3 * 3 * 4) + 8 * 8 * 2 * 4
+    # optional, or repeated zero times, it goes away
+    assert cnncalc.plan(design.replace("{GAP -> FC-5}", "{GAP -> FC-5}*0")).totals.params == \
+        report.totals.params - fc5
+
+
+@pytest.mark.parametrize("design, message", [
+    ("INPUT 8x8x3 -> CONV3-4 -> {} -> FC-3", "an empty side head: put its layers inside '{ }'"),
+    ("INPUT 8x8x3 -> CONV3-4 -> {GAP -> FC-3", "expected '}' to close the '{'"),
+    ("INPUT 8x8x3 -> CONV3-4 -> GAP} -> FC-3", "unexpected '}' after the architecture"),
+    ("INPUT 8x8x3 -> CONV3-4 -> (}", "unmatched '}': there is no opening '{' for it"),
+])
+def test_side_head_errors(design, message):
+    with pytest.raises(cnncalc.CnnCalcError) as e:
+        cnncalc.plan(design)
+    assert message in e.value.message

@@ -55,9 +55,10 @@ def test_training_peak_equals_memtracker(entry):
     report = cnncalc.plan(zoo.path(entry["design"]).read_text(), **settings)
     predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
     unmodelled = ((entry.get("amp") and any(r.kind in training.AMP_UNKNOWN for r in report.layers))
-                  or (entry.get("checkpoint") and any(r.kind in training.SUBVIEWS for r in report.layers)))
+                  or (entry.get("checkpoint") and any(r.kind in ("crop", "output") for r in report.layers)))
     if predicted is None:
-        # autocast's rules for LAYERNORM, GROUPNORM and SCALE, and a recomputed crop, are not modelled
+        # autocast's rules for LAYERNORM, GROUPNORM, SCALE, the split and side heads, and a recomputed crop or
+        # side head, are not modelled
         # yet: the peak is left out, and named; nothing else may be
         assert unmodelled and "training_peak" in report.totals.partial
         return

@@ -65,7 +65,8 @@ LAYERS = st.one_of(
                      "(ID + [DWCONV3 -> LN -> CONV1-4 -> GELU -> CONV1-3 -> SCALE])",
                      "ADAPTIVEAVGPOOL3", "ADAPTIVEMAXPOOL2x3", "ADAPTIVEAVGPOOL1", "CROP3", "CROP(2x3) -> RELU",
                      "([CROP2] | [POOL2 -> CONV1-2])", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE",
-                     "CONV1-6 -> SHUFFLE(3)", "UPSAMPLE(mode=bilinear)", "UPSAMPLE(size=9x7, mode=bilinear)"]),
+                     "CONV1-6 -> SHUFFLE(3)", "UPSAMPLE(mode=bilinear)", "UPSAMPLE(size=9x7, mode=bilinear)",
+                     "{GAP -> FC-2}", "{CONV1-2 -> RELU}", "{POOL2 -> FLATTEN -> FC-3}"]),
 )
 
 
@@ -113,9 +114,9 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
             raise
         inference = measure_inference(source, batch=batch, amp=amp)
     predicted = report.totals.memory.training_peak_bytes
-    if predicted is None:  # a crop recomputed in a checkpoint: not modelled yet
-        assert "training_peak" in report.totals.partial and variant == "checkpoint" and \
-            any(r.kind == "crop" for r in report.layers)
+    if predicted is None:  # a crop or a side head recomputed in a checkpoint, side heads under autocast: not modelled
+        assert "training_peak" in report.totals.partial and (variant == "checkpoint" and any(
+            r.kind in ("crop", "output") for r in report.layers) or (amp and any(r.kind == "output" for r in report.layers)))
         return
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)

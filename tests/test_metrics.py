@@ -89,6 +89,7 @@ OUTPUT = [
     ("add", "(ID + ID)", X),
     ("mul", "(ID .* GAP)", X),  # the 1x1xC gate broadcasts over the other factor's H x W
     ("split", "(ID || ID)", X),  # each arm half the channels, concatenated
+    ("output", "{GAP}", X),  # a side head: its output row is the head's (here ID's) output
 ]
 
 
@@ -131,6 +132,7 @@ PARAMS = [
     ("add", "(ID + ID)", (0, 0, 0)),
     ("mul", "(ID .* [GAP -> SIGMOID])", (0, 0, 0)),
     ("split", "(ID || CONV1-2)", (0, 0, 0)),
+    ("output", "{FC-3}", (0, 0, 0)),
 ]
 
 
@@ -174,6 +176,7 @@ MACS = [
     ("add", "(ID + ID)", 0),
     ("mul", "(ID .* ID)", 0),  # element-wise products count 0
     ("split", "(ID || ID)", 0),
+    ("output", "{ID}", 0),
 ]
 
 
@@ -215,6 +218,7 @@ STORED = [
     ("add", "(ID + ID)", V),
     ("mul", "(GAP .* ID)", V),
     ("split", "(ID || ID)", V),
+    ("output", "{ID}", 0),  # a view of the head's output
 ]
 
 
@@ -257,6 +261,7 @@ SAVED = [
     ("add", "(ID + ID)", (False, False, 0, 0)),
     ("mul", "(ID .* GAP)", (True, False, 0, 0)),  # its factors (saved.kept_inputs: those whose partner needs grad)
     ("split", "(ID || ID)", (False, False, 0, 0)),
+    ("output", "{ID}", (False, False, 0, 0)),
 ]
 
 

@@ -40,6 +40,9 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
     ("shufflenet_v2_x1_0", (224, 224, 3), 2_278_604, 144_907_992, None),
     # without the auxiliary head: torchvision's published num_params (27,161,264) include it
     ("inception_v3", (299, 299, 3), 23_834_568, 5_713_216_096, None),
+    # the whole network, its auxiliary head a side head: torchvision's published num_params; MACs measured
+    # with torchvision 0.29 (benchmarks/torchvision_check.py)
+    ("inception_v3_aux", (299, 299, 3), 27_161_264, 5_718_899_296, None),
     # Ronneberger et al. (2015), Fig. 1, as issue 12 states it (2x2 up-convolutions with bias)
     ("unet", (572, 572, 1), 31_030_658, 150_428_424_448, None),
 ]
@@ -47,7 +50,7 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
 
 # buffers (BN running statistics, without num_batches_tracked), torchvision 0.29, from issue 12's table
 BUFFERS = {"mobilenet_v3_large": 24_400, "efficientnet_b0": 42_016, "regnet_y_400mf": 27_152, "convnext_tiny": 0,
-           "inception_v3": 34_432, "unet": 0, "shufflenet_v2_x1_0": 16_180}
+           "inception_v3": 34_432, "unet": 0, "shufflenet_v2_x1_0": 16_180, "inception_v3_aux": 36_224}
 
 
 def plan(name: str, **settings):
@@ -170,3 +173,16 @@ def test_the_notes_vgg16_table_is_unchanged_by_the_torchvision_form():
     notes, torchvision = plan("vgg16"), plan("vgg16", defines=["torchvision=1"])
     assert notes.totals.activations == 15_237_608  # the notes' rows
     assert torchvision.totals.activations == 15_237_608 + 7 * 7 * 512  # the pool's new tensor
+
+
+def test_inception_v3_aux_counts_each_output_as_torchvision_does():
+    """torchvision's num_params (27,161,264) count the whole network; its GFLOPS (5.71) the main output,
+    which is inception_v3 without the head."""
+    report, plain = plan("inception_v3_aux"), plan("inception_v3")
+    main, aux = report.totals.heads
+    assert (main.params, main.macs) == (plain.totals.params, plain.totals.macs) == (23_834_568, 5_713_216_096)
+    assert main.row == len(report.layers) - 1 and report.layers[aux.row].kind == "output"
+    upto = report.layers[:aux.row + 1]  # the trunk before the head, and the head: every row up to its output
+    assert (aux.params, aux.macs) == (sum(r.params for r in upto), sum(r.macs for r in upto))
+    assert report.totals.params - main.params == 3_326_696  # the head alone (torchvision: 27,161,264 - 23,834,568)
+    assert plain.totals.heads is None

@@ -94,7 +94,8 @@ class Chain(_Node):
 
 class Branch(_Node):
     # mode: "|" concatenates on channels, "+" sums element-wise, ".*" multiplies two arms (broadcasting 1x1xC),
-    # "||" splits the channels in two halves, one per arm, and concatenates the arms' outputs
+    # "||" splits the channels in two halves, one per arm, and concatenates the arms' outputs;
+    # "{}" is a side head `{ chain }`: one arm that ends as an output of its own
     __slots__ = ("mode", "arms", "span")
 
 

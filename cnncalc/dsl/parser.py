@@ -17,6 +17,7 @@ points at the exact column.
                | '(' chain ('+' chain)+ ')'                 element-wise sum
                | '(' chain '.*' chain ')'                   element-wise product (a 1x1xC arm broadcasts)
                | '(' chain '||' chain ')'                   channel split: each arm half the channels, concat
+               | '{' chain '}'                              a side head: an output of its own; the chain goes on
     count     := INT | NAME | '(' expr ')'
     expr      := integer arithmetic: + - * / // ( ), INT, NAME and FUNC '(' expr (',' expr)* ')'
                  (FUNC: min, max, make_divisible; '/' divides exactly, '//' rounds down)
@@ -257,7 +258,7 @@ class Parser:
             if self.statement_ahead():
                 raise self.error("definitions must come before the architecture", start)
             found = self.describe_here()
-            if self.peek() in _NAME_START or self.peek() in "[(":
+            if self.peek() in _NAME_START or self.peek() in "[({":
                 raise self.error(
                     f"expected '->' before {found}: a design holds exactly one architecture, "
                     "so join its parts with '->'", start)
@@ -442,24 +443,17 @@ class Parser:
         start = self.pos
         c = self.peek()
         if c == "[":
-            self.enter(start)
-            self.pos += 1
-            self.skip_ws()
-            if self.peek() == "]":
-                raise self.error("empty brackets: put at least one layer inside '[ ]'", start, self.pos + 1)
-            chain = self.chain()
-            self.skip_ws()
-            if self.peek() != "]":
-                raise self.error(self.unclosed("]", "[", start))
-            self.pos += 1
-            self.depth -= 1
+            chain = self.enclosed("]", "empty brackets: put at least one layer inside '[ ]'")
             return ast.Chain(chain.terms, self.span(start))
         if c == "(":
             return self.branch()
+        if c == "{":  # a side head: an arm that ends as an output of its own; the chain goes on (mode "{}")
+            chain = self.enclosed("}", "an empty side head: put its layers inside '{ }'")
+            return ast.Branch("{}", [chain], self.span(start))
         if c in _NAME_START:
             return self.layer_or_ref()
-        if c == "]" or c == ")":
-            raise self.error(f"unmatched '{c}': there is no opening '{'[' if c == ']' else '('}' for it")
+        if c != "" and c in "])}":  # ("" is end of input, below)
+            raise self.error(f"unmatched '{c}': there is no opening '{dict(zip('])}', '[({'))[c]}' for it")
         if c == "":
             raise self.error("expected a layer, found end of input")
         raise self.error(f"expected a layer, a block name, '[' or '(', found {self.describe_here()}")
@@ -510,6 +504,22 @@ class Parser:
                              self.pos)
         self.depth -= 1
         return ast.Branch(mode, arms, self.span(start))
+
+    def enclosed(self, close: str, empty: str) -> ast.Chain:
+        """The chain between the opener at the current position and `close`: `[ … ]`, `{ … }`."""
+        start = self.pos
+        self.enter(start)
+        self.pos += 1
+        self.skip_ws()
+        if self.peek() == close:
+            raise self.error(empty, start, self.pos + 1)
+        chain = self.chain()
+        self.skip_ws()
+        if self.peek() != close:
+            raise self.error(self.unclosed(close, self.text[start], start))
+        self.pos += 1
+        self.depth -= 1
+        return chain
 
     # -- layers and block references ----------------------------------------
     def layer_or_ref(self) -> ast.Node:

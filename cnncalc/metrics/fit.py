@@ -24,7 +24,7 @@ from math import gcd, isqrt
 
 from ..errors import DesignError
 from ..layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
-from .shapes import Window, effective_kernel, merge, output, slide, transposed
+from .shapes import Window, after, arm_input, effective_kernel, merge, output, slide, transposed
 
 SEARCH_REACH = 256  # input sizes tried on each side of the design's own
 SEARCH_VISITS = 1_000_000  # work limit of the input-size search, in layer visits (about a third of a second)
@@ -355,7 +355,7 @@ def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int], rul
             sizes = {size_if_fits(arm, axis, size, budget, rule) for arm in item.arms}
             if len(sizes) != 1 or None in sizes:
                 return None
-            size = sizes.pop()
+            size = size if item.kind == "output" else sizes.pop()  # after a side head: its input
         else:
             size = AXIS[item.kind](item, axis, size, rule)
             if size is None:
@@ -370,10 +370,10 @@ def _volume_if_valid(items: list[Item], x: Volume, budget: list[int]) -> Volume 
     try:
         for item in items:
             if isinstance(item, Branch):
-                arms = [_volume_if_valid(arm, x, budget) for arm in item.arms]
+                arms = [_volume_if_valid(arm, arm_input(item, x), budget) for arm in item.arms]
                 if None in arms:
                     return None
-                x = merge(item.kind, arms, [""] * len(arms), item.span)
+                x = after(item, x, merge(item.kind, arms, [""] * len(arms), item.span))
             else:
                 x = output(item, x)[0]
     except DesignError:

@@ -68,6 +68,7 @@ MACS = {
     "add": _none,
     "mul": _none,  # element-wise products count 0, as sums do
     "split": _none,
+    "output": _none,
 }
 
 

@@ -70,6 +70,7 @@ STORED = {
     "add": _output,
     "mul": _output,
     "split": _output,
+    "output": _view,  # the head's output
 }
 
 

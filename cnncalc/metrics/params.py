@@ -97,6 +97,7 @@ PARAMS = {
     "add": _none,
     "mul": _none,
     "split": _none,
+    "output": _none,
 }
 
 

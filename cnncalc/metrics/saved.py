@@ -232,6 +232,7 @@ SAVED = {
     "add": _nothing,
     "mul": _input,  # both factors, each as far as the other requires grad: kept_inputs
     "split": _nothing,
+    "output": _nothing,
 }
 
 

@@ -217,7 +217,13 @@ def _mul(volumes: list[Volume], names: list[str], span) -> Volume:
     return full
 
 
-MERGE = {"concat": _concat, "add": _add, "mul": _mul, "split": _concat}
+MERGE = {"concat": _concat, "add": _add, "mul": _mul, "split": _concat,
+         "output": lambda volumes, names, span: volumes[0]}  # a side head's output
+
+
+def after(branch, x: Volume, y: Volume) -> Volume:
+    """What follows a branch reads: its merge's output, or after a side head the branch's input."""
+    return x if branch.kind == "output" else y
 
 
 def arm_input(branch, x: Volume) -> Volume:

@@ -73,6 +73,7 @@ class Step(NamedTuple):
     relaid: bool = False  # its weight's gradient is made in another layout and copied (saved.relaid_weight)
     copy: int | None = None  # FC flattening a channels-last or cropped volume: the storage of the copy it makes
     splits: tuple[int, ...] = ()  # a channel split's merge: the storages (views, no bytes) its arms read
+    side: bool = False  # in a side head (or its output row): it runs in training only
 
 
 # their backward nodes save the weight too
@@ -139,6 +140,7 @@ BACKWARD = {
     "add": Views,  # the same gradient for every arm
     "mul": Product,  # each factor's gradient, the other times the output's; a broadcast one summed to its shape
     "split": Views,  # as concat; the halves' gradients are concatenated where the split is (split_backward)
+    "output": Views,  # the head's output: its loss's gradient arrives there
 }
 
 
@@ -182,7 +184,7 @@ TRANSIENT = {
     "local": UNSUPPORTED, "dropout": _noise, "droppath": _image_noise, "upsample": _none, "lrn": _lrn_steps, "crop": _none, "shuffle": _none, "gap": _indices,
     "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
     "layernorm": _norm_statistics, "groupnorm": _norm_statistics, "scale": _none,
-    "mul": _none, "split": _none,
+    "mul": _none, "split": _none, "output": _none,
 }
 
 
@@ -244,14 +246,15 @@ class _Timeline:
 
 
 # kinds whose autocast rules are not known (not measured yet): under --amp the peak is left out
-AMP_UNKNOWN = ("layernorm", "groupnorm", "scale", "split")
+AMP_UNKNOWN = ("layernorm", "groupnorm", "scale", "split", "output")
 
 
 def supported(steps: list[Step], amp: int | None = None) -> bool:
     return not any(BACKWARD[s.kind] is UNSUPPORTED or TRANSIENT[s.kind] is UNSUPPORTED or s.saves is UNSUPPORTED
                    or s.weights is None or (amp is not None and s.kind in AMP_UNKNOWN)
                    or (s.kind in SUBVIEWS and s.ckpt is not None)  # recomputed views: not modelled
-                   or (s.copy is not None and (amp is not None or s.ckpt is not None)) for s in steps)
+                   or (s.copy is not None and (amp is not None or s.ckpt is not None))
+                   or (s.side and s.ckpt is not None) for s in steps)  # a checkpointed side head: not modelled
 
 
 class Cuda(NamedTuple):
@@ -403,6 +406,7 @@ def _evaluate_any(t: _Timeline, steps: list[Step], storage_sizes: list[int], dty
 def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_bytes: int, batch: int,
               device: str) -> None:
     """One forward pass in evaluation mode under no_grad, on a timeline that holds the network."""
+    steps = [s for s in steps if not s.side]  # side heads run in training only
     alias = view_bases(steps)  # views, and in evaluation mode a dropout's output: its input's storage
     readers = _readers(steps, alias)
     first = steps[0]
@@ -586,7 +590,11 @@ class _TrainingStep:
         self.trained_at = [i for i, yes in enumerate(trainable) if yes]  # their places among all
         self.base = view_bases(steps)
         self.readers = _readers(steps, self.base)  # storage -> rows still to read it
-        self.held = {steps[0].sid_out}  # the batch, held by the step until it ends
+        # the side heads' outputs (Step.side), which the loss reads after the network's own (the last step
+        # outside them: a design may end with a side head)
+        self.sides = [s for s in steps if s.kind == "output"]
+        self.main = next(s for s in reversed(steps) if not s.side)
+        self.held = {steps[0].sid_out, *(s.sid_out for s in self.sides)}  # the batch, held until the step ends
         self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
         self.accumulating = False  # gradients of earlier micro-batches are alive (gradient accumulation)
         self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
@@ -724,9 +732,11 @@ class _TrainingStep:
     def forward(self) -> None:
         """The batch and its targets, then every row: its output and what it keeps; inputs freed after."""
         t, steps, per = self.t, self.steps, self.per
-        first, out = steps[0], steps[-1].y
+        first, out = steps[0], self.main.y
         t.alloc(first.sid_out, self.sizes[first.sid_out] * per, "activation")
         t.alloc("targets", self.batch * out.h * out.w * TARGET_BYTES, "other")
+        for k, side in enumerate(self.sides):  # a side head's targets, made with the network's
+            t.alloc(("targets", k), self.batch * side.y.h * side.y.w * TARGET_BYTES, "other")
         t.sample("forward", 0)
         for index, s in enumerate(steps[1:], start=1):
             _, saves_out, per_image, per_batch = s.saves
@@ -762,14 +772,30 @@ class _TrainingStep:
                 self.release(seg["input"])
 
     def loss(self) -> None:
-        """Log-softmax over the channels (kept for its backward), then the loss and its total weight."""
-        t, last = self.t, self.steps[-1]
+        """Log-softmax over the channels (kept for its backward), then the loss and its total weight; with
+        side heads the same for each, in order, then the sum of the losses, after which the outputs and the
+        separate losses go."""
+        t, last = self.t, self.main
         self.logits = last.y.size * self.per
         t.alloc("log_softmax", self.logits, "saved")
         t.sample("loss", None)
         t.alloc("loss", SCALAR_BYTES, "other")
         t.alloc("total_weight", SCALAR_BYTES, "saved")
         t.sample("loss", None)
+        for k, side in enumerate(self.sides):
+            t.alloc(("log_softmax", k), side.y.size * self.per, "saved")
+            t.sample("loss", None)
+            t.alloc(("loss", k), SCALAR_BYTES, "other")
+            t.alloc(("total_weight", k), SCALAR_BYTES, "saved")
+            t.sample("loss", None)
+        if self.sides:
+            t.alloc("loss_sum", SCALAR_BYTES, "other")
+            t.sample("loss", None)
+            t.free("loss")
+            for k, side in enumerate(self.sides):
+                t.free(("loss", k))
+                self.held.discard(side.sid_out)
+                self.release(side.sid_out)
         out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
         self.readers[out] = 0  # cross_entropy held the network's output until it returned
         self.release(out)
@@ -806,6 +832,19 @@ class _TrainingStep:
         t, steps = self.t, self.steps
         t.alloc("grad_loss", SCALAR_BYTES, "other")  # held by backward() until the end
         t.sample("backward", None)
+        for k in reversed(range(len(self.sides))):  # the side heads' losses were made last: their backward first
+            side = self.sides[k]
+            t.alloc(("grad_nll", k), side.y.size * self.per, "other")
+            t.sample("backward", None)
+            t.free(("total_weight", k))
+            t.alloc(("grad_logits", k), side.y.size * self.per, "other")
+            t.sample("backward", None)
+            t.free(("grad_nll", k))
+            t.free(("log_softmax", k))
+            self.refs[("grad_logits", k)] = 0
+            self.deliver(side.sid_out, ("grad_logits", k), len(steps))
+            if self.refs[("grad_logits", k)] == 0:
+                t.free(("grad_logits", k))
         t.alloc("grad_nll", self.logits, "other")
         t.sample("backward", None)
         t.free("total_weight")
@@ -813,7 +852,7 @@ class _TrainingStep:
         t.sample("backward", None)
         t.free("grad_nll")
         t.free("log_softmax")
-        self.deliver(steps[-1].sid_out, self.output_gradient(), len(steps))
+        self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
         splits = self.split_starts()
         for index in range(len(steps) - 1, 0, -1):

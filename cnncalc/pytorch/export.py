@@ -51,6 +51,25 @@ class Product(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.arms[0](x) * self.arms[1](x)
 ''',
+    "Side": '''
+class Side(nn.Module):
+    """A side head (an auxiliary classifier): in training its output is one more output of the
+    network (Net.forward returns it after the main one); what follows reads the input unchanged."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.arms = nn.ModuleList([head])
+        self.out = None
+        self.always = False  # run in evaluation mode too (cnncalc verify checks its shapes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.out = self.arms[0](x) if self.training or self.always else None
+        return x
+
+    def pop(self) -> torch.Tensor:
+        out, self.out = self.out, None
+        return out
+''',
     "Split": '''
 class Split(nn.Module):
     """A channel split (ShuffleNetV2): the input's channels in two halves (torch.chunk, views), one per
@@ -168,6 +187,7 @@ class _Writer:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.helpers: set[str] = set()
+        self.sides: list[tuple[Volume, bool]] = []  # each side head's output and whether it is a vector
 
     def name(self, base: str) -> str:
         self.counts[base] = self.counts.get(base, 0) + 1
@@ -180,7 +200,7 @@ class _Writer:
         lines = []
         for item in items:
             if isinstance(item, Branch):
-                helper = {"mul": "Product", "split": "Split"}.get(item.kind, "Branches")
+                helper = {"mul": "Product", "split": "Split", "output": "Side"}.get(item.kind, "Branches")
                 self.helpers.add(helper)
                 name = self.name(item.kind)
                 arms_src = []
@@ -192,10 +212,12 @@ class _Writer:
                     grads.append(arm_flow.grad)
                     arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
                                     + f"\n{pad}    ])),")
-                y = shapes.merge(item.kind, outs, ["" for _ in outs], item.span)
+                if item.kind == "output":
+                    self.sides.append((outs[0], ends_in_vector(item.arms[0])))
+                y = shapes.after(item, x, shapes.merge(item.kind, outs, ["" for _ in outs], item.span))
                 mode = "" if helper != "Branches" else f'"{item.kind}",'
                 lines.append(f'{pad}("{name}", {helper}({mode}\n' + "\n".join(arms_src) + f"\n{pad})),")
-                flow = Flow(False, any(grads))
+                flow = flow if item.kind == "output" else Flow(False, any(grads))
             else:
                 y, _ = shapes.output(item, x)
                 base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, flow.protected))
@@ -336,7 +358,12 @@ KEEPS_VOLUME = ("act", "dropout", "droppath", "bn", "layernorm", "groupnorm", "s
 def returns_vector(graph: LayerGraph) -> bool:
     """Does the exported Net return N x C (logits) instead of N x C x H x W? When the design ends in
     FC, GAP, GMP or FLATTEN, followed only by activations, DROPOUT, BN, LRN or ID (`FC-10 -> SOFTMAX`)."""
-    for item in reversed(graph.items):
+    return ends_in_vector(graph.items)
+
+
+def ends_in_vector(items: list) -> bool:
+    """Do these items (a design's, or a side head's) end in a vector? (returns_vector)"""
+    for item in reversed(items):
         if isinstance(item, Branch) or item.kind not in VECTORS + KEEPS_VOLUME:
             return False
         if item.kind in VECTORS:
@@ -349,8 +376,9 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     inp = graph.input.size
     writer = _Writer()
     body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
-    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop", "Dense", "Flat",
-                                                          "Local2d") if h in writer.helpers)
+    helpers = "".join(_HELPERS[h] + "\n" for h in ("Branches", "Product", "Side", "Split", "Shuffle", "DropPath",
+                                                  "LayerNorm2d", "LayerScale", "Crop", "Dense", "Flat", "Local2d")
+                      if h in writer.helpers)
     doc = f"{title}\n\n" if title else ""
     layers = ("\n" + "\n".join(body) + "\n        ") if body else ""
     use = f"Needs only torch: `from model import Net; Net()(torch.zeros(1, {inp.c}, {inp.h}, {inp.w}))`"
@@ -364,6 +392,18 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
         shape = f"output {out.h}x{out.w}x{out.c}\n(N x {out.c} x {out.h} x {out.w}). {use}."
         output = f"OUTPUT_SHAPE = ({out.c}, {out.h}, {out.w})  # channels, height, width"
         forward = "return self.layers(x)"
+    init = ""
+    if writer.sides:  # in training, the side heads' outputs too
+        shapes_ = ", ".join(f"({v.c},)" if vector else f"({v.c}, {v.h}, {v.w})" for v, vector in writer.sides)
+        output += (f"\nSIDE_SHAPES = [{shapes_}]  # the side heads' outputs, which forward returns after the main "
+                   f"one in training")
+        shape += ("\nIn training, forward returns (output, side head 1, ...); train with the sum of their losses.")
+        outs = ", ".join(f"torch.flatten(sides[{i}].pop(), 1)" if vector else f"sides[{i}].pop()"
+                         for i, (_, vector) in enumerate(writer.sides))
+        main = forward.removeprefix("return ").split("  #")[0]
+        forward = (f"y = {main}\n        if not self.training:\n            return y\n        sides = self.sides\n"
+                   f"        return (y, {outs})")
+        init = "\n        self.sides = [m for m in self.modules() if isinstance(m, Side)]  # in row order"
     return f'''"""{doc}Generated by cnncalc: input {inp.h}x{inp.w}x{inp.c} (N x {inp.c} x {inp.h} x {inp.w}), {shape}
 """
 
@@ -379,7 +419,7 @@ INPUT_SHAPE = ({inp.c}, {inp.h}, {inp.w})  # channels, height, width
 class Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.layers = nn.Sequential(OrderedDict([{layers}]))
+        self.layers = nn.Sequential(OrderedDict([{layers}])){init}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         {forward}

@@ -61,10 +61,24 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     exec(compile(source, "<cnncalc export>", "exec"), namespace)
     c, h, w = namespace["INPUT_SHAPE"]
     classes, *spatial = namespace["OUTPUT_SHAPE"]  # (classes,) for N x classes logits, or (C, H, W)
+    sides = namespace.get("SIDE_SHAPES", [])  # the side heads' outputs, returned after the main one in training
+
+    def summed(outs, ys):  # each output's loss, added; the outputs and the separate losses go on return
+        losses = [F.cross_entropy(out, target) for out, target in zip(outs, ys)]
+        loss = losses[0]
+        for more in losses[1:]:
+            loss = loss + more
+        return loss
 
     def micro(net):  # one micro-batch's forward and backward; the caller holds the batch
         x = torch.randn(batch, c, h, w)
         y = torch.randint(classes, (batch, *spatial))
+        if sides:
+            ys = [y, *(torch.randint(k, (batch, *rest)) for k, *rest in sides)]
+            with _autocast(torch, amp):
+                loss = summed(net(x), ys)
+            loss.backward()
+            return x, ys, loss
         with _autocast(torch, amp):
             loss = F.cross_entropy(net(x), y)
         loss.backward()
@@ -188,7 +202,7 @@ def _tracker(timeline: bool):
     return Tracker()
 
 
-MERGE_MODULES = ("Branches", "Product", "Split")  # the exported modules that hold arms (export._HELPERS)
+MERGE_MODULES = ("Branches", "Product", "Split", "Side")  # the exported modules that hold arms (export._HELPERS)
 
 
 def is_merge(module) -> bool:

@@ -117,7 +117,8 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
-    last = report.layers[-1].output
+    heads = report.totals.heads  # with side heads, the network's own output is the first's
+    last = heads[0].output if heads else report.layers[-1].output
     vector = returns_vector(graph)
     output_expected = (batch, last.c) if vector else (batch, last.c, last.h, last.w)
     try:
@@ -136,8 +137,11 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
     x = _input(torch, (batch, inp.c, inp.h, inp.w), device)
     shapes: list = [None] * len(modules)
     output_actual = None
-    handles = [m.register_forward_hook(lambda _m, _i, out, i=i: shapes.__setitem__(i, tuple(out.shape)))
-               for i, m in enumerate(modules)]
+    for m in modules:
+        if type(m).__name__ == "Side":
+            m.always = True  # a side head runs in training only: here too, for its shapes
+    handles = [m.register_forward_hook(lambda m_, _i, out, i=i: shapes.__setitem__(
+               i, tuple((m_.out if type(m_).__name__ == "Side" else out).shape))) for i, m in enumerate(modules)]
     try:  # shapes in evaluation mode, which every design allows
         with torch.no_grad():
             output_actual = tuple(net.eval()(x).shape)

@@ -4,7 +4,7 @@ totals (with the memory arithmetic) and the fit report."""
 from __future__ import annotations
 
 from ..errors import position as where
-from .units import binary, short
+from .units import binary, short, volume
 
 
 def totals_lines(report: dict) -> list[tuple[str, str]]:
@@ -22,6 +22,7 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
                    + (f"; {t['trainable_params']:,} trainable" if report.get("freeze") is not None else "")),
         ("buffers", f"{t['buffers']:,} (BN running mean and variance), {binary(m['buffers_bytes'])}"),
         ("MACs", f"{t['macs']:,} ({short(t['macs'])}) per image"),
+        *_head_lines(t.get("heads")),
         ("FLOPs", f"{t['flops']:,} ({short(t['flops'])}) per image, counted as 2 x MACs"),
         ("forward memory", f"{binary(m['forward_bytes_per_image'])} per image ({t['activations']:,} activations), "
                            f"{binary(m['forward_bytes'])} for batch {batch}"),
@@ -34,6 +35,16 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
          f"({state[optimizer]}) + forward and backward {binary(m['forward_bytes'] + m['backward_bytes'])}"),
     ] + ([("partial", f"{', '.join(t['partial'])}: not known for some layer kinds; their rows show '?' and these "
                       f"totals leave them out")] if t.get("partial") else [])
+
+
+def _head_lines(heads: list[dict] | None) -> list[tuple[str, str]]:
+    """With side heads: what each output takes (the totals above are the whole network's)."""
+    if not heads:
+        return []
+    return [("output" if i == 0 else f"side head {i}",
+             f"row {h['row']} ({volume(h['output'])}): {h['params']:,} params, {h['macs']:,} MACs"
+             + (" (the network without its side heads)" if i == 0 else " (with the rows before it)"))
+            for i, h in enumerate(heads)]
 
 
 PHASES = {"forward": "in the forward pass", "loss": "computing the loss", "backward": "in the backward pass",

@@ -18,7 +18,7 @@ from __future__ import annotations
 Marks = tuple[str, str, str, str, str]
 UNICODE: Marks = ("┌", "├", "│", "└", "─")
 ASCII: Marks = ("/", "+", "|", "\\", "-")  # for a standard output whose encoding lacks the box characters
-MERGES = ("concat", "add", "mul", "split")
+MERGES = ("concat", "add", "mul", "split", "output")
 SUMS = ("params", "weights", "biases", "buffers", "macs", "activations", "memory_bytes", "saved_bytes")
 
 

@@ -60,7 +60,7 @@ FRAME_HEAD = 24 + GAP // 2  # down: from a frame's top to its first element (the
 FRAME_HEAD_R = GAP // 2 + 2  # right: from a frame's side to its first element
 FRAME_PAD = 8
 LABEL_MAX = 44  # characters of a box's name; longer names end in "…" (the tooltip has them whole)
-MERGE_SYMBOLS = {"add": "+", "concat": "C", "mul": "\u00d7"}  # in the merge's circle
+MERGE_SYMBOLS = {"add": "+", "concat": "C", "mul": "\u00d7", "split": "C", "output": "\u2192"}  # in the merge's circle
 GLYPH = "\u26a0"  # marks a row (or a block holding one) that does not fit
 
 EMPHASIS_KEYS = {"memory": "memory_bytes", "params": "params", "macs": "macs"}
@@ -577,7 +577,9 @@ class _Blocks(_Canvas):
         the arms reach to the left and right: one arm stays on the centre line, several are centred
         as a group."""
         sizes = [self.chain_extent(arm) for arm in branch.arms]
-        if len(sizes) == 1:
+        if branch.merge["kind"] == "output":  # a side head: beside the line the network goes on along
+            centres = [sizes[0].left + LANE_GAP]
+        elif len(sizes) == 1:
             centres = [0.0]
         else:
             total = sum(s.left + s.right for s in sizes) + LANE_GAP * (len(sizes) - 1)
@@ -593,6 +595,9 @@ class _Blocks(_Canvas):
         """The branch's extent, its arms' centres and extents, and where its first shortcut lane runs."""
         centres, sizes, left, right = self.arms_layout(branch)
         merge = self.merge_extent(branch.merge)
+        if branch.merge["kind"] == "output":  # its output node ends the head's lane, its label on the right
+            label = text_width(self.merge_label(branch.merge), SMALL_SIZE)
+            merge = _Extent(merge.main, 0.0, centres[0] + MERGE_R + 6 + label if self.down else centres[0] + merge.right)
         lane = max(right, MERGE_R) + SKIP_GAP
         lanes = lane + SKIP_GAP * (len(branch.skips) - 1) + 2 if branch.skips else 0.0
         arms_main = max((s.main for s in sizes), default=0.0)
@@ -639,10 +644,11 @@ class _Blocks(_Canvas):
         points.append((m1, c1))
         self.path(points, cls, f'data-from="{text(row_from)}" data-to="{text(row_to)}"')
 
-    def path(self, points, cls: str, data: str) -> None:
+    def path(self, points, cls: str, data: str, arrow: bool = True) -> None:
         d = " ".join(("M" if i == 0 else "L") + "{},{}".format(*map(_n, self.xy(*p))) for i, p in enumerate(points))
-        self.parts.append(f'<path class="{cls}" {data} d="{d}" fill="none" stroke="{MUTED}" stroke-width="1.2" '
-                          f'marker-end="url(#{self.marker})"/>')
+        marker = f' marker-end="url(#{self.marker})"' if arrow else ""
+        self.parts.append(f'<path class="{cls}" {data} d="{d}" fill="none" stroke="{MUTED}" stroke-width="1.2"'
+                          f'{marker}/>')
 
     def place_node(self, row: dict, main: float, cross: float, source):
         w, h = self.box(row)
@@ -686,6 +692,15 @@ class _Blocks(_Canvas):
         merge = self.merge_extent(branch.merge)
         top = main + extent.main - merge.main
         centre_main = top + merge.main / 2
+        if branch.merge["kind"] == "output":  # the head ends in its output; the network goes on from its input
+            at = cross + centres[0]
+            self.edge(exits[0][0], (centre_main - MERGE_R, at), exits[0][1], branch.merge["index"])
+            self.place_merge(branch.merge, centre_main, at, label_right=True)
+            if source is None:
+                return None
+            end = (centre_main + MERGE_R, cross)
+            self.path([source[0], end], "trunk", f'data-from="{text(source[1])}"', arrow=False)  # past the head
+            return end, source[1]
         for exit_ in exits:
             self.edge(exit_[0], (centre_main - MERGE_R, cross), exit_[1], branch.merge["index"])
         for k, skip in enumerate(branch.skips):
@@ -724,7 +739,7 @@ class _Blocks(_Canvas):
         x, y = self.xy(m1, lane)
         self.cover(x + 2, y + 2)
 
-    def place_merge(self, row: dict, centre_main: float, cross: float) -> None:
+    def place_merge(self, row: dict, centre_main: float, cross: float, label_right: bool = False) -> None:
         x, y = self.xy(centre_main, cross)
         misfit = not row["fits"]
         symbol = MERGE_SYMBOLS.get(row["kind"], row["name"][:1])
@@ -734,7 +749,9 @@ class _Blocks(_Canvas):
                  f'stroke-width="{2.5 if misfit else 1.2}"/>',
                  self.label(x, y + 4.5, symbol, 13, fill=INK, cls="symbol")]
         label = self.merge_label(row)
-        if self.down:
+        if self.down and label_right:
+            parts.append(self.label(x + MERGE_R + 6, y + 4, label, anchor="start", cls="volume"))
+        elif self.down:
             parts.append(self.label(x - MERGE_R - 6, y + 4, label, anchor="end", cls="volume"))
         else:
             parts.append(self.label(x, y - MERGE_R - 6, label, cls="volume"))
