@@ -29,7 +29,7 @@ from .dsl.names import refuse_unused
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
 from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
-                     Setting, Volume, same_pad)
+                     Setting, Volume, same_pad, split_word)
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
 # Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
@@ -366,6 +366,9 @@ class _Expander:
     def unbound(names: list[tuple[str, Span]]) -> DesignError:
         listed = ", ".join(n for n, _ in names)
         first = names[0][0]
+        if split_word(first) is not None:  # CONV3-RELU: a layer word where a number goes, never a variable
+            return DesignError(f"'{first}' is a layer, not a number: a number, a variable or a (expression) goes "
+                               f"here, and a layer after '->'", names[0][1])
         noun, pronoun = ("variable", "it") if len(names) == 1 else ("variables", "each")
         binds = " ".join(f"-D {n}=..." for n, _ in names)
         suffix = _SUFFIXED.fullmatch(first)

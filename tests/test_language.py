@@ -87,6 +87,9 @@ def test_a_block_passes_a_layer_parameter_on_and_a_bare_block_name_is_a_block():
     ("min = 3\nINPUT 8x8x3 -> CONV1-4", "'min' is a function (min, max, make_divisible); choose another name"),
     ("INPUT 8x8x3 -> CONV1-(10 // 0)", "division by zero"),
     ("INPUT 8x8x3 -> CONV1-(make_divisible(10, 0))", "make_divisible's divisor is at least 1, got 0"),
+    # a layer word where a number goes is not advised as a variable to define (RELU = 2 is refused)
+    ("INPUT 8x8x3 -> CONV3-RELU", "'RELU' is a layer, not a number: a number, a variable or a (expression) goes "
+                                  "here, and a layer after '->'"),
 ])
 def test_errors(design, message):
     with pytest.raises(cnncalc.CnnCalcError) as e:
