@@ -80,6 +80,7 @@ DESIGNS = {  # cnncalc design (NAME@HxW: the design at another input): torchvisi
     "googlenet": ("googlenet", {"aux_logits": False, **NO_INIT}, (224, 224, 3)),
     "mobilenet_v2": ("mobilenet_v2", {}, (224, 224, 3)),
     "squeezenet1_0": ("squeezenet1_0", {}, (224, 224, 3)),
+    "densenet121": ("densenet121", {}, (224, 224, 3)),
     # to come to the zoo
     "efficientnet_b0": ("efficientnet_b0", {}, (224, 224, 3)),
     "mobilenet_v3_large": ("mobilenet_v3_large", {}, (224, 224, 3)),
@@ -95,6 +96,8 @@ DESIGNS = {  # cnncalc design (NAME@HxW: the design at another input): torchvisi
     "vgg19@320": ("vgg19", {}, (320, 320, 3)),
     "vgg16_bn@320": ("vgg16_bn", {}, (320, 320, 3)),
 }
+# activations torchvision runs as functions at the end of forward, with no module to compare: design -> how many
+FUNCTIONAL_TAIL = {"densenet121": 1}
 # heads that run only in training: design -> (the module after which training runs it, the head)
 AUX = {"inception_v3_aux": ("Mixed_6e", "AuxLogits")}
 # published totals (torchvision's num_params; buffers without num_batches_tracked; MACs of Conv2d
@@ -107,6 +110,7 @@ PUBLISHED = {
     "convnext_tiny": (28_589_128, 0, 4_455_531_264),
     "inception_v3": (23_834_568, 34_432, 5_713_216_096),
     "inception_v3_aux": (27_161_264, None, None),
+    "densenet121": (7_978_856, None, None),
 }
 TOLERANCE = 1e-5  # of max |y|; see the docstring
 INPUT_SCALE = 10.0  # the compare batch: one standard normal image, one 10 times as large
@@ -490,9 +494,12 @@ def compare_design(design: str, text: str | None = None) -> dict:
                 f"; first setting that differs: torchvision {tn} " + ", ".join(f"{k}={a.get(k)}" for k in keys)
                 + f", cnncalc {on} " + ", ".join(f"{k}={b.get(k)}" for k in keys))
             break
-    # activations and dropouts, in execution order (GoogLeNet and Inception call F.relu: no module)
+    # activations and dropouts, in execution order (GoogLeNet and Inception call F.relu: no module; DenseNet
+    # its last ReLU)
     for kinds in (ACTIVATIONS, ("Dropout",)):
         a, b = nonlinear_sequence(tv_calls, kinds), nonlinear_sequence(net_calls, kinds)
+        if kinds is ACTIVATIONS:
+            b = b[:len(b) - FUNCTIONAL_TAIL.get(design, 0)]
         if a and [x for _, x in a] != [x for _, x in b]:
             i = next((i for i, (p, q) in enumerate(zip(a, b)) if p[1] != q[1]), min(len(a), len(b)))
             row["verdict"] = ("DIFFERS" if row["verdict"] == "equal" else row["verdict"]) + (

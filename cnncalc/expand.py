@@ -30,6 +30,7 @@ from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
 from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
                      Setting, Volume, same_pad, split_word)
+from .metrics.shapes import after, arm_input, merge, output
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
 # Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
@@ -37,7 +38,8 @@ from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS,
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
-_MERGES = {"|": "concat", "+": "add", ".*": "mul", "||": "split", "{}": "output"}  # a branch's operator -> its merge row's kind
+# a branch's operator -> its merge row's kind
+_MERGES = {"|": "concat", "+": "add", ".*": "mul", "||": "split", "{}": "output"}
 
 OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 
@@ -196,6 +198,20 @@ class Bound:
 
 
 _NODES = (ast.Layer, ast.Ref, ast.Chain, ast.Branch, ast.Repeat, ast.Optional)
+IN = "in"  # in a layer's settings, the channel count of its input: CONV1-(in/2)
+
+
+class _NeedsInput(Exception):
+    """A layer's setting reads `in`: the layer is made once its input is known (Deferred)."""
+
+
+class Deferred:
+    """A layer whose settings read `in`, made by resolve_inputs once its input's channels are known."""
+
+    __slots__ = ("node", "local", "span", "kind")
+
+    def __init__(self, node: ast.Layer, local: dict) -> None:
+        self.node, self.local, self.span, self.kind = node, local, node.span, "deferred"
 Local = dict  # a block's parameters while it expands: name -> int, or Bound
 
 
@@ -230,6 +246,8 @@ class _Expander:
         self.parents: list[int] = []
         self.branch_depth = 0
         self.branch_arm: int | None = None
+        self.reading_layer = False  # a layer's settings are being read (where `in` may be)
+        self.deferred = False  # some layer reads `in`: resolve_inputs makes it
 
     # -- definitions ----------------------------------------------------------
     def define(self, statement: ast.Statement, override: bool = False) -> None:
@@ -278,6 +296,11 @@ class _Expander:
             match expr:
                 case ast.Num(value=value):
                     return value
+                case ast.Var(name=name) if name == IN and name not in local:
+                    if self.reading_layer and not self.evaluating:
+                        raise _NeedsInput
+                    raise DesignError(f"'{IN}' is the channel count of a layer's input: it can be used only in "
+                                      f"a layer's settings, such as CONV1-({IN}/2)", expr.span)
                 case ast.Var(name=name):
                     value = local[name] if name in local else self.variable(name, expr.span)
                     if isinstance(value, Bound):
@@ -389,8 +412,11 @@ class _Expander:
         self.count(body, {})  # refuses a design past max_layers before anything is expanded
         items: list[Item] = []
         self.expand_chain(body, {}, items, sole=False)
-        return LayerGraph(self.resolve_input(input_node, chain.span), items, list(self.optionals.values()),
-                          self.records, written=self.written_input(input_node))
+        graph_input = self.resolve_input(input_node, chain.span)
+        if self.deferred:
+            items = self.resolve_inputs(items, graph_input.size)[0]
+        return LayerGraph(graph_input, items, list(self.optionals.values()), self.records,
+                          written=self.written_input(input_node))
 
     def resolve_input(self, node: ast.Layer | None, chain_span: Span) -> Input:
         span = node.span if node else Span(chain_span.source, chain_span.start, chain_span.start + 1)
@@ -440,7 +466,7 @@ class _Expander:
         def expr(e: ast.Value, bound: frozenset[str]) -> None:
             for var in ast.variables_in(e):
                 name = var.name
-                if name not in bound and name not in self.variables and name not in self.blocks:
+                if name not in bound and name not in self.variables and name not in self.blocks and name != IN:
                     unbound.setdefault(name, var.span)
 
         def node(n: ast.Node, bound: frozenset[str], depth: int) -> None:
@@ -624,7 +650,11 @@ class _Expander:
         try:
             match node:
                 case ast.Layer():
-                    out.append(self.layer(node, local))
+                    try:
+                        out.append(self.layer(node, local))
+                    except _NeedsInput:
+                        out.append(Deferred(node, local))
+                        self.deferred = True
                     self.row += 1
                 case ast.Chain(terms=terms):  # a [..] group
                     index = None if sole else self.open("group", node.span)
@@ -798,7 +828,33 @@ class _Expander:
 
     def read(self, setting: Setting, value: ast.Value, word: str, local: Local):
         """A setting's value as its reader reads it, or an error that names the layer and the setting."""
-        return _READERS[setting.read](self, setting, value, word, local)
+        self.reading_layer = True
+        try:
+            return _READERS[setting.read](self, setting, value, word, local)
+        finally:
+            self.reading_layer = False
+
+    def resolve_inputs(self, items: list[Item], x: Volume) -> tuple[list[Item], Volume]:
+        """The items with every Deferred layer made, its `in` the channels of its input there (a block's
+        branches are copied where they hold one: expansions share them); and the volume after them."""
+        out: list[Item] = []
+        for item in items:
+            if isinstance(item, Deferred):
+                item = self.layer(item.node, {**item.local, IN: x.c})
+            if isinstance(item, Branch):
+                arm_x = arm_input(item, x)
+                arms, outs = [], []
+                for arm in item.arms:
+                    made, y = self.resolve_inputs(arm, arm_x)
+                    arms.append(made)
+                    outs.append(y)
+                if any(a is not b for a, b in zip(arms, item.arms)):
+                    item = Branch(item.kind, arms, item.span)
+                x = after(item, x, merge(item.kind, outs, [""] * len(outs), item.span))
+            else:
+                x = output(item, x)[0]
+            out.append(item)
+        return (out if any(a is not b for a, b in zip(out, items)) else items), x
 
 
 # -- the readers a Setting names: (expander, setting, value as written, layer word, local bindings) --

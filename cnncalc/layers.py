@@ -535,7 +535,8 @@ class Branch:
 
     __slots__ = ("kind", "arms", "span")
 
-    def __init__(self, kind: Literal["concat", "add", "mul", "split", "output"], arms: list[list[Item]], span: Span) -> None:
+    def __init__(self, kind: Literal["concat", "add", "mul", "split", "output"], arms: list[list[Item]],
+                 span: Span) -> None:
         self.kind = kind
         self.arms = arms
         self.span = span

@@ -138,3 +138,29 @@ def test_side_head_errors(design, message):
     with pytest.raises(cnncalc.CnnCalcError) as e:
         cnncalc.plan(design)
     assert message in e.value.message
+
+
+def test_in_is_the_channel_count_of_a_layers_input():
+    design = """
+    unit = (ID | [BN -> RELU -> CONV3-8])
+    transition = BN -> RELU -> CONV1-(in/2) -> AVGPOOL2
+    INPUT 16x16x3 -> CONV3-16 -> unit*2 -> transition -> unit*3 -> transition -> CONV1-(max(in, 40))
+    """
+    # the same block, used twice, halves what it receives each time
+    first = (16 + 2 * 8) // 2
+    second = (first + 3 * 8) // 2
+    assert [r.output.c for r in cnncalc.plan(design).layers if r.name.startswith("CONV1")] == [
+        first, second, max(second, 40)]
+
+
+@pytest.mark.parametrize("design, message", [
+    ("INPUT 8x8x4 -> [CONV3-4]*in", "'in' is the channel count of a layer's input: it can be used only in a "
+                                    "layer's settings, such as CONV1-(in/2)"),
+    ("N = in / 2\nINPUT 8x8x4 -> CONV3-(N)", "'in' is the channel count of a layer's input"),
+    ("b(C) = CONV1-C\nINPUT 8x8x4 -> b(in/2)", "'in' is the channel count of a layer's input"),
+    ("in = 3\nINPUT 8x8x4 -> CONV3-4", "'in' is the channel count of a layer's input (CONV1-(in/2)); choose another"),
+])
+def test_in_elsewhere_is_refused(design, message):
+    with pytest.raises(cnncalc.CnnCalcError) as e:
+        cnncalc.plan(design)
+    assert message in e.value.message

@@ -38,6 +38,7 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
     ("regnet_y_400mf", (224, 224, 3), 4_344_144, 401_842_848, None),
     ("convnext_tiny", (224, 224, 3), 28_589_128, 4_455_531_264, None),
     ("shufflenet_v2_x1_0", (224, 224, 3), 2_278_604, 144_907_992, None),
+    ("densenet121", (224, 224, 3), 7_978_856, 2_834_161_664, None),  # its transitions halve `in`
     # without the auxiliary head: torchvision's published num_params (27,161,264) include it
     ("inception_v3", (299, 299, 3), 23_834_568, 5_713_216_096, None),
     # the whole network, its auxiliary head a side head: torchvision's published num_params; MACs measured
@@ -50,7 +51,8 @@ PUBLISHED = [  # name, input, params, MACs (None: not published), receptive fiel
 
 # buffers (BN running statistics, without num_batches_tracked), torchvision 0.29, from issue 12's table
 BUFFERS = {"mobilenet_v3_large": 24_400, "efficientnet_b0": 42_016, "regnet_y_400mf": 27_152, "convnext_tiny": 0,
-           "inception_v3": 34_432, "unet": 0, "shufflenet_v2_x1_0": 16_180, "inception_v3_aux": 36_224}
+           "inception_v3": 34_432, "unet": 0, "shufflenet_v2_x1_0": 16_180, "inception_v3_aux": 36_224,
+           "densenet121": 83_648}
 
 
 def plan(name: str, **settings):

@@ -344,6 +344,9 @@ class Parser:
         if word in ast.FUNCTIONS:
             raise DesignSyntaxError(f"'{word}' is a function ({', '.join(ast.FUNCTIONS)}); choose another name "
                                     f"for this definition", name_span)
+        if word == "in":
+            raise DesignSyntaxError("'in' is the channel count of a layer's input (CONV1-(in/2)); choose another "
+                                    "name for this definition", name_span)
         if form == "block":
             cut = _kernel_then_open_suffix(word)
             if cut:

@@ -98,8 +98,8 @@ class Flow(NamedTuple):
 START = Flow(protected=True, grad=False)
 # the kinds whose output takes its input's memory layout (PyTorch's convolutions, pooling, norms and
 # element-wise operations follow a channels-last input); LAYERNORM makes it; the others make contiguous ones
-KEEPS_LAYOUT = ("conv", "dwconv", "deconv", "pool", "adaptive", "bn", "groupnorm", "act", "dropout", "droppath", "scale", "id",
-                "upsample")
+KEEPS_LAYOUT = ("conv", "dwconv", "deconv", "pool", "adaptive", "bn", "groupnorm", "act", "dropout", "droppath",
+                "scale", "id", "upsample")
 
 
 def layout_after(kind: str, channels_last: bool) -> bool:
