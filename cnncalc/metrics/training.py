@@ -674,8 +674,14 @@ class _TrainingStep:
     def kept_in(self, s: Step) -> tuple[int, ...]:
         """The input storages the row keeps for its backward (saved.kept_inputs); keeping a view keeps
         the storage it is a view of."""
-        sids_in = (s.copy,) if s.copy is not None else s.sids_in  # an FC keeps the copy it flattened
-        return tuple(self.base.get(sid, sid) for sid in kept_inputs(s.kind, s.saves, sids_in, self.req.get))
+        if not s.saves[0]:
+            return ()
+        if s.copy is not None:  # an FC keeps the copy it flattened
+            return (s.copy,)
+        if s.kind != "mul":
+            sid = s.sids_in[0]
+            return (self.base.get(sid, sid),)
+        return tuple(self.base.get(sid, sid) for sid in kept_inputs(s.kind, s.saves, s.sids_in, self.req.get))
 
     def drop_saved(self, index: int, s: Step) -> None:
         """The row's backward node lets go of what it saved."""
