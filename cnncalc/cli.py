@@ -720,8 +720,8 @@ def sweep_command(
     max_points: Annotated[int, typer.Option("--max-points", min=1, help="Refuse grids larger than this.")
                           ] = 10_000_000,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, metavar="N",
-                                      help="Worker processes (0: one per core); pays off from a few thousand "
-                                           "points.")] = 1,
+                                      help="Worker processes (0: one per core, the default; 1: this process "
+                                           "alone); grids under 512 points run in this process.")] = 0,
 ) -> None:
     def run() -> int:
         from .render.sweep import chunks, summary_lines

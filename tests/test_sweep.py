@@ -274,6 +274,13 @@ def test_jobs_give_the_same_rows():
         list(cnncalc.sweep(SMALL, vary=vary, columns="params,rf"))
 
 
+def test_the_command_line_uses_every_core_by_default_and_says_the_same():
+    grid = ("sweep", SMALL, "--vary", f"C=1..{2 * CHUNK + 50}", "--columns", "params,rf", "--format", "csv")
+    default, alone = run(*grid), run(*grid, "-j", "1")
+    assert default.exit_code == alone.exit_code == 0
+    assert default.output == alone.output and default.output.count("\n") > 2 * CHUNK
+
+
 LIBRARY_ERRORS = [
     (dict(vary=["X=1"]), "'X' is not used by the design, so this --vary would change nothing"),
     (dict(vary=["C=1"], columns="max_batch"), "max_batch needs a budget"),
