@@ -634,7 +634,8 @@ class _Walker:
             self.sides.append((first, len(self.rows) - 1))
             for i in range(first, len(self.steps)):  # they run in training only
                 self.steps[i] = self.steps[i]._replace(side=True)
-            return x, rf, sid, flow
+            # what follows reads the head's input, which the head may have saved: not to be overwritten
+            return x, rf, sid, saved.Flow(True, flow.grad, flow.channels_last)
         return y, merged, sid_out, after
 
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,

@@ -331,14 +331,14 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
     t.alloc(first.sid_out, sizes[first.sid_out] * F32 * batch, "other")
     t.sample("forward", 0)
     for index, s in enumerate(steps[1:], start=1):
-        reads = [alias.get(sid, sid) for sid in T._read(s)]
+        reads = [T.aliased(alias, sid) for sid in T._read(s)]
         din = dt[reads[0]]
         if s.kind in T.IDENTITY_IN_EVAL:
             alias[s.sid_out] = reads[0]
             dt[s.sid_out] = din
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
-        out = alias.get(s.sid_out, s.sid_out)
+        out = T.aliased(alias, s.sid_out)
         if s.kind in CAST_KINDS:
             if s.biases:
                 t.alloc(("bcast", index), s.biases * low, "other")
@@ -348,7 +348,7 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
                 t.alloc(("xcast", index), s.x.size * low * batch, "other")
             dout = low
         elif s.kind in ("concat", "add", "mul"):
-            dins = [dt[alias.get(sid, sid)] for sid in s.sids_in]
+            dins = [dt[T.aliased(alias, sid)] for sid in s.sids_in]
             dout = max(dins)
             if s.kind == "concat":  # cat casts its low arms to float32 for the call
                 cast = sum(sizes[sid] * dout * batch for sid, d in zip(s.sids_in, dins) if d != dout)

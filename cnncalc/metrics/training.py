@@ -413,12 +413,12 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
     t.alloc(first.sid_out, storage_sizes[first.sid_out] * dtype_bytes * batch, "other")
     t.sample("forward", 0)
     for index, s in enumerate(steps[1:], start=1):
-        reads = [alias.get(sid, sid) for sid in _read(s)]
+        reads = [aliased(alias, sid) for sid in _read(s)]
         if s.kind in IDENTITY_IN_EVAL:
             alias[s.sid_out] = reads[0]
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
-        t.alloc(alias.get(s.sid_out, s.sid_out), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
+        t.alloc(aliased(alias, s.sid_out), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
         temp = (TRANSIENT[s.kind](s, False, dtype_bytes, device) + (s.x.size * dtype_bytes if s.copy is not None
                                                                      else 0)) * batch  # an FC's flattened copy
         if temp:
@@ -493,6 +493,14 @@ def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
     buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
     if buffers:
         t.alloc("buffers", buffers, "buffers")
+
+
+def aliased(alias: dict[int, int], sid: int) -> int:
+    """The storage a storage stands for in evaluation mode, through views and identities (a split's half
+    of a drop-path's output is its input's)."""
+    while sid in alias:
+        sid = alias[sid]
+    return sid
 
 
 def view_bases(steps: list[Step]) -> dict[int, int]:
@@ -788,12 +796,18 @@ class _TrainingStep:
         t.alloc("loss", SCALAR_BYTES, "other")
         t.alloc("total_weight", SCALAR_BYTES, "saved")
         t.sample("loss", None)
+        if self.sides and not self.graded(last):  # nothing keeps what no backward reads
+            t.free("log_softmax")
+            t.free("total_weight")
         for k, side in enumerate(self.sides):
             t.alloc(("log_softmax", k), side.y.size * self.per, "saved")
             t.sample("loss", None)
             t.alloc(("loss", k), SCALAR_BYTES, "other")
             t.alloc(("total_weight", k), SCALAR_BYTES, "saved")
             t.sample("loss", None)
+            if not self.graded(side):
+                t.free(("log_softmax", k))
+                t.free(("total_weight", k))
         if self.sides:
             t.alloc("loss_sum", SCALAR_BYTES, "other")
             t.sample("loss", None)
@@ -805,6 +819,11 @@ class _TrainingStep:
         out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
         self.readers[out] = 0  # cross_entropy held the network's output until it returned
         self.release(out)
+
+    def graded(self, s: Step) -> bool:
+        """Does the output of this step (the network's, or a side head's) require grad? With side heads
+        one of them may not, and its loss then has no backward."""
+        return self.req.get(self.base.get(s.sid_out, s.sid_out), False)
 
     def unref(self, key) -> None:
         self.refs[key] -= 1
@@ -840,6 +859,8 @@ class _TrainingStep:
         t.sample("backward", None)
         for k in reversed(range(len(self.sides))):  # the side heads' losses were made last: their backward first
             side = self.sides[k]
+            if not self.graded(side):
+                continue
             t.alloc(("grad_nll", k), side.y.size * self.per, "other")
             t.sample("backward", None)
             t.free(("total_weight", k))
@@ -851,14 +872,15 @@ class _TrainingStep:
             self.deliver(side.sid_out, ("grad_logits", k), len(steps))
             if self.refs[("grad_logits", k)] == 0:
                 t.free(("grad_logits", k))
-        t.alloc("grad_nll", self.logits, "other")
-        t.sample("backward", None)
-        t.free("total_weight")
-        t.alloc("grad_logits", self.logits, "other")
-        t.sample("backward", None)
-        t.free("grad_nll")
-        t.free("log_softmax")
-        self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
+        if not self.sides or self.graded(self.main):
+            t.alloc("grad_nll", self.logits, "other")
+            t.sample("backward", None)
+            t.free("total_weight")
+            t.alloc("grad_logits", self.logits, "other")
+            t.sample("backward", None)
+            t.free("grad_nll")
+            t.free("log_softmax")
+            self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
         splits = self.split_starts()
         for index in range(len(steps) - 1, 0, -1):

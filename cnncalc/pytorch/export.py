@@ -217,7 +217,8 @@ class _Writer:
                 y = shapes.after(item, x, shapes.merge(item.kind, outs, ["" for _ in outs], item.span))
                 mode = "" if helper != "Branches" else f'"{item.kind}",'
                 lines.append(f'{pad}("{name}", {helper}({mode}\n' + "\n".join(arms_src) + f"\n{pad})),")
-                flow = flow if item.kind == "output" else Flow(False, any(grads))
+                # after a side head its input goes on, which the head may have saved: protected
+                flow = Flow(True, flow.grad, flow.channels_last) if item.kind == "output" else Flow(False, any(grads))
             else:
                 y, _ = shapes.output(item, x)
                 base, code = MODULES[item.kind](self, item, x, y, runs_inplace(item, flow.protected))
