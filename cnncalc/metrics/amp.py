@@ -71,7 +71,7 @@ class AmpStep(T._TrainingStep):
                 t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
                 t.sample("forward", index)
                 if din == self.low:
-                    t.keep(s.sids_in[0], +1)
+                    t.keep(self.input_storage(s), +1)
             elif kind == "lrn" and din == self.low:
                 self.lrn_forward(index, s)
             elif kind in ("concat", "add", "mul"):
@@ -101,7 +101,7 @@ class AmpStep(T._TrainingStep):
                     t.alloc("temp", temp, "other")
                 t.sample("forward", index)
                 t.free("temp")
-                for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
+                for wanted, sid in ((saves_in, self.input_storage(s)), (saves_out, s.sid_out)):
                     if wanted:
                         t.keep(sid, +1)
             self.finish_reads(s)
@@ -228,10 +228,10 @@ class AmpStep(T._TrainingStep):
             if din != self.low:
                 t.free(("xcast", index))
             else:
-                t.keep(s.sids_in[0], -1)
-                self.release(s.sids_in[0])
+                t.keep(self.input_storage(s), -1)
+                self.release(self.input_storage(s))
         else:
-            for wanted, sid in ((saves_in, s.sids_in[0]), (saves_out, s.sid_out)):
+            for wanted, sid in ((saves_in, self.input_storage(s)), (saves_out, s.sid_out)):
                 if wanted:
                     t.keep(sid, -1)
                     self.release(sid)

@@ -679,6 +679,11 @@ class _TrainingStep:
         return (TRANSIENT[s.kind](s, True, self.dtype_bytes, self.device) * self.batch
                 + (2 * s.x.c * STAT_BYTES if s.kind == "bn" else 0))
 
+    def input_storage(self, s: Step) -> int:
+        """The storage of the row's (first) input; of a view, what it views."""
+        sid = s.sids_in[0]
+        return self.base.get(sid, sid)
+
     def kept_in(self, s: Step) -> tuple[int, ...]:
         """The input storages the row keeps for its backward (saved.kept_inputs); keeping a view keeps
         the storage it is a view of."""
@@ -1025,9 +1030,9 @@ class _TrainingStep:
     def product_backward(self, index: int, s: Step) -> None:
         """mul's backward: the gradient of each factor that requires grad, the output's gradient times
         the other factor (both made at the output's size and dtype); then the engine sums a broadcast
-        factor's to its shape (MemTracker never counts the full one beside the sum) and casts one of
-        another dtype to it, before the output's gradient and what mul saved go; then the gradients are
-        delivered."""
+        factor's to its shape and casts one of another dtype to it, before the output's gradient and
+        what mul saved go (a checkpointed mul's recomputed factors go first, with its apply); then the
+        gradients are delivered."""
         t, batch = self.t, self.batch
         key = self.grads.pop(s.sid_out)
         dout = self.value_bytes(s.sid_out)
@@ -1037,20 +1042,23 @@ class _TrainingStep:
                 made.append([sid, ("grad_in", index, i)])
                 t.alloc(made[-1][1], s.y.size * dout * batch, "other")
         t.sample("backward", index)
+        if s.ckpt is not None:  # recomputed tensors die with the node's apply, before the engine sums (as FC's)
+            self.drop_saved(index, s)
         for i, entry in enumerate(made):
             sid, full = entry
-            if self.sizes[sid] != s.y.size:  # sum_to: the broadcast factor's own shape (measured: the full
-                entry[1] = ("grad_sum", index, i)  # gradient is not counted beside it)
-                t.free(full)
+            if self.sizes[sid] != s.y.size:  # sum_to: the broadcast factor's own shape, beside the full one
+                entry[1] = ("grad_sum", index, i)
                 t.alloc(entry[1], self.sizes[sid] * dout * batch, "other")
                 t.sample("backward", index)
+                t.free(full)
             if self.value_bytes(sid) != dout:  # cast to the factor's dtype
                 before, entry[1] = entry[1], ("grad_cast", index, i)
                 t.alloc(entry[1], self.grad_bytes(sid), "other")
                 t.sample("backward", index)
                 t.free(before)
         self.unref(key)
-        self.drop_saved(index, s)
+        if s.ckpt is None:
+            self.drop_saved(index, s)
         for sid, grad in made:
             self.refs[grad] = 0
             self.deliver(sid, grad, index)
