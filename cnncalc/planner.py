@@ -418,7 +418,10 @@ class _Walker:
         graph = self.graph
         inp = graph.input
         x, rf, sid, flow = self.row(inp, inp.size, receptive.START, 0, None, -1, saved.START)
-        self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
+        out, _, _, flow = self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
+        if flow.channels_last and (out.h, out.w) != (1, 1):  # the loss copies it: not modelled yet
+            last = max(i for i, s in enumerate(self.steps) if not s.side)
+            self.steps[last] = self.steps[last]._replace(unmodelled=True)
         rows = self.rows
         fixes = {}
         if self.problems and self.search_fixes:

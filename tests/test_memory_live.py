@@ -115,10 +115,9 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
         inference = measure_inference(source, batch=batch, amp=amp)
     predicted = report.totals.memory.training_peak_bytes
     if predicted is None:  # not modelled yet (README): a crop, a side head or a flattening copy recomputed in a
-        # checkpoint, or that copy or a side head under autocast
+        # checkpoint, or that copy or a side head under autocast; LAYERNORM's layout reaching the loss
         kinds = {r.kind for r in report.layers}
         assert "training_peak" in report.totals.partial and kinds & {"crop", "output", "layernorm"}
-        assert variant == "checkpoint" or amp
         return
     assert abs(predicted - measured.peak_bytes) <= 0.03 * measured.peak_bytes, (design, predicted, measured)
     assert predicted >= 0.99 * measured.peak_bytes, (design, predicted, measured)
