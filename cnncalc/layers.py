@@ -115,6 +115,14 @@ DILATION = Setting("d", "dilation", "pair", (1, 1))
 GROUPS = Setting("g", "groups", "int", 1)
 BIAS = Setting("bias", "bias", "bool", True)
 INPLACE = Setting("inplace", "inplace", "bool", True, shared=True)
+EPS = Setting("eps", "eps", "float", 1e-5)  # the norms'; they change no count and are carried into the export
+
+
+def check_eps(layer: Layer, where: Callable[[str], Span], name: str) -> None:
+    """A norm's eps is positive (`name`: how the message calls the layer)."""
+    if not layer.eps > 0:
+        raise DesignError(f"{name}'s eps is a small positive number (PyTorch's default 1e-5), got {layer.eps:g}",
+                          where("eps"))
 
 
 class Layer:
@@ -447,13 +455,10 @@ class BatchNorm(Layer):
 
     kind = "bn"
     words = ("BN", "BATCHNORM", "BATCHNORM2D")
-    settings = (Setting("eps", "eps", "float", 1e-5, attr="eps"),
-                Setting("momentum", "momentum", "float", 0.1, attr="momentum"))
+    settings = (EPS, Setting("momentum", "momentum", "float", 0.1, attr="momentum"))
 
     def check(self, where: Callable[[str], Span]) -> None:
-        if not self.eps > 0:
-            raise DesignError(f"BN's eps is a small positive number (PyTorch's default 1e-5), got {self.eps:g}",
-                              where("eps"))
+        check_eps(self, where, "BN")
         if not 0.0 <= self.momentum <= 1.0:
             raise DesignError(f"BN's momentum is in [0, 1] (PyTorch's default 0.1), got {self.momentum:g}",
                               where("momentum"))
@@ -465,12 +470,10 @@ class LayerNorm(Layer):
 
     kind = "layernorm"
     words = ("LAYERNORM", "LN")
-    settings = (Setting("eps", "eps", "float", 1e-5, attr="eps"),)
+    settings = (EPS,)
 
     def check(self, where: Callable[[str], Span]) -> None:
-        if not self.eps > 0:
-            raise DesignError(f"{self.word}'s eps is a small positive number (PyTorch's default 1e-5), got "
-                              f"{self.eps:g}", where("eps"))
+        check_eps(self, where, self.word)
 
     @cached_property
     def name(self) -> str:
@@ -484,14 +487,12 @@ class GroupNorm(Layer):
     kind = "groupnorm"
     words = ("GROUPNORM", "GN")
     settings = (Setting("groups", "groups", "int", aliases=("g", "num_groups"), noun="group count"),
-                Setting("eps", "eps", "float", 1e-5, attr="eps"))
+                EPS)
     positional = "groups"
     example = "GROUPNORM(32)"
 
     def check(self, where: Callable[[str], Span]) -> None:
-        if not self.eps > 0:
-            raise DesignError(f"{self.word}'s eps is a small positive number (PyTorch's default 1e-5), got "
-                              f"{self.eps:g}", where("eps"))
+        check_eps(self, where, self.word)
 
     @cached_property
     def name(self) -> str:

@@ -571,16 +571,21 @@ class Parser:
         args: list | None = None
         if self.peek() == "(":
             self.pos += 1
-            self.skip_ws()
-            args = [self.block_arg()]
-            self.skip_ws()
-            while self.peek() == ",":
-                self.pos += 1
-                self.skip_ws()
-                args.append(self.block_arg())
-                self.skip_ws()
+            args = self.comma_list(self.block_arg)
             self.expect(")", f"to close the arguments of '{word}'")
         return ast.Ref(word, args, self.span(start))
+
+    def comma_list(self, item) -> list:
+        """One or more `item`s separated by commas (white space around them skipped): a call's arguments."""
+        self.skip_ws()
+        items = [item()]
+        self.skip_ws()
+        while self.peek() == ",":
+            self.pos += 1
+            self.skip_ws()
+            items.append(item())
+            self.skip_ws()
+        return items
 
     def block_arg(self) -> ast.Expr | ast.Node:
         """A block's argument: a layer (`HARDSWISH`, `LEAKYRELU(0.1)`), a `[..]` group or a block call
@@ -820,14 +825,7 @@ class Parser:
         open_at = self.pos
         self.enter(open_at)
         self.pos += 1
-        self.skip_ws()
-        args = [self.expr()]
-        self.skip_ws()
-        while self.peek() == ",":
-            self.pos += 1
-            self.skip_ws()
-            args.append(self.expr())
-            self.skip_ws()
+        args = self.comma_list(self.expr)
         if self.peek() != ")":
             raise self.error(self.unclosed(")", "(", open_at))
         self.pos += 1

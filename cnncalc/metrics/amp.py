@@ -176,7 +176,7 @@ class AmpStep(T._TrainingStep):
         ops = T.BACKWARD[kind]
         if ops is T.Product:
             return self.product_backward(index, s)
-        if kind == "crop":
+        if ops is T.Slices:
             return self.crop_backward(index, s)
         if ops is None:  # views and merges
             if s.sids_in != (s.sid_out,):

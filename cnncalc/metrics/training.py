@@ -110,6 +110,7 @@ class Peak(NamedTuple):
 OneOp = (("input", "weight", "bias"),)
 Views = None
 Product = "product"  # mul's backward: _TrainingStep.product_backward
+Slices = "slices"  # a crop's backward: _TrainingStep.crop_backward
 
 BACKWARD = {
     "input": Views,
@@ -126,7 +127,7 @@ BACKWARD = {
     # F.local_response_norm's 19 operations peak at the fourth, four input volumes above the state before
     # it (the divisor's gradient), and end with the input's gradient
     "lrn": ((("temp", 4),), ("input",)),
-    "crop": "crop",  # _TrainingStep.crop_backward: one slice_backward per axis it cuts
+    "crop": Slices,  # one slice_backward per axis it cuts
     "shuffle": OneOp,  # the view's backward copies the gradient back
     "gap": OneOp,
     "flatten": Views,
@@ -583,6 +584,16 @@ def _step(steps, storage_sizes, dtype_bytes: int, batch: int, block: int, device
     return AmpStep(steps, storage_sizes, batch, block, device, events, amp, timeline, fake)
 
 
+def _main_key(name: str) -> str:
+    """The keys of the network's own output's loss tensors ("log_softmax", …)."""
+    return name
+
+
+def _side_key(k: int):
+    """The keys of side head k's loss tensors (("log_softmax", k), …)."""
+    return lambda name: (name, k)
+
+
 class _TrainingStep:
     """The timeline of one training step, phase by phase."""
 
@@ -689,14 +700,8 @@ class _TrainingStep:
     def kept_in(self, s: Step) -> tuple[int, ...]:
         """The input storages the row keeps for its backward (saved.kept_inputs); keeping a view keeps
         the storage it is a view of."""
-        if not s.saves[0]:
-            return ()
-        if s.copy is not None:  # an FC keeps the copy it flattened
-            return (s.copy,)
-        if s.kind != "mul":
-            sid = s.sids_in[0]
-            return (self.base.get(sid, sid),)
-        return tuple(self.base.get(sid, sid) for sid in kept_inputs(s.kind, s.saves, s.sids_in, self.req.get))
+        kept = kept_inputs(s.kind, s.saves, (s.copy,) if s.copy is not None else s.sids_in, self.req.get)
+        return tuple(self.base.get(sid, sid) for sid in kept) if self.base else kept
 
     def drop_saved(self, index: int, s: Step) -> None:
         """The row's backward node lets go of what it saved."""
@@ -798,23 +803,9 @@ class _TrainingStep:
         separate losses go."""
         t, last = self.t, self.main
         self.logits = last.y.size * self.per
-        t.alloc("log_softmax", self.logits, "saved")
-        t.sample("loss", None)
-        t.alloc("loss", SCALAR_BYTES, "other")
-        t.alloc("total_weight", SCALAR_BYTES, "saved")
-        t.sample("loss", None)
-        if self.sides and not self.graded(last):  # nothing keeps what no backward reads
-            t.free("log_softmax")
-            t.free("total_weight")
+        self.output_loss(last, _main_key)
         for k, side in enumerate(self.sides):
-            t.alloc(("log_softmax", k), side.y.size * self.per, "saved")
-            t.sample("loss", None)
-            t.alloc(("loss", k), SCALAR_BYTES, "other")
-            t.alloc(("total_weight", k), SCALAR_BYTES, "saved")
-            t.sample("loss", None)
-            if not self.graded(side):
-                t.free(("log_softmax", k))
-                t.free(("total_weight", k))
+            self.output_loss(side, _side_key(k))
         if self.sides:
             t.alloc("loss_sum", SCALAR_BYTES, "other")
             t.sample("loss", None)
@@ -826,6 +817,33 @@ class _TrainingStep:
         out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
         self.readers[out] = 0  # cross_entropy held the network's output until it returned
         self.release(out)
+
+    def output_loss(self, s: Step, key) -> None:
+        """One output's cross-entropy: its log-softmax (kept for its backward), then the loss and its total
+        weight; with side heads, an output that needs no gradient keeps neither (no backward reads them).
+        `key(name)`: the keys of this output's tensors."""
+        t = self.t
+        t.alloc(key("log_softmax"), s.y.size * self.per, "saved")
+        t.sample("loss", None)
+        t.alloc(key("loss"), SCALAR_BYTES, "other")
+        t.alloc(key("total_weight"), SCALAR_BYTES, "saved")
+        t.sample("loss", None)
+        if self.sides and not self.graded(s):
+            t.free(key("log_softmax"))
+            t.free(key("total_weight"))
+
+    def loss_backward(self, s: Step, key):
+        """One output's cross-entropy backward: the gradient of its log-softmax, then of its logits (whose
+        key it returns), what it kept freed on the way."""
+        t = self.t
+        t.alloc(key("grad_nll"), s.y.size * self.per, "other")
+        t.sample("backward", None)
+        t.free(key("total_weight"))
+        t.alloc(key("grad_logits"), s.y.size * self.per, "other")
+        t.sample("backward", None)
+        t.free(key("grad_nll"))
+        t.free(key("log_softmax"))
+        return key("grad_logits")
 
     def graded(self, s: Step) -> bool:
         """Does the output of this step (the network's, or a side head's) require grad? With side heads
@@ -868,25 +886,13 @@ class _TrainingStep:
             side = self.sides[k]
             if not self.graded(side):
                 continue
-            t.alloc(("grad_nll", k), side.y.size * self.per, "other")
-            t.sample("backward", None)
-            t.free(("total_weight", k))
-            t.alloc(("grad_logits", k), side.y.size * self.per, "other")
-            t.sample("backward", None)
-            t.free(("grad_nll", k))
-            t.free(("log_softmax", k))
-            self.refs[("grad_logits", k)] = 0
-            self.deliver(side.sid_out, ("grad_logits", k), len(steps))
-            if self.refs[("grad_logits", k)] == 0:
-                t.free(("grad_logits", k))
+            grad = self.loss_backward(side, _side_key(k))
+            self.refs[grad] = 0
+            self.deliver(side.sid_out, grad, len(steps))
+            if self.refs[grad] == 0:
+                t.free(grad)
         if not self.sides or self.graded(self.main):
-            t.alloc("grad_nll", self.logits, "other")
-            t.sample("backward", None)
-            t.free("total_weight")
-            t.alloc("grad_logits", self.logits, "other")
-            t.sample("backward", None)
-            t.free("grad_nll")
-            t.free("log_softmax")
+            self.loss_backward(self.main, _main_key)
             self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
         splits = self.split_starts()
@@ -918,7 +924,7 @@ class _TrainingStep:
         t, ops = self.t, BACKWARD[s.kind]
         if ops is Product:
             return self.product_backward(index, s)
-        if s.kind == "crop":
+        if ops is Slices:
             return self.crop_backward(index, s)
         if ops is None:
             if s.sids_in != (s.sid_out,):

@@ -183,6 +183,10 @@ class Local2d(nn.Module):
 }
 
 
+# the helper module of each merge kind but concat and add (Branches): each holds its arms in `arms`
+MERGE_HELPERS = {"mul": "Product", "split": "Split", "output": "Side"}
+
+
 class _Writer:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -200,7 +204,7 @@ class _Writer:
         lines = []
         for item in items:
             if isinstance(item, Branch):
-                helper = {"mul": "Product", "split": "Split", "output": "Side"}.get(item.kind, "Branches")
+                helper = MERGE_HELPERS.get(item.kind, "Branches")
                 self.helpers.add(helper)
                 name = self.name(item.kind)
                 arms_src = []
@@ -291,9 +295,14 @@ def _act(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, s
     return layer.word.lower(), f"nn.{Activation.MODULES[layer.word]}({', '.join(args)})"
 
 
+def _eps(layer) -> str:
+    """A norm's eps as an argument, where it is not PyTorch's default."""
+    return f", eps={layer.eps!r}" if layer.eps != 1e-5 else ""
+
+
 def _layernorm(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
     w.helpers.add("LayerNorm2d")
-    return "ln", f"LayerNorm2d({x.c}" + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "") + ")"
+    return "ln", f"LayerNorm2d({x.c}" + _eps(layer) + ")"
 
 
 def _layerscale(w: _Writer, layer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
@@ -340,12 +349,12 @@ MODULES = {
     "gap": _gap,
     "flatten": _flatten,
     "bn": lambda w, layer, x, y, inplace: ("bn", f"nn.BatchNorm2d({x.c}"
-                                                  + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "")
+                                                  + _eps(layer)
                                                   + (f", momentum={layer.momentum!r}" if layer.momentum != 0.1 else "")
                                                   + ")"),
     "layernorm": _layernorm,
     "groupnorm": lambda w, layer, x, y, inplace: ("gn", f"nn.GroupNorm({layer.groups}, {x.c}"
-                                                  + (f", eps={layer.eps!r}" if layer.eps != 1e-5 else "") + ")"),
+                                                  + _eps(layer) + ")"),
     "scale": _layerscale,
     "act": _act,
     "id": lambda w, layer, x, y, inplace: ("id", "nn.Identity()"),

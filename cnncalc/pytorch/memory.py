@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .export import MERGE_HELPERS
+
 OPTIMIZERS = ("sgd", "momentum", "adam")
 CATEGORIES = {"Parameter": "params", "Buffer": "buffers", "Gradient": "gradients", "Optstate": "optimizer",
               "Activation": "activations", "Temp": "temporaries", "Other": "other"}
@@ -202,7 +204,7 @@ def _tracker(timeline: bool):
     return Tracker()
 
 
-MERGE_MODULES = ("Branches", "Product", "Split", "Side")  # the exported modules that hold arms (export._HELPERS)
+MERGE_MODULES = ("Branches", *MERGE_HELPERS.values())  # the exported modules that hold arms
 
 
 def is_merge(module) -> bool:
