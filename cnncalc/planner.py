@@ -15,7 +15,7 @@ from . import schema
 from .errors import CnnCalcError, SettingsError, Span, describe_char
 from .errors import position as where
 from .expand import MAX_LAYERS, OPTIONAL_MODES, block_contract, build, implied_pad
-from .layers import MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
+from .layers import GLOBAL_KINDS, MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
 from .metrics import amp as amp_rules
 from .metrics.macs import MACS
@@ -419,9 +419,7 @@ class _Walker:
         inp = graph.input
         x, rf, sid, flow = self.row(inp, inp.size, receptive.START, 0, None, -1, saved.START)
         out, _, _, flow = self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
-        if flow.channels_last and (out.h, out.w) != (1, 1):  # the loss copies it: not modelled yet
-            last = max(i for i, s in enumerate(self.steps) if not s.side)
-            self.steps[last] = self.steps[last]._replace(unmodelled=True)
+        self.mark_output(out, flow)
         rows = self.rows
         fixes = {}
         if self.problems and self.search_fixes:
@@ -464,6 +462,12 @@ class _Walker:
                 "warnings": self.warnings, "assumptions": [*CONVENTIONS, *self.device_assumptions(),
                                                            *graph.assumptions],
                 "blocks": block_contract(graph.blocks, rows) if self.peaks else []}  # check: the fit alone
+
+    def mark_output(self, out: Volume, flow: saved.Flow) -> None:
+        """The network's output laid out channels last, larger than 1x1, is copied by the loss: not modelled."""
+        if flow.channels_last and (out.h, out.w) != (1, 1):
+            last = max(i for i, s in enumerate(self.steps) if not s.side)
+            self.steps[last] = self.steps[last]._replace(unmodelled=True)
 
     def mark_segments(self) -> None:
         """Mark the steps of each checkpointed segment, after checking it is whole top-level items
@@ -553,15 +557,7 @@ class _Walker:
         """One layer's row, every metric from its table; returns its output, field, storage and flow."""
         y, windows = shapes.output(layer, x)
         line, column, source = self.place(layer.span)
-        # flattening a volume laid out otherwise than N x C x H x W (channels last, a crop) copies it
-        copies = (layer.kind in ("fc", "flatten") and (x.h, x.w) != (1, 1)
-                  and (flow.channels_last or sid in self.storages.strided))
-        copy = None
-        if copies and layer.kind == "flatten":  # the copy is its output
-            sid_out = self.storages.new(y)
-        else:
-            sid_out = self.storages.output(layer, y, flow.protected, sid)
-            copy = self.storages.new(x) if copies else None
+        sid_out, copy = self.storage_of(layer, x, y, flow, sid)
         rf_rule = receptive.RECEPTIVE[layer.kind]
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
@@ -595,9 +591,18 @@ class _Walker:
                                  f"batch {self.batch} ({x}): PyTorch refuses to train it (the training peak is that "
                                  f"of a step it would not run); train at batch 2 or more")
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
-                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy)
-        self.rows[-1]["implied_pad"] = implied_pad(layer, x, y)
+                        problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy,
+                        implied=implied_pad(layer, x, y))
         return y, rf_out, sid_out, flow
+
+    def storage_of(self, layer: Layer, x: Volume, y: Volume, flow: saved.Flow, sid: int) -> tuple[int, int | None]:
+        """The storage of the layer's output, and of the copy it makes of its input (or None): flattening a
+        volume laid out otherwise than N x C x H x W (channels last, a crop) copies it."""
+        copies = (layer.kind in ("fc", "flatten") and (x.h, x.w) != (1, 1)
+                  and (flow.channels_last or sid in self.storages.strided))
+        if copies and layer.kind == "flatten":  # the copy is its output
+            return self.storages.new(y), None
+        return self.storages.output(layer, y, flow.protected, sid), self.storages.new(x) if copies else None
 
     def branch(self, branch: Branch, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """The arms, each from the branch's input (protected: every arm reads it), then the merge's row. After a
@@ -605,7 +610,7 @@ class _Walker:
         outs, fields, names, sids, grads, layouts, halves = [], [], [], [], [], [], []
         x_arm = shapes.arm_input(branch, x)
         side = branch.kind == "output"
-        first = len(self.rows)
+        first = len(self.steps)
         for i, items in enumerate(branch.arms, start=1):
             start = self.storages.view(sid) if branch.kind == "split" else sid  # a split's arm reads a half
             self.requires[start] = self.requires[sid]
@@ -632,9 +637,8 @@ class _Walker:
                                                                                               layouts)),
                          sids_in=tuple(sids), sid_out=sid_out, holds=sid,
                          splits=tuple(halves) if branch.kind == "split" else ())
-        self.rows[-1]["implied_pad"] = None
         if side:
-            self.sides.append((first, len(self.rows) - 1))
+            self.sides.append((first, len(self.steps) - 1))
             for i in range(first, len(self.steps)):  # they run in training only
                 self.steps[i] = self.steps[i]._replace(side=True)
             # what follows reads the head's input, which the head may have saved: not to be overwritten
@@ -644,7 +648,7 @@ class _Walker:
     def add(self, item: Layer | Branch, x: Volume, y: Volume, *, depth: int, arm: int | None,
             place: tuple[int, int, str], rf, rf_rule, problem: str | None, flow: saved.Flow,
             sids_in: tuple[int, ...], sid_out: int, holds: int | None = None, note: str | None = None,
-            splits: tuple[int, ...] = (), copy: int | None = None) -> saved.Flow:
+            splits: tuple[int, ...] = (), copy: int | None = None, implied: list[int] | None = None) -> saved.Flow:
         """Append the row of a layer or a merge, each metric from its kind's arm, or null where the arm
         is UNSUPPORTED (named in the row's `unsupported`); and its step for the training simulation.
         Returns the flow after it."""
@@ -695,5 +699,157 @@ class _Walker:
             "fits": problem is None, "problem": problem, "fit": "misfit" if problem else "note" if note else "ok",
             "note": note, "formula": formula, "depth": depth, "arm": arm,
             "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
-            "unsupported": unsupported})
+            "unsupported": unsupported, "implied_pad": implied})
+        return after
+
+
+def numbers(item: Item, x: Volume, y: Volume) -> tuple:
+    """(weights, biases, buffers, MACs, stored elements, the metrics not known) of one row by its kind's
+    tables, for sums: an UNSUPPORTED metric counts 0 and is named."""
+    kind = item.kind
+    partial = []
+    weights = biases = buffers = macs = stored = 0
+    rule = PARAMS[kind]
+    if rule is UNSUPPORTED:
+        partial.append("params")
+    else:
+        weights, biases, buffers, _ = rule(item, x, y)
+    rule = MACS[kind]
+    if rule is UNSUPPORTED:
+        partial.append("macs")
+    else:
+        macs = rule(item, x, y)
+    rule = memory.STORED[kind]
+    if rule is UNSUPPORTED:
+        partial.append("memory")
+    elif rule(item, y):
+        stored = y.h * y.w * y.c
+    return weights, biases, buffers, macs, stored, tuple(partial)
+
+
+class Lean(_Walker):
+    """The planner's walk for a sweep: the same storages, flows and training steps, but the rows'
+    numbers summed rather than kept (no row, text or warning), each item's numbers at an input and flow
+    computed once (`memo`, kept across points: layers are immutable and a sweep's expansions share
+    equal ones), and the training step's peak replayed from its compiled trace (metrics/traced.py)
+    once its structure has been seen before (`traces`, kept across points). `measures()` gives what
+    `measures.values` gives of the full report, which tests/test_sweep.py checks."""
+
+    MEMO = 100_000  # entries kept in `memo`; then it starts afresh
+
+    def __init__(self, graph: LayerGraph, *args, memo: dict, traces: dict, **kwargs) -> None:
+        super().__init__(graph, *args, **kwargs)
+        if len(memo) > self.MEMO:
+            memo.clear()
+        self.memo, self.traces = memo, traces
+        self.params = self.buffers = self.macs = self.stored = self.saved_bytes = 0
+        self.partial: set[str] = set()
+        self.fits = True
+        self.spatial = True  # no global layer (GAP, FC, FLATTEN) at the top level yet
+        self.last_rf = None  # the receptive field after the last spatial top-level row
+
+    def measures(self) -> dict:
+        graph = self.graph
+        inp = graph.input
+        x, rf, sid, flow = self.row(inp, inp.size, receptive.START, 0, None, -1, saved.START)
+        self.last_rf = rf
+        out, _, _, flow = self.walk(graph.items, x, rf, 0, None, sid, saved.Flow(True, False))
+        self.mark_output(out, flow)
+        size, batch = self.size, self.batch
+        params_bytes = self.params * size
+        forward_image = self.stored * size
+        forward = forward_image * batch
+        rf = self.last_rf
+        values = {"params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": 2 * self.macs,
+                  "activations": self.stored, "forward_bytes": forward, "forward_bytes_per_image": forward_image,
+                  "params_bytes": params_bytes,
+                  "training_bytes": params_bytes * (2 + memory.OPTIMIZER_STATE[self.optimizer])
+                  + self.buffers * size + 2 * forward,
+                  "saved_bytes": self.saved_bytes, "training_peak_bytes": None, "inference_peak_bytes": None,
+                  "cuda_total_bytes": None, "max_batch": None, "fits": self.fits, "rows": len(self.steps),
+                  "rf": None if rf is None else max(rf[0])}
+        if self.peaks and self.dtype in memory.TRAINABLE and training.supported(self.steps, self.setup.amp):
+            values["training_peak_bytes"] = self.peak()
+        return values
+
+    COMPILE_AT = 8  # a structure's sightings before it is compiled (compiling costs about 13 simulations)
+
+    def peak(self) -> int:
+        """The training step's peak: replayed from its structure's compiled trace where there is one; a
+        structure is compiled when seen COMPILE_AT times (one that cannot be is simulated from then on)."""
+        from .metrics import traced
+
+        steps, sizes, setup = self.steps, self.storages.sizes, self.setup
+        key = traced.structure(steps, sizes, setup)
+        compiled = self.traces.get(key, 0)
+        if type(compiled) is int:  # sightings so far
+            compiled = self.traces[key] = (compiled + 1 if compiled + 1 < self.COMPILE_AT
+                                           else traced.compile_peak(steps, sizes, setup))
+        if callable(compiled):
+            peak = compiled(steps, sizes, self.batch)
+            if peak is not None:
+                return peak
+        return training.peak_of(steps, sizes, setup, self.batch).bytes
+
+    def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
+        for item in items:
+            if type(item) is Branch:
+                x, rf, sid, flow = self.branch(item, x, rf, depth, arm, sid, flow)
+            else:
+                x, rf, sid, flow = self.row(item, x, rf, depth, arm, sid, flow)
+            if depth == 0 and self.spatial:
+                if item.kind in GLOBAL_KINDS:
+                    self.spatial = False
+                else:
+                    self.last_rf = rf
+        return x, rf, sid, flow
+
+    def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
+        key = (layer, x)
+        known = self.memo.get(key)
+        if known is None:
+            y, windows = shapes.output(layer, x)
+            known = self.memo[key] = (y, windows is None or (windows[0].fits and windows[1].fits) or not any(
+                fit.judge(w, self.fit_rule) == "misfit" for w in windows if not w.fits))
+        y, ok = known
+        if not ok:
+            self.fits = False
+        sid_out, copy = self.storage_of(layer, x, y, flow, sid)
+        rf_rule = receptive.RECEPTIVE[layer.kind]
+        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=None, rf=rf_out, rf_rule=rf_rule, problem=None,
+                        flow=flow, sids_in=(sid,), sid_out=sid_out, copy=copy)
+        return y, rf_out, sid_out, flow
+
+    def add(self, item: Item, x: Volume, y: Volume, *, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
+            rf_rule, holds: int | None = None, splits: tuple[int, ...] = (), copy: int | None = None,
+            **row) -> saved.Flow:
+        key = (item, x, flow)
+        known = self.memo.get(key)
+        if known is None:
+            weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
+            owns = "params" in partial or weights + biases > 0
+            saves, after = saved.apply(item, x, y, flow, owns, self.size, self.storages.device)
+            relaid = isinstance(item, Layer) and saved.relaid_weight(item, x, y, flow.channels_last)
+            if "params" in partial:
+                weights = biases = buffers = None
+            known = self.memo[key] = (weights, biases, buffers, macs, stored, partial, saves, after, relaid)
+        weights, biases, buffers, macs, stored, partial, saves, after, relaid = known
+        if weights is not None:
+            self.params += weights + biases
+            self.buffers += buffers
+        self.macs += macs
+        self.stored += stored
+        if partial:
+            self.partial.update(partial)
+        if rf_rule is UNSUPPORTED:
+            self.partial.add("rf")
+        if saves is UNSUPPORTED:
+            self.partial.add("saved")
+        else:
+            kept = saved.kept_inputs(item.kind, saves, (copy,) if copy is not None else sids_in, self.requires.get)
+            self.saved_bytes += self.storages.charge(saves, kept, sid_out)
+        self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+                                        flow.grad, holds, True, relaid=relaid, splits=splits, copy=copy))
+        self.requires[sid_out] = after.grad
         return after

@@ -42,8 +42,7 @@ from .errors import CnnCalcError, SettingsError, Source, Span
 from .expand import MAX_LAYERS, OPTIONAL_MODES, _Expander
 from .layers import GLOBAL_KINDS, MAX_VALUE, Branch, Input, Layer, LayerGraph, Volume
 from .metrics import UNSUPPORTED, fit, memory, receptive, shapes
-from .metrics.macs import MACS
-from .metrics.params import PARAMS
+from .planner import numbers
 from .where import Names, condition, keys
 
 SCHEMA = "cnncalc.sweep/1"
@@ -257,28 +256,9 @@ class _Totals:
 
     @staticmethod
     def numbers(item, x: Volume, y: Volume) -> tuple:
-        """(params, buffers, MACs, stored elements, the metrics not known) of one row, by the planner's
-        tables; an UNSUPPORTED arm adds nothing and is named."""
-        kind = item.kind
-        partial = []
-        params = buffers = macs = stored = 0
-        rule = PARAMS[kind]
-        if rule is UNSUPPORTED:
-            partial.append("params")
-        else:
-            weights, biases, buffers, _ = rule(item, x, y)
-            params = weights + biases
-        rule = MACS[kind]
-        if rule is UNSUPPORTED:
-            partial.append("macs")
-        else:
-            macs = rule(item, x, y)
-        rule = memory.STORED[kind]
-        if rule is UNSUPPORTED:
-            partial.append("memory")
-        elif rule(item, y):
-            stored = y.h * y.w * y.c
-        return params, buffers, macs, stored, tuple(partial)
+        """(params, buffers, MACs, stored elements, the metrics not known) of one row (planner.numbers)."""
+        weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
+        return weights + biases, buffers, macs, stored, partial
 
 
 class _Expansion(_Expander):
@@ -568,6 +548,8 @@ class Sweep:
         self.summary: dict = {}
         self._graphs: dict[tuple, LayerGraph] = {}
         self._walker = _Totals(self.settings.fit_rule)
+        self._memo: dict = {}  # the lean planner walk's numbers per item, input and flow (planner.Lean)
+        self._traces: dict = {}  # the training step's compiled traces by structure (metrics/traced.py)
         self._shared = _shared([0, 0])  # what expansions keep across points (_Expansion)
         self.stats = {"expansions": 0}  # how much was reused: see cache()
 
@@ -691,8 +673,13 @@ class Sweep:
         batch = point.get("batch", s.batch)
         if self.needs == "walk":
             return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
-        from .planner import _Walker
+        from .planner import Lean, _Walker
 
+        if self.needs in ("plan", "peaks") and not self.want:  # the lean walk has no other peak, nor budget
+            lean = Lean(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, None, s.budget_for, s.accumulate,
+                        self.needs == "peaks", s.cuda, memo=self._memo, traces=self._traces)
+            lean.fit_rule, lean.amp = s.fit_rule, s.amp
+            return lean.measures()
         peaks = self.needs in ("peaks", "budget")
         walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
                          s.accumulate, peaks, s.cuda)

@@ -552,7 +552,8 @@ def _readers(steps: list[Step], base: dict[int, int]) -> dict[int, int]:
 
 def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, optimizer: str,
              foreach: bool = False, block: int = 1, device: str = "cuda", events: list | None = None,
-             accumulate: int = 1, amp: int | None = None, fake: bool = False, log: list | None = None) -> Peak:
+             accumulate: int = 1, amp: int | None = None, fake: bool = False, log: list | None = None,
+             timeline: _Timeline | None = None) -> Peak:
     """The peak of one training step (see the module's docstring); `block`: allocation granularity;
     `log`, a list, receives every allocation and free (for the CUDA allocator's model), with markers
     where the forward pass and the optimizer step start;
@@ -560,8 +561,9 @@ def simulate(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, b
     the gradients of that many micro-batches of `batch` are summed before the optimizer's step: the
     last micro-batch starts with every parameter's gradient alive, and its backward adds each new
     gradient into it in place. `amp`: the bytes of autocast's dtype (metrics/amp.py; the parameters
-    are then float32); `fake`: FakeTensorMode's rules where they differ (amp only)."""
-    run = _step(steps, storage_sizes, dtype_bytes, batch, block, device, events, amp, fake=fake)
+    are then float32); `fake`: FakeTensorMode's rules where they differ (amp only); `timeline`: the one
+    to run on (metrics/traced.py records it)."""
+    run = _step(steps, storage_sizes, dtype_bytes, batch, block, device, events, amp, timeline, fake=fake)
     run.t.log = log
     run.accumulating = accumulate > 1
     run.steady_state(optimizer)
