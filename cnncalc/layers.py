@@ -419,8 +419,13 @@ class Crop(Layer):
         return f"{self.word}{_pair(self.size)}"
 
     def offsets(self, x: Volume) -> tuple[int, int]:
-        """The top row and left column it keeps, as torchvision rounds them (half to even)."""
-        return round((x.h - self.size[0]) / 2), round((x.w - self.size[1]) / 2)
+        """The top row and left column it keeps, as torchvision rounds them: round(n / 2), half to even."""
+        return _half(x.h - self.size[0]), _half(x.w - self.size[1])
+
+
+def _half(n: int) -> int:
+    """round(n / 2) in whole numbers: an odd n = 2k + 1 goes to the even one of k and k + 1."""
+    return n // 2 + (1 if n % 4 == 3 else 0)
 
 
 class Shuffle(Layer):

@@ -50,6 +50,9 @@ MAX_POINTS = 10_000_000  # the default limit on a grid's size (--max-points)
 DEFAULT_COLUMNS = ("params", "macs", "forward_bytes", "training_peak_bytes", "fits")
 SPECIAL = ("input", "batch")  # varied names that are settings, not definitions
 GRAPHS = 256  # expanded graphs kept for reuse across points
+COMPILE_AT = 40  # walks of a graph shape before it is compiled (compiling costs 30 to 60 walks)
+VARIANTS = 8  # compiled points kept per graph shape (each for other outcomes of the tests on its numbers)
+POINTS = 1024  # graph shapes kept with their compiled points; then they start afresh
 SHARED = 50_000  # layers, block expansions and counts kept across points; then they start afresh
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 _INT = re.compile(r"[0-9]+")
@@ -550,8 +553,9 @@ class Sweep:
         self._walker = _Totals(self.settings.fit_rule)
         self._memo: dict = {}  # the lean planner walk's numbers per item, input and flow (planner.Lean)
         self._traces: dict = {}  # the training step's compiled traces by structure (metrics/traced.py)
+        self._points: dict = {}  # the graphs' compiled points by shape: sightings, a function, or None
         self._shared = _shared([0, 0])  # what expansions keep across points (_Expansion)
-        self.stats = {"expansions": 0}  # how much was reused: see cache()
+        self.stats = {"expansions": 0, "compiled": 0, "replayed": 0}  # how much was reused: see cache()
 
     # -- set-up -------------------------------------------------------------------------------------
     def _varies(self, vary) -> list[Vary]:
@@ -624,12 +628,14 @@ class Sweep:
 
     def cache(self) -> dict:
         """How much the sweep reused so far: expansions done, layers built of those asked for, and
-        layer rows computed of those walked (the lean walk), each with its hit rate."""
+        layer rows computed of those walked (the lean walk), each with its hit rate; graph shapes
+        compiled and points replayed from them (the saved-tensor and peak measures)."""
         asked, built = self._shared["stats"]
         walked, computed = self._walker.asked, self._walker.computed
         return {"expansions": self.stats["expansions"], "layers_asked": asked, "layers_built": built,
                 "layer_hit_rate": 1 - built / asked if asked else None, "rows_walked": walked,
-                "rows_computed": computed, "row_hit_rate": 1 - computed / walked if walked else None}
+                "rows_computed": computed, "row_hit_rate": 1 - computed / walked if walked else None,
+                "shapes_compiled": self.stats["compiled"], "points_replayed": self.stats["replayed"]}
 
     # -- one point ------------------------------------------------------------------------------------
     def graph(self, point: dict) -> LayerGraph:
@@ -673,13 +679,10 @@ class Sweep:
         batch = point.get("batch", s.batch)
         if self.needs == "walk":
             return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
-        from .planner import Lean, _Walker
+        from .planner import _Walker
 
         if self.needs in ("plan", "peaks") and not self.want:  # the lean walk has no other peak, nor budget
-            lean = Lean(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, None, s.budget_for, s.accumulate,
-                        self.needs == "peaks", s.cuda, memo=self._memo, traces=self._traces)
-            lean.fit_rule, lean.amp = s.fit_rule, s.amp
-            return lean.measures()
+            return self.lean_measures(graph, batch)
         peaks = self.needs in ("peaks", "budget")
         walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
                          s.accumulate, peaks, s.cuda)
@@ -687,6 +690,47 @@ class Sweep:
         walker.want = self.want
         data = walker.report()
         return M.values(data, M.MEASURES)
+
+    def lean(self, graph: LayerGraph, batch, memo: dict):
+        """The planner's lean walk of a graph with the sweep's settings (planner.Lean)."""
+        from .planner import Lean
+
+        s = self.settings
+        lean = Lean(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, None, s.budget_for, s.accumulate,
+                    self.needs == "peaks", s.cuda, memo=memo, traces=self._traces)
+        lean.fit_rule, lean.amp = s.fit_rule, s.amp
+        return lean
+
+    def lean_measures(self, graph: LayerGraph, batch: int) -> dict:
+        """The lean walk's measures, or a compiled point's (metrics/traced.py). A graph shape walked
+        COMPILE_AT times is compiled there; a compiled point is kept only if it equals the walk there.
+        Where every compiled point of the shape refuses a point (a number took the walk another way: a
+        window that fits at one input size and not at another), the walk answers, and COMPILE_AT such
+        points compile another variant, up to VARIANTS."""
+        from .metrics import traced
+
+        layers, shape = traced.shape_of(graph)
+        entry = self._points.get(shape)
+        if entry is None:
+            if len(self._points) >= POINTS:
+                self._points.clear()
+            entry = self._points[shape] = [0, []]  # walks since the last compile, the compiled variants
+        for compiled in entry[1]:
+            values = compiled(layers, batch)
+            if values is not None:
+                self.stats["replayed"] += 1
+                return values
+        values = self.lean(graph, batch, self._memo).measures()
+        entry[0] += 1
+        if entry[0] >= COMPILE_AT and len(entry[1]) < VARIANTS:
+            entry[0] = 0
+            self.stats["compiled"] += 1
+            made = traced.compile_point(graph, self.lean)
+            if made is not None and made(layers, batch) == values:
+                entry[1].append(made)
+            else:  # not recordable (or, which would be a bug, not equal): walked from now on
+                entry[0] = -MAX_POINTS
+        return values
 
     # -- the rows -------------------------------------------------------------------------------------
     def points(self) -> Iterator[tuple[int, dict]]:

@@ -315,6 +315,14 @@ RECEPTIVE = [
 ]
 
 
+@pytest.mark.parametrize("side", range(1, 40))
+def test_crop_offsets_round_half_to_even(side):
+    """torchvision's center_crop starts at round((H_in - H) / 2): Python's round, half to even."""
+    layer = item(f"CROP(1x{side})")
+    for h_in in range(1, 80):
+        assert layer.offsets(Volume(h_in, side + h_in % 7, 4)) == (round((h_in - 1) / 2), round((h_in % 7) / 2))
+
+
 def test_receptive_table_covers_every_kind():
     covers(RECEPTIVE, KINDS)
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import measures, planner, zoo
+from cnncalc import measures, planner, sweeps, zoo
 from cnncalc.metrics import training, traced
 
-from test_sweep import RESNETISH
+from test_sweep import RESNETISH, TRICKY, check_against_plan
 
 SETTINGS = [  # (device, optimizer, accumulate, foreach, amp): every design gets one, in turn
     ("cuda", "adam", 1, True, None),
@@ -79,10 +79,11 @@ def test_a_symbol_refuses_what_it_cannot_record():
     trace = traced._Trace()
     n = traced.Sym(6, "a", trace)
     assert (n * 2 + 1).v == 13 and (2 - n).v == -4 and (-(-n // 4) * 4).v == 8
+    assert (n % 4).v == 2 and (-n % 4).v == 2 and (20 % n).v == 2  # Python's remainders
     assert (n * 2 + 1).e == "((a*2)+1)"
     with pytest.raises(TypeError):
         hash(n)
-    for use in (int, float, lambda v: [0][v], lambda v: v % 2, lambda v: range(v)):
+    for use in (int, float, lambda v: [0][v], lambda v: v / 2, lambda v: 2 ** v, abs, lambda v: range(v)):
         with pytest.raises((traced.Untraceable, TypeError)):
             use(n)
     assert n > 5 and not n < 3 and n  # each test recorded as a guard, with the truth it had
@@ -122,7 +123,10 @@ def plan_values(design, point, names, **options):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
+    """Compiled steps, and compiled points (the whole walk) where `points` is drawn."""
     monkeypatch.setattr(planner.Lean, "COMPILE_AT", data.draw(st.sampled_from([1, 2])))
+    points = data.draw(st.booleans())
+    monkeypatch.setattr(sweeps, "COMPILE_AT", 1 if points else 10**9)
     design = data.draw(st.sampled_from([MODERN, RESNETISH]))
     widths = sorted(data.draw(st.sets(st.sampled_from([4, 8, 12, 16]), min_size=2, max_size=3)))
     depths = sorted(data.draw(st.sets(st.sampled_from([0, 1, 2]), min_size=1, max_size=2)))
@@ -138,7 +142,32 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     got = list(result)
     monkeypatch.undo()
     assert len(simulated) < len(got) / 2  # most points were replayed
+    assert (result.cache()["points_replayed"] >= len(got) / 2) is points
     assert len(got) == result.total
     names = LEAN.split(",")
     for row in got:
         assert {n: row[n] for n in names} == plan_values(design, row["point"], names, **options), row
+
+
+@pytest.mark.parametrize("index,name", list(enumerate(zoo.names())))
+def test_compiled_point_is_the_walks(index, name):
+    """Each built-in design compiled as a point: its measures are the lean walk's at other batches."""
+    text = cnncalc._design(name, None)[0]
+    graph = planner.design_graph(text)
+    device, optimizer, accumulate, foreach, amp = SETTINGS[index % len(SETTINGS)]
+    result = cnncalc.sweep(text, vary={"batch": [1]}, columns=LEAN, device=device, optimizer=optimizer,
+                           accumulate=accumulate, foreach=foreach, amp=amp)
+    compiled = traced.compile_point(graph, result.lean)
+    assert compiled is not None
+    layers, _ = traced.shape_of(graph)
+    for batch in (1, 3, 32):
+        assert compiled(layers, batch) == result.lean(graph, batch, {}).measures()
+
+
+def test_compiled_points_refuse_what_fails_or_misfits(monkeypatch):
+    """Kernels larger than their input, groups that do not divide, windows that misfit at some points:
+    every point compiled or refused equals plan's (failures too)."""
+    monkeypatch.setattr(sweeps, "COMPILE_AT", 1)
+    got, result = check_against_plan(TRICKY, ["K=1,3,5,40", "S=1,2,3", "G=1,2", "R=1,2", "input=8,17,32"], LEAN,
+                                     defines=["F=8"])
+    assert result.cache()["points_replayed"] > 0 and result.summary["failed"] > 0

@@ -97,12 +97,12 @@ def receptive(layer: Layer, rf: RF | None, x: Volume) -> RF | None:
 def _union(fields: list[RF], axis: int) -> tuple[tuple[int, int, int], bool]:
     """(size, stride, padding) of the merge along one axis, and whether the arms' strides differ there.
     Equal strides: the union of the arms' windows. Different strides: the largest field (an estimate)."""
-    strides = {f[1][axis] for f in fields}
-    if len(strides) > 1:
+    stride = fields[0][1][axis]
+    if any(f[1][axis] != stride for f in fields[1:]):
         best = max(fields, key=lambda f: f[0][axis])
         return (best[0][axis], best[1][axis], best[2][axis]), True
     pad = max(f[2][axis] for f in fields)
-    return (max(f[0][axis] - f[2][axis] for f in fields) + pad, strides.pop(), pad), False
+    return (max(f[0][axis] - f[2][axis] for f in fields) + pad, stride, pad), False
 
 
 def spatial_arms(kind: str, outs: list[Volume], y: Volume, fields: list[RF | None]) -> list[RF | None]:

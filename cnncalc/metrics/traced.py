@@ -20,8 +20,9 @@ valid for: every field of every step that is not a number.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FunctionType
 
-from ..layers import Volume
+from ..layers import Branch, LayerGraph, Volume
 from . import UNSUPPORTED
 from .training import Setup, Step, _Timeline, simulate
 
@@ -77,6 +78,7 @@ class Sym:
     __slots__ = ("v", "e", "trace", "depth", "positive")
 
     DEEPEST = 40  # operations nested in one expression; a deeper one is held in a variable first
+    LONGEST = 48  # characters of an expression; a longer one is held in a variable
 
     def __init__(self, v: int, e: str, trace: _Trace, depth: int = 0, positive: bool = False) -> None:
         self.v, self.e, self.trace, self.depth = v, e, trace, depth
@@ -95,9 +97,10 @@ class Sym:
         else:
             depth = max(depth, self.depth)
         positive = keeps_sign and positive and self.positive  # sums and products of positive numbers
-        if reflected:
-            return Sym(fn(value, self.v), f"({expr}{symbol}{mine})", self.trace, depth + 1, positive)
-        return Sym(fn(self.v, value), f"({mine}{symbol}{expr})", self.trace, depth + 1, positive)
+        text = f"({expr}{symbol}{mine})" if reflected else f"({mine}{symbol}{expr})"
+        if len(text) > self.LONGEST:  # computed once, in a variable, however often it is used
+            text, depth = self.trace.name(text), -1
+        return Sym(fn(value, self.v) if reflected else fn(self.v, value), text, self.trace, depth + 1, positive)
 
     def __add__(self, o):
         return self._op(o, "+", int.__add__, keeps_sign=True)
@@ -122,6 +125,12 @@ class Sym:
 
     def __rfloordiv__(self, o):
         return self._op(o, "//", int.__floordiv__, True)
+
+    def __mod__(self, o):
+        return self._op(o, "%", int.__mod__)
+
+    def __rmod__(self, o):
+        return self._op(o, "%", int.__mod__, True)
 
     def __neg__(self):
         return Sym(-self.v, f"(-{self.e})", self.trace, self.depth + 1)
@@ -162,12 +171,15 @@ class Sym:
         self.trace.guard(self.e, truth)
         return truth
 
+    def __format__(self, spec: str) -> str:  # text (a formula, a message) is not a measure: the concrete value
+        return format(self.v, spec)
+
     __hash__ = None  # type: ignore[assignment]  # a number as a key: not recordable
 
     def _refuse(self, *args):
         raise Untraceable("a number used as an index, a key or a float")
 
-    __index__ = __int__ = __float__ = __truediv__ = __rtruediv__ = __mod__ = __pow__ = _refuse
+    __index__ = __int__ = __float__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __abs__ = _refuse
 
 
 class _Volume(Volume):
@@ -274,20 +286,153 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
                  amp=setup.amp, timeline=recorder)
     except (Untraceable, TypeError):
         return None
-    body = list(trace.lines)
-    body.append("    t = p = 0")
+    return _function("peak", "S, Z, B", [*trace.lines, "    t = p = 0", *_replay(recorder.ops), "    return p"])
+
+
+def _replay(ops: list) -> list[str]:
+    """The lines that replay a recorded timeline: its total changed between samples, its peak kept."""
+    lines = []
     pending: list[str] = []  # the changes since the last sample
-    for op in recorder.ops:
+    for op in ops:
         if op is not None:
             pending.append(f"{op[0]} {op[1]}")
         elif pending:
-            body.append(f"    t = t {' '.join(pending)}")
-            body.append("    if t > p: p = t")
+            lines.append(f"    t = t {' '.join(pending)}")
+            lines.append("    if t > p: p = t")
             pending = []
-    body.append("    return p")
-    source = "def peak(S, Z, B):\n" + "\n".join(body) + "\n"
+    return lines
+
+
+def _function(name: str, arguments: str, body: list[str]) -> Callable:
+    source = f"def {name}({arguments}):\n" + "\n".join(body) + "\n"
     namespace: dict = {}
-    exec(compile(source, "<cnncalc traced peak>", "exec"), namespace)
-    fn = namespace["peak"]
+    exec(compile(source, f"<cnncalc traced {name}>", "exec"), namespace)
+    fn = namespace[name]
     fn.source = source
     return fn
+
+
+# -- a whole point: from the expanded graph to its measures ------------------------------------------
+STRUCTURAL = ("kind", "word", "acts_globally")  # decided by a layer's class and word (in `shape_of`)
+COSMETIC = ("name", "span")  # read for messages only: passed on as they are
+
+
+def shape_of(graph: LayerGraph) -> tuple[list, tuple]:
+    """The graph's layers in walk order (its input first), and its shape: each layer's class and
+    word, each branch's kind and arms. A compiled point is valid for every graph of the same shape
+    whose numbers pass its guards."""
+    layers = [graph.input]
+
+    def shape(items) -> tuple:
+        out = []
+        for item in items:
+            if type(item) is Branch:
+                out.append((item.kind, tuple(shape(arm) for arm in item.arms)))
+            else:
+                layers.append(item)
+                out.append((type(item), item.word))
+        return tuple(out)
+
+    return layers, (type(graph.input), shape(graph.items))
+
+
+class _Layer:
+    """A layer as the walk reads it: a whole number (or a pair of them, or the input's volume) is a
+    leaf, positive where its setting's minimum is 1; a word, a flag, a fraction or None a guard on
+    the concrete layer's; its class is the layer's (isinstance sees a Layer)."""
+
+    def __init__(self, layer, at: str, trace: _Trace, leaf) -> None:
+        self._layer, self._at, self._trace, self._leaf = layer, at, trace, leaf
+        self._positive = {setting.field: setting.minimum >= 1 for setting in type(layer).settings}
+
+    @property
+    def __class__(self):  # type: ignore[override]
+        return type(self._layer)
+
+    def __getattr__(self, name: str):
+        if name in STRUCTURAL or name in COSMETIC:
+            return getattr(self._layer, name)
+        for klass in type(self._layer).__mro__:  # a method or property reads the settings through the proxy
+            found = klass.__dict__.get(name)
+            if isinstance(found, (FunctionType, property)):
+                return found.__get__(self)
+            if found is not None:
+                break
+        value = getattr(self._layer, name)
+        path, positive = f"{self._at}.{name}", self._positive.get(name, False)
+        if type(value) is int:
+            return self._leaf(value, path, positive)
+        if type(value) in (tuple, Volume) and all(type(v) is int for v in value):
+            parts = tuple(self._leaf(v, f"{path}[{k}]", positive or type(value) is Volume) for k, v in enumerate(value))
+            return Volume(*parts) if type(value) is Volume else parts
+        if value is None or type(value) in (str, bool, float):
+            self._trace.guard(f"{path} == {value!r}", True)
+            return value
+        raise Untraceable(f"a layer's {name} of type {type(value).__name__}")
+
+
+class _NoMemo:
+    """The walk's memo while it is traced: nothing kept (a symbol cannot be a key)."""
+
+    def get(self, key):
+        return None
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+
+def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
+    """A function (the layers of a graph of the same shape, in `shape_of`'s order; the batch) -> the
+    measures the planner's lean walk gives (planner.Lean.measures), its training peak replayed; or
+    None where a number takes the walk or the simulation another way. `walker(graph, batch, memo)`
+    makes the lean walk with the sweep's settings. None when the walk cannot be recorded."""
+    trace = _Trace()
+    leaves: dict[str, Sym] = {}
+
+    def leaf(value: int, path: str, positive: bool = False) -> Sym:
+        sym = leaves.get(path)
+        if sym is None:
+            sym = leaves[path] = Sym(value, path, trace, positive=positive)
+        return sym
+
+    count = iter(range(10**9))
+
+    def proxy(layer) -> _Layer:
+        return _Layer(layer, f"L[{next(count)}]", trace, leaf)
+
+    def items(chain) -> list:
+        return [Branch(item.kind, [items(arm) for arm in item.arms], item.span) if type(item) is Branch
+                else proxy(item) for item in chain]
+
+    first = proxy(graph.input)
+    symbolic = LayerGraph(first, items(graph.items), graph.assumptions, [], graph.written)
+    batch = leaf(1, "B", True)
+    lean = walker(symbolic, batch, _NoMemo())
+    recorder = _Recorder(lean.setup.block, trace)
+
+    def peak() -> Sym:
+        setup = lean.setup
+        simulate(lean.steps, lean.storages.sizes, dtype_bytes=setup.dtype_bytes, batch=batch,
+                 optimizer=setup.optimizer, foreach=setup.foreach, block=setup.block, device=setup.device,
+                 accumulate=setup.accumulate, amp=setup.amp, timeline=recorder)
+        return Sym(0, "p", trace)  # the replay's peak, computed after the lines
+
+    lean.peak = peak
+    try:
+        values = lean.measures()
+        returned = {}
+        for key, value in values.items():
+            if type(value) is Sym:
+                returned[key] = value.e
+            elif value is None or type(value) in (int, bool):
+                returned[key] = repr(value)
+            else:
+                raise Untraceable(f"a measure of type {type(value).__name__}")
+    except (Untraceable, TypeError):
+        return None
+    body = [*trace.lines, "    t = p = 0", *_replay(recorder.ops),
+            "    return {" + ", ".join(f"{key!r}: {expr}" for key, expr in returned.items()) + "}"]
+    return _function("point", "L, B", body)
