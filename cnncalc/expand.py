@@ -234,6 +234,7 @@ class _Expander:
         self.evaluating: list[str] = []
         self.eval_depth = 0
         self.default_cache: dict[tuple[str, str], object] = {}
+        self.plans: dict[ast.Layer, tuple] = {}  # layer_plan's, by node
         self.counts: dict[tuple, int] = {}
         self.expansions: dict[tuple, list[Item]] = {}
         self.calls: list[str] = []  # blocks being expanded, for recursion errors
@@ -791,27 +792,13 @@ class _Expander:
         """The layer a node means: each declared setting from the layer's own value, else the kind's
         default, else the family's, else the setting's built-in default; then the kind's checks."""
         word = node.word
-        cls = WORDS[word]
-        if cls is Input:
-            raise DesignError("INPUT can only be the first layer of the architecture", node.span)
-        given = _given(cls, node)
+        cls, written, unset = self.layer_plan(node)
         values: dict[str, object] = {}
         spans: dict[str, Span] = {}
-        unset: list[Setting] = []
-        for setting in cls.settings_for(word):
-            value = given.get(setting.key)
-            if value is None and setting.attr:
-                if setting.shared:
-                    statement = self.defaults.get(("", setting.attr))
-                    value = statement.value if statement is not None else None
-                else:
-                    value = self.default(cls.kind, setting.attr, cls.family)
-            if value is None:
-                unset.append(setting)
-                continue
+        for setting, value in written:
             values[setting.field] = self.read(setting, value, word, local)
             spans[setting.key] = value.span
-        for setting in sorted(unset, key=lambda s: callable(s.default)):  # computed defaults last
+        for setting in unset:
             default = setting.default
             if default is REQUIRED:
                 raise _missing(cls, setting, word, node.span)
@@ -825,6 +812,34 @@ class _Expander:
         layer = cls(word, node.span, **values)
         layer.check(lambda key: spans.get(key, node.span))
         return layer
+
+    def layer_plan(self, node: ast.Layer) -> tuple[type[Layer], tuple, tuple[Setting, ...]]:
+        """What making a node's layer takes besides the values of its variables (the same for every
+        call of it in one expansion): its class; its settings with their values as written, its own or
+        else the kind's or the family's default; and the settings left unset, computed defaults last."""
+        plan = self.plans.get(node)
+        if plan is None:
+            word = node.word
+            cls = WORDS[word]
+            if cls is Input:
+                raise DesignError("INPUT can only be the first layer of the architecture", node.span)
+            given = _given(cls, node)
+            written = []
+            unset: list[Setting] = []
+            for setting in cls.settings_for(word):
+                value = given.get(setting.key)
+                if value is None and setting.attr:
+                    if setting.shared:
+                        statement = self.defaults.get(("", setting.attr))
+                        value = statement.value if statement is not None else None
+                    else:
+                        value = self.default(cls.kind, setting.attr, cls.family)
+                if value is None:
+                    unset.append(setting)
+                else:
+                    written.append((setting, value))
+            plan = self.plans[node] = (cls, tuple(written), tuple(sorted(unset, key=lambda s: callable(s.default))))
+        return plan
 
     def read(self, setting: Setting, value: ast.Value, word: str, local: Local):
         """A setting's value as its reader reads it, or an error that names the layer and the setting."""

@@ -273,7 +273,7 @@ class _Expansion(_Expander):
         the same rows: counted and expanded once;
       - the check that every variable is bound depends only on which names are defined: done once.
     Anything unusual (a name that does not evaluate, an alias of a block) is left to the expander,
-    uncached. The structure records (`LayerGraph.blocks`) are not kept: a sweep reports no blocks."""
+    uncached. The structure records (`LayerGraph.blocks`) are not made: a sweep reports no blocks."""
 
     def __init__(self, design, overrides, input_size, optional: str, max_layers: int, shared: dict) -> None:
         super().__init__(design, overrides, input_size, optional, max_layers)
@@ -286,6 +286,12 @@ class _Expansion(_Expander):
         if getattr(graph, "blocks", None):
             graph.blocks = []
         return graph
+
+    def open(self, *args, **kwargs) -> None:  # the structure's records: none (a sweep reports no blocks)
+        return None
+
+    def replay(self, *args) -> None:
+        pass
 
     def settings_signature(self) -> tuple:
         """The layer defaults as written, and the values of the names they read."""
@@ -326,6 +332,15 @@ class _Expansion(_Expander):
             layer = layers[key] = super().layer(node, local)
         return layer
 
+    def layer_plan(self, node) -> tuple:
+        """The expander's plan of a node's layer, kept across points under the same defaults."""
+        key = (node, self.settings_signature())
+        plans = self.shared["plans"]
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = super().layer_plan(node)
+        return plan
+
     def block_key(self, node, local) -> tuple | None:
         """What a block call's rows depend on, or None where the call is unusual (left uncached)."""
         block = self.blocks.get(node.name)
@@ -364,10 +379,67 @@ class _Expansion(_Expander):
                     parts.append((name, None))
         return tuple(parts)
 
+    def count_key(self, node, local) -> tuple | None:
+        """What a block call's row count depends on (block_key with only the arguments the count reads:
+        count_reads), or None where the call is unusual."""
+        block = self.blocks.get(node.name)
+        if block is None or len(node.args or ()) != len(block.params) or node.name in self.calls:
+            return None
+        reads = self.count_reads(block)
+        if reads is None:
+            return self.block_key(node, local)
+        try:
+            args = tuple(self.eval(node.args[i], local) for i in reads)
+            signature = self.block_signatures.get(block)
+            if signature is None:
+                signature = self.block_signatures[block] = self.reached(block)
+            return ("count", block, args, signature, self.settings_signature(), self.depth, self.include_optional)
+        except CnnCalcError:
+            return None
+
+    def count_reads(self, block, busy: frozenset = frozenset()) -> tuple[int, ...] | None:
+        """The positions of the parameters a block's row count may depend on: read by a repeat's count,
+        used as a layer or block, or passed where a called block's count reads them (None: a call to
+        something other than a block, or a cycle; the whole call is then the key)."""
+        known = self.shared["reads"]
+        if block in known:
+            return known[block]
+        params = frozenset(block.params)
+        read: set[str] = set()
+        stack = [block.body]
+        result: tuple[int, ...] | None = ()
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Repeat:
+                read.update(dsl_names._collect(node.count, frozenset(), {}).keys() & params)
+                stack.append(node.body)
+            elif kind is ast.Chain:
+                stack.extend(node.terms)
+            elif kind is ast.Branch:
+                stack.extend(node.arms)
+            elif kind is ast.Optional:
+                stack.append(node.body)
+            elif kind is ast.Ref:
+                if node.name in params:
+                    read.add(node.name)
+                    continue
+                called = self.blocks.get(node.name)
+                inner = None if called is None or called in busy else self.count_reads(called, busy | {block})
+                if inner is None or len(node.args or ()) != len(called.params):
+                    result = None
+                    break
+                for i in inner:
+                    read.update(dsl_names._collect(node.args[i], frozenset(), {}).keys() & params)
+        if result is not None:
+            result = tuple(i for i, name in enumerate(block.params) if name in read)
+        known[block] = result
+        return result
+
     def count(self, node, local):
         if type(node) is not ast.Ref:
             return super().count(node, local)
-        key = self.block_key(node, local)
+        key = self.count_key(node, local)
         counts = self.shared["counts"]
         n = None if key is None else counts.get(key)
         if n is None or n + 1 > self.max_layers:
@@ -398,7 +470,8 @@ class _Expansion(_Expander):
 
 def _shared(stats: list[int]) -> dict:
     """What _Expansion keeps across points; `stats`: [layers asked for, layers built]."""
-    return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "stats": stats}
+    return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "reads": {}, "plans": {},
+            "stats": stats}
 
 
 def walk_values(totals: dict, dtype_bytes: int, batch: int, optimizer: str) -> dict:
