@@ -617,7 +617,10 @@ class _TrainingStep:
         # outside them: a design may end with a side head)
         self.sides = [s for s in steps if s.kind == "output"]
         self.main = next(s for s in reversed(steps) if not s.side)
-        self.held = {steps[0].sid_out, *(s.sid_out for s in self.sides)}  # the batch, held until the step ends
+        # held: the batch until the step ends; the network's output and the side heads' until the loss has read them
+        # (a side head at the end may read the network's output: its last reader is then the loss, not the head)
+        self.held = {steps[0].sid_out, self.base.get(self.main.sid_out, self.main.sid_out),
+                     *(s.sid_out for s in self.sides)}
         self.refs: dict[object, int] = {}  # gradient tensors, by key: how many storages' gradients they are
         self.accumulating = False  # gradients of earlier micro-batches are alive (gradient accumulation)
         self.grads: dict[int, object] = {}  # storage -> the key of its gradient so far
@@ -817,6 +820,8 @@ class _TrainingStep:
                 self.held.discard(side.sid_out)
                 self.release(side.sid_out)
         out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
+        if out != self.steps[0].sid_out:
+            self.held.discard(out)
         self.readers[out] = 0  # cross_entropy held the network's output until it returned
         self.release(out)
 
