@@ -750,12 +750,10 @@ class Sweep:
         s = self.settings
         graph = self.graph(point)
         batch = point.get("batch", s.batch)
-        if self.needs == "walk":
-            return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+        if self.needs in ("walk", "plan", "peaks") and not self.want:  # the lean walks: no other peak, no budget
+            return self.lean_measures(graph, batch)
         from .planner import _Walker
 
-        if self.needs in ("plan", "peaks") and not self.want:  # the lean walk has no other peak, nor budget
-            return self.lean_measures(graph, batch)
         peaks = self.needs in ("peaks", "budget")
         walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
                          s.accumulate, peaks, s.cuda)
@@ -775,7 +773,8 @@ class Sweep:
         return lean
 
     def lean_measures(self, graph: LayerGraph, batch: int) -> dict:
-        """The lean walk's measures, or a compiled point's (metrics/traced.py). A graph shape walked
+        """A lean walk's measures (the one-pass sums for the "walk" measures, else the planner's lean
+        walk), or a compiled point's (metrics/traced.py), which has them all. A graph shape walked
         COMPILE_AT times is compiled there; a compiled point is kept only if it equals the walk there.
         Where every compiled point of the shape refuses a point (a number took the walk another way: a
         window that fits at one input size and not at another), the walk answers, and COMPILE_AT such
@@ -793,13 +792,18 @@ class Sweep:
             if values is not None:
                 self.stats["replayed"] += 1
                 return values
-        values = self.lean(graph, batch, self._memo).measures()
+        s = self.settings
+        if self.needs == "walk":
+            values = walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+        else:
+            values = self.lean(graph, batch, self._memo).measures()
         entry[0] += 1
         if entry[0] >= COMPILE_AT and len(entry[1]) < VARIANTS:
             entry[0] = 0
             self.stats["compiled"] += 1
             made = traced.compile_point(graph, self.lean)
-            if made is not None and made(layers, batch) == values:
+            replayed = None if made is None else made(layers, batch)
+            if replayed is not None and all(replayed[key] == value for key, value in values.items()):
                 entry[1].append(made)
             else:  # not recordable (or, which would be a bug, not equal): walked from now on
                 entry[0] = -MAX_POINTS

@@ -13,7 +13,7 @@ import cnncalc
 from cnncalc import measures, planner, sweeps, zoo
 from cnncalc.metrics import training, traced
 
-from test_sweep import RESNETISH, TRICKY, check_against_plan
+from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan
 
 SETTINGS = [  # (device, optimizer, accumulate, foreach, amp): every design gets one, in turn
     ("cuda", "adam", 1, True, None),
@@ -86,9 +86,12 @@ def test_a_symbol_refuses_what_it_cannot_record():
     for use in (int, float, lambda v: [0][v], lambda v: v / 2, lambda v: 2 ** v, abs, lambda v: range(v)):
         with pytest.raises((traced.Untraceable, TypeError)):
             use(n)
-    assert n > 5 and not n < 3 and n  # each test recorded as a guard, with the truth it had
-    assert trace.guards == {"a>5": True, "a<3": False, "a": True}
-    assert traced.Sym(3, "b", trace, positive=True) and "b" not in trace.guards  # positive: no guard
+    assert n > 5 and not n < 3 and n  # the first test a guard; it proves the others (n >= 6)
+    assert trace.guards == {"a>5": True}
+    assert not traced.Sym(2, "c", trace) < 1 and trace.guards["c<1"] is False
+    assert traced.Sym(3, "b", trace, low=1) and "b!=0" not in trace.guards  # at least 1: no guard
+    m = traced.Sym(4, "m", trace)
+    assert m >= 2 and m.low == 2 and m > 1 and "m>1" not in trace.guards  # a guard proves m >= 2 from there on
 
 
 def test_a_deep_sum_is_held_in_variables():
@@ -120,7 +123,7 @@ def plan_values(design, point, names, **options):
     return measures.values(planner.run(design, defines=defines, **settings_).data, names)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     """Compiled steps, and compiled points (the whole walk) where `points` is drawn."""
@@ -138,13 +141,14 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     simulated = []
     simulate = training.peak_of
     monkeypatch.setattr(training, "peak_of", lambda *args, **kwargs: simulated.append(1) or simulate(*args, **kwargs))
-    result = cnncalc.sweep(design, vary=vary, columns=LEAN, **options)
+    columns = data.draw(st.sampled_from([LEAN, WALK]))  # the walk's measures alone: the one-pass sums
+    result = cnncalc.sweep(design, vary=vary, columns=columns, **options)
     got = list(result)
     monkeypatch.undo()
     assert len(simulated) < len(got) / 2  # most points were replayed
     assert (result.cache()["points_replayed"] >= len(got) / 2) is points
     assert len(got) == result.total
-    names = LEAN.split(",")
+    names = columns.split(",")
     for row in got:
         assert {n: row[n] for n in names} == plan_values(design, row["point"], names, **options), row
 

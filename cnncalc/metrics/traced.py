@@ -73,22 +73,30 @@ class _Trace:
 
 
 class Sym:
-    """A number of the simulation: its concrete value and the expression that computes it."""
+    """A number of the simulation: its concrete value, the expression that computes it, and the least
+    value it is known to take wherever the structure is the same and the guards hold (`low`, or None),
+    which decides some tests without a guard (a product of counts is never 0)."""
 
-    __slots__ = ("v", "e", "trace", "depth", "positive")
+    __slots__ = ("v", "e", "trace", "depth", "low")
 
     DEEPEST = 40  # operations nested in one expression; a deeper one is held in a variable first
     LONGEST = 48  # characters of an expression; a longer one is held in a variable
 
-    def __init__(self, v: int, e: str, trace: _Trace, depth: int = 0, positive: bool = False) -> None:
-        self.v, self.e, self.trace, self.depth = v, e, trace, depth
-        self.positive = positive  # at least 1 wherever the structure is the same: its truth needs no guard
+    def __init__(self, v: int, e: str, trace: _Trace, depth: int = 0, low: int | None = None) -> None:
+        self.v, self.e, self.trace, self.depth, self.low = v, e, trace, depth, low
 
-    def _op(self, other, symbol: str, fn, reflected: bool = False, keeps_sign: bool = False):
+    def _op(self, other, symbol: str, fn, reflected: bool = False):
         if type(other) is Sym:
-            value, expr, depth, positive = other.v, other.e, other.depth, other.positive
+            value, expr, depth, low = other.v, other.e, other.depth, other.low
         elif type(other) is int:
-            value, expr, depth, positive = other, str(other), 0, other > 0
+            value, expr, depth, low = other, str(other), 0, other
+            if value in (0, 1):  # x + 0, x - 0, x * 1, x // 1: x; x * 0: 0
+                if value == 0 and (symbol == "+" or (symbol == "-" and not reflected)):
+                    return self
+                if symbol == "*":
+                    return self if value == 1 else 0
+                if value == 1 and symbol == "//" and not reflected:
+                    return self
         else:
             return NotImplemented
         mine = self.e
@@ -96,17 +104,18 @@ class Sym:
             mine, expr, depth = self.trace.name(mine), self.trace.name(expr), 0
         else:
             depth = max(depth, self.depth)
-        positive = keeps_sign and positive and self.positive  # sums and products of positive numbers
+        a, b = (low, self.low) if reflected else (self.low, low)
         text = f"({expr}{symbol}{mine})" if reflected else f"({mine}{symbol}{expr})"
         if len(text) > self.LONGEST:  # computed once, in a variable, however often it is used
             text, depth = self.trace.name(text), -1
-        return Sym(fn(value, self.v) if reflected else fn(self.v, value), text, self.trace, depth + 1, positive)
+        return Sym(fn(value, self.v) if reflected else fn(self.v, value), text, self.trace, depth + 1,
+                   _least(symbol, a, b, type(other) is int and not reflected and symbol == "-" and value))
 
     def __add__(self, o):
-        return self._op(o, "+", int.__add__, keeps_sign=True)
+        return self._op(o, "+", int.__add__)
 
     def __radd__(self, o):
-        return self._op(o, "+", int.__add__, True, keeps_sign=True)
+        return self._op(o, "+", int.__add__, True)
 
     def __sub__(self, o):
         return self._op(o, "-", int.__sub__)
@@ -115,10 +124,10 @@ class Sym:
         return self._op(o, "-", int.__sub__, True)
 
     def __mul__(self, o):
-        return self._op(o, "*", int.__mul__, keeps_sign=True)
+        return self._op(o, "*", int.__mul__)
 
     def __rmul__(self, o):
-        return self._op(o, "*", int.__mul__, True, keeps_sign=True)
+        return self._op(o, "*", int.__mul__, True)
 
     def __floordiv__(self, o):
         return self._op(o, "//", int.__floordiv__)
@@ -135,41 +144,45 @@ class Sym:
     def __neg__(self):
         return Sym(-self.v, f"(-{self.e})", self.trace, self.depth + 1)
 
-    def _test(self, other, symbol: str, fn) -> bool:
+    def _test(self, other, symbol: str) -> bool:
         if type(other) is Sym:
             value, expr = other.v, other.e
         elif type(other) is int:
             value, expr = other, str(other)
         else:
             raise Untraceable(f"a number compared with {type(other).__name__}")
-        truth = fn(self.v, value)
+        truth = _COMPARE[symbol](self.v, value)
+        low = self.low
+        if type(other) is int and low is not None and (low > value or (low == value and symbol in (">=", "<"))):
+            return truth  # decided by what the number is known to be at least: no guard
         self.trace.guard(f"{self.e}{symbol}{expr}", truth)
+        if type(other) is int:  # what the guard proves from here on
+            least = {(">", True): value + 1, (">=", True): value, ("==", True): value, ("<", False): value,
+                     ("<=", False): value + 1}.get((symbol, truth))
+            if least is not None and (low is None or least > low):
+                self.low = least
         return truth
 
     def __eq__(self, o):  # type: ignore[override]
-        return self._test(o, "==", int.__eq__)
+        return self._test(o, "==")
 
     def __ne__(self, o):  # type: ignore[override]
-        return self._test(o, "!=", int.__ne__)
+        return self._test(o, "!=")
 
     def __lt__(self, o):
-        return self._test(o, "<", int.__lt__)
+        return self._test(o, "<")
 
     def __le__(self, o):
-        return self._test(o, "<=", int.__le__)
+        return self._test(o, "<=")
 
     def __gt__(self, o):
-        return self._test(o, ">", int.__gt__)
+        return self._test(o, ">")
 
     def __ge__(self, o):
-        return self._test(o, ">=", int.__ge__)
+        return self._test(o, ">=")
 
     def __bool__(self) -> bool:
-        if self.positive:
-            return True
-        truth = self.v != 0
-        self.trace.guard(self.e, truth)
-        return truth
+        return self._test(0, "!=")
 
     def __format__(self, spec: str) -> str:  # text (a formula, a message) is not a measure: the concrete value
         return format(self.v, spec)
@@ -180,6 +193,25 @@ class Sym:
         raise Untraceable("a number used as an index, a key or a float")
 
     __index__ = __int__ = __float__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __abs__ = _refuse
+
+
+_COMPARE = {"==": int.__eq__, "!=": int.__ne__, "<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__}
+
+
+def _least(symbol: str, a: int | None, b: int | None, minus: int | bool) -> int | None:
+    """The least value of `a symbol b` from the least values of its operands (None: unknown); `minus`:
+    the whole number subtracted, when the right side is one."""
+    if symbol == "-":
+        return a - minus if a is not None and minus is not False and type(minus) is int else None
+    if a is None or b is None or a < 0 or b < 0:
+        return None
+    if symbol == "+":
+        return a + b
+    if symbol == "*":
+        return a * b
+    if symbol in ("//", "%"):
+        return 0 if b >= 1 else None
+    return None
 
 
 class _Volume(Volume):
@@ -249,20 +281,20 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     trace = _Trace()
     leaves: dict[str, Sym] = {}
 
-    def leaf(value: int, path: str, positive: bool = False) -> Sym:
+    def leaf(value: int, path: str, low: int | None = None) -> Sym:
         sym = leaves.get(path)
         if sym is None:  # read where it is used (a read costs less than a variable per leaf)
-            sym = leaves[path] = Sym(value, path, trace, positive=positive)
+            sym = leaves[path] = Sym(value, path, trace, low=low)
         return sym
 
     def count(value: int, path: str) -> Sym | int:
         """A count the structure says is 0 wherever it is 0 here (and at least 1 elsewhere)."""
-        return leaf(value, path, True) if value else 0
+        return leaf(value, path, 1) if value else 0
 
     def volume(v: Volume, path: str) -> Volume:
         # every volume is at least 1x1x1 (shapes refuses an empty one)
-        return _Volume(leaf(v.h, f"{path}.h", True), leaf(v.w, f"{path}.w", True), leaf(v.c, f"{path}.c", True),
-                       leaf(v.size, f"{path}.size", True))
+        return _Volume(leaf(v.h, f"{path}.h", 1), leaf(v.w, f"{path}.w", 1), leaf(v.c, f"{path}.c", 1),
+                       leaf(v.size, f"{path}.size", 1))
 
     symbolic = []
     for i, s in enumerate(steps):
@@ -278,7 +310,7 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
                                 count(s.saves[3], f"{at}.saves[3]"))
         symbolic.append(s._replace(**changes))
     storage = [count(n, f"Z[{sid}]") for sid, n in enumerate(sizes)]
-    batch = leaf(1, "B", True)
+    batch = leaf(1, "B", 1)
     recorder = _Recorder(setup.block, trace)
     try:
         simulate(symbolic, storage, dtype_bytes=setup.dtype_bytes, batch=batch, optimizer=setup.optimizer,
@@ -338,12 +370,12 @@ def shape_of(graph: LayerGraph) -> tuple[list, tuple]:
 
 class _Layer:
     """A layer as the walk reads it: a whole number (or a pair of them, or the input's volume) is a
-    leaf, positive where its setting's minimum is 1; a word, a flag, a fraction or None a guard on
+    leaf, at least its setting's minimum; a word, a flag, a fraction or None a guard on
     the concrete layer's; its class is the layer's (isinstance sees a Layer)."""
 
     def __init__(self, layer, at: str, trace: _Trace, leaf) -> None:
         self._layer, self._at, self._trace, self._leaf = layer, at, trace, leaf
-        self._positive = {setting.field: setting.minimum >= 1 for setting in type(layer).settings}
+        self._low = {setting.field: setting.minimum for setting in type(layer).settings}  # the readers check it
 
     @property
     def __class__(self):  # type: ignore[override]
@@ -359,11 +391,12 @@ class _Layer:
             if found is not None:
                 break
         value = getattr(self._layer, name)
-        path, positive = f"{self._at}.{name}", self._positive.get(name, False)
+        path, low = f"{self._at}.{name}", self._low.get(name)
         if type(value) is int:
-            return self._leaf(value, path, positive)
+            return self._leaf(value, path, low)
         if type(value) in (tuple, Volume) and all(type(v) is int for v in value):
-            parts = tuple(self._leaf(v, f"{path}[{k}]", positive or type(value) is Volume) for k, v in enumerate(value))
+            low = 1 if type(value) is Volume else low
+            parts = tuple(self._leaf(v, f"{path}[{k}]", low) for k, v in enumerate(value))
             return Volume(*parts) if type(value) is Volume else parts
         if value is None or type(value) in (str, bool, float):
             self._trace.guard(f"{path} == {value!r}", True)
@@ -392,10 +425,10 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
     trace = _Trace()
     leaves: dict[str, Sym] = {}
 
-    def leaf(value: int, path: str, positive: bool = False) -> Sym:
+    def leaf(value: int, path: str, low: int | None = None) -> Sym:
         sym = leaves.get(path)
-        if sym is None:
-            sym = leaves[path] = Sym(value, path, trace, positive=positive)
+        if sym is None:  # read once, into a variable, where the walk first reads it
+            sym = leaves[path] = Sym(value, trace.name(path), trace, low=low)
         return sym
 
     count = iter(range(10**9))
@@ -409,7 +442,7 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
 
     first = proxy(graph.input)
     symbolic = LayerGraph(first, items(graph.items), graph.assumptions, [], graph.written)
-    batch = leaf(1, "B", True)
+    batch = leaf(1, "B", 1)
     lean = walker(symbolic, batch, _NoMemo())
     recorder = _Recorder(lean.setup.block, trace)
 
