@@ -25,7 +25,7 @@ import re
 from itertools import accumulate
 
 from .dsl import ast
-from .dsl.names import refuse_unused
+from .dsl.names import refuse_unused, unread_defaults
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
 from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
@@ -172,7 +172,16 @@ def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tupl
     design = parse(text, label)
     overrides = [parse_definition(d) for d in defines]
     refuse_unused([design], overrides)
-    return _Expander(design, overrides, input_size, optional, max_layers).run()
+    graph = _Expander(design, overrides, input_size, optional, max_layers).run()
+    graph.warnings = [unread_warning(s) for s in unread_defaults([design], overrides)]
+    return graph
+
+
+def unread_warning(statement: ast.DefaultDef) -> str:
+    """A -D layer default that no layer reads (dsl.names.unread_defaults): it changes nothing."""
+    kind = statement.kind
+    return (f"-D {statement.span.source.text} changes nothing: every {kind.upper()} layer of the design gives its "
+            f"own {statement.attr} (or there is none)")
 
 
 class Bound:

@@ -385,7 +385,7 @@ class _Walker:
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.spans: list[Span | None] = []  # where each problem is written
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(graph.warnings)
         self.places: dict[int, tuple[int, int, str]] = {}
         self.volumes: dict[Volume, dict] = {}
         self.fields: dict[tuple, dict] = {}

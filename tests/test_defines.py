@@ -4,7 +4,8 @@ A -D variable or block is used when its name is written as a reference anywhere 
 the architecture, any block body (called or not), an optional item (even with --optional
 exclude), a variable's value, a layer default, a count, a keyword setting, a shorthand, a block
 call's arguments; or in the value of another -D that is used. A block's own parameter is not the
-global name. Layer defaults and the kind-less settings (input, inplace) are never an error.
+global name. Layer defaults and the kind-less settings (input, inplace) are never an error; a layer
+default that no layer reads (every CONV gives its filters) is a warning, and an error for `--vary`.
 """
 
 from __future__ import annotations
@@ -123,6 +124,42 @@ def test_a_used_define_changes_the_numbers():
 def test_layer_defaults_and_settings_are_accepted_unused(define):
     cnncalc.plan("INPUT 8x8x3 -> RELU", defines=[define])
     assert unused_defines("INPUT 8x8x3 -> RELU", [define]) == []
+
+
+# -- ... but one that no layer reads is said: it changes nothing ---------------------------------------------
+@pytest.mark.parametrize("design, define", [
+    ("INPUT 8x8x3 -> RELU", "conv.filters=64"),  # no CONV at all
+    ("INPUT 8x8x3 -> CONV3-4 -> RELU", "conv.filters=64"),  # the CONV gives its own
+    ("INPUT 8x8x3 -> CONV3-4(bias=false) -> FC-2", "conv.bias=false"),
+    ("INPUT 8x8x3 -> POOL2 -> FC(out=3)", "fc.out=10"),
+    ("resnet50", "conv.filters=8"),  # every convolution of ResNet-50 writes its filters
+])
+def test_a_layer_default_that_no_layer_reads_is_a_warning(design, define):
+    report = cnncalc.plan(design, defines=[define])
+    assert any(w.startswith(f"-D {define} changes nothing") for w in report.warnings), report.warnings
+    # and a sweep that varies it refuses, at the name
+    with pytest.raises(cnncalc.SettingsError, match="changes nothing"):
+        cnncalc.sweep(design, vary=[define.replace("=", "=1,")], columns="params")
+
+
+@pytest.mark.parametrize("design, defines", [
+    ("INPUT 8x8x3 -> CONV3 -> RELU", ["conv.filters=4"]),
+    ("INPUT 8x8x3 -> DECONV3 -> RELU", ["conv.filters=4"]),  # the family's default
+    ("b(L) = [L -> RELU]\nINPUT 8x8x3 -> b(CONV3)", ["conv.filters=4"]),  # a layer passed to a block
+    ("INPUT 8x8x3 -> stem", ["conv.filters=4", "stem=[CONV3 -> RELU]"]),  # a layer the -D itself writes
+    ("INPUT 8x8x3 -> CONV3-4 -> FC-2", ["conv.bias=false", "fc.bias=false"]),
+    ("INPUT 8x8x3 -> POOL2 -> FC", ["fc.out=3"]),
+])
+def test_a_layer_default_that_a_layer_reads_says_nothing(design, defines):
+    report = cnncalc.plan(design, defines=defines)
+    assert not any("changes nothing" in w for w in report.warnings), report.warnings
+
+
+def test_a_sweep_refuses_a_varied_default_with_a_caret():
+    result = runner.invoke(app, ["sweep", "INPUT 8x8x3 -> CONV3-4", "--vary", "conv.filters=8,16"])
+    assert result.exit_code == 2
+    assert "--vary conv.filters changes nothing: every CONV layer of the design gives its own filters" in result.output
+    assert "^^^^^^^^^^^^" in result.output
 
 
 def test_the_readme_pattern_uses_all_its_defines():

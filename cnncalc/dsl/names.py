@@ -109,6 +109,60 @@ def refuse_unused(designs: Sequence[ast.Design], overrides: Sequence[ast.Stateme
         raise unused_error(left[0], names)
 
 
+def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.Statement]) -> list[ast.DefaultDef]:
+    """The `-D kind.attr=…` layer defaults (parsed `overrides`) that no layer of any design reads: every
+    layer of that kind (or of a kind of its family) gives the setting itself, or there is none. Such a
+    default changes nothing. A layer that cannot be read (an unknown word or setting) counts as reading
+    it: the expansion reports that layer."""
+    from ..layers import WORDS
+
+    wanted = [s for s in overrides if isinstance(s, ast.DefaultDef) and s.kind]
+    if not wanted:
+        return []
+    layers = _layer_nodes([*designs, ast.Design(list(overrides), None)])
+    read: set[tuple[str, str]] = set()
+    for node in layers:
+        cls = WORDS.get(node.word)
+        if cls is None:
+            read.update((s.kind, s.attr) for s in wanted)
+            continue
+        settings = cls.settings_for(node.word)
+        keys = {spelling: setting for setting in settings for spelling in setting.spellings}
+        given = {keys[key].key if key in keys else key for key in node.args}
+        if node.positional and cls.positional:
+            given.add(cls.positional)
+        for setting in settings:
+            if setting.attr and not setting.shared and setting.key not in given:
+                read.update((kind, setting.attr) for kind in (cls.kind, cls.family) if kind)
+    return [s for s in wanted if (s.kind, s.attr) not in read]
+
+
+def _layer_nodes(designs: Sequence[ast.Design]) -> list[ast.Layer]:
+    """Every layer node written in the designs: in their chains, block bodies, variables bound to
+    layers and a block call's layer arguments. An explicit stack, as _collect's."""
+    stack: list = []
+    for design in designs:
+        if design.chain is not None:
+            stack.append(design.chain)
+        for statement in design.statements:
+            stack.append(statement.body if isinstance(statement, ast.BlockDef) else statement.value)
+    out = []
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Layer:
+            out.append(node)
+        elif kind is ast.Chain:
+            stack.extend(node.terms)
+        elif kind is ast.Branch:
+            stack.extend(node.arms)
+        elif kind in (ast.Repeat, ast.Optional):
+            stack.append(node.body)
+        elif kind is ast.Ref and node.args:
+            stack.extend(node.args)
+    return out
+
+
 def unused_defines(text: str, defines: Sequence[str] = (), label: str = "") -> list[str]:
     """The names bound by `defines` (`NAME=VALUE` texts) that the design `text` never uses, in -D
     order, each once. A caller with several designs keeps the names that every design returns."""
