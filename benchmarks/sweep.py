@@ -1,12 +1,14 @@
 """How fast `sweep` is: points a second on grids of 1k, 10k and 100k points, with peak memory and
 the cache's hit rates. Each grid runs in a fresh process (cnncalc.sweep on one core, the garbage
-collector set as `cnncalc sweep` sets it); the peak is that process's maximum resident memory,
-Python included; the rows are read and dropped, as a stream to a file would.
+collector set as `cnncalc sweep` sets it); the peak is that process's maximum resident memory (or
+its largest worker's), Python included; the rows are read and dropped, as a stream to a file would.
+"replayed" is the share of points answered by a compiled point (metrics/traced.py); with --jobs the
+cache figures stay in the workers and are not shown.
 
     python benchmarks/sweep.py                 # the default grids, 1k and 10k points
     python benchmarks/sweep.py --sizes 1000 10000 100000
     python benchmarks/sweep.py --only course   # one grid
-    python benchmarks/sweep.py --jobs 2        # two worker processes (the rates are the parent's)
+    python benchmarks/sweep.py --jobs 2        # two worker processes
 
 Grids (each at the walk measures, params, MACs, forward memory, fit, and again with the simulated
 training peak, which the issue's target counts):
@@ -80,7 +82,8 @@ def run(name: str, size: int, columns: str, jobs: int = 1) -> dict:
     seconds = time.perf_counter() - start
     return {"grid": name, "rows": rows, "seconds": seconds, "per_second": rows / seconds,
             "failed": result.summary.get("failed", 0), **result.cache(),
-            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "max_rss_mib": max(resource.getrusage(who).ru_maxrss  # this process, or its largest worker
+                               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024}
 
 
 def measure(name: str, size: int, columns: str, jobs: int = 1) -> dict:
@@ -106,7 +109,7 @@ def main() -> None:
     walk = "params,macs,forward_bytes,fits"
     peak = walk + ",training_peak_bytes"
     print(f"{'grid':<9} {'measures':<14} {'points':>7} {'points/s':>9} {'max RSS':>9} "
-          f"{'expansions':>10} {'layer hits':>10} {'row hits':>9}")
+          f"{'expansions':>10} {'layer hits':>10} {'row hits':>9} {'replayed':>9}")
     for name in args.only:
         for size in args.sizes:
             for label, columns in (("walk", walk), ("+ train peak", peak)):
@@ -114,9 +117,10 @@ def main() -> None:
                     continue
                 r = measure(name, size, columns, args.jobs)
                 rate = lambda x: "-" if x is None else f"{100 * x:.0f}%"  # noqa: E731
+                replayed = r["points_replayed"] / r["rows"] if r["expansions"] else None
                 print(f"{name:<9} {label:<14} {r['rows']:>7,} {r['per_second']:>9,.0f} {r['max_rss_mib']:>5.0f} MiB "
-                      f"{r['expansions']:>10,} {rate(r['layer_hit_rate']):>10} {rate(r['row_hit_rate']):>9}",
-                      flush=True)
+                      f"{r['expansions']:>10,} {rate(r['layer_hit_rate']):>10} {rate(r['row_hit_rate']):>9} "
+                      f"{rate(replayed):>9}", flush=True)
 
 
 if __name__ == "__main__":

@@ -686,6 +686,11 @@ class Sweep:
             if statement in unused:
                 message = dsl_names.unused_error(statement, [dsl_names.Names(self.design)]).message
                 raise v.error(message.replace("this -D", "this --vary"))
+        unread = dsl_names.unread_defaults([self.design], [*self.overrides, *statements])
+        for v, statement in zip(varied, statements):
+            if statement in unread:  # every row would be the same
+                raise v.error(f"--vary {v.name} changes nothing: every {statement.kind.upper()} layer of the design "
+                              f"gives its own {statement.attr} (or there is none)")
 
     def _columns(self, columns) -> list[str]:
         if columns is None:
@@ -750,7 +755,9 @@ class Sweep:
         s = self.settings
         graph = self.graph(point)
         batch = point.get("batch", s.batch)
-        if self.needs in ("walk", "plan", "peaks") and not self.want:  # the lean walks: no other peak, no budget
+        if self.needs == "walk":  # sums of layers met before cost less than a compiled point's replay
+            return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+        if self.needs in ("plan", "peaks") and not self.want:  # the lean walk: no other peak, no budget
             return self.lean_measures(graph, batch)
         from .planner import _Walker
 
@@ -773,12 +780,12 @@ class Sweep:
         return lean
 
     def lean_measures(self, graph: LayerGraph, batch: int) -> dict:
-        """A lean walk's measures (the one-pass sums for the "walk" measures, else the planner's lean
-        walk), or a compiled point's (metrics/traced.py), which has them all. A graph shape walked
+        """The planner's lean walk's measures, or a compiled point's (metrics/traced.py). A graph shape walked
         COMPILE_AT times is compiled there; a compiled point is kept only if it equals the walk there.
         Where every compiled point of the shape refuses a point (a number took the walk another way: a
         window that fits at one input size and not at another), the walk answers, and COMPILE_AT such
-        points compile another variant, up to VARIANTS."""
+        points compile another variant, up to VARIANTS. A shape whose replays turn out no faster than
+        its walks (the sums of layers already met cost little) goes back to walking."""
         from .metrics import traced
 
         layers, shape = traced.shape_of(graph)
@@ -786,27 +793,24 @@ class Sweep:
         if entry is None:
             if len(self._points) >= POINTS:
                 self._points.clear()
-            entry = self._points[shape] = [0, []]  # walks since the last compile, the compiled variants
-        for compiled in entry[1]:
+            entry = self._points[shape] = _Shape()
+        clock = time.perf_counter
+        for compiled in entry.variants:
+            start = clock()
             values = compiled(layers, batch)
             if values is not None:
+                entry.replayed(clock() - start)
                 self.stats["replayed"] += 1
                 return values
-        s = self.settings
-        if self.needs == "walk":
-            values = walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
-        else:
-            values = self.lean(graph, batch, self._memo).measures()
-        entry[0] += 1
-        if entry[0] >= COMPILE_AT and len(entry[1]) < VARIANTS:
-            entry[0] = 0
+        start = clock()
+        values = self.lean(graph, batch, self._memo).measures()
+        entry.walked(clock() - start)
+        if entry.due():
             self.stats["compiled"] += 1
             made = traced.compile_point(graph, self.lean)
             replayed = None if made is None else made(layers, batch)
-            if replayed is not None and all(replayed[key] == value for key, value in values.items()):
-                entry[1].append(made)
-            else:  # not recordable (or, which would be a bug, not equal): walked from now on
-                entry[0] = -MAX_POINTS
+            # kept if equal where it was compiled; else (not recordable, or, which would be a bug, not equal) walked
+            entry.compiled(made if replayed == values else None)
         return values
 
     # -- the rows -------------------------------------------------------------------------------------
@@ -952,6 +956,42 @@ class Sweep:
                 "sort": [f"{'+' if d > 0 else '-'}{n}" for n, d in self.sort],
                 "pareto": [f"{'+' if d > 0 else '-'}{n}" for n, d in self.pareto], "top": self.top,
                 "names": [v.name for v in self.varied], "columns": self.columns}
+
+
+class _Shape:
+    """A graph shape's compiled points (Sweep.lean_measures), and what its walks and replays cost."""
+
+    __slots__ = ("variants", "since", "closed", "walks", "walk_seconds", "replays", "replay_seconds")
+
+    TRIAL = 32  # replays timed before a shape's compiled points are judged
+
+    def __init__(self) -> None:
+        self.variants: list = []
+        self.since = 0  # walks since the last compile
+        self.closed = False  # never compiled again
+        self.walks = self.replays = 0
+        self.walk_seconds = self.replay_seconds = 0.0
+
+    def walked(self, seconds: float) -> None:
+        self.since += 1
+        self.walks += 1
+        self.walk_seconds += seconds
+
+    def due(self) -> bool:
+        return not self.closed and self.since >= COMPILE_AT and len(self.variants) < VARIANTS
+
+    def compiled(self, made) -> None:
+        self.since = 0
+        if made is None:
+            self.closed = True
+        else:
+            self.variants.append(made)
+
+    def replayed(self, seconds: float) -> None:
+        self.replays += 1
+        self.replay_seconds += seconds
+        if self.replays == self.TRIAL and self.replay_seconds / self.replays >= self.walk_seconds / self.walks:
+            self.variants, self.closed = [], True  # no faster than walking
 
 
 CHUNK = 256  # points a worker process computes at a time
