@@ -138,7 +138,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")
 
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = ["plan", "check", "compare", "sweep", "Report", "CnnCalcError", "DesignError", "DesignSyntaxError",
            "SettingsError",
            "__version__"]

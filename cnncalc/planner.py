@@ -733,9 +733,10 @@ class Lean(_Walker):
     computed once (`memo`, kept across points: layers are immutable and a sweep's expansions share
     equal ones), and the training step's peak replayed from its compiled trace (metrics/traced.py)
     once its structure has been seen before (`traces`, kept across points). `measures()` gives what
-    `measures.values` gives of the full report, which tests/test_sweep.py checks."""
+    `measures.values` gives of the full report, which tests/test_sweep.py and tests/test_traced.py check."""
 
     MEMO = 100_000  # entries kept in `memo`; then it starts afresh
+    COMPILE_AT = 8  # a structure's sightings before it is compiled (compiling costs about 13 simulations)
 
     def __init__(self, graph: LayerGraph, *args, memo: dict, traces: dict, **kwargs) -> None:
         super().__init__(graph, *args, **kwargs)
@@ -749,6 +750,8 @@ class Lean(_Walker):
         self.last_rf = None  # the receptive field after the last spatial top-level row
 
     def measures(self) -> dict:
+        """Every measure of measures.MEASURES: the inference peak, the GPU total and max_batch are null
+        (the sweep asks the full walk for them)."""
         graph = self.graph
         inp = graph.input
         x, rf, sid, flow = self.row(inp, inp.size, receptive.START, 0, None, -1, saved.START)
@@ -771,8 +774,6 @@ class Lean(_Walker):
         if self.peaks and self.dtype in memory.TRAINABLE and training.supported(self.steps, self.setup.amp):
             values["training_peak_bytes"] = self.peak()
         return values
-
-    COMPILE_AT = 8  # a structure's sightings before it is compiled (compiling costs about 13 simulations)
 
     def peak(self) -> int:
         """The training step's peak: replayed from its structure's compiled trace where there is one; a

@@ -52,6 +52,7 @@ SPECIAL = ("input", "batch")  # varied names that are settings, not definitions
 GRAPHS = 256  # expanded graphs kept for reuse across points
 COMPILE_AT = 40  # walks of a graph shape before it is compiled (compiling costs 30 to 60 walks)
 VARIANTS = 8  # compiled points kept per graph shape (each for other outcomes of the tests on its numbers)
+WALK_REUSE = 0.8  # the share of rows the one-pass walk has met before from which it beats a compiled point
 POINTS = 1024  # graph shapes kept with their compiled points; then they start afresh
 SHARED = 50_000  # layers, block expansions and counts kept across points; then they start afresh
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
@@ -755,9 +756,7 @@ class Sweep:
         s = self.settings
         graph = self.graph(point)
         batch = point.get("batch", s.batch)
-        if self.needs == "walk":  # sums of layers met before cost less than a compiled point's replay
-            return walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
-        if self.needs in ("plan", "peaks") and not self.want:  # the lean walk: no other peak, no budget
+        if self.needs in ("walk", "plan", "peaks") and not self.want:  # the lean walks: no other peak, no budget
             return self.lean_measures(graph, batch)
         from .planner import _Walker
 
@@ -780,8 +779,11 @@ class Sweep:
         return lean
 
     def lean_measures(self, graph: LayerGraph, batch: int) -> dict:
-        """The planner's lean walk's measures, or a compiled point's (metrics/traced.py). A graph shape walked
+        """A lean walk's measures (the one-pass sums for the "walk" measures, else the planner's lean
+        walk), or a compiled point's (metrics/traced.py), which has them all. A graph shape walked
         COMPILE_AT times is compiled there; a compiled point is kept only if it equals the walk there.
+        For the "walk" measures alone a shape is compiled only while most rows are new to the sweep
+        (their sums cost less than a replay once they are met again: WALK_REUSE).
         Where every compiled point of the shape refuses a point (a number took the walk another way: a
         window that fits at one input size and not at another), the walk answers, and COMPILE_AT such
         points compile another variant, up to VARIANTS. A shape whose replays turn out no faster than
@@ -803,14 +805,22 @@ class Sweep:
                 self.stats["replayed"] += 1
                 return values
         start = clock()
-        values = self.lean(graph, batch, self._memo).measures()
+        walk = self.needs == "walk"
+        if walk:
+            s = self.settings
+            values = walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+        else:
+            values = self.lean(graph, batch, self._memo).measures()
         entry.walked(clock() - start)
-        if entry.due():
+        if entry.due() and walk and self._walker.computed < (1 - WALK_REUSE) * self._walker.asked:
+            entry.compiled(None)  # the rows are mostly met before: the one-pass walk stays
+        elif entry.due():
             self.stats["compiled"] += 1
             made = traced.compile_point(graph, self.lean)
             replayed = None if made is None else made(layers, batch)
             # kept if equal where it was compiled; else (not recordable, or, which would be a bug, not equal) walked
-            entry.compiled(made if replayed == values else None)
+            entry.compiled(made if replayed is not None and all(replayed[k] == v for k, v in values.items())
+                           else None)
         return values
 
     # -- the rows -------------------------------------------------------------------------------------

@@ -141,7 +141,9 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     simulated = []
     simulate = training.peak_of
     monkeypatch.setattr(training, "peak_of", lambda *args, **kwargs: simulated.append(1) or simulate(*args, **kwargs))
-    columns = data.draw(st.sampled_from([LEAN, "saved_bytes," + WALK]))
+    columns = data.draw(st.sampled_from([LEAN, WALK]))
+    if columns == WALK and points:
+        monkeypatch.setattr(sweeps, "WALK_REUSE", 1.01)  # compiled whatever the walk reuses
     result = cnncalc.sweep(design, vary=vary, columns=columns, **options)
     got = list(result)
     monkeypatch.undo()

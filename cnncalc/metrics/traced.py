@@ -1,5 +1,4 @@
-"""The training simulation compiled for one structure, so a sweep replays it at a point in a fraction
-of its cost.
+"""Sweeps' numbers compiled per structure, so that a point replays them in a fraction of their cost.
 
 Two designs whose steps differ only in their numbers (volumes, parameter counts, saved bytes, the
 storages' sizes, the batch) make the same operations in the same order: the simulation's choices
@@ -10,11 +9,21 @@ computes its concrete value and records its arithmetic, and each test of one rec
 The timeline records each allocation's size, each free and each sample. The result is the
 source of one Python function of the steps, the storages' sizes and the batch that checks the
 guards (None when one differs: the caller simulates), computes the sizes and replays the
-timeline's total: the peak of live bytes, to the byte the simulation's.
+timeline's total: the peak of live bytes, to the byte the simulation's. `structure` is the key a
+compiled function is valid for: every field of every step that is not a number.
 
-A symbol refuses what it cannot record (hashing, conversion to int, indexing): such a structure
-is not compiled, and its points are simulated. `structure` is the key a compiled function is
-valid for: every field of every step that is not a number.
+`compile_point` goes one step earlier: the planner's lean walk of an expanded graph, then the
+simulation, with symbols for every whole number of every layer (its settings, the input's size)
+and the batch. Its function takes a graph of the same `shape_of` (the same layer classes and words,
+the same branches) and returns all the walk's measures, or None where a guard differs (a window
+that fits at one input size and not at another, groups that divide or not).
+
+What makes this safe: a symbol refuses what it cannot record (hashing, conversion to int or
+float, indexing): the structure is then not compiled, and its points are walked and simulated. A
+symbol's least value (`low`) is only what the layers' readers enforce (a setting's minimum, a
+volume of at least 1x1x1) or a guard proved. Text built from a symbol (a formula, a message) holds
+its concrete value: no measure is text. The sweep keeps a compiled point only if it equals the walk
+where it was compiled, and tests/test_traced.py checks every built-in design and random grids.
 """
 
 from __future__ import annotations
