@@ -627,7 +627,8 @@ class Sweep:
         self._walker = _Totals(self.settings.fit_rule)
         self._memo: dict = {}  # the lean planner walk's numbers per item, input and flow (planner.Lean)
         self._traces: dict = {}  # the training step's compiled traces by structure (metrics/traced.py)
-        self._points: dict = {}  # the graphs' compiled points by shape: sightings, a function, or None
+        self._points: dict[tuple, _Shape] = {}  # the graph shapes met, with their compiled points
+        self._shapes: dict[int, tuple] = {}  # id of a graph's items -> (the items, their layers, the graph's shape)
         self._shared = _shared([0, 0])  # what expansions keep across points (_Expansion)
         self.stats = {"expansions": 0, "compiled": 0, "replayed": 0}  # how much was reused: see cache()
 
@@ -790,7 +791,13 @@ class Sweep:
         its walks (the sums of layers already met cost little) goes back to walking."""
         from .metrics import traced
 
-        layers, shape = traced.shape_of(graph)
+        known = self._shapes.get(id(graph.items))  # a graph met before at another input or batch: its shape
+        if known is None or known[0] is not graph.items:
+            if len(self._shapes) >= GRAPHS:
+                self._shapes.clear()
+            layers, shape = traced.shape_of(graph)
+            known = self._shapes[id(graph.items)] = (graph.items, layers[1:], shape)
+        layers, shape = [graph.input, *known[1]], known[2]
         entry = self._points.get(shape)
         if entry is None:
             if len(self._points) >= POINTS:
@@ -807,13 +814,15 @@ class Sweep:
         start = clock()
         walk = self.needs == "walk"
         if walk:
-            s = self.settings
-            values = walk_values(self._walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+            s, walker = self.settings, self._walker
+            asked, computed = walker.asked, walker.computed
+            values = walk_values(walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+            entry.rows(walker.asked - asked, walker.computed - computed)
         else:
             values = self.lean(graph, batch, self._memo).measures()
         entry.walked(clock() - start)
-        if entry.due() and walk and self._walker.computed < (1 - WALK_REUSE) * self._walker.asked:
-            entry.compiled(None)  # the rows are mostly met before: the one-pass walk stays
+        if entry.due() and walk and entry.computed < (1 - WALK_REUSE) * entry.asked:
+            entry.compiled(None)  # its rows are mostly met before: the one-pass walk stays
         elif entry.due():
             self.stats["compiled"] += 1
             made = traced.compile_point(graph, self.lean)
@@ -971,7 +980,8 @@ class Sweep:
 class _Shape:
     """A graph shape's compiled points (Sweep.lean_measures), and what its walks and replays cost."""
 
-    __slots__ = ("variants", "since", "closed", "walks", "walk_seconds", "replays", "replay_seconds")
+    __slots__ = ("variants", "since", "closed", "walks", "walk_seconds", "replays", "replay_seconds", "asked",
+                 "computed")
 
     TRIAL = 32  # replays timed before a shape's compiled points are judged
 
@@ -981,6 +991,11 @@ class _Shape:
         self.closed = False  # never compiled again
         self.walks = self.replays = 0
         self.walk_seconds = self.replay_seconds = 0.0
+        self.asked = self.computed = 0  # the one-pass walk's rows looked up and computed, for this shape
+
+    def rows(self, asked: int, computed: int) -> None:
+        self.asked += asked
+        self.computed += computed
 
     def walked(self, seconds: float) -> None:
         self.since += 1
