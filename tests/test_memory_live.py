@@ -84,6 +84,10 @@ LAYERS = st.one_of(
 @example(6, 2, ["(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> FC-3", 2, ("adam", False), "", "bfloat16")  # fp32 x bf16
 @example(6, 2, ["LRN", "(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> CONV1-4", 2, ("sgd", False), "CONV3-4 -> ",
          "bfloat16")  # float32 (LRN's) times bf16: the gate's gradient is cast back
+@example(4, 1, ["CONV1-1/1p0", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE", "RELU"], "", 1,
+         ("sgd", False), "CONV3-4 -> ", None)  # the shuffle's output is a view: RELU after it is not in place
+@example(4, 1, ["CONV3-5/1p1", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE", "RELU"], " -> CONV1-5", 3,
+         ("adam", False), "CONV3-4 -> ", None)
 @example(4, 1, ["RELU", "{GAP -> FC-2}"], "", 1, ("sgd", False), "", None)  # the head reads the network's output:
 # that output lives until the loss reads it, not until the head has
 def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, variant):

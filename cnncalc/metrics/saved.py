@@ -48,9 +48,10 @@ Saved = tuple[bool, bool, int, int]  # saves its input, saves its output, extra 
 
 # may hand on their input's storage (a view; dropout and drop-path in evaluation mode)
 TRANSPARENT = ("flatten", "id", "dropout", "droppath")
-# their output is a view in the exported network (FLATTEN, and FC's N x C x 1 x 1): an in-place layer on
-# a view makes autograd copy the whole base in the backward pass, so nothing runs in place on one
-VIEW_OUTPUTS = ("flatten", "fc", "crop")
+# their output is a view in the exported network (FLATTEN, FC's N x C x 1 x 1, a crop's slices, the channel
+# shuffle's final view of its copy): an in-place layer on a view makes autograd copy the whole base in the
+# backward pass, so nothing runs in place on one
+VIEW_OUTPUTS = ("flatten", "fc", "crop", "shuffle")
 
 
 def kept_inputs(kind: str, saves: Saved, sids_in: tuple[int, ...], requires) -> tuple[int, ...]:
