@@ -331,6 +331,7 @@ class _Expansion(_Expander):
         if layer is None:
             stats[1] += 1
             layer = layers[key] = super().layer(node, local)
+            self.shared["nodes"][layer] = node
         return layer
 
     def layer_plan(self, node) -> tuple:
@@ -455,11 +456,16 @@ class _Expansion(_Expander):
         key = self.block_key(node, local)
         expansions = self.shared["expansions"]
         known = None if key is None else expansions.get(key)
+        if known is None and key is not None:
+            known = self.from_template(key)
+            if known is not None:
+                expansions[key] = known
         if known is None:
             items: list = []
             super().expand(node, local, items, *args, **kwargs)
             if key is not None:
                 expansions[key] = (items, self.count(node, local))
+                self.keep_template(key, expansions[key])
             out.extend(items)
             return None
         items, rows = known
@@ -469,10 +475,60 @@ class _Expansion(_Expander):
         return None
 
 
+    # A leaf block (no block calls, no parameter used as a layer, no optional, no repeat counted by a
+    # parameter) makes the same items at any arguments but for its layers, each built from the same node
+    # with the call's arguments: a call with new arguments rebuilds another call's items (`templates`).
+    def is_leaf(self, block) -> bool:
+        leaves = self.shared["leaves"]
+        leaf = leaves.get(block)
+        if leaf is None:
+            params = frozenset(block.params)
+            stack, leaf = [block.body], True
+            while stack and leaf:
+                node = stack.pop()
+                kind = type(node)
+                if kind in (ast.Ref, ast.Optional):
+                    leaf = False
+                elif kind is ast.Repeat:
+                    leaf = not (dsl_names._collect(node.count, frozenset(), {}).keys() & params)
+                    stack.append(node.body)
+                elif kind is ast.Chain:
+                    stack.extend(node.terms)
+                elif kind is ast.Branch:
+                    stack.extend(node.arms)
+            leaves[block] = leaf
+        return leaf
+
+    def keep_template(self, key: tuple, made: tuple) -> None:
+        block = key[0]
+        if self.is_leaf(block) and self.made_of_nodes(made[0]):
+            self.shared["templates"][(block, *key[2:])] = made
+
+    def made_of_nodes(self, items) -> bool:
+        """Every layer of the items was built here from a node (none deferred, none uncached)."""
+        nodes = self.shared["nodes"]
+        return all(all(self.made_of_nodes(arm) for arm in item.arms) if type(item) is Branch else item in nodes
+                   for item in items)
+
+    def from_template(self, key: tuple) -> tuple | None:
+        """A leaf block's items at these arguments, rebuilt from another call's (None: no such call)."""
+        block, args = key[0], key[1]
+        template = self.shared["templates"].get((block, *key[2:]))
+        if template is None:
+            return None
+        items, rows = template
+        return self.rebuild(items, dict(zip(block.params, args))), rows
+
+    def rebuild(self, items: list, local: dict) -> list:
+        nodes = self.shared["nodes"]
+        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span) if type(item) is Branch
+                else self.layer(nodes[item], local) for item in items]
+
+
 def _shared(stats: list[int]) -> dict:
     """What _Expansion keeps across points; `stats`: [layers asked for, layers built]."""
     return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "reads": {}, "plans": {},
-            "stats": stats}
+            "nodes": {}, "leaves": {}, "templates": {}, "stats": stats}
 
 
 def walk_values(totals: dict, dtype_bytes: int, batch: int, optimizer: str) -> dict:
