@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import measures, planner, sweeps, zoo
+from cnncalc import planner, sweeps, zoo
 from cnncalc.metrics import training, traced
 
-from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan
+from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan, plan_values
 
 SETTINGS = [  # (device, optimizer, accumulate, foreach, amp): every design gets one, in turn
     ("cuda", "adam", 1, True, None),
@@ -113,14 +113,6 @@ INPUT 32x32x3 -> CONV3-W -> BN -> RELU -> se(W) -> ([CONV1-(W//2) -> RELU] || [D
   -> GAP -> FC-10"""
 LEAN = ("params,buffers,macs,flops,activations,forward_bytes,forward_bytes_per_image,params_bytes,training_bytes,"
         "fits,rows,rf,saved_bytes,training_peak_bytes")
-
-
-def plan_values(design, point, names, **options):
-    settings_ = dict(options)
-    if "batch" in point:
-        settings_["batch"] = point["batch"]
-    defines = [f"{k}={v}" for k, v in point.items() if k != "batch"]
-    return measures.values(planner.run(design, defines=defines, **settings_).data, names)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -114,6 +114,7 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     layer of that kind (or of a kind of its family) gives the setting itself, or there is none. Such a
     default changes nothing. A layer that cannot be read (an unknown word or setting) counts as reading
     it: the expansion reports that layer."""
+    from ..expand import _given  # expand imports this module
     from ..layers import WORDS
 
     wanted = [s for s in overrides if isinstance(s, ast.DefaultDef) and s.kind]
@@ -123,15 +124,14 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     read: set[tuple[str, str]] = set()
     for node in layers:
         cls = WORDS.get(node.word)
-        if cls is None:
+        try:
+            given = _given(cls, node) if cls is not None else None
+        except DesignError:
+            given = None
+        if given is None:
             read.update((s.kind, s.attr) for s in wanted)
             continue
-        settings = cls.settings_for(node.word)
-        keys = {spelling: setting for setting in settings for spelling in setting.spellings}
-        given = {keys[key].key if key in keys else key for key in node.args}
-        if node.positional and cls.positional:
-            given.add(cls.positional)
-        for setting in settings:
+        for setting in cls.settings_for(node.word):
             if setting.attr and not setting.shared and setting.key not in given:
                 read.update((kind, setting.attr) for kind in (cls.kind, cls.family) if kind)
     return [s for s in wanted if (s.kind, s.attr) not in read]

@@ -150,11 +150,7 @@ class AmpStep(T._TrainingStep):
         t.free("logits_cast")
         for key in self.bias_casts:  # autocast exits: its cache goes; the biases' casts were kept by it only
             t.free(key)
-        out = self.base.get(last.sid_out, last.sid_out)
-        if out != self.steps[0].sid_out:
-            self.held.discard(out)  # held until the loss has read it (training._TrainingStep)
-        self.readers[out] = 0
-        self.release(out)
+        self.output_read(last)
 
     # -- backward ----------------------------------------------------------------------------------------
     def grad_bytes(self, sid: int) -> int:

@@ -28,12 +28,13 @@ where it was compiled, and tests/test_traced.py checks every built-in design and
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from types import FunctionType
 
 from ..layers import Branch, LayerGraph, Volume
 from . import UNSUPPORTED
-from .training import Setup, Step, _Timeline, simulate
+from .training import Setup, Step, _Timeline, peak_of
 
 NUMBERS = ("weights", "biases", "buffers")  # a step's counts (ints, or None where not known)
 
@@ -57,10 +58,19 @@ class Untraceable(Exception):
 class _Trace:
     """The source being written: leaves (reads of the concrete steps), named values, guards."""
 
-    def __init__(self) -> None:
+    def __init__(self, named: bool = False) -> None:
         self.lines: list[str] = []
         self.names: dict[str, str] = {}  # expression -> the variable holding it
         self.guards: dict[str, bool] = {}  # expression -> the truth it had
+        self.leaves: dict[str, Sym] = {}  # path -> the number read there
+        self.named = named  # each leaf read once into a variable (else read where it is used)
+
+    def leaf(self, value: int, path: str, low: int | None = None) -> Sym:
+        """The number at `path` of the concrete arguments (its value here, at least `low` everywhere)."""
+        sym = self.leaves.get(path)
+        if sym is None:
+            sym = self.leaves[path] = Sym(value, self.name(path) if self.named else path, self, low=low)
+        return sym
 
     def name(self, expr: str) -> str:
         """A variable holding the expression's value (written once)."""
@@ -240,14 +250,14 @@ class _Item:
     """A layer (or branch) as the simulation reads it: a whole number is a leaf, any other value a
     guard on the concrete layer's."""
 
-    def __init__(self, item, at: str, trace: _Trace, leaf) -> None:
-        self._item, self._at, self._trace, self._leaf = item, at, trace, leaf
+    def __init__(self, item, at: str, trace: _Trace) -> None:
+        self._item, self._at, self._trace = item, at, trace
 
     def __getattr__(self, name: str):
         value = getattr(self._item, name)
         path = f"{self._at}.{name}"
         if type(value) is int:
-            return self._leaf(value, path)
+            return self._trace.leaf(value, path)
         if value is None or type(value) in (str, bool):
             self._trace.guard(f"{path} == {value!r}", True)
             return value
@@ -287,14 +297,8 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     """A function (steps, storage sizes, batch) -> the training step's peak of live bytes, or None
     where the steps differ from these in a number the simulation tested; for every list of steps of
     the same `structure`. None when the simulation cannot be recorded."""
-    trace = _Trace()
-    leaves: dict[str, Sym] = {}
-
-    def leaf(value: int, path: str, low: int | None = None) -> Sym:
-        sym = leaves.get(path)
-        if sym is None:  # read where it is used (a read costs less than a variable per leaf)
-            sym = leaves[path] = Sym(value, path, trace, low=low)
-        return sym
+    trace = _Trace()  # every step's numbers are leaves, most never used: each read where it is used
+    leaf = trace.leaf
 
     def count(value: int, path: str) -> Sym | int:
         """A count the structure says is 0 wherever it is 0 here (and at least 1 elsewhere)."""
@@ -308,8 +312,7 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     symbolic = []
     for i, s in enumerate(steps):
         at = f"S[{i}]"
-        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"), "item": _Item(s.item, f"{at}.item",
-                                                                                         trace, leaf)}
+        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"), "item": _Item(s.item, f"{at}.item", trace)}
         for field in NUMBERS:
             value = getattr(s, field)
             if value is not None:
@@ -322,9 +325,7 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     batch = leaf(1, "B", 1)
     recorder = _Recorder(setup.block, trace)
     try:
-        simulate(symbolic, storage, dtype_bytes=setup.dtype_bytes, batch=batch, optimizer=setup.optimizer,
-                 foreach=setup.foreach, block=setup.block, device=setup.device, accumulate=setup.accumulate,
-                 amp=setup.amp, timeline=recorder)
+        peak_of(symbolic, storage, setup, batch, timeline=recorder)
     except (Untraceable, TypeError):
         return None
     return _function("peak", "S, Z, B", [*trace.lines, "    t = p = 0", *_replay(recorder.ops), "    return p"])
@@ -382,8 +383,8 @@ class _Layer:
     leaf, at least its setting's minimum; a word, a flag, a fraction or None a guard on
     the concrete layer's; its class is the layer's (isinstance sees a Layer)."""
 
-    def __init__(self, layer, at: str, trace: _Trace, leaf) -> None:
-        self._layer, self._at, self._trace, self._leaf = layer, at, trace, leaf
+    def __init__(self, layer, at: str, trace: _Trace) -> None:
+        self._layer, self._at, self._trace = layer, at, trace
         self._low = {setting.field: setting.minimum for setting in type(layer).settings}  # the readers check it
 
     @property
@@ -402,10 +403,10 @@ class _Layer:
         value = getattr(self._layer, name)
         path, low = f"{self._at}.{name}", self._low.get(name)
         if type(value) is int:
-            return self._leaf(value, path, low)
+            return self._trace.leaf(value, path, low)
         if type(value) in (tuple, Volume) and all(type(v) is int for v in value):
             low = 1 if type(value) is Volume else low
-            parts = tuple(self._leaf(v, f"{path}[{k}]", low) for k, v in enumerate(value))
+            parts = tuple(self._trace.leaf(v, f"{path}[{k}]", low) for k, v in enumerate(value))
             return Volume(*parts) if type(value) is Volume else parts
         if value is None or type(value) in (str, bool, float):
             self._trace.guard(f"{path} == {value!r}", True)
@@ -431,19 +432,11 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
     measures the planner's lean walk gives (planner.Lean.measures), its training peak replayed; or
     None where a number takes the walk or the simulation another way. `walker(graph, batch, memo)`
     makes the lean walk with the sweep's settings. None when the walk cannot be recorded."""
-    trace = _Trace()
-    leaves: dict[str, Sym] = {}
-
-    def leaf(value: int, path: str, low: int | None = None) -> Sym:
-        sym = leaves.get(path)
-        if sym is None:  # read once, into a variable, where the walk first reads it
-            sym = leaves[path] = Sym(value, trace.name(path), trace, low=low)
-        return sym
-
-    count = iter(range(10**9))
+    trace = _Trace(named=True)  # a setting is read where the walk first reads it, into a variable
+    count = itertools.count()
 
     def proxy(layer) -> _Layer:
-        return _Layer(layer, f"L[{next(count)}]", trace, leaf)
+        return _Layer(layer, f"L[{next(count)}]", trace)
 
     def items(chain) -> list:
         return [Branch(item.kind, [items(arm) for arm in item.arms], item.span) if type(item) is Branch
@@ -451,15 +444,12 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
 
     first = proxy(graph.input)
     symbolic = LayerGraph(first, items(graph.items), graph.assumptions, [], graph.written)
-    batch = leaf(1, "B", 1)
+    batch = trace.leaf(1, "B", 1)
     lean = walker(symbolic, batch, _NoMemo())
     recorder = _Recorder(lean.setup.block, trace)
 
     def peak() -> Sym:
-        setup = lean.setup
-        simulate(lean.steps, lean.storages.sizes, dtype_bytes=setup.dtype_bytes, batch=batch,
-                 optimizer=setup.optimizer, foreach=setup.foreach, block=setup.block, device=setup.device,
-                 accumulate=setup.accumulate, amp=setup.amp, timeline=recorder)
+        peak_of(lean.steps, lean.storages.sizes, lean.setup, batch, timeline=recorder)
         return Sym(0, "p", trace)  # the replay's peak, computed after the lines
 
     lean.peak = peak

@@ -325,11 +325,11 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
 
 
 def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
-            fake: bool = False, log: list | None = None) -> Peak:
+            fake: bool = False, log: list | None = None, timeline: _Timeline | None = None) -> Peak:
     """The peak of one training step (see simulate)."""
     return simulate(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, optimizer=setup.optimizer,
                     foreach=setup.foreach, block=setup.block, device=setup.device, events=events,
-                    accumulate=setup.accumulate, amp=setup.amp, fake=fake, log=log)
+                    accumulate=setup.accumulate, amp=setup.amp, fake=fake, log=log, timeline=timeline)
 
 
 def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
@@ -819,10 +819,15 @@ class _TrainingStep:
                 t.free(("loss", k))
                 self.held.discard(side.sid_out)
                 self.release(side.sid_out)
-        out = self.base.get(last.sid_out, last.sid_out)  # a view's: what it views
+        self.output_read(last)
+
+    def output_read(self, last: Step) -> None:
+        """cross_entropy has returned: the network's output (a view's: what it views), held until then, goes
+        unless a layer keeps it or it is the batch."""
+        out = self.base.get(last.sid_out, last.sid_out)
         if out != self.steps[0].sid_out:
             self.held.discard(out)
-        self.readers[out] = 0  # cross_entropy held the network's output until it returned
+        self.readers[out] = 0
         self.release(out)
 
     def output_loss(self, s: Step, key) -> None:
