@@ -31,7 +31,8 @@ from cnncalc.render.svg import draw
 from cnncalc.render.structure import fold
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on the PATH (Debian: apt-get install chromium)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no chromium on the PATH (Debian: apt-get install chromium)")]
 
 DESIGNS = ("vgg16", "resnet18", "googlenet")
 ROW_PX = 24  # at most, a row of the table (12 px monospace, line height 1.55)

@@ -18,18 +18,12 @@ import sys
 from typing import NamedTuple
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
-from cnncalc.cli import app
 
-runner = CliRunner()
 VGG_LIKE = "INPUT 32x32x3 -> [[CONV3-32 -> RELU]*2 -> POOL2]*2 -> FC-10"
 VGG_LIKE_PARAMS = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 32 + 32) * 3 + (8 * 8 * 32 * 10 + 10)
 MISFIT = "INPUT 7x7x3 -> CONV3-1/5p0"  # (7 - 3)/5 + 1 = 1.8
-
-
-def run(*args, input=None):
-    return runner.invoke(app, list(args), input=input)
 
 
 def start(text: str) -> re.Pattern:

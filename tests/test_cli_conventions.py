@@ -10,20 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
 import cnncalc
-from cnncalc.cli import app
 
-runner = CliRunner()
 DESIGN = "INPUT 32x32x3 -> [CONV3-16 -> RELU]*2 -> POOL2 -> FC-10"
-
-
-def run(*args, **kwargs):
-    result = runner.invoke(app, list(args), **kwargs)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
 
 
 # --version

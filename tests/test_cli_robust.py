@@ -13,18 +13,13 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
-from cnncalc.cli import EXIT_BROKEN_PIPE, app
+from cnncalc.cli import EXIT_BROKEN_PIPE
 
-runner = CliRunner()
 TIMEOUT = 60
 DESIGN = "INPUT 8x8x3 -> CONV3-4"
 HUGE = "1" + "9" * 400
-
-
-def run(*args, input=None):
-    return runner.invoke(app, list(args), input=input)
 
 
 def cnncalc(*args: str | bytes, stdin=None, input: bytes | None = None, cwd=None, **kwargs):
@@ -122,7 +117,7 @@ def test_plan_dash_with_closed_stdin_is_a_clean_error():
 
 
 def test_plan_dash_with_stdin_none_in_process(monkeypatch):
-    result = runner.invoke(app, ["plan", "-"])
+    result = run("plan", "-")
     assert result.exit_code == 2  # the runner's empty input: an empty design
     from cnncalc import cli
 
@@ -162,6 +157,7 @@ def test_pipe_into_head_is_quiet():
         assert len(proc.stdout.splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX shell")
 def test_closed_stdout_and_full_disk_are_clean_errors():
     python = shlex.quote(sys.executable)
@@ -283,6 +279,7 @@ def test_device_and_directory_are_refused(tmp_path):
 # 6. verify: an input too large to allocate
 
 
+@pytest.mark.torch
 def test_verify_input_too_large_for_the_cpu_is_a_clean_error():
     pytest.importorskip("torch")
     result = run("verify", "INPUT 100000x100000x3 -> CONV3-4", "--device", "cpu")
@@ -290,12 +287,14 @@ def test_verify_input_too_large_for_the_cpu_is_a_clean_error():
                         "30,000,000,000 float32 values", "120,000,000,000 B")
 
 
+@pytest.mark.torch
 def test_verify_parameters_too_large_for_the_cpu_are_a_clean_error():
     pytest.importorskip("torch")
     assert_clean_result(run("verify", "INPUT 8x8x3 -> FC-999999999999", "--device", "cpu"),
                         "cannot create the network's 192,999,999,999,807 parameters on cpu")
 
 
+@pytest.mark.torch
 def test_verify_huge_input_on_meta_works():
     pytest.importorskip("torch")
     result = run("verify", "INPUT 100000x100000x3 -> CONV3-4")
@@ -303,6 +302,7 @@ def test_verify_huge_input_on_meta_works():
     assert "agree" in result.output
 
 
+@pytest.mark.torch
 def test_verify_input_beyond_int64_on_meta_is_a_clean_error():
     pytest.importorskip("torch")
     assert_clean_result(run("verify", "INPUT 999999999x999999999x999999999 -> CONV3-4"),
@@ -312,7 +312,7 @@ def test_verify_input_beyond_int64_on_meta_is_a_clean_error():
 # 7. huge numbers in option values
 
 
-@pytest.mark.parametrize("command", [("plan", "vgg16"), ("verify", DESIGN)])
+@pytest.mark.parametrize("command", [("plan", "vgg16"), pytest.param(("verify", DESIGN), marks=pytest.mark.torch)])
 def test_batch_with_400_digits_is_a_clean_error(command):
     if command[0] == "verify":
         pytest.importorskip("torch")

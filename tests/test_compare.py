@@ -8,14 +8,12 @@ import io
 import json
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
 import cnncalc
 from cnncalc import measures, planner
-from cnncalc.cli import app
 from cnncalc.comparison import split_variant
 
-runner = CliRunner()
 SMALL = "INPUT 32x32x3 -> CONV3-C -> FC-10"
 COURSE = "INPUT 32x32x3 -> [[CONV3-32 -> RELU]*N -> POOL2]*3 -> FC-10"
 
@@ -141,10 +139,6 @@ def test_library_never_prints(capsys):
 
 
 # -- the command line -------------------------------------------------------------------------------------
-def run(*args, input=None):
-    return runner.invoke(app, list(args), input=input)
-
-
 CLI = [
     (("compare", "resnet18", "resnet34"), 0, ("resnet18", "21,797,672 (x1.86)", "rows", "+64")),
     (("compare", "resnet18", "resnet34", "--budget", "8GiB", "--columns", "max_batch"), 0, ("max_batch",)),

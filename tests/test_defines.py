@@ -11,15 +11,13 @@ default that no layer reads (every CONV gives its filters) is a warning, and an 
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli
 
 import cnncalc
-from cnncalc.cli import app
 from cnncalc.dsl.names import refuse_unused, unused_defines
 from cnncalc.dsl.parser import parse, parse_definition
 from cnncalc.errors import DesignError
 
-runner = CliRunner()
 USES_N = "INPUT 8x8x3 -> [CONV3-4 -> RELU]*N"
 
 
@@ -35,7 +33,7 @@ def names(report) -> list[str]:
 ])
 def test_an_unused_define_is_a_usage_error_on_one_line_with_a_did_you_mean(define, hint):
     name = define.split("=")[0]
-    result = runner.invoke(app, ["plan", USES_N, "-D", "N=2", "-D", define])
+    result = run_cli("plan", USES_N, "-D", "N=2", "-D", define)
     assert result.exit_code == 2, result.output
     first, *caret = result.output.rstrip("\n").split("\n")
     assert first == (f"error: '{name}' is not used by the design, so this -D would change nothing{hint} "
@@ -54,12 +52,12 @@ def test_the_library_raises_for_an_unused_define(define):
 
 @pytest.mark.parametrize("command", [["plan"], ["check"], ["export", "--to", "pytorch"]])
 def test_every_command_refuses_it(command):
-    result = runner.invoke(app, [*command, USES_N, "-D", "N=2", "-D", "n=3"])
+    result = run_cli(*command, USES_N, "-D", "N=2", "-D", "n=3")
     assert result.exit_code == 2 and "did you mean 'N'?" in result.output, result.output
 
 
 def test_a_built_in_design_refuses_it_too():
-    result = runner.invoke(app, ["plan", "vgg16", "-D", "N=3"])
+    result = run_cli("plan", "vgg16", "-D", "N=3")
     assert result.exit_code == 2 and "'N' is not used by the design" in result.output
 
 
@@ -156,7 +154,7 @@ def test_a_layer_default_that_a_layer_reads_says_nothing(design, defines):
 
 
 def test_a_sweep_refuses_a_varied_default_with_a_caret():
-    result = runner.invoke(app, ["sweep", "INPUT 8x8x3 -> CONV3-4", "--vary", "conv.filters=8,16"])
+    result = run_cli("sweep", "INPUT 8x8x3 -> CONV3-4", "--vary", "conv.filters=8,16")
     assert result.exit_code == 2
     assert "--vary conv.filters changes nothing: every CONV layer of the design gives its own filters" in result.output
     assert "^^^^^^^^^^^^" in result.output
@@ -164,8 +162,8 @@ def test_a_sweep_refuses_a_varied_default_with_a_caret():
 
 def test_the_readme_pattern_uses_all_its_defines():
     pattern = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC"
-    result = runner.invoke(app, ["plan", pattern, "-D", "N=2", "-D", "M=3", "-D", "K=1", "-D", "conv.filters=32",
-                                 "-D", "fc.out=10", "--input", "32x32x3"])
+    result = run_cli("plan", pattern, "-D", "N=2", "-D", "M=3", "-D", "K=1", "-D", "conv.filters=32",
+                     "-D", "fc.out=10", "--input", "32x32x3")
     assert result.exit_code == 0, result.output
 
 

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.cli import app
 from cnncalc.errors import SettingsError
 from cnncalc.planner import plan_data
 from cnncalc.render import render
@@ -37,7 +36,6 @@ from cnncalc.render.svg import GLYPH, MAX_BOXES, draw, render_svg, strips
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NS = "{http://www.w3.org/2000/svg}"
-runner = CliRunner()
 
 # two of the networks the issue names, too long for the built-ins: ResNet-152 (ResNet-50 with 8 and 36
 # bottlenecks in its middle stages, as benchmarks/bench.py builds it) and torchvision's DenseNet-121
@@ -67,12 +65,6 @@ def data(name: str) -> dict:
     if name not in _plans:
         _plans[name] = plan_data(DESIGNS[name])
     return _plans[name]
-
-
-def run(*args, env=None):
-    result = runner.invoke(app, list(args), env={"COLUMNS": None, "NO_COLOR": None, **(env or {})})
-    assert "Traceback" not in result.output
-    return result
 
 
 # -- reading a drawing back ------------------------------------------------------------------------------------
@@ -310,6 +302,7 @@ def test_the_graph_of_a_residual_and_an_inception_block():
     assert [g.find(NS + "text").text for _, g in se.merges.values()] == ["\u00d7"] and se.skips == {"2": ("1", "8")}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_designs_draw_as_their_graph(chooser):

@@ -202,6 +202,7 @@ def test_deep_nesting_is_an_error_not_a_recursion_error():
         cnncalc.plan(chain)
 
 
+@pytest.mark.slow
 def test_input_size_search_is_bounded():
     # a design at the limit whose windows do not fit: the search for fitting inputs stops on its budget
     from cnncalc import zoo

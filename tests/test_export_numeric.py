@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
 
 from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402

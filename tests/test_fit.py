@@ -201,6 +201,7 @@ def fits_on(text: str, axes: list[int]) -> None:
     assert verify(text).ok, text
 
 
+@pytest.mark.torch
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(misfitting_layers())
 def test_every_suggested_fix_fits(layer):
@@ -282,16 +283,14 @@ def open_example(name: str) -> str:
 
 
 def test_check_passes_every_example_but_squeezenet_and_still_fails_the_notes_example():
-    from typer.testing import CliRunner
+    from conftest import run_cli
 
     from cnncalc import zoo
-    from cnncalc.cli import app
 
-    runner = CliRunner()
-    codes = {name: runner.invoke(app, ["check", name]).exit_code for name in zoo.names()}
+    codes = {name: run_cli(*["check", name]).exit_code for name in zoo.names()}
     assert {name for name, code in codes.items() if code} == {"squeezenet1_0"} and codes["squeezenet1_0"] == 1
-    assert runner.invoke(app, ["check", "INPUT 7x7x3 -> CONV3-10/5p0"]).exit_code == 1
-    result = runner.invoke(app, ["check", "resnet18"])
+    assert run_cli(*["check", "INPUT 7x7x3 -> CONV3-10/5p0"]).exit_code == 1
+    result = run_cli(*["check", "resnet18"])
     assert result.exit_code == 0 and result.output.count("note: ") == 8
-    assert runner.invoke(app, ["check", "resnet18", "--fit-rule", "notes"]).exit_code == 1
-    assert runner.invoke(app, ["plan", "resnet18", "--strict", "-f", "json"]).exit_code == 0
+    assert run_cli(*["check", "resnet18", "--fit-rule", "notes"]).exit_code == 1
+    assert run_cli(*["plan", "resnet18", "--strict", "-f", "json"]).exit_code == 0

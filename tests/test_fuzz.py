@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +48,7 @@ def plans_or_refuses(text: str) -> None:
         render(report, fmt)
 
 
+@pytest.mark.slow
 @fuzz(500)
 @given(st.text(max_size=120))
 @example("")
@@ -63,6 +66,7 @@ def test_random_text(text):
 # walked them once per candidate size (48 s); now the limit refuses it and the search has a budget
 @example(zoo.path("resnet18").read_text(), [(974, 0, "*99999")])
 # the robustness issue's reproductions: a stride, a kernel and a dilation of 15 digits
+@pytest.mark.slow
 @example("INPUT 64x64x3 -> CONV3-8/11000000", [])
 @example("INPUT 8x8x3 -> CONV3-8/100000000000000", [])
 @example("INPUT 20000001x1x1 -> CONV(filters=1, kernel=20000000x1, p=0)", [])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
 pytest.importorskip("torch.distributed._tools.mem_tracker",
                     reason=f"MemTracker needs torch 2.5 or later, this is {torch.__version__}")

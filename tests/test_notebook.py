@@ -14,11 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.cli import app
 from cnncalc.render import columns, render
 from cnncalc.render.csv import COLUMNS
 from cnncalc.render.markdown import render_markdown
@@ -28,11 +27,10 @@ HERE = Path(__file__).parent
 RESNET18 = HERE / "designs" / "resnet18.cnn"  # branches, BN buffers
 MISFIT = "INPUT 7x7x3 -> CONV3-10/5p0 -> RELU"  # (7 - 3)/5 + 1 = 1.8: drops real input
 PATTERN = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC"
-runner = CliRunner()
 
 
 def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -294,13 +292,11 @@ def test_import_stays_light():
 
 
 def test_the_library_folds_and_picks_columns_as_the_command_line_does():
-    from typer.testing import CliRunner
 
-    from cnncalc.cli import app
 
     report = cnncalc.plan("resnet18")
     for fmt, method in (("table", report.to_table), ("markdown", report.to_markdown)):
-        shown = CliRunner().invoke(app, ["plan", "resnet18", "-f", fmt, "--depth", "1", "--columns",
+        shown = run_cli(*["plan", "resnet18", "-f", fmt, "--depth", "1", "--columns",
                                          "name,output,params,params_pct"]).output
         assert method(depth=1, columns="name,output,params,params_pct") == shown
     assert len(report.to_table(depth=1).splitlines()) < len(report.to_table().splitlines())

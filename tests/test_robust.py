@@ -114,6 +114,7 @@ def test_a_misfit_in_a_command_line_block_says_where_it_is():
            "             ^^^^^^^^^^^" in result.stdout
 
 
+@pytest.mark.slow
 def test_placing_every_layer_of_a_long_file_is_fast():
     # 25,000 commented lines of 200 characters: once 43 s (a scan from the start for every layer)
     design = "INPUT 8x8x1\n" + "".join(f"-> RELU  # {'x' * 190}\n" for _ in range(25_000))
@@ -132,6 +133,7 @@ def test_an_optional_is_quoted_in_the_assumptions_by_its_start_only():
     assert excerpt("a" * 100) == "a" * 59 + "…"
 
 
+@pytest.mark.slow
 def test_did_you_mean_compares_a_bounded_number_of_names():
     names = [f"block_{i:05d}_" + "z" * 5000 for i in range(10_000)]
     assert did_you_mean(names[42][:-1] + "q", names) == f"; did you mean '{names[42]}'?"

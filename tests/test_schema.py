@@ -67,11 +67,10 @@ def test_an_unsupported_metric_validates_as_null(monkeypatch):
 
 
 def test_cli_prints_the_shipped_schema():
-    from typer.testing import CliRunner
+    from conftest import run_cli
 
-    from cnncalc.cli import app
 
-    result = CliRunner().invoke(app, ["schema"])
+    result = run_cli(*["schema"])
     assert result.exit_code == 0 and json.loads(result.output) == schema.load()
 
 
@@ -83,11 +82,10 @@ def test_cli_prints_the_shipped_schema():
 ])
 def test_what_the_command_line_writes_validates(args):
     # the command line builds the contract as plain dicts (planner.run), not through the pydantic models
-    from typer.testing import CliRunner
+    from conftest import run_cli
 
-    from cnncalc.cli import app
 
-    result = CliRunner().invoke(app, ["plan", *args, "-f", "json"])
+    result = run_cli(*["plan", *args, "-f", "json"])
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 0:
         VALIDATOR.validate(json.loads(result.output))

@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
 from cnncalc import zoo
 from cnncalc.layers import MERGE_KINDS
-from cnncalc.cli import app
 from cnncalc.planner import plan_data
 from cnncalc.render import render
 from cnncalc.render.columns import ALL, DEFAULT, percent, select
@@ -28,13 +27,6 @@ HERE = Path(__file__).parent
 DESIGNS = {name: zoo.path(name).read_text() for name in zoo.names()} | {
     p.stem: p.read_text() for p in (HERE / "designs").glob("*.cnn")}
 SUMMED = ("params", "weights", "biases", "buffers", "macs", "memory_bytes", "saved_bytes")
-runner = CliRunner()
-
-
-def run(*args, env=None):
-    result = runner.invoke(app, list(args), env={"COLUMNS": None, "NO_COLOR": None, **(env or {})})
-    assert "Traceback" not in result.output
-    return result
 
 
 def names(design: str, **settings) -> list[tuple]:

@@ -11,14 +11,12 @@ import stat
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from conftest import run_cli as run
 
 import cnncalc
 from cnncalc import SettingsError, measures, planner
-from cnncalc.cli import app
 from cnncalc.sweeps import CHUNK, dominates, pareto_front, parse_vary
 
-runner = CliRunner()
 COURSE = "INPUT 32x32x3 -> [[CONV -> RELU]*N -> POOL2?]*M -> [FC-H -> RELU]*K -> FC-10"
 SMALL = "INPUT 32x32x3 -> CONV3-C -> RELU -> FC-10"
 # kernels, strides and groups that fail or misfit at some points; branches; a block called with arguments
@@ -313,10 +311,6 @@ def test_library_errors(kwargs, message):
 
 
 # -- the command line ---------------------------------------------------------------------------------------
-def run(*args):
-    return runner.invoke(app, list(args))
-
-
 def no_traceback(result):
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
 

@@ -18,10 +18,10 @@ import termios
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli
 
 from cnncalc import zoo
-from cnncalc.cli import app, box_characters, output_width
+from cnncalc.cli import box_characters, output_width
 from cnncalc.planner import plan_data
 from cnncalc.render.sections import totals_lines
 from cnncalc.render.table import wrap
@@ -29,13 +29,10 @@ from cnncalc.render.table import wrap
 ROOT = Path(__file__).parent.parent
 ANSI = re.compile(r"\033\[[0-9;]*m")
 MISFIT = "INPUT 7x7x3 -> CONV3-10/5p0 -> CONV3-4/2"
-runner = CliRunner()
 
 
 def run(*args, columns: str | None = None, **env):
-    result = runner.invoke(app, list(args), env={"COLUMNS": columns, "NO_COLOR": None, **env})
-    assert "Traceback" not in result.output
-    return result
+    return run_cli(*args, env={"COLUMNS": columns, **env})
 
 
 def on_terminal(*args, rows: int = 24, cols: int = 80, **env) -> str:

@@ -13,15 +13,15 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0")
 
 from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 import cnncalc  # noqa: E402
 from cnncalc import zoo  # noqa: E402
-from cnncalc.cli import app  # noqa: E402
 from cnncalc.pytorch import verify as verify_module  # noqa: E402
 from cnncalc.pytorch.export import export_design  # noqa: E402
 from cnncalc.pytorch.verify import verify  # noqa: E402
@@ -88,24 +88,22 @@ def test_verify_notes_what_pytorch_refuses_in_training():
 
 
 def test_cli_verify_and_export(tmp_path):
-    runner = CliRunner()
-    ok = runner.invoke(app, ["verify", "INPUT 8x8x3 -> CONV3-4 -> FC-2", "--device", "cpu", "--batch", "2"])
+    ok = run_cli(*["verify", "INPUT 8x8x3 -> CONV3-4 -> FC-2", "--device", "cpu", "--batch", "2"])
     assert ok.exit_code == 0, ok.output
     assert "saved for backward: cnncalc" in ok.output and "agree:" in ok.output
     target = tmp_path / "net.py"
-    assert runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)]).exit_code == 0
+    assert run_cli(*["export", "lenet5", "--to", "pytorch", "-o", str(target)]).exit_code == 0
     assert "class Net(nn.Module)" in target.read_text()
-    again = runner.invoke(app, ["export", "lenet5", "--to", "pytorch", "-o", str(target)])
+    again = run_cli(*["export", "lenet5", "--to", "pytorch", "-o", str(target)])
     assert again.exit_code == 2 and "exists; pass --force" in again.output
 
 
 @needs_memtracker
 def test_cli_verify_memory():
-    runner = CliRunner()
-    memory = runner.invoke(app, ["verify", "lenet5", "--memory", "--batch", "8", "--optimizer", "adam", "--foreach"])
+    memory = run_cli(*["verify", "lenet5", "--memory", "--batch", "8", "--optimizer", "adam", "--foreach"])
     assert memory.exit_code == 0, memory.output
     assert "training-step peak (adam, foreach, batch 8): cnncalc" in memory.output and "+0.00%" in memory.output
-    assert runner.invoke(app, ["verify", "lenet5", "--measure"]).exit_code == 0  # the old name of --memory
+    assert run_cli(*["verify", "lenet5", "--measure"]).exit_code == 0  # the old name of --memory
 
 
 @needs_memtracker

@@ -115,6 +115,7 @@ LEAN = ("params,buffers,macs,flops,activations,forward_bytes,forward_bytes_per_i
         "fits,rows,rf,saved_bytes,training_peak_bytes")
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_sweep_rows_replayed_equal_plan(monkeypatch, data):

@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import run_cli
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.cli import app
 from cnncalc.render.zoo import render_zoo
 
 PUBLISHED = [  # name, input, params, MACs (None: not published), receptive field (None: not published)
@@ -136,16 +135,15 @@ def test_examples_readme_is_generated_and_fresh():
 
 
 def test_zoo_command():
-    runner = CliRunner()
-    listing = runner.invoke(app, ["zoo"])
+    listing = run_cli(*["zoo"])
     assert listing.exit_code == 0 and "resnet50" in listing.output and "25,557,032" in listing.output
-    data = json.loads(runner.invoke(app, ["zoo", "--format", "json"]).output)
+    data = json.loads(run_cli(*["zoo", "--format", "json"]).output)
     assert {d["name"]: d["params"] for d in data}["googlenet"] == 6_624_904
-    source = runner.invoke(app, ["zoo", "resnet50"])
+    source = run_cli(*["zoo", "resnet50"])
     assert source.exit_code == 0 and source.output == zoo.path("resnet50").read_text()
-    unknown = runner.invoke(app, ["zoo", "resnet5"])
+    unknown = run_cli(*["zoo", "resnet5"])
     assert unknown.exit_code == 2 and "did you mean 'resnet50'?" in unknown.output
-    planned = runner.invoke(app, ["plan", "RESNET50", "--input", "320x320x3", "-f", "json"])
+    planned = run_cli(*["plan", "RESNET50", "--input", "320x320x3", "-f", "json"])
     assert planned.exit_code == 0 and json.loads(planned.output)["input"] == {"h": 320, "w": 320, "c": 3}
 
 
