@@ -85,6 +85,10 @@ def corpus(n_random: int, seed: int) -> list[tuple[str, str, dict]]:
               ("plan", "mobilenet_v2", {"freeze": 30, "batch": 2}),
               ("plan", "vgg16", {"checkpoint": ["1-4", "6-9"], "batch": 2, "device": "cpu"}),
               ("plan", "resnet18", {"checkpoint": ["5-12"], "batch": 3, "optimizer": "momentum"}),
+              ("plan", "lenet5", {"checkpoint": ["1-3", "7-10"], "batch": 4, "device": "cpu"}),
+              ("plan", "alexnet", {"checkpoint": ["14-19"], "batch": 2, "optimizer": "adam"}),
+              ("plan", "INPUT 16x16x3 -> CONV3-8 -> CROP(12x12) -> POOL2 -> FLATTEN -> FC-10 -> RELU -> FC-5",
+               {"checkpoint": ["3-4", "5-7"], "batch": 2, "device": "cpu"}),
               ("plan", "resnet50", {"budget": "24GiB", "optimizer": "adam", "max_input": True}),
               ("plan", "mobilenet_v3_large", {"budget": "1GiB", "budget_for": "inference", "device": "cpu"}),
               ("plan", "resnet50", {"budget": "8GiB", "batch": 32, "optimizer": "adam", "accumulate": 2})]

@@ -28,9 +28,9 @@ from .dsl import ast
 from .dsl.names import refuse_unused, unread_defaults
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span
-from .layers import (FILTERS, KINDS, MAX_VALUE, REQUIRED, SAME, SHARED_SETTINGS, WORDS, Branch, Input, Item, Layer, LayerGraph,
-                     Setting, Volume, same_pad, split_word)
-from .metrics.shapes import after, arm_input, merge, output
+from .graph import LayerGraph
+from .kinds import (FILTERS, LAYERS, MAX_VALUE, OPERATORS, REQUIRED, SAME_PAD, SHARED_SETTINGS, WORDS, Branch, Input,
+                    Item, Layer, Setting, Volume, same_pad, split_word)
 
 # Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
 # Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
@@ -38,8 +38,6 @@ from .metrics.shapes import after, arm_input, merge, output
 MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
-# a branch's operator -> its merge row's kind
-_MERGES = {"|": "concat", "+": "add", ".*": "mul", "||": "split", "{}": "output"}
 
 OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
 
@@ -150,19 +148,6 @@ def block_contract(blocks: list[Block], rows: list[dict]) -> list[dict]:
                     block[metric] = None
         out.append(block)
     return out
-
-
-def implied_pad(layer, x: Volume, y: Volume) -> list[int] | None:
-    """The padding, [h, w], a window used that the layer's name does not write (the "same" default
-    d*(k-1)//2 of CONV, DWCONV and LOCAL), given where the output's height or width is not the
-    input's: CONV3-10/2 on a 7x7 input uses [1, 1], which the notes' arithmetic (P = 0) would not
-    assume. None otherwise: VGG's CONV3-64 keeps its input's size, as the notes write it."""
-    if layer.kind not in ("conv", "dwconv", "local"):
-        return None
-    pad = layer.pad
-    if pad == (0, 0) or pad != same_pad(layer.kernel, layer.dilation) or (y.h, y.w) == (x.h, x.w):
-        return None
-    return [pad[0], pad[1]]
 
 
 def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tuple[int, int, int] | None = None,
@@ -281,7 +266,7 @@ class _Expander:
     def define_default(self, statement: ast.DefaultDef, override: bool) -> None:
         """`kind.attr = value`, or a kind-less setting (`input = …`, `inplace = …`)."""
         kind, attr = statement.kind, statement.attr
-        allowed = KINDS[kind].default_attrs() if kind else SHARED_SETTINGS
+        allowed = LAYERS[kind].default_attrs() if kind else SHARED_SETTINGS
         if attr not in allowed:
             what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
             options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"
@@ -681,7 +666,7 @@ class _Expander:
                         self.expand_chain(arm, local, items, sole=False)
                         expanded.append(items)
                     self.branch_depth, self.branch_arm = around
-                    out.append(Branch(_MERGES[mode], expanded, node.span))
+                    out.append(Branch(OPERATORS[mode], expanded, node.span))
                     self.row += 1  # the merge's row
                     self.close(index)
                 case ast.Repeat(body=body, count=count):
@@ -813,7 +798,7 @@ class _Expander:
                 raise _missing(cls, setting, word, node.span)
             values[setting.field] = default(values) if callable(default) else default
         for setting in cls.settings:
-            if setting.read == "pad" and values.get(setting.field) == SAME:
+            if setting.read == "pad" and values.get(setting.field) == SAME_PAD:
                 values[setting.field] = same_pad(values["kernel"], values["dilation"])
             elif setting.field not in values:  # a setting other words of the kind take: its default
                 values[setting.field] = setting.default
@@ -866,7 +851,7 @@ class _Expander:
             if isinstance(item, Deferred):
                 item = self.layer(item.node, {**item.local, IN: x.c})
             if isinstance(item, Branch):
-                arm_x = arm_input(item, x)
+                arm_x = item.arm_input(x)
                 arms, outs = [], []
                 for arm in item.arms:
                     made, y = self.resolve_inputs(arm, arm_x)
@@ -874,9 +859,9 @@ class _Expander:
                     outs.append(y)
                 if any(a is not b for a, b in zip(arms, item.arms)):
                     item = Branch(item.kind, arms, item.span)
-                x = after(item, x, merge(item.kind, outs, [""] * len(outs), item.span))
+                x = item.after(x, item.join(outs, [""] * len(outs)))
             else:
-                x = output(item, x)[0]
+                x = item.apply(x)[0]
             out.append(item)
         return (out if any(a is not b for a, b in zip(out, items)) else items), x
 
@@ -932,12 +917,12 @@ def _read_pair(x: _Expander, setting: Setting, value: ast.Value, word: str, loca
 
 
 def _read_pad(x: _Expander, setting: Setting, value: ast.Value, word: str, local: Local):
-    """A pair, or `same` (SAME, resolved once kernel and dilation are known) or `valid` (0)."""
+    """A pair, or `same` (SAME_PAD, resolved once kernel and dilation are known) or `valid` (0)."""
     if not isinstance(value, ast.Word):
         return _read_pair(x, setting, value, word, local)
     if value.word not in ("same", "valid"):
         raise DesignError(f"{word}: pad is a number, HxW, same or valid", value.span)
-    return SAME if value.word == "same" else (0, 0)
+    return SAME_PAD if value.word == "same" else (0, 0)
 
 
 def _at_least(setting: Setting, n: int, word: str, span: Span) -> int:

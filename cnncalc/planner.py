@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import schema
 from .errors import CnnCalcError, SettingsError, Span, describe_char
 from .errors import position as where
-from .expand import MAX_LAYERS, OPTIONAL_MODES, block_contract, build, implied_pad
-from .layers import GLOBAL_KINDS, MAX_VALUE, Branch, Input, Item, Layer, LayerGraph, Volume
-from .metrics import UNSUPPORTED, fit, memory, receptive, saved, shapes, training
+from .expand import MAX_LAYERS, OPTIONAL_MODES, block_contract, build
+from .graph import LayerGraph
+from .kinds import MAX_VALUE, UNSUPPORTED, Branch, Input, Item, Layer, Volume
+from .metrics import fit, memory, receptive, saved, training
 from .metrics import amp as amp_rules
-from .metrics.macs import MACS
-from .metrics.params import PARAMS
 
 if TYPE_CHECKING:
     from .report import Report
@@ -352,9 +351,6 @@ def analyze(graph: LayerGraph, *, batch: int = 1, dtype: str = "float32", optimi
     return walker.report()
 
 
-PINS_SIZE = ("adaptive", "gap", "fc")  # their output's height and width do not depend on their input's
-
-
 class _Walker:
     def __init__(self, graph: LayerGraph, dtype: str, batch: int, optimizer: str, device: str,
                  foreach: bool | None = None, budget: int | None = None, budget_for: str = "training",
@@ -369,7 +365,7 @@ class _Walker:
         self.amp: str | None = None  # autocast's dtype (metrics/amp.py), the parameters float32
         self.freeze: int | None = None  # the rows 1..freeze do not train (their parameters are frozen)
         self.checkpoint: list[tuple[int, int]] = []  # checkpointed row ranges
-        self.inplace_rows: set[int] = set()  # rows that overwrite their input (saved.runs_inplace)
+        self.inplace_rows: set[int] = set()  # rows that overwrite their input (the kind's runs_inplace)
         self.want = training.ALL_PEAKS  # the peaks beside the training step's to simulate (a sweep may want fewer)
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
         self.dtype, self.batch, self.optimizer, self.device = dtype, batch, optimizer, device
@@ -380,7 +376,7 @@ class _Walker:
         self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
         self.warned_resize = False
         self.warned_bn = False  # a BN over one value per channel, said once
-        self.pinned = False  # a layer has fixed the height and width, whatever the input size (PINS_SIZE)
+        self.pinned = False  # a layer has fixed the height and width, whatever the input size (pins_size)
         self.sides: list[tuple[int, int]] = []  # each side head's rows: its first, its output row
         self.rows: list[dict] = []
         self.problems: list[dict] = []
@@ -486,7 +482,7 @@ class _Walker:
             if a <= last:
                 raise SettingsError(f"checkpointed rows {a}-{b} overlap the segment before them")
             last = b
-            first = next((i for i in range(a, b + 1) if self.steps[i].kind not in ("id", "flatten")), None)
+            first = next((i for i in range(a, b + 1) if not self.steps[i].item.shares_storage), None)
             if first in self.inplace_rows:
                 raise SettingsError(f"checkpointed rows {a}-{b} start with {self.steps[first].item.name} in place: it "
                                     f"would overwrite the input the checkpoint keeps (start the segment with the "
@@ -555,15 +551,13 @@ class _Walker:
 
     def row(self, layer: Layer, x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         """One layer's row, every metric from its table; returns its output, field, storage and flow."""
-        y, windows = shapes.output(layer, x)
+        y, windows = layer.apply(x)
         line, column, source = self.place(layer.span)
         sid_out, copy = self.storage_of(layer, x, y, flow, sid)
-        rf_rule = receptive.RECEPTIVE[layer.kind]
-        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
+        rf_rule = layer.receptive
+        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(rf, x)
         if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
-            why = (f"its {x.h}x{x.w} input is not a multiple of its output, so its windows differ in size"
-                   if layer.kind == "adaptive" else
-                   "a transposed or upsampling layer maps outputs to fractions of an input pixel")
+            why = layer.no_field(x)
             self.warnings.append(f"receptive fields are not reported after {layer.name} "
                                  f"({where(line, column, source)}): {why}")
         problem = note = None
@@ -577,30 +571,30 @@ class _Walker:
                 else:
                     self.notes.append(p)
             problem, note = (text, None) if any(p["fit"] == "misfit" for p in entries) else (None, text)
-        if layer.kind == "fc" and (x.h, x.w) != (1, 1) and not self.pinned and self.resized():
+        if layer.grows_with_input and (x.h, x.w) != (1, 1) and not self.pinned and self.resized():
             self.warnings.append(
                 f"{layer.name} ({where(line, column, source)}) flattens {x}: its params grow with the input, here "
                 f"{self.graph.input.size} where the design is written for {self.graph.written}; pool to a fixed size "
                 f"before it (ADAPTIVEAVGPOOL7), as torchvision's VGG and AlexNet do (for the built-in vgg and alexnet "
                 f"designs: -D torchvision=1)")
-        if layer.kind in PINS_SIZE:
+        if layer.pins_size:
             self.pinned = True
-        if layer.kind == "bn" and x.h * x.w * self.batch == 1 and self.peaks and not self.warned_bn:
+        if layer.batch_statistics and x.h * x.w * self.batch == 1 and self.peaks and not self.warned_bn:
             self.warned_bn = True
             self.warnings.append(f"{layer.name} ({where(line, column, source)}) normalises one value per channel at "
                                  f"batch {self.batch} ({x}): PyTorch refuses to train it (the training peak is that "
                                  f"of a step it would not run); train at batch 2 or more")
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=(line, column, source), rf=rf_out, rf_rule=rf_rule,
                         problem=problem, flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy,
-                        implied=implied_pad(layer, x, y))
+                        implied=layer.implied_pad(x, y))
         return y, rf_out, sid_out, flow
 
     def storage_of(self, layer: Layer, x: Volume, y: Volume, flow: saved.Flow, sid: int) -> tuple[int, int | None]:
         """The storage of the layer's output, and of the copy it makes of its input (or None): flattening a
         volume laid out otherwise than N x C x H x W (channels last, a crop) copies it."""
-        copies = (layer.kind in ("fc", "flatten") and (x.h, x.w) != (1, 1)
+        copies = (layer.flat_copy is not None and (x.h, x.w) != (1, 1)
                   and (flow.channels_last or sid in self.storages.strided))
-        if copies and layer.kind == "flatten":  # the copy is its output
+        if copies and layer.flat_copy == "output":  # the copy is its output
             return self.storages.new(y), None
         return self.storages.output(layer, y, flow.protected, sid), self.storages.new(x) if copies else None
 
@@ -608,11 +602,11 @@ class _Walker:
         """The arms, each from the branch's input (protected: every arm reads it), then the merge's row. After a
         side head ("output": its row is the head's output) what follows reads the branch's input."""
         outs, fields, names, sids, grads, layouts, halves = [], [], [], [], [], [], []
-        x_arm = shapes.arm_input(branch, x)
-        side = branch.kind == "output"
+        x_arm = branch.arm_input(x)
+        side = branch.side
         first = len(self.steps)
         for i, items in enumerate(branch.arms, start=1):
-            start = self.storages.view(sid) if branch.kind == "split" else sid  # a split's arm reads a half
+            start = self.storages.view(sid) if branch.splits_input else sid  # a split's arm reads a half
             self.requires[start] = self.requires[sid]
             halves.append(start)
             y, f, arm_sid, arm_flow = self.walk(items, x_arm, rf, depth + 1, i, start,
@@ -624,8 +618,8 @@ class _Walker:
             layouts.append(arm_flow.channels_last)
             names.append(items[-1].name if items and isinstance(items[-1], Layer) else
                          ("ID" if not items else "a merge"))
-        y = shapes.merge(branch.kind, outs, names, branch.span)
-        merged, strides_differ = receptive.merge(receptive.spatial_arms(branch.kind, outs, y, fields))
+        y = branch.join(outs, names)
+        merged, strides_differ = receptive.merge(branch.fields(outs, y, fields))
         line, column, source = self.place(branch.span)
         if strides_differ:
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
@@ -633,10 +627,9 @@ class _Walker:
                                  f"strides ({strides}); the receptive field shown is the largest arm's")
         sid_out = sids[0] if side else self.storages.new(y)  # a side head's row: the head's output
         after = self.add(branch, x, y, depth=depth, arm=arm, place=(line, column, source), rf=merged, rf_rule=None,
-                         problem=None, flow=saved.Flow(False, any(grads), saved.merged_layout(branch.kind, outs, y,
-                                                                                              layouts)),
+                         problem=None, flow=saved.Flow(False, any(grads), branch.merged_layout(outs, y, layouts)),
                          sids_in=tuple(sids), sid_out=sid_out, holds=sid,
-                         splits=tuple(halves) if branch.kind == "split" else ())
+                         splits=tuple(halves) if branch.splits_input else ())
         if side:
             self.sides.append((first, len(self.steps) - 1))
             for i in range(first, len(self.steps)):  # they run in training only
@@ -654,41 +647,38 @@ class _Walker:
         Returns the flow after it."""
         kind = item.kind
         unsupported = []
-        rule = PARAMS[kind]
-        if rule is UNSUPPORTED:
+        if item.params is UNSUPPORTED:
             unsupported.append("params")
             weights = biases = buffers = n_params = formula = None
         else:
-            weights, biases, buffers, formula = rule(item, x, y)
+            weights, biases, buffers, formula = item.params(x, y)
             n_params = weights + biases
-        rule = MACS[kind]
-        if rule is UNSUPPORTED:
+        if item.macs is UNSUPPORTED:
             unsupported.append("macs")
             n_macs = None
         else:
-            n_macs = rule(item, x, y)
-        rule = memory.STORED[kind]
-        if rule is UNSUPPORTED:
+            n_macs = item.macs(x, y)
+        if item.stored is UNSUPPORTED:
             unsupported.append("memory")
             memory_bytes = None
         else:
-            memory_bytes = rule(item, y) * self.size
-        if kind == "act" and saved.runs_inplace(item, flow.protected):
+            memory_bytes = item.stored(y) * self.size
+        if item.runs_inplace(flow.protected):
             self.inplace_rows.add(len(self.rows))
         owns = n_params is None or n_params > 0
         trainable = self.freeze is None or len(self.rows) > self.freeze or not owns
         saves, after = saved.apply(item, x, y, flow, owns and trainable, self.size, self.storages.device)
-        if not trainable and kind == "fc" and flow.grad and saves is not UNSUPPORTED:
-            saves = saved.NOTHING  # addmm keeps its input only for the weight's gradient: a frozen FC keeps none
+        if not trainable and not item.keeps_input_when_frozen and flow.grad and saves is not UNSUPPORTED:
+            saves = saved.NOTHING  # it keeps its input only for its weight's gradient: frozen, none
         if saves is UNSUPPORTED:
             unsupported.append("saved")
             saved_bytes = None
         else:
-            kept = saved.kept_inputs(kind, saves, (copy,) if copy is not None else sids_in, self.requires.get)
+            kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
             saved_bytes = self.storages.charge(saves, kept, sid_out)
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
-        relaid = isinstance(item, Layer) and saved.relaid_weight(item, x, y, flow.channels_last)
+        relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
         self.steps.append(training.Step(kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
                                         flow.grad, holds, trainable, relaid=relaid, splits=splits, copy=copy))
         self.requires[sid_out] = after.grad
@@ -706,23 +696,19 @@ class _Walker:
 def numbers(item: Item, x: Volume, y: Volume) -> tuple:
     """(weights, biases, buffers, MACs, stored elements, the metrics not known) of one row by its kind's
     tables, for sums: an UNSUPPORTED metric counts 0 and is named."""
-    kind = item.kind
     partial = []
     weights = biases = buffers = macs = stored = 0
-    rule = PARAMS[kind]
-    if rule is UNSUPPORTED:
+    if item.params is UNSUPPORTED:
         partial.append("params")
     else:
-        weights, biases, buffers, _ = rule(item, x, y)
-    rule = MACS[kind]
-    if rule is UNSUPPORTED:
+        weights, biases, buffers, _ = item.params(x, y)
+    if item.macs is UNSUPPORTED:
         partial.append("macs")
     else:
-        macs = rule(item, x, y)
-    rule = memory.STORED[kind]
-    if rule is UNSUPPORTED:
+        macs = item.macs(x, y)
+    if item.stored is UNSUPPORTED:
         partial.append("memory")
-    elif rule(item, y):
+    elif item.stored(y):
         stored = y.h * y.w * y.c
     return weights, biases, buffers, macs, stored, tuple(partial)
 
@@ -794,12 +780,12 @@ class Lean(_Walker):
 
     def walk(self, items: list[Item], x: Volume, rf, depth: int, arm: int | None, sid: int, flow: saved.Flow):
         for item in items:
-            if type(item) is Branch:
+            if isinstance(item, Branch):
                 x, rf, sid, flow = self.branch(item, x, rf, depth, arm, sid, flow)
             else:
                 x, rf, sid, flow = self.row(item, x, rf, depth, arm, sid, flow)
             if depth == 0 and self.spatial:
-                if item.kind in GLOBAL_KINDS:
+                if item.acts_globally:
                     self.spatial = False
                 else:
                     self.last_rf = rf
@@ -809,15 +795,15 @@ class Lean(_Walker):
         key = (layer, x)
         known = self.memo.get(key)
         if known is None:
-            y, windows = shapes.output(layer, x)
+            y, windows = layer.apply(x)
             known = self.memo[key] = (y, windows is None or (windows[0].fits and windows[1].fits) or not any(
                 fit.judge(w, self.fit_rule) == "misfit" for w in windows if not w.fits))
         y, ok = known
         if not ok:
             self.fits = False
         sid_out, copy = self.storage_of(layer, x, y, flow, sid)
-        rf_rule = receptive.RECEPTIVE[layer.kind]
-        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(layer, rf, x)
+        rf_rule = layer.receptive
+        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(rf, x)
         flow = self.add(layer, x, y, depth=depth, arm=arm, place=None, rf=rf_out, rf_rule=rf_rule, problem=None,
                         flow=flow, sids_in=(sid,), sid_out=sid_out, copy=copy)
         return y, rf_out, sid_out, flow
@@ -831,7 +817,7 @@ class Lean(_Walker):
             weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
             owns = "params" in partial or weights + biases > 0
             saves, after = saved.apply(item, x, y, flow, owns, self.size, self.storages.device)
-            relaid = isinstance(item, Layer) and saved.relaid_weight(item, x, y, flow.channels_last)
+            relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
             if "params" in partial:
                 weights = biases = buffers = None
             known = self.memo[key] = (weights, biases, buffers, macs, stored, partial, saves, after, relaid)
@@ -848,7 +834,7 @@ class Lean(_Walker):
         if saves is UNSUPPORTED:
             self.partial.add("saved")
         else:
-            kept = saved.kept_inputs(item.kind, saves, (copy,) if copy is not None else sids_in, self.requires.get)
+            kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
             self.saved_bytes += self.storages.charge(saves, kept, sid_out)
         self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
                                         flow.grad, holds, True, relaid=relaid, splits=splits, copy=copy))

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from .layers import Volume as _Volume
+from .kinds import Volume as _Volume
 from .schema import PLAN
 
 

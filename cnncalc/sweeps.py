@@ -40,8 +40,9 @@ from .dsl import names as dsl_names
 from .dsl.parser import Parser, parse
 from .errors import CnnCalcError, SettingsError, Source, Span
 from .expand import MAX_LAYERS, OPTIONAL_MODES, _Expander
-from .layers import GLOBAL_KINDS, MAX_VALUE, Branch, Input, Layer, LayerGraph, Volume
-from .metrics import UNSUPPORTED, fit, memory, receptive, shapes
+from .graph import LayerGraph
+from .kinds import MAX_VALUE, UNSUPPORTED, Branch, Input, Layer, Volume
+from .metrics import fit, memory, receptive
 from .planner import numbers
 from .where import Names, condition, keys
 
@@ -211,18 +212,18 @@ class _Totals:
         """`top`: the items are the network's, outside any branch (where the receptive field is quoted)."""
         memo = self.memo
         for item in items:
-            if type(item) is Branch:
+            if isinstance(item, Branch):
                 outs, fields, names = [], [], []
-                x_arm = shapes.arm_input(item, x)
+                x_arm = item.arm_input(x)
                 for arm in item.arms:
                     y, f = self.walk(arm, x_arm, rf, False)
                     outs.append(y)
                     fields.append(f)
                     names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else
                                  ("ID" if not arm else "a merge"))
-                y = shapes.merge(item.kind, outs, names, item.span)
-                merged, _ = receptive.merge(receptive.spatial_arms(item.kind, outs, y, fields))
-                rf = rf if item.kind == "output" else merged  # after a side head: the field of its input
+                y = item.join(outs, names)
+                merged, _ = receptive.merge(item.fields(outs, y, fields))
+                rf = rf if item.side else merged  # after a side head: the field of its input
                 known = (y, True, *self.numbers(item, x, y))
                 rule = None
             else:
@@ -230,11 +231,11 @@ class _Totals:
                 self.asked += 1
                 if known is None:
                     self.computed += 1
-                    y, windows = shapes.output(item, x)
+                    y, windows = item.apply(x)
                     ok = windows is None or (windows[0].fits and windows[1].fits) or not any(
                         fit.judge(w, self.rule) == "misfit" for w in windows if not w.fits)
                     known = memo[(item, x)] = (y, ok, *self.numbers(item, x, y))
-                rule = receptive.RECEPTIVE[item.kind]
+                rule = item.receptive
             y, ok, params, buffers, macs, stored, partial = known
             self.rows += 1
             self.params += params
@@ -249,13 +250,13 @@ class _Totals:
                 self.partial.add("rf")
                 rf = None
             elif rule is not None and rf is not None:
-                rf = rule(item, rf, x)
+                rf = rule(rf, x)
             if self.spatial and top:
-                if item.kind in GLOBAL_KINDS:
+                if item.acts_globally:
                     self.spatial = False
                 else:
                     self.last_rf = rf
-            x = shapes.after(item, x, y) if type(item) is Branch else y
+            x = item.after(x, y) if isinstance(item, Branch) else y
         return x, rf
 
     @staticmethod
@@ -507,7 +508,7 @@ class _Expansion(_Expander):
     def made_of_nodes(self, items) -> bool:
         """Every layer of the items was built here from a node (none deferred, none uncached)."""
         nodes = self.shared["nodes"]
-        return all(all(self.made_of_nodes(arm) for arm in item.arms) if type(item) is Branch else item in nodes
+        return all(all(self.made_of_nodes(arm) for arm in item.arms) if isinstance(item, Branch) else item in nodes
                    for item in items)
 
     def from_template(self, key: tuple) -> tuple | None:
@@ -521,7 +522,7 @@ class _Expansion(_Expander):
 
     def rebuild(self, items: list, local: dict) -> list:
         nodes = self.shared["nodes"]
-        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span) if type(item) is Branch
+        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span) if isinstance(item, Branch)
                 else self.layer(nodes[item], local) for item in items]
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E4
 from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
-from cnncalc.layers import Branch, Volume  # noqa: E402
+from cnncalc.kinds import Branch, Volume  # noqa: E402
 from cnncalc.planner import analyze, design_graph  # noqa: E402
 from cnncalc.pytorch.export import export_source  # noqa: E402
 from cnncalc.pytorch.verify import row_modules  # noqa: E402
@@ -89,8 +89,8 @@ MERGES = {"concat": lambda outs: torch.cat(outs, dim=1), "add": lambda outs: sum
 
 
 def test_the_reference_covers_every_kind():
-    assert set(MERGES) == set(cnncalc.layers.MERGE_KINDS)
-    assert set(REFERENCE) == set(cnncalc.layers.KINDS) - {"input"}
+    assert set(MERGES) == set(cnncalc.kinds.MERGES)
+    assert set(REFERENCE) == set(cnncalc.kinds.LAYERS) - {"input"}
 
 
 VECTORS = ("fc", "gap", "flatten")  # 1x1 by construction: one vector per image

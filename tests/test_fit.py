@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc.metrics import fit
-from cnncalc.metrics.shapes import Window, effective_kernel, slide
+from cnncalc.kinds.geometry import Window, effective_kernel, slide
 from cnncalc.render.sections import input_fix_text
 
 

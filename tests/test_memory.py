@@ -18,6 +18,7 @@ import pytest
 
 import cnncalc
 from cnncalc import zoo
+from cnncalc.kinds import KINDS, UNSUPPORTED
 from cnncalc.metrics import training
 from cnncalc.planner import design_graph
 from cnncalc.pytorch.export import export_source
@@ -54,7 +55,7 @@ def test_training_peak_equals_memtracker(entry):
                     checkpoint=[tuple(seg) for seg in entry.get("checkpoint", ())])
     report = cnncalc.plan(zoo.path(entry["design"]).read_text(), **settings)
     predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
-    unmodelled = ((entry.get("amp") and any(r.kind in training.AMP_UNKNOWN for r in report.layers))
+    unmodelled = ((entry.get("amp") and any(KINDS[r.kind].autocast is UNSUPPORTED for r in report.layers))
                   or (entry.get("checkpoint") and any(r.kind in ("crop", "output") for r in report.layers)))
     if predicted is None:
         # autocast's rules for LAYERNORM, GROUPNORM, SCALE, the split and side heads, and a recomputed crop or

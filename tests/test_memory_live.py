@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E4
 from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
+from cnncalc.kinds import KINDS, UNSUPPORTED  # noqa: E402
 from cnncalc.metrics import training  # noqa: E402
 from cnncalc import zoo  # noqa: E402
 from cnncalc.pytorch.export import export_design  # noqa: E402
@@ -107,7 +108,7 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
     except cnncalc.CnnCalcError:
         assume(False)
     assume(report.totals.params > 0)  # PyTorch's optimizers refuse an empty parameter list
-    if amp and any(r.kind in training.AMP_UNKNOWN for r in report.layers):  # not measured yet: left out, named
+    if amp and any(KINDS[r.kind].autocast is UNSUPPORTED for r in report.layers):  # not measured yet: left out, named
         assert report.totals.memory.training_peak_bytes is None and "training_peak" in report.totals.partial
         return
     with warnings.catch_warnings():

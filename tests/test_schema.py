@@ -60,9 +60,9 @@ def test_the_validator_catches_a_missing_an_extra_and_a_mistyped_key():
 
 
 def test_an_unsupported_metric_validates_as_null(monkeypatch):
-    from cnncalc.metrics import UNSUPPORTED, macs
+    from cnncalc.kinds import UNSUPPORTED, Conv
 
-    monkeypatch.setitem(macs.MACS, "conv", UNSUPPORTED)
+    monkeypatch.setattr(Conv, "macs", UNSUPPORTED)
     VALIDATOR.validate(json.loads(cnncalc.plan("INPUT 8x8x3 -> CONV3-4").to_json()))
 
 

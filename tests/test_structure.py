@@ -17,7 +17,7 @@ import pytest
 from conftest import run_cli as run
 
 from cnncalc import zoo
-from cnncalc.layers import MERGE_KINDS
+from cnncalc.kinds import MERGES as MERGE_KINDS
 from cnncalc.planner import plan_data
 from cnncalc.render import render
 from cnncalc.render.columns import ALL, DEFAULT, percent, select

@@ -221,7 +221,7 @@ def test_shapes_and_params_match_pytorch(h, w, c, layers, tail):
 
 
 @pytest.mark.parametrize("inplace", ["true", "false"])
-@pytest.mark.parametrize("word", list(cnncalc.layers.Activation.MODULES))
+@pytest.mark.parametrize("word", list(cnncalc.kinds.Activation.MODULES))
 def test_every_activation_saves_what_pytorch_saves(word, inplace):
     # in the chain and at the start of an arm (never in place there), measured on the CPU
     design = (f"INPUT 6x6x3 -> CONV3-4 -> {word}(inplace={inplace}) -> CONV3-4 "

@@ -21,7 +21,7 @@ import pytest
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.layers import Branch
+from cnncalc.kinds import Branch
 from cnncalc.planner import design_graph
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_modules.json").read_text())

@@ -128,7 +128,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     depths = sorted(data.draw(st.sets(st.sampled_from([0, 1, 2]), min_size=1, max_size=2)))
     device, optimizer, accumulate, foreach, amp = data.draw(st.sampled_from(SETTINGS))
     if design is MODERN:
-        amp = None  # LAYERNORM, GROUPNORM, SCALE and splits under autocast: left out (training.AMP_UNKNOWN)
+        amp = None  # LAYERNORM, GROUPNORM, SCALE and splits under autocast: left out (their kinds' autocast: UNSUPPORTED)
     options = dict(device=device, optimizer=optimizer, accumulate=accumulate, foreach=foreach, amp=amp)
     vary = {"D": depths, "W": widths, "batch": [1, 3]}
     simulated = []

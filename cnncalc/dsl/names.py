@@ -115,7 +115,7 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     default changes nothing. A layer that cannot be read (an unknown word or setting) counts as reading
     it: the expansion reports that layer."""
     from ..expand import _given  # expand imports this module
-    from ..layers import WORDS
+    from ..kinds import WORDS
 
     wanted = [s for s in overrides if isinstance(s, ast.DefaultDef) and s.kind]
     if not wanted:

@@ -52,7 +52,7 @@ import re
 import unicodedata
 
 from ..errors import DesignSyntaxError, Source, Span, describe_char, shows
-from ..layers import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
+from ..kinds import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
 from . import ast
 
 MAX_NESTING = 100  # brackets, parentheses and blocks nested deeper than this are refused

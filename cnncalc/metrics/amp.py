@@ -23,11 +23,11 @@ In evaluation (evaluate()), the casts of every parameter stay cached until the p
 
 from __future__ import annotations
 
+from ..kinds.base import APPLIED, CAST, FLOAT32, PROMOTE
 from . import training as T
 
 LOW = 2  # bytes of a value of float16 or bfloat16
 F32 = 4
-CAST_KINDS = ("conv", "dwconv", "deconv", "fc")  # autocast runs these in low precision
 AMP = {"float16": LOW, "bfloat16": LOW}  # --amp: the autocast dtype's bytes
 
 
@@ -56,10 +56,10 @@ class AmpStep(T._TrainingStep):
         t.alloc("targets", N * out.h * out.w * T.TARGET_BYTES, "other")
         t.sample("forward", 0)
         for index, s in enumerate(steps[1:], start=1):
-            kind = s.kind
+            rule = s.item.autocast
             din = self.dt[s.sids_in[0]]
             saves_in, saves_out, per_image, per_batch = s.saves
-            if kind in CAST_KINDS:
+            if rule == CAST:
                 if s.biases:
                     t.alloc(("bcast", index), s.biases * self.low, "other")  # cached until autocast exits
                     self.bias_casts.append(("bcast", index))
@@ -72,13 +72,13 @@ class AmpStep(T._TrainingStep):
                 t.sample("forward", index)
                 if din == self.low:
                     t.keep(self.input_storage(s), +1)
-            elif kind == "lrn" and din == self.low:
-                self.lrn_forward(index, s)
-            elif kind in ("concat", "add", "mul"):
+            elif rule == FLOAT32 and din == self.low:
+                s.item.amp_forward(self, index, s)
+            elif rule == PROMOTE:
                 douts = {self.dt[sid] for sid in s.sids_in}
                 dout = max(douts)
                 self.dt[s.sid_out] = dout
-                if kind == "concat" and len(douts) > 1:  # cat promotes: copies of the low arms, for the call
+                if s.item.concatenates and len(douts) > 1:  # cat promotes: copies of the low arms, for the call
                     for j, sid in enumerate(s.sids_in):
                         if self.dt[sid] != dout:
                             t.alloc(("catcast", index, j), self.sizes[sid] * dout * N, "other")
@@ -90,14 +90,11 @@ class AmpStep(T._TrainingStep):
                     t.keep(sid, +1)
             else:
                 self.dt[s.sid_out] = din
-                if kind in ("act", "droppath") or (kind == "dropout" and self.device != "cuda"):
-                    per_image = per_image * din // F32  # a copy or noise of the input's dtype (saved.py: float32)
-                if kind == "bn" and per_batch and self.fake:
-                    per_batch = per_batch * din // F32  # real kernels keep the statistics in float32
+                per_image, per_batch = s.item.autocast_extra(s.saves, din, self.device, self.fake)
                 t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
                 if per_image or per_batch:
                     t.alloc(("extra", index), per_image * N + per_batch, "saved")
-                elif not s.grad and (temp := T.TRANSIENT[kind](s, True, din, self.device) * N):
+                elif not s.grad and (temp := s.item.transient(s, True, din, self.device, N)):
                     t.alloc("temp", temp, "other")
                 t.sample("forward", index)
                 t.free("temp")
@@ -105,35 +102,6 @@ class AmpStep(T._TrainingStep):
                     if wanted:
                         t.keep(sid, +1)
             self.finish_reads(s)
-
-    def lrn_forward(self, index, s) -> None:
-        """F.local_response_norm on a low-precision input: square and pad in low precision, then
-        avg_pool3d (a float32 op of CPU autocast) on a float32 copy; the rest promotes to float32."""
-        t, N = self.t, self.N
-        X = s.x.size * N
-        P = (s.x.c + s.item.size - 1) * s.x.h * s.x.w * N
-        k = ("lrn", index)
-        t.alloc((k, "sq"), self.low * X, "other")
-        t.alloc((k, "pad"), self.low * P, "other")
-        t.sample("forward", index)
-        t.free((k, "sq"))
-        t.alloc((k, "P32"), F32 * P, "saved")  # saved by avg_pool3d
-        t.sample("forward", index)
-        t.alloc((k, "avg"), F32 * X, "other")
-        t.sample("forward", index)
-        t.free((k, "pad"))
-        t.alloc((k, "mul"), F32 * X, "other")
-        t.sample("forward", index)
-        t.alloc((k, "add"), F32 * X, "saved")  # saved by pow
-        t.sample("forward", index)
-        t.free((k, "mul"))
-        t.alloc((k, "pow"), F32 * X, "saved")  # saved by div
-        t.sample("forward", index)
-        t.free((k, "avg"))
-        self.dt[s.sid_out] = F32
-        t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
-        t.sample("forward", index)
-        t.keep(s.sids_in[0], +1)  # x, saved by mul and div
 
     # -- the loss ----------------------------------------------------------------------------------------
     def loss(self) -> None:
@@ -170,12 +138,9 @@ class AmpStep(T._TrainingStep):
 
     def row_backward(self, index: int, s, param_i: int) -> None:
         t, N = self.t, self.N
-        kind = s.kind
-        ops = T.BACKWARD[kind]
-        if ops is T.Product:
-            return self.product_backward(index, s)
-        if ops is T.Slices:
-            return self.crop_backward(index, s)
+        ops = s.item.backward
+        if callable(ops):
+            return ops(self, index, s)
         if ops is None:  # views and merges
             if s.sids_in != (s.sid_out,):
                 key = self.grads.pop(s.sid_out)
@@ -193,13 +158,15 @@ class AmpStep(T._TrainingStep):
                         self.deliver(sid, key, index)
                 self.unref(key)
             return
-        if kind == "lrn" and self.dt[s.sids_in[0]] == self.low:
-            return self.lrn_backward(index, s)
+        if s.item.autocast == FLOAT32 and self.dt[s.sids_in[0]] == self.low:
+            return s.item.amp_backward(self, index, s)
         din = self.dt[s.sids_in[0]]
         key = self.grads.pop(s.sid_out)
         new = None
-        cast = kind in CAST_KINDS
+        cast = s.item.autocast == CAST
         for op in ops:
+            if op == APPLIED:
+                continue
             for what in op:
                 if what == "input" and s.grad:
                     new = ("grad_in", index)
@@ -253,70 +220,6 @@ class AmpStep(T._TrainingStep):
                 t.sample("backward", index)
                 t.free(("gb_low", index))
 
-    def lrn_backward(self, index: int, s) -> None:
-        t, N = self.t, self.N
-        X = s.x.size * N
-        P = (s.x.c + s.item.size - 1) * s.x.h * s.x.w * N
-        k = ("lrnb", index)
-        f = ("lrn", index)
-        g = self.grads.pop(s.sid_out)
-        # div's backward: the other's gradient -grad*((x/div)/div), then the input's grad/div
-        for name in ("t1", "t2", "neg", "go"):
-            t.alloc((k, name), F32 * X, "other")
-            t.sample("backward", index)
-        t.alloc((k, "gs32"), F32 * X, "other")
-        for name in ("t1", "t2", "neg"):
-            t.free((k, name))
-        t.sample("backward", index)
-        t.alloc((k, "gs"), self.low * X, "other")  # cast to x's dtype by the engine
-        t.sample("backward", index)
-        t.free((k, "gs32"))
-        self.unref(g)
-        t.free((f, "pow"))
-        # pow's backward
-        for name in ("pw", "ms", "gadd"):
-            t.alloc((k, name), F32 * X, "other")
-            t.sample("backward", index)
-        t.free((k, "pw"))
-        t.free((k, "ms"))
-        t.free((k, "go"))
-        t.free((f, "add"))
-        # mul(alpha)'s backward
-        t.alloc((k, "ga"), F32 * X, "other")
-        t.sample("backward", index)
-        t.free((k, "gadd"))
-        # avg_pool3d's backward
-        t.alloc((k, "gp32"), F32 * P, "other")
-        t.sample("backward", index)
-        t.free((k, "ga"))
-        t.free((f, "P32"))
-        t.alloc((k, "gp"), self.low * P, "other")  # the cast's backward
-        t.sample("backward", index)
-        t.free((k, "gp32"))
-        t.alloc((k, "gpad"), self.low * X, "other")  # pad's backward
-        t.sample("backward", index)
-        t.free((k, "gp"))
-        # x*x's backward: two products, summed with div's
-        t.alloc((k, "m1"), self.low * X, "other")
-        t.sample("backward", index)
-        t.alloc((k, "m2"), self.low * X, "other")
-        t.sample("backward", index)
-        t.free((k, "gpad"))
-        t.keep(s.sids_in[0], -1)
-        self.release(s.sids_in[0])
-        t.alloc((k, "a1"), self.low * X, "other")
-        t.sample("backward", index)
-        t.free((k, "m1"))
-        t.alloc((k, "a2"), self.low * X, "other")
-        t.sample("backward", index)
-        for name in ("a1", "m2", "gs"):
-            t.free((k, name))
-        new = (k, "a2")
-        self.refs[new] = 0
-        self.deliver(s.sids_in[0], new, index)
-        if self.refs[new] == 0:
-            t.free(new)
-
 
 def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
     """One forward pass in evaluation mode under no_grad and autocast, on a timeline that holds the
@@ -331,13 +234,15 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
     for index, s in enumerate(steps[1:], start=1):
         reads = [T.aliased(alias, sid) for sid in T._read(s)]
         din = dt[reads[0]]
-        if s.kind in T.IDENTITY_IN_EVAL:
+        if s.item.identity_in_eval:
             alias[s.sid_out] = reads[0]
             dt[s.sid_out] = din
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
         out = T.aliased(alias, s.sid_out)
-        if s.kind in CAST_KINDS:
+        rule = s.item.autocast
+        temp = 0
+        if rule == CAST:
             if s.biases:
                 t.alloc(("bcast", index), s.biases * low, "other")
             if s.weights:
@@ -345,29 +250,22 @@ def evaluate(t, steps, sizes, batch: int, device: str, low: int = LOW) -> None:
             if din != low:
                 t.alloc(("xcast", index), s.x.size * low * batch, "other")
             dout = low
-        elif s.kind in ("concat", "add", "mul"):
+        elif rule == PROMOTE:
             dins = [dt[T.aliased(alias, sid)] for sid in s.sids_in]
             dout = max(dins)
-            if s.kind == "concat":  # cat casts its low arms to float32 for the call
+            if s.item.concatenates:  # cat casts its low arms to float32 for the call
                 cast = sum(sizes[sid] * dout * batch for sid, d in zip(s.sids_in, dins) if d != dout)
                 if cast:
                     t.alloc(("catcast", index), cast, "other")
-        elif s.kind == "lrn" and din == low:
-            dout = F32
+        elif rule == FLOAT32:
+            dout, temp = s.item.amp_evaluate(s.x, din, low, batch, din, device)
         else:
             dout = din
         dt[s.sid_out] = dout
-        if out not in t.live or s.kind not in ("flatten", "id"):
+        if out not in t.live or not s.item.shares_storage:
             t.alloc(out, sizes[s.sid_out] * dout * batch, "other")
-        temp = T.TRANSIENT[s.kind](s, False, din, device) * batch if s.kind != "lrn" else 0
-        if s.kind == "lrn" and din == low:
-            X = s.x.size * batch
-            P = (s.x.c + s.item.size - 1) * s.x.h * s.x.w * batch
-            # square and pad (low), the float32 copy of the padded square, avg_pool3d's output; then
-            # (the padded tensors gone, nothing saved) three float32 volumes: avg, mul, add / pow
-            temp = max(low * X + low * P, low * P + F32 * P + F32 * X, 3 * F32 * X) - F32 * X
-        elif s.kind == "lrn":
-            temp = T.TRANSIENT["lrn"](s, False, din, device) * batch
+        if rule != FLOAT32:
+            temp = s.item.transient(s, False, din, device, batch)
         if temp:
             t.alloc("temp", temp, "other")
         t.sample("forward", index)

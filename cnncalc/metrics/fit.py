@@ -3,7 +3,7 @@ for which a whole design fits.
 
 A window fits when (in + 2p - k_eff) is divisible by the stride (the notes: "output H and
 W must be integers"); otherwise the floor leaves `uncovered` rows or columns at the end of
-the padded input, of which `dropped` are real input. The arithmetic is shapes.py's.
+the padded input, of which `dropped` are real input. The arithmetic is kinds/geometry.py's.
 
 Two rules judge a window that does not fit (`judge`). The default, "coverage", makes it a
 misfit only when it leaves real input unseen beyond what its stride always skips: the floor
@@ -23,8 +23,9 @@ from fractions import Fraction
 from math import gcd, isqrt
 
 from ..errors import DesignError
-from ..layers import MAX_VALUE, Branch, Item, Layer, LayerGraph, Volume
-from .shapes import Window, after, arm_input, effective_kernel, merge, output, slide, transposed
+from ..graph import LayerGraph
+from ..kinds import MAX_VALUE, Branch, Item, Layer, Volume
+from ..kinds.geometry import Window
 
 SEARCH_REACH = 256  # input sizes tried on each side of the design's own
 SEARCH_VISITS = 1_000_000  # work limit of the input-size search, in layer visits (about a third of a second)
@@ -65,7 +66,7 @@ def uncovered(w: Window) -> int:
 
 def adds_window(w: Window) -> bool:
     """Ceil mode keeps one more window than the floor: out = ceil(span/s) + 1, unless that window
-    would start past the input, (out - 1)*s >= in + p (shapes.slide)."""
+    would start past the input, (out - 1)*s >= in + p (geometry.slide)."""
     return w.ceil and w.out > w.span // w.stride + 1
 
 
@@ -90,13 +91,6 @@ def judge(w: Window, rule: str = "coverage") -> str:
     if rule == "notes":
         return "misfit"
     return "misfit" if dropped(w) > gap(w) else "note"
-
-
-def pad_limit(layer: Layer, w: Window) -> int:
-    """The largest padding offered: less than the window, and for pooling at most half its kernel
-    (PyTorch refuses more; Pool.check)."""
-    top = w.kernel - 1
-    return min(top, layer.kernel["HW".index(w.axis)] // 2) if layer.kind == "pool" else top
 
 
 def pads_that_fit(w: Window, top: int | None = None, limit: int = 3) -> list[int]:
@@ -225,8 +219,8 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
     """A layer's windows that do not fit, as the row's text and the report's entries (one per axis,
     or one for both when they are alike), each with its `fit`: "misfit" (a problem) or "note"."""
     h, w = windows
-    same = (h.size, h.kernel, h.pad, h.stride, pad_limit(layer, h)) == (w.size, w.kernel, w.pad, w.stride,
-                                                                       pad_limit(layer, w))
+    same = (h.size, h.kernel, h.pad, h.stride, layer.pad_limit(h)) == (w.size, w.kernel, w.pad, w.stride,
+                                                                       layer.pad_limit(w))
     groups = [("H and W", h)] if same and not h.fits else [(f.axis, f) for f in windows if not f.fits]
     texts, problems = [], []
     for axis, fit in groups:
@@ -241,7 +235,7 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
                 effect += f", no more than the {gap(fit)} its stride {fit.stride} skips between every two windows"
         else:
             effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
-        pads, strides, inputs = (list(found) for found in _fixes(fit, pad_limit(layer, fit)))
+        pads, strides, inputs = (list(found) for found in _fixes(fit, layer.pad_limit(fit)))
         fixes = []
         if pads:
             fixes.append("p=" + " or p=".join(str(p) for p in pads))
@@ -278,62 +272,16 @@ def _last(n: int, axis: str) -> str:
 
 
 # -- the input sizes for which every window fits ---------------------------------------------------
-def _slides(layer, axis: int, size: int, rule: str) -> int | None:
-    k_eff = effective_kernel(layer.kernel[axis], layer.dilation[axis])
-    pad, stride = layer.pad[axis], layer.stride[axis]
-    span = size + 2 * pad - k_eff
-    if span < 0:
+def size_after(layer: Layer, axis: int, size: int, rule: str) -> int | None:
+    """The size after a layer along `axis` (each kind's `axis` rule), or None where it has none there or
+    its window is a misfit by `rule`."""
+    found = layer.axis(axis, size)
+    if found is None:
         return None
-    if span % stride == 0:
-        return span // stride + 1
-    if rule == "notes":
-        return None
-    ceil = getattr(layer, "ceil", False)
-    out = slide(size, k_eff, stride, pad, ceil)
-    w = Window("HW"[axis], size, k_eff, pad, stride, out, ceil)
-    return out if judge(w, rule) == "note" else None
-
-
-def _transposes(layer, axis: int, size: int, rule: str) -> int | None:
-    out = transposed(size, layer.stride[axis], layer.pad[axis], layer.dilation[axis], layer.kernel[axis],
-                     layer.output_padding[axis])
-    return out if out >= 1 else None
-
-
-def _keeps(layer, axis: int, size: int, rule: str) -> int:
-    return size
-
-
-def _whole(layer, axis: int, size: int, rule: str) -> int:
-    return 1
-
-
-# one arm per kind: (layer, axis, size along it, rule) -> the size after the layer, None unless every
-# window passes the rule
-AXIS = {
-    "input": _keeps,
-    "conv": _slides,
-    "pool": _slides,
-    "adaptive": lambda layer, axis, size, rule: layer.size[axis],  # its windows cover the input, always
-    "fc": _whole,
-    "dwconv": _slides,
-    "deconv": _transposes,
-    "local": _slides,
-    "dropout": _keeps,
-    "droppath": _keeps,
-    "upsample": lambda layer, axis, size, rule: size * layer.scale if layer.size is None else layer.size[axis],
-    "lrn": _keeps,
-    "crop": lambda layer, axis, size, rule: layer.size[axis] if layer.size[axis] <= size else None,
-    "shuffle": _keeps,
-    "gap": _whole,
-    "flatten": _whole,
-    "bn": _keeps,
-    "layernorm": _keeps,
-    "groupnorm": _keeps,
-    "scale": _keeps,
-    "act": _keeps,
-    "id": _keeps,
-}
+    out, w = found
+    if w is None or w.fits:
+        return out
+    return out if rule != "notes" and judge(w, rule) == "note" else None
 
 
 class SearchExhausted(Exception):
@@ -355,9 +303,9 @@ def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int], rul
             sizes = {size_if_fits(arm, axis, size, budget, rule) for arm in item.arms}
             if len(sizes) != 1 or None in sizes:
                 return None
-            size = size if item.kind == "output" else sizes.pop()  # after a side head: its input
+            size = size if item.side else sizes.pop()  # after a side head: its input
         else:
-            size = AXIS[item.kind](item, axis, size, rule)
+            size = size_after(item, axis, size, rule)
             if size is None:
                 return None
     return size
@@ -370,12 +318,12 @@ def _volume_if_valid(items: list[Item], x: Volume, budget: list[int]) -> Volume 
     try:
         for item in items:
             if isinstance(item, Branch):
-                arms = [_volume_if_valid(arm, arm_input(item, x), budget) for arm in item.arms]
+                arms = [_volume_if_valid(arm, item.arm_input(x), budget) for arm in item.arms]
                 if None in arms:
                     return None
-                x = after(item, x, merge(item.kind, arms, [""] * len(arms), item.span))
+                x = item.after(x, item.join(arms, [""] * len(arms)))
             else:
-                x = output(item, x)[0]
+                x = item.apply(x)[0]
     except DesignError:
         return None
     return x

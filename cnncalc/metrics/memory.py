@@ -1,14 +1,12 @@
-"""Memory: what each layer adds to the forward pass per image, and the memory totals.
+"""Memory: the dtypes, optimizers and devices the memory rules know, and the memory totals.
 
 A layer's output volume is stored unless the layer works in place (activations
-and dropout while `inplace` is true) or is a view (FLATTEN, ID). The sum over
-all layers, the input included, reproduces the rows of the notes' VGGNet table.
-Merges (concat, add) store their output.
+and dropout while `inplace` is true) or is a view (FLATTEN, ID): each kind's
+`stored` rule. The sum over all layers, the input included, reproduces the rows
+of the notes' VGGNet table. Merges (concat, add) store their output.
 """
 
 from __future__ import annotations
-
-from ..layers import Layer, Volume
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 TRAINABLE = ("float32", "float16", "bfloat16")  # int8 is for inference: no training step is simulated
@@ -28,55 +26,6 @@ CUDA_CONTEXT = 400 * 2**20
 # otherwise (PyTorch PR #120925, following the cuBLAS guide's recommendation); cuDNN's convolution
 # workspaces depend on the algorithm chosen at run time and are not modelled: add them here.
 CUDA_WORKSPACE = 32 * 2**20
-
-
-def _output(item, y: Volume) -> int:
-    return y.h * y.w * y.c
-
-
-def _unless_inplace(layer, y: Volume) -> int:
-    return 0 if layer.inplace else y.h * y.w * y.c
-
-
-def _view(layer, y: Volume) -> int:
-    return 0
-
-
-# one arm per row kind: (layer, output volume) -> elements it adds to forward memory, per image
-STORED = {
-    "input": _output,
-    "conv": _output,
-    "pool": _output,
-    "adaptive": _output,  # a new tensor, even when the size does not change
-    "fc": _output,
-    "dwconv": _output,
-    "deconv": _output,
-    "local": _output,
-    "dropout": _unless_inplace,
-    "droppath": _output,  # input * noise: a new tensor in training
-    "upsample": _output,
-    "lrn": _output,
-    "crop": _view,
-    "shuffle": _output,  # a contiguous copy
-    "gap": _output,
-    "flatten": _view,
-    "bn": _output,
-    "layernorm": _output,
-    "groupnorm": _output,
-    "scale": _output,
-    "act": _unless_inplace,
-    "id": _view,
-    "concat": _output,
-    "add": _output,
-    "mul": _output,
-    "split": _output,
-    "output": _view,  # the head's output
-}
-
-
-def stored(layer: Layer, y: Volume) -> int:
-    """Elements of the layer's output that the forward pass stores, per image."""
-    return STORED[layer.kind](layer, y)
 
 
 def totals(rows: list[dict], dtype_bytes: int, batch: int, optimizer: str) -> dict:

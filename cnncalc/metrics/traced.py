@@ -32,8 +32,8 @@ import itertools
 from collections.abc import Callable
 from types import FunctionType
 
-from ..layers import Branch, LayerGraph, Volume
-from . import UNSUPPORTED
+from ..graph import LayerGraph
+from ..kinds import UNSUPPORTED, Branch, Volume
 from .training import Setup, Step, _Timeline, peak_of
 
 NUMBERS = ("weights", "biases", "buffers")  # a step's counts (ints, or None where not known)
@@ -246,22 +246,51 @@ class _Volume(Volume):
         return self._size
 
 
-class _Item:
-    """A layer (or branch) as the simulation reads it: a whole number is a leaf, any other value a
-    guard on the concrete layer's."""
+class _Proxy:
+    """A layer (or a branch) as the walk and the simulation read it: a whole number of its own (or a pair
+    of them, or a volume) is a leaf, at least its setting's minimum; a word, a flag, a fraction or None
+    a guard on the concrete one's. What its class declares is the class's: a rule, bound to the proxy (so
+    that it reads the numbers through it), a trait as it is (the same for every layer of a shape, which
+    is keyed by class). Its class is the concrete one's (isinstance sees a Layer)."""
 
-    def __init__(self, item, at: str, trace: _Trace) -> None:
-        self._item, self._at, self._trace = item, at, trace
+    def __init__(self, obj, at: str, trace: _Trace) -> None:
+        self._obj, self._at, self._trace = obj, at, trace
+        self._low = {setting.field: setting.minimum for setting in getattr(type(obj), "settings", ())}
+
+    @property
+    def __class__(self):  # type: ignore[override]
+        return type(self._obj)
 
     def __getattr__(self, name: str):
-        value = getattr(self._item, name)
-        path = f"{self._at}.{name}"
+        obj = self._obj
+        if name in STRUCTURAL or name in COSMETIC:
+            return getattr(obj, name)
+        own = getattr(obj, "__dict__", {})
+        if name not in own:  # declared by its class
+            for klass in type(obj).__mro__:
+                found = klass.__dict__.get(name, _MISSING)
+                if isinstance(found, (FunctionType, property)):
+                    return found.__get__(self)
+                if found is not _MISSING:
+                    break
+            return getattr(obj, name)
+        value = own[name]
+        path, low = f"{self._at}.{name}", self._low.get(name)
         if type(value) is int:
-            return self._trace.leaf(value, path)
-        if value is None or type(value) in (str, bool):
+            return self._trace.leaf(value, path, low)
+        if type(value) in (tuple, Volume) and all(type(v) is int for v in value):
+            low = 1 if type(value) is Volume else low
+            parts = tuple(self._trace.leaf(v, f"{path}[{k}]", low) for k, v in enumerate(value))
+            return Volume(*parts) if type(value) is Volume else parts
+        if value is None or type(value) in (str, bool, float):
             self._trace.guard(f"{path} == {value!r}", True)
             return value
         raise Untraceable(f"a layer's {name} of type {type(value).__name__}")
+
+
+_MISSING = object()
+STRUCTURAL = ("kind", "word")  # decided by a layer's class and word (in `shape_of`)
+COSMETIC = ("name", "span")  # read for messages only: passed on as they are
 
 
 class _Recorder(_Timeline):
@@ -312,7 +341,7 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     symbolic = []
     for i, s in enumerate(steps):
         at = f"S[{i}]"
-        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"), "item": _Item(s.item, f"{at}.item", trace)}
+        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"), "item": _Proxy(s.item, f"{at}.item", trace)}
         for field in NUMBERS:
             value = getattr(s, field)
             if value is not None:
@@ -355,9 +384,6 @@ def _function(name: str, arguments: str, body: list[str]) -> Callable:
 
 
 # -- a whole point: from the expanded graph to its measures ------------------------------------------
-STRUCTURAL = ("kind", "word", "acts_globally")  # decided by a layer's class and word (in `shape_of`)
-COSMETIC = ("name", "span")  # read for messages only: passed on as they are
-
 
 def shape_of(graph: LayerGraph) -> tuple[list, tuple]:
     """The graph's layers in walk order (its input first), and its shape: each layer's class and
@@ -368,7 +394,7 @@ def shape_of(graph: LayerGraph) -> tuple[list, tuple]:
     def shape(items) -> tuple:
         out = []
         for item in items:
-            if type(item) is Branch:
+            if isinstance(item, Branch):
                 out.append((item.kind, tuple(shape(arm) for arm in item.arms)))
             else:
                 layers.append(item)
@@ -376,42 +402,6 @@ def shape_of(graph: LayerGraph) -> tuple[list, tuple]:
         return tuple(out)
 
     return layers, (type(graph.input), shape(graph.items))
-
-
-class _Layer:
-    """A layer as the walk reads it: a whole number (or a pair of them, or the input's volume) is a
-    leaf, at least its setting's minimum; a word, a flag, a fraction or None a guard on
-    the concrete layer's; its class is the layer's (isinstance sees a Layer)."""
-
-    def __init__(self, layer, at: str, trace: _Trace) -> None:
-        self._layer, self._at, self._trace = layer, at, trace
-        self._low = {setting.field: setting.minimum for setting in type(layer).settings}  # the readers check it
-
-    @property
-    def __class__(self):  # type: ignore[override]
-        return type(self._layer)
-
-    def __getattr__(self, name: str):
-        if name in STRUCTURAL or name in COSMETIC:
-            return getattr(self._layer, name)
-        for klass in type(self._layer).__mro__:  # a method or property reads the settings through the proxy
-            found = klass.__dict__.get(name)
-            if isinstance(found, (FunctionType, property)):
-                return found.__get__(self)
-            if found is not None:
-                break
-        value = getattr(self._layer, name)
-        path, low = f"{self._at}.{name}", self._low.get(name)
-        if type(value) is int:
-            return self._trace.leaf(value, path, low)
-        if type(value) in (tuple, Volume) and all(type(v) is int for v in value):
-            low = 1 if type(value) is Volume else low
-            parts = tuple(self._trace.leaf(v, f"{path}[{k}]", low) for k, v in enumerate(value))
-            return Volume(*parts) if type(value) is Volume else parts
-        if value is None or type(value) in (str, bool, float):
-            self._trace.guard(f"{path} == {value!r}", True)
-            return value
-        raise Untraceable(f"a layer's {name} of type {type(value).__name__}")
 
 
 class _NoMemo:
@@ -435,11 +425,11 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
     trace = _Trace(named=True)  # a setting is read where the walk first reads it, into a variable
     count = itertools.count()
 
-    def proxy(layer) -> _Layer:
-        return _Layer(layer, f"L[{next(count)}]", trace)
+    def proxy(layer) -> _Proxy:
+        return _Proxy(layer, f"L[{next(count)}]", trace)
 
     def items(chain) -> list:
-        return [Branch(item.kind, [items(arm) for arm in item.arms], item.span) if type(item) is Branch
+        return [Branch(item.kind, [items(arm) for arm in item.arms], item.span) if isinstance(item, Branch)
                 else proxy(item) for item in chain]
 
     first = proxy(graph.input)

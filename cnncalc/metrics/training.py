@@ -33,19 +33,20 @@ MemTracker on 1,516 cases, all equal to the byte:
   (before that row's input gradient is delivered); the backward of the segment's last saving row
   starts by recomputing the segment, in training mode, up to its last saved tensor (early stop).
 
-Each layer kind has an arm in BACKWARD (UNSUPPORTED where the simulation does not know it: the
-training peak is then left out, and named in totals.partial).
+Each kind says what its forward makes beside its output (`transient`), its backward's operations
+(`backward`), what a checkpoint recomputes and where it stops (`checkpointed`, `packs_after_op`), and
+how it runs under autocast (kinds/base.py). A kind whose backward or transient rule is UNSUPPORTED
+leaves the training peak out (named in totals.partial).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..layers import Volume
-from . import UNSUPPORTED
+from ..kinds import UNSUPPORTED, Volume
+from ..kinds.base import APPLIED, NOTHING
 from .allocator import CachingAllocator
 from .memory import OPTIMIZER_STATE
-from .saved import INDEX_BYTES, MASK_BYTES, NOTHING, STAT_BYTES, kept_inputs
 
 TARGET_BYTES = 8  # the targets are int64, one per output pixel
 SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
@@ -77,19 +78,6 @@ class Step(NamedTuple):
     unmodelled: bool = False  # the network's output laid out channels last, which the loss copies: not modelled
 
 
-# their backward nodes save the weight too
-PACKS_PARAMS = ("conv", "dwconv", "deconv", "fc", "bn", "local", "layernorm", "groupnorm", "scale")
-NORMS = ("bn", "layernorm", "groupnorm")  # they save statistics they compute
-
-
-def _saves_after_op(s: Step) -> bool:
-    """Is the row's last saved tensor packed after its operation ran (an output: BN's statistics,
-    max pooling's indices, an activation's result), rather than before (inputs, weights, dropout's
-    noise, an in-place activation's copy)? Where a recomputation stops (early stop)."""
-    return (s.kind in NORMS or (s.kind in ("pool", "gap") and s.item.type == "max")
-            or (s.kind == "act" and s.saves[1]))
-
-
 def records(s: Step) -> bool:
     """Autograd records the row: its input requires grad or it owns trainable parameters."""
     return s.grad or bool(s.trainable and (s.weights or s.biases))
@@ -102,92 +90,7 @@ class Peak(NamedTuple):
     breakdown: dict[str, int]  # params, buffers, gradients, optimizer, saved, other
 
 
-# -- backward, one arm per row kind: the operations of the layer's backward, in order, each a tuple
-# of what it allocates: "input" (the gradient of the layer's input, when that requires grad),
-# "weight", "bias" (the parameters' gradients, kept until zero_grad), ("temp", k): k input volumes
-# that live through that operation only. None: the layer's backward allocates nothing and hands its
-# output's gradient on (views, merges).
-OneOp = (("input", "weight", "bias"),)
-Views = None
-Product = "product"  # mul's backward: _TrainingStep.product_backward
-Slices = "slices"  # a crop's backward: _TrainingStep.crop_backward
-
-BACKWARD = {
-    "input": Views,
-    "conv": OneOp,  # convolution_backward: all three at once
-    "pool": OneOp,
-    "adaptive": OneOp,
-    "fc": (("input",), ("weight",), ("bias",)),  # addmm's backward: two products, then a sum
-    "dwconv": OneOp,
-    "deconv": OneOp,
-    "local": UNSUPPORTED,
-    "dropout": OneOp,
-    "droppath": OneOp,  # the output's gradient times the noise
-    "upsample": OneOp,
-    # F.local_response_norm's 19 operations peak at the fourth, four input volumes above the state before
-    # it (the divisor's gradient), and end with the input's gradient
-    "lrn": ((("temp", 4),), ("input",)),
-    "crop": Slices,  # one slice_backward per axis it cuts
-    "shuffle": OneOp,  # the view's backward copies the gradient back
-    "gap": OneOp,
-    "flatten": Views,
-    "bn": OneOp,  # native_batch_norm_backward: all three at once
-    "layernorm": OneOp,
-    "groupnorm": OneOp,
-    # gain * x: the gain's gradient is made at the input's size, then summed to C while the input's is alive
-    "scale": ((("temp", 1), "input", "weight"),),
-    "act": OneOp,
-    "id": Views,
-    "concat": Views,  # narrowed views of the merged gradient
-    "add": Views,  # the same gradient for every arm
-    "mul": Product,  # each factor's gradient, the other times the output's; a broadcast one summed to its shape
-    "split": Views,  # as concat; the halves' gradients are concatenated where the split is (split_backward)
-    "output": Views,  # the head's output: its loss's gradient arrives there
-}
-
-
 CUDA_BLOCK = 512  # the CUDA caching allocator rounds every tensor up to a multiple of 512 bytes
-
-
-# -- what a layer's forward allocates beside its output even when nothing keeps it (freed at once):
-# one arm per row kind, (step, training mode, dtype bytes, device) -> bytes per image
-def _indices(step: Step, training: bool, size: int, device: str) -> int:
-    if step.item.type != "max":
-        return 0
-    return step.y.size * INDEX_BYTES  # in both modes
-
-
-def _noise(step: Step, training: bool, size: int, device: str) -> int:
-    # training: a mask (CUDA) or a noise tensor of the dtype (CPU); evaluation: nothing, the input goes on
-    return step.y.size * (MASK_BYTES if device == "cuda" else size) if training else 0
-
-
-def _none(step: Step, training: bool, size: int, device: str) -> int:
-    return 0
-
-
-def _norm_statistics(step: Step, training: bool, size: int, device: str) -> int:
-    # LAYERNORM and GROUPNORM compute their float32 mean and inverse std in both modes: per position, per group
-    return 2 * (step.x.h * step.x.w if step.kind == "layernorm" else step.item.groups) * STAT_BYTES
-
-
-def _image_noise(step: Step, training: bool, size: int, device: str) -> int:
-    return size if training else 0  # drop-path's noise, one value per image; evaluation: the input goes on
-
-
-def _lrn_steps(step: Step, training: bool, size: int, device: str) -> int:
-    # unrecorded, F.local_response_norm holds the square and then its padded copy P, or three volumes
-    padded = (step.x.c + step.item.size - 1) * step.x.h * step.x.w
-    return max(padded, 2 * step.x.size) * size
-
-
-TRANSIENT = {
-    "input": _none, "conv": _none, "pool": _indices, "adaptive": _indices, "fc": _none, "dwconv": _none, "deconv": _none,
-    "local": UNSUPPORTED, "dropout": _noise, "droppath": _image_noise, "upsample": _none, "lrn": _lrn_steps, "crop": _none, "shuffle": _none, "gap": _indices,
-    "flatten": _none, "bn": _none, "act": _none, "id": _none, "concat": _none, "add": _none,
-    "layernorm": _norm_statistics, "groupnorm": _norm_statistics, "scale": _none,
-    "mul": _none, "split": _none, "output": _none,
-}
 
 
 class _Timeline:
@@ -207,7 +110,7 @@ class _Timeline:
         self.events: list[tuple[str, int | None, int]] | None = None  # (phase, row, total) when traced
 
     def alloc(self, key, size: int, category: str) -> None:
-        if key not in self.live and size:  # a view of no bytes of its own (SUBVIEWS) allocates nothing
+        if key not in self.live and size:  # a view of no bytes of its own (a crop's) allocates nothing
             if self.block != 1:
                 size = -(-size // self.block) * self.block
             if category == "activation":
@@ -247,14 +150,11 @@ class _Timeline:
             self.peak = Peak(self.total, phase, index, dict(self.sums))
 
 
-# kinds whose autocast rules are not known (not measured yet): under --amp the peak is left out
-AMP_UNKNOWN = ("layernorm", "groupnorm", "scale", "split", "output")
-
-
 def supported(steps: list[Step], amp: int | None = None) -> bool:
-    return not any(BACKWARD[s.kind] is UNSUPPORTED or TRANSIENT[s.kind] is UNSUPPORTED or s.saves is UNSUPPORTED
-                   or s.weights is None or (amp is not None and s.kind in AMP_UNKNOWN)
-                   or (s.kind in SUBVIEWS and s.ckpt is not None)  # recomputed views: not modelled
+    """Does the simulation know every row? (A kind's rule UNSUPPORTED, or under --amp its autocast rule.)"""
+    return not any(s.item.backward is UNSUPPORTED or s.item.transient is UNSUPPORTED or s.saves is UNSUPPORTED
+                   or s.weights is None or (amp is not None and s.item.autocast is UNSUPPORTED)
+                   or (s.item.subview and s.ckpt is not None)  # recomputed views: not modelled
                    or (s.copy is not None and (amp is not None or s.ckpt is not None))
                    or (s.side and s.ckpt is not None)  # a checkpointed side head: not modelled
                    or s.unmodelled for s in steps)
@@ -417,13 +317,13 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
     t.sample("forward", 0)
     for index, s in enumerate(steps[1:], start=1):
         reads = [aliased(alias, sid) for sid in _read(s)]
-        if s.kind in IDENTITY_IN_EVAL:
+        if s.item.identity_in_eval:
             alias[s.sid_out] = reads[0]
             readers[reads[0]] += readers.pop(s.sid_out, 0) - 1
             continue
         t.alloc(aliased(alias, s.sid_out), storage_sizes[s.sid_out] * dtype_bytes * batch, "other")
-        temp = (TRANSIENT[s.kind](s, False, dtype_bytes, device) + (s.x.size * dtype_bytes if s.copy is not None
-                                                                     else 0)) * batch  # an FC's flattened copy
+        temp = (s.item.transient(s, False, dtype_bytes, device, batch)
+                + (s.x.size * dtype_bytes * batch if s.copy is not None else 0))  # an FC's flattened copy
         if temp:
             t.alloc("temp", temp, "other")
         t.sample("forward", index)
@@ -435,10 +335,6 @@ def _evaluate(t: _Timeline, steps: list[Step], storage_sizes: list[int], dtype_b
 
 
 MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
-# their output is a view of part of their input: a storage of no bytes of its own, whose readers read the
-# input (view_bases)
-SUBVIEWS = ("crop",)
-IDENTITY_IN_EVAL = ("dropout", "droppath", *SUBVIEWS)  # in evaluation mode their output is their input
 
 
 FORWARD, OPTIMIZER = ("#forward", None, ""), ("#optimizer", None, "")  # markers in a recorded log
@@ -492,8 +388,8 @@ def _model(t: _Timeline, steps: list[Step], dtype_bytes: int) -> None:
     num_batches_tracked)."""
     for i, n in enumerate(n for s in steps for n in (s.weights, s.biases) if n):
         t.alloc(("param", i), n * dtype_bytes, "params")
-    n_bn = sum(1 for s in steps if s.kind == "bn")
-    buffers = sum(s.buffers for s in steps) * dtype_bytes + n_bn * BATCHES_TRACKED_BYTES
+    counters = sum(1 for s in steps if s.item.counts_batches)
+    buffers = sum(s.buffers for s in steps) * dtype_bytes + counters * BATCHES_TRACKED_BYTES
     if buffers:
         t.alloc("buffers", buffers, "buffers")
 
@@ -508,11 +404,11 @@ def aliased(alias: dict[int, int], sid: int) -> int:
 
 def view_bases(steps: list[Step]) -> dict[int, int]:
     """The storages that are views of part of another, with no bytes of their own -> the storage they
-    are views of: a crop's output (SUBVIEWS), a channel split's halves (Step.splits). Whoever reads or
+    are views of: a crop's output (the kind's `subview`), a channel split's halves (Step.splits). Whoever reads or
     keeps one reads or keeps that storage."""
     base: dict[int, int] = {}
     for s in steps:
-        if s.kind in SUBVIEWS:
+        if s.item.subview:
             base[s.sid_out] = base.get(s.sids_in[0], s.sids_in[0])
         for half in s.splits:
             base[half] = base.get(s.holds, s.holds)
@@ -615,7 +511,7 @@ class _TrainingStep:
         self.readers = _readers(steps, self.base)  # storage -> rows still to read it
         # the side heads' outputs (Step.side), which the loss reads after the network's own (the last step
         # outside them: a design may end with a side head)
-        self.sides = [s for s in steps if s.kind == "output"]
+        self.sides = [s for s in steps if s.item.side]
         self.main = next(s for s in reversed(steps) if not s.side)
         # held: the batch until the step ends; the network's output and the side heads' until the loss has read them
         # (a side head at the end may read the network's output: its last reader is then the loss, not the head)
@@ -643,7 +539,7 @@ class _TrainingStep:
     def packs(self, s: Step) -> bool:
         """The row's backward node holds saved tensors (parameters included): unpacking them is what
         starts a checkpointed segment's recomputation."""
-        return records(s) and (s.saves != NOTHING or s.kind in PACKS_PARAMS)
+        return records(s) and (s.saves != NOTHING or s.item.packs_params)
 
     def recompute(self, seg: dict) -> None:
         """The segment's forward again, in training mode, from its held input, up to the last saved
@@ -663,7 +559,7 @@ class _TrainingStep:
             s = self.steps[i]
             _, saves_out, per_image, per_batch = s.saves
             recording = records(s)
-            before = i == last and not _saves_after_op(s)  # stopped before the operation ran
+            before = i == last and not s.item.packs_after_op(s)  # stopped before the operation ran
             if not before and s.sid_out not in keys:
                 keys[s.sid_out] = ("re", s.ckpt, s.sid_out)
                 t.alloc(keys[s.sid_out], self.sizes[s.sid_out] * per, "activation")
@@ -694,8 +590,7 @@ class _TrainingStep:
     def transient(self, s: Step) -> int:
         """What a row that records nothing allocates beside its output, freed at once (a frozen BN
         before any trainable layer: native_batch_norm's saved mean and inverse std, 2C float32)."""
-        return (TRANSIENT[s.kind](s, True, self.dtype_bytes, self.device) * self.batch
-                + (2 * s.x.c * STAT_BYTES if s.kind == "bn" else 0))
+        return s.item.transient(s, True, self.dtype_bytes, self.device, self.batch)
 
     def input_storage(self, s: Step) -> int:
         """The storage of the row's (first) input; of a view, what it views."""
@@ -705,7 +600,7 @@ class _TrainingStep:
     def kept_in(self, s: Step) -> tuple[int, ...]:
         """The input storages the row keeps for its backward (saved.kept_inputs); keeping a view keeps
         the storage it is a view of."""
-        kept = kept_inputs(s.kind, s.saves, (s.copy,) if s.copy is not None else s.sids_in, self.req.get)
+        kept = s.item.kept(s.saves, (s.copy,) if s.copy is not None else s.sids_in, self.req.get)
         return tuple(self.base.get(sid, sid) for sid in kept) if self.base else kept
 
     def drop_saved(self, index: int, s: Step) -> None:
@@ -781,8 +676,7 @@ class _TrainingStep:
             if seg is not None and records(s):
                 # checkpointed: its saved tensors are packed as empty holders; what it would save beside its
                 # input and output is made and freed at once
-                temp = (TRANSIENT[s.kind](s, True, self.dtype_bytes, self.device) * self.batch if s.kind == "lrn"
-                        else per_image * self.batch + per_batch)
+                temp = s.item.checkpointed(s, self.dtype_bytes, self.device, self.batch)
                 if temp:
                     t.alloc("temp", temp, "other")
                 kept, saves_out = (), False
@@ -931,13 +825,12 @@ class _TrainingStep:
         return "grad_new" if self.accumulating else "grad_p"
 
     def row_backward(self, index: int, s: Step, param_i: int) -> None:
-        """A row's backward: its operations (BACKWARD), then its output's gradient and what it kept are
-        freed and its input's gradient delivered; a view or a merge hands its gradient on."""
-        t, ops = self.t, BACKWARD[s.kind]
-        if ops is Product:
-            return self.product_backward(index, s)
-        if ops is Slices:
-            return self.crop_backward(index, s)
+        """A row's backward: its kind's operations (or its own backward, run on this simulation), then its
+        output's gradient and what it kept are freed and its input's gradient delivered; a view or a merge
+        hands its gradient on."""
+        t, ops = self.t, s.item.backward
+        if callable(ops):
+            return ops(self, index, s)
         if ops is None:
             if s.sids_in != (s.sid_out,):
                 key = self.grads.pop(s.sid_out)
@@ -949,11 +842,13 @@ class _TrainingStep:
         new = None
         dropped = False
         for op in ops:
-            if s.ckpt is not None and s.kind == "fc" and "bias" in op and not dropped:
-                # a recomputed tensor dies with its node's apply, before the engine sums the broadcast bias's
-                # gradient (a saved one lives until release_variables, after)
-                self.drop_saved(index, s)
-                dropped = True
+            if op == APPLIED:
+                if s.ckpt is not None:
+                    # a recomputed tensor dies with its node's apply, before the engine's own operations (a
+                    # saved one lives until release_variables, after)
+                    self.drop_saved(index, s)
+                    dropped = True
+                continue
             for what in op:
                 if what == "input" and s.grad:
                     new = ("grad_in", index)
@@ -1016,74 +911,6 @@ class _TrainingStep:
         self.deliver(merge.holds, new, index)
         if self.refs[new] == 0:
             t.free(new)
-
-    def crop_backward(self, index: int, s: Step) -> None:
-        """A crop is a slice of the rows, then of the columns (an axis it does not cut is not sliced);
-        backward undoes them in reverse: each slice_backward makes a zero tensor of its input's size with
-        the gradient copied in, then the gradient before it goes."""
-        t = self.t
-        key = self.grads.pop(s.sid_out)
-        sizes = []
-        if s.y.w != s.x.w:
-            sizes.append(s.y.h * s.x.w * s.x.c)
-        if s.y.h != s.x.h:
-            sizes.append(s.x.size)
-        grad = key
-        for i, size in enumerate(sizes):
-            new = ("grad_crop", index, i)
-            t.alloc(new, size * self.value_bytes(s.sids_in[0]) * self.batch, "other")
-            t.sample("backward", index)
-            if grad == key:
-                self.unref(key)
-            else:
-                t.free(grad)
-            grad = new
-        if grad == key:  # nothing cut: the gradient passes on
-            self.deliver(s.sids_in[0], key, index)
-            self.unref(key)
-            return
-        self.refs[grad] = 0
-        self.deliver(s.sids_in[0], grad, index)
-        if self.refs[grad] == 0:
-            t.free(grad)
-
-    def product_backward(self, index: int, s: Step) -> None:
-        """mul's backward: the gradient of each factor that requires grad, the output's gradient times
-        the other factor (both made at the output's size and dtype); then the engine sums a broadcast
-        factor's to its shape and casts one of another dtype to it, before the output's gradient and
-        what mul saved go (a checkpointed mul's recomputed factors go first, with its apply); then the
-        gradients are delivered."""
-        t, batch = self.t, self.batch
-        key = self.grads.pop(s.sid_out)
-        dout = self.value_bytes(s.sid_out)
-        made = []
-        for i, sid in enumerate(s.sids_in):
-            if self.req.get(sid, True):
-                made.append([sid, ("grad_in", index, i)])
-                t.alloc(made[-1][1], s.y.size * dout * batch, "other")
-        t.sample("backward", index)
-        if s.ckpt is not None:  # recomputed tensors die with the node's apply, before the engine sums (as FC's)
-            self.drop_saved(index, s)
-        for i, entry in enumerate(made):
-            sid, full = entry
-            if self.sizes[sid] != s.y.size:  # sum_to: the broadcast factor's own shape, beside the full one
-                entry[1] = ("grad_sum", index, i)
-                t.alloc(entry[1], self.sizes[sid] * dout * batch, "other")
-                t.sample("backward", index)
-                t.free(full)
-            if self.value_bytes(sid) != dout:  # cast to the factor's dtype
-                before, entry[1] = entry[1], ("grad_cast", index, i)
-                t.alloc(entry[1], self.grad_bytes(sid), "other")
-                t.sample("backward", index)
-                t.free(before)
-        self.unref(key)
-        if s.ckpt is None:
-            self.drop_saved(index, s)
-        for sid, grad in made:
-            self.refs[grad] = 0
-            self.deliver(sid, grad, index)
-            if self.refs[grad] == 0:
-                t.free(grad)
 
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
         """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while

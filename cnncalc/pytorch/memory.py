@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .export import MERGE_HELPERS
+from .export import MERGE_MODULES
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 CATEGORIES = {"Parameter": "params", "Buffer": "buffers", "Gradient": "gradients", "Optstate": "optimizer",
@@ -202,9 +202,6 @@ def _tracker(timeline: bool):
             return res
 
     return Tracker()
-
-
-MERGE_MODULES = ("Branches", *MERGE_HELPERS.values())  # the exported modules that hold arms
 
 
 def is_merge(module) -> bool:

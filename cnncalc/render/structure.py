@@ -13,12 +13,13 @@ still sum to the totals. The gutter is drawn from the rows' `depth` and `arm` al
 
 from __future__ import annotations
 
+from ..kinds import MERGES
+
 # the marks, in this order: a branch's first row, another arm's first row, the rest of an arm, the
 # merge row, and what follows the merge's mark (plain tuples: a NamedTuple costs start-up time)
 Marks = tuple[str, str, str, str, str]
 UNICODE: Marks = ("┌", "├", "│", "└", "─")
 ASCII: Marks = ("/", "+", "|", "\\", "-")  # for a standard output whose encoding lacks the box characters
-MERGES = ("concat", "add", "mul", "split", "output")
 SUMS = ("params", "weights", "biases", "buffers", "macs", "activations", "memory_bytes", "saved_bytes")
 
 

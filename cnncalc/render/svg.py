@@ -39,7 +39,8 @@ from ..errors import SettingsError
 from . import DIRECTIONS, DRAW_STYLES as STYLES, EMPHASES, check_view
 from .columns import ALL as COLUMNS, _totals
 from .fontwidths import FONT_FAMILY, width as text_width
-from .structure import MERGES, display_name, fold, max_level
+from ..kinds import KINDS, MERGES
+from .structure import display_name, fold, max_level
 from .units import binary, short, volume
 
 MAX_BOXES = 100  # more and an unfolded drawing folds (a ResNet-50's 187 rows are a 9,000-pixel column)
@@ -60,19 +61,13 @@ FRAME_HEAD = 24 + GAP // 2  # down: from a frame's top to its first element (the
 FRAME_HEAD_R = GAP // 2 + 2  # right: from a frame's side to its first element
 FRAME_PAD = 8
 LABEL_MAX = 44  # characters of a box's name; longer names end in "…" (the tooltip has them whole)
-MERGE_SYMBOLS = {"add": "+", "concat": "C", "mul": "\u00d7", "split": "C", "output": "\u2192"}  # in the merge's circle
 GLYPH = "\u26a0"  # marks a row (or a block holding one) that does not fit
 
 EMPHASIS_KEYS = {"memory": "memory_bytes", "params": "params", "macs": "macs"}
-# fills by kind in colour; without colour every box is white and only shape and text speak
-FILLS = {"input": "#ffffff", "conv": "#dbe8f7", "dwconv": "#dbe8f7", "deconv": "#dbe8f7", "local": "#dbe8f7",
-         "pool": "#dff0d8", "gap": "#dff0d8", "upsample": "#dff0d8", "fc": "#eee0f4", "flatten": "#f1f1f1",
-         "bn": "#f1f1f1", "layernorm": "#f1f1f1", "groupnorm": "#f1f1f1", "scale": "#f1f1f1", "act": "#f1f1f1",
-         "dropout": "#f1f1f1", "droppath": "#f1f1f1", "lrn": "#f1f1f1", "id": "#f1f1f1",
-         "call": "#fff1cc", "group": "#fff1cc", "repeat": "#fff1cc", "branch": "#fff1cc"}
+# in colour a layer's box is filled by its kind (the kind's `fill`), a folded block's in BLOCK_FILL; without
+# colour every box is white and only shape and text speak
+BLOCK_FILL = "#fff1cc"
 INK, MUTED, WARN, WARN_FILL, BAR = "#1f2933", "#52606d", "#b42318", "#fde4e1", "#3b6fb6"
-# rows that keep their input's shape, element by element: the volumes style does not draw them
-ELEMENTWISE = ("act", "bn", "layernorm", "groupnorm", "scale", "dropout", "droppath", "lrn", "id")
 
 
 class Drawing(NamedTuple):
@@ -197,7 +192,7 @@ def check_chain(report: dict, depth: int | None) -> None:
 
 
 def _drawn_volume(row: dict) -> bool:
-    return "block" in row or row["kind"] not in ELEMENTWISE
+    return "block" in row or not KINDS[row["kind"]].elementwise  # element-wise rows are not drawn as volumes
 
 
 class Branch(NamedTuple):
@@ -669,7 +664,7 @@ class _Blocks(_Canvas):
         folded = "block" in row
         kind = row["block"]["kind"] if folded else row["kind"]
         misfit = not row["fits"]
-        fill = (WARN_FILL if misfit else FILLS.get(kind, "#ffffff")) if self.color else "#ffffff"
+        fill = (WARN_FILL if misfit else BLOCK_FILL if folded else KINDS[kind].fill) if self.color else "#ffffff"
         stroke = WARN if misfit and self.color else INK
         width = 2.5 if misfit else 1
         dash = ' stroke-dasharray="5,2"' if misfit else ""
@@ -742,7 +737,7 @@ class _Blocks(_Canvas):
     def place_merge(self, row: dict, centre_main: float, cross: float, label_right: bool = False) -> None:
         x, y = self.xy(centre_main, cross)
         misfit = not row["fits"]
-        symbol = MERGE_SYMBOLS.get(row["kind"], row["name"][:1])
+        symbol = MERGES[row["kind"]].symbol
         stroke = WARN if misfit and self.color else INK
         parts = [self.open_node(row, "merge"),
                  f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{MERGE_R}" fill="#ffffff" stroke="{stroke}" '
