@@ -125,7 +125,8 @@ except ImportError:
     from cnncalc.render.svg.draw import draw
 from cnncalc.pytorch.export import export_design
 
-cases, sweeps, compares, out = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), sys.argv[4]
+cases, sweeps, compares = (json.load(open(path)) for path in sys.argv[1:4])
+out = sys.argv[4]
 
 
 def attempt(fn):

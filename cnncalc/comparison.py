@@ -24,11 +24,13 @@ from . import measures as M
 from .dsl import names as dsl_names
 from .dsl.parser import Parser, parse
 from .errors import CnnCalcError, SettingsError, Source
+from .settings import Settings, settings_of
+from .source import define_texts, design_text
 from .where import Names, keys
 
 SCHEMA = "cnncalc.compare/1"
 DEFAULT_COLUMNS = ("params", "buffers", "macs", "forward_bytes", "training_peak_bytes", "cuda_total_bytes",
-                   "max_batch", "rf", "fits", "rows")
+                   "max_batch", "max_input", "rf", "fits", "rows")
 _BINDING = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\s*=")
 
 
@@ -72,8 +74,6 @@ def read(designs, reader=None) -> list[Entry]:
     """The designs of a comparison, each an Entry. An item is a design text, a built-in name or a
     Path (as for plan()), a text with `@NAME=VALUE` bindings, or a (design, defines) pair; `reader`
     turns an argument into its text (the command line's reads files and standard input)."""
-    from . import _defines, _design
-
     entries = []
     for item in designs:
         own: list[str] = []
@@ -81,16 +81,16 @@ def read(designs, reader=None) -> list[Entry]:
             if len(item) != 2:
                 raise SettingsError(f"a design to compare is a text, a Path or a (design, defines) pair, got {item!r}")
             item, extra = item
-            own = list(_defines(extra))
+            own = list(define_texts(extra))
         if isinstance(item, str):
             base, bindings = split_variant(item)
             own = bindings + own
             suffix = "".join(f"@{b}" for b in bindings)
-            text = reader(base) if reader is not None else _design(base, None)[0]
+            text = reader(base) if reader is not None else design_text(base, None)[0]
             source = "" if text == base else base
             label = _label(base, text) + suffix
         elif isinstance(item, os.PathLike):
-            text, source = _design(item, None)
+            text, source = design_text(item, None)
             label = _label(item, text) + "".join(f"@{b}" for b in own)
         else:
             raise SettingsError(f"a design to compare is a text, a Path or a (design, defines) pair, got {item!r}")
@@ -159,39 +159,45 @@ def versus(measure: M.Measure, value, first):
     return round(value / first, 4)
 
 
-def compare(designs, *, defines=(), columns=None, reader=None, **settings) -> Comparison:
+def compare(designs, *, defines=(), columns=None, reader=None, settings: Settings | None = None,
+            **options) -> Comparison:
     """Plan every design with the same settings and set their measures side by side.
 
     designs: at least one; each a design text, a built-in name ("resnet18") or a Path, a text with
     its own bindings after '@' ("course@N=2@M=3"), or a (design, defines) pair; defines: shared by
     every design (each uses those it names); columns: the measures ("params,macs,training_peak" or a
     list; default: params, buffers, macs, forward_bytes, training_peak_bytes, cuda_total_bytes on
-    cuda, max_batch with a budget, rf, fits, rows); settings: plan()'s (input, batch, dtype, optimizer,
-    amp, device, budget, ...).
+    cuda, max_batch with a budget, max_input with max_input, rf, fits, rows); settings (a
+    cnncalc.Settings) and options: plan()'s (input, batch, dtype, optimizer, amp, memory_rules, budget,
+    freeze, checkpoint, ...), shared by every design.
 
     >>> c = compare(["INPUT 32x32x3 -> CONV3-8", "INPUT 32x32x3 -> CONV3-16"], columns="params")
     >>> [d["values"]["params"] for d in c.designs], c.designs[1]["versus_first"]["params"]
     ([224, 448], 2.0)
     """
-    from . import _defines
     from .planner import run
 
+    settings = settings_of(settings, options)
     designs = list(designs) if not isinstance(designs, (str, os.PathLike)) else [designs]
     if not designs:
         raise SettingsError("compare needs at least one design")
     entries = read(designs, reader)
-    shared = list(_defines(defines))
+    shared = list(define_texts(defines))
     statements = [Parser(Source(d, f"-D {d}")).definition() for d in shared]
     dsl_names.refuse_unused([e.design for e in entries], statements)  # used by at least one design
     if columns is None:
-        chosen = [c for c in DEFAULT_COLUMNS if c != "max_batch" or settings.get("budget") is not None]
-        if settings.get("device", "cuda") != "cuda":
+        chosen = [c for c in DEFAULT_COLUMNS if (c != "max_batch" or settings.budget is not None)
+                  and (c != "max_input" or settings.max_input)]
+        if settings.memory_rules != "cuda":
             chosen.remove("cuda_total_bytes")
     else:
         text = columns if isinstance(columns, str) else ",".join(columns)
         chosen = [name for name, _ in keys(text, Names(), "--columns", signs=False)]
-        if "max_batch" in chosen and settings.get("budget") is None:
+        if "max_batch" in chosen and settings.budget is None:
             raise SettingsError("max_batch needs a budget: add --budget 8GiB (budget= in the library)")
+        if "max_input" in chosen and not settings.max_input:
+            raise SettingsError("max_input needs --max-input and a budget: add --budget 8GiB --max-input "
+                                "(budget=, max_input=True in the library)")
     rows = []
     for entry in entries:
         unused = dsl_names.unused([entry.design], statements)
@@ -201,7 +207,7 @@ def compare(designs, *, defines=(), columns=None, reader=None, **settings) -> Co
                 error = dsl_names.unused_error(statement, [dsl_names.Names(entry.design)])
                 raise SettingsError(error.message.replace("this -D", f"the binding @{binding}"), error.span)
         try:
-            data = run(entry.text, defines=[*mine, *entry.own], label=entry.source, **settings).data
+            data = run(entry.text, defines=[*mine, *entry.own], label=entry.source, settings=settings).data
         except CnnCalcError as e:
             e.message = f"{entry.label}: {e.message}"
             raise
@@ -216,14 +222,9 @@ def compare(designs, *, defines=(), columns=None, reader=None, **settings) -> Co
                        "settings": _settings(settings, shared), "designs": rows})
 
 
-def _settings(settings: dict, shared: list[str]) -> dict:
-    from .planner import parse_bytes
-
-    budget = settings.get("budget")
-    return {"batch": settings.get("batch", 1), "dtype": settings.get("dtype", "float32"),
-            "optimizer": settings.get("optimizer", "sgd"), "amp": settings.get("amp"),
-            "device": settings.get("device", "cuda"), "budget": None if budget is None else parse_bytes(budget),
-            "budget_for": settings.get("budget_for", "training"), "defines": shared}
+def _settings(settings: Settings, shared: list[str]) -> dict:
+    """The settings the comparison states (cnncalc.compare/1): the sweep's, and the shared -D's."""
+    return {**settings.public(), "defines": shared}
 
 
 __all__ = ["compare", "Comparison", "split_variant", "SCHEMA"]

@@ -126,3 +126,25 @@ class DesignError(CnnCalcError):
 
 class SettingsError(CnnCalcError):
     """A setting passed to plan() (or a CLI option) has a bad value."""
+
+
+def did_you_mean(word: str, choices, width: int = 40, most: int = 500) -> str:
+    """'; did you mean 'filters'?', or ''. Bounded work: names are compared on their first `width`
+    characters, and only the `most` names nearest the word in length are compared."""
+    import difflib
+
+    word = word[:width]
+    nearest = sorted(choices, key=lambda c: abs(len(c) - len(word)))[:most]
+    cut = {}
+    for name in nearest:
+        cut.setdefault(name[:width], name)
+    close = difflib.get_close_matches(word, list(cut), n=1, cutoff=0.6)
+    return f"; did you mean '{cut[close[0]]}'?" if close else ""
+
+
+def excerpt(text: str, width: int = 60, length: int | None = None) -> str:
+    """The start of a piece of design on one line, at most `width` characters, for messages; `length`
+    is the whole piece's, when `text` is only its start."""
+    flat = " ".join(text.split())
+    whole = (length or len(text)) <= len(text)
+    return flat if len(flat) <= width and whole else flat[:width - 1].rstrip() + "…"

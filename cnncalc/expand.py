@@ -27,41 +27,16 @@ from itertools import accumulate
 from .dsl import ast
 from .dsl.names import refuse_unused, unread_defaults
 from .dsl.parser import parse, parse_definition
-from .errors import DesignError, DesignSyntaxError, Span
+from .errors import DesignError, DesignSyntaxError, Span, did_you_mean, excerpt
 from .graph import LayerGraph
+from .graph.walk import Walk, arm_name
 from .kinds import (FILTERS, LAYERS, MAX_VALUE, OPERATORS, REQUIRED, SAME_PAD, SHARED_SETTINGS, WORDS, Branch, Input,
                     Item, Layer, Setting, Volume, same_pad, split_word)
+from .settings import MAX_LAYERS
 
-# Default limit on the rows a design expands to (input, layers and merges), checked before expanding.
-# Ten times the largest published CNNs (DenseNet-264: about 1,500 rows), and small enough that
-# plan() answers within a second at the limit; --max-layers raises it.
-MAX_LAYERS = 25_000
 MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 MAX_EVAL_DEPTH = 200  # parentheses and variables defined by variables, nested
 
-OPTIONAL_MODES = ("include", "exclude")  # what `--optional` does with the items marked '?'
-
-
-def did_you_mean(word: str, choices, width: int = 40, most: int = 500) -> str:
-    """'; did you mean 'filters'?', or ''. Bounded work: names are compared on their first `width`
-    characters, and only the `most` names nearest the word in length are compared."""
-    import difflib
-
-    word = word[:width]
-    nearest = sorted(choices, key=lambda c: abs(len(c) - len(word)))[:most]
-    cut = {}
-    for name in nearest:
-        cut.setdefault(name[:width], name)
-    close = difflib.get_close_matches(word, list(cut), n=1, cutoff=0.6)
-    return f"; did you mean '{cut[close[0]]}'?" if close else ""
-
-
-def excerpt(text: str, width: int = 60, length: int | None = None) -> str:
-    """The start of a piece of design on one line, at most `width` characters, for messages; `length`
-    is the whole piece's, when `text` is only its start."""
-    flat = " ".join(text.split())
-    whole = (length or len(text)) <= len(text)
-    return flat if len(flat) <= width and whole else flat[:width - 1].rstrip() + "…"
 
 
 class Block:
@@ -206,6 +181,8 @@ class Deferred:
 
     def __init__(self, node: ast.Layer, local: dict) -> None:
         self.node, self.local, self.span, self.kind = node, local, node.span, "deferred"
+
+
 Local = dict  # a block's parameters while it expands: name -> int, or Bound
 
 
@@ -846,24 +823,37 @@ class _Expander:
     def resolve_inputs(self, items: list[Item], x: Volume) -> tuple[list[Item], Volume]:
         """The items with every Deferred layer made, its `in` the channels of its input there (a block's
         branches are copied where they hold one: expansions share them); and the volume after them."""
-        out: list[Item] = []
-        for item in items:
-            if isinstance(item, Deferred):
-                item = self.layer(item.node, {**item.local, IN: x.c})
-            if isinstance(item, Branch):
-                arm_x = item.arm_input(x)
-                arms, outs = [], []
-                for arm in item.arms:
-                    made, y = self.resolve_inputs(arm, arm_x)
-                    arms.append(made)
-                    outs.append(y)
-                if any(a is not b for a, b in zip(arms, item.arms)):
-                    item = Branch(item.kind, arms, item.span)
-                x = item.after(x, item.join(outs, [""] * len(outs)))
-            else:
-                x = item.apply(x)[0]
-            out.append(item)
-        return (out if any(a is not b for a, b in zip(out, items)) else items), x
+        made, y = _Inputs(self).walk(items, ([], x))
+        return (items if _same(made, items) else made), y
+
+
+def _same(made: list, items: list) -> bool:
+    return len(made) == len(items) and all(a is b for a, b in zip(made, items))
+
+
+class _Inputs(Walk):
+    """The walk that makes deferred layers: the state is the items made so far and the volume."""
+
+    def __init__(self, expander: _Expander) -> None:
+        self.expander = expander
+
+    def layer(self, layer, state, depth: int, arm: int | None):
+        out, x = state
+        if isinstance(layer, Deferred):
+            layer = self.expander.layer(layer.node, {**layer.local, IN: x.c})
+        out.append(layer)
+        return out, layer.apply(x)[0]
+
+    def arm(self, branch: Branch, state, index: int):
+        return [], branch.arm_input(state[1])
+
+    def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        out, x = state
+        arms = [end[0] for end in ends]
+        if not all(_same(a, b) for a, b in zip(arms, branch.arms)):
+            branch = Branch(branch.kind, arms, branch.span)
+        out.append(branch)
+        return out, branch.after(x, branch.join([end[1] for end in ends], [arm_name(a) for a in arms]))
 
 
 # -- the readers a Setting names: (expander, setting, value as written, layer word, local bindings) --

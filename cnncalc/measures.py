@@ -57,6 +57,11 @@ def _budget(data: dict):
     return None if data["budget"] is None else data["budget"]["max_batch"]
 
 
+def _max_input(data: dict):
+    largest = None if data["budget"] is None else data["budget"].get("max_input")
+    return None if largest is None else largest["h"]
+
+
 M = Measure
 MEASURES: dict[str, Measure] = {m.name: m for m in (
     M("params", COUNT, "walk", "ratio", "totals.params", "learnable parameters", _total("params")),
@@ -83,6 +88,9 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
       "on the GPU for training: reserved + context + workspaces (--device cuda)", _cuda("total_bytes")),
     M("max_batch", COUNT, "budget", "ratio", "budget.max_batch", "the largest batch whose peak fits --budget",
       _budget),
+    M("max_input", COUNT, "budget", "ratio", "budget.max_input.h",
+      "the side of the largest square input whose every window fits and whose peak fits --budget (--max-input)",
+      _max_input),
     M("fits", BOOL, "walk", None, "fits", "no layer is a misfit", lambda data: data["fits"]),
     M("rows", COUNT, "walk", "delta", "len(layers)", "rows of the table: input, layers and merges",
       lambda data: len(data["layers"])),

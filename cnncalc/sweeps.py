@@ -39,11 +39,15 @@ from .dsl import ast
 from .dsl import names as dsl_names
 from .dsl.parser import Parser, parse
 from .errors import CnnCalcError, SettingsError, Source, Span
-from .expand import MAX_LAYERS, OPTIONAL_MODES, _Expander
+from .expand import _Expander
 from .graph import LayerGraph
+from .graph.walk import Walk
 from .kinds import MAX_VALUE, UNSUPPORTED, Branch, Input, Layer, Volume
-from .metrics import fit, memory, receptive
-from .planner import numbers
+from .kinds.geometry import START
+from .metrics import fit, receptive
+from .metrics.rows import Lean, numbers
+from .metrics.totals import Sums, measures, totals
+from .settings import Settings, parse_size, settings_of
 from .where import Names, condition, keys
 
 SCHEMA = "cnncalc.sweep/1"
@@ -182,11 +186,11 @@ def _text_value(value):
 
 
 # -- the fast walk --------------------------------------------------------------------------------
-class _Totals:
+class _Totals(Walk):
     """One pass over an expanded graph for the "walk" measures, the planner's rules row by row
     (shapes, params, MACs, stored memory, fit, receptive field) summed on the way, no rows kept.
     A layer's numbers at an input are computed once and kept (layers are immutable, and the
-    expansion shares equal ones across points: _Expansion)."""
+    expansion shares equal ones across points: _Expansion). The state is the volume and its field."""
 
     MEMO = 100_000  # (layer, input) entries kept; then the memo starts afresh
 
@@ -195,73 +199,70 @@ class _Totals:
         self.memo: dict = {}
         self.asked = self.computed = 0  # rows looked up, rows computed
 
-    def run(self, graph: LayerGraph) -> dict:
+    def run(self, graph: LayerGraph) -> tuple[Sums, bool, int, object]:
+        """The sums, whether every window passes the fit rule, the rows and the quoted receptive field."""
         if len(self.memo) > self.MEMO:
             self.memo.clear()
         self.params = self.buffers = self.macs = self.stored = self.rows = 0
         self.partial: set[str] = set()
         self.fits = True
         self.spatial = True  # no global layer (GAP, FC, FLATTEN) yet
-        self.last_rf = receptive.START
-        x, rf = self.walk([graph.input], graph.input.size, receptive.START)
-        self.walk(graph.items, x, rf)
-        return {"params": self.params, "buffers": self.buffers, "macs": self.macs, "stored": self.stored,
-                "rows": self.rows, "fits": self.fits, "rf": self.last_rf, "partial": self.partial}
+        self.last_rf = START
+        self.walk(graph.items, self.layer(graph.input, (graph.input.size, START), 0, None))
+        return Sums(self.params, self.buffers, self.macs, self.stored, 0), self.fits, self.rows, self.last_rf
 
-    def walk(self, items, x: Volume, rf, top: bool = True):
-        """`top`: the items are the network's, outside any branch (where the receptive field is quoted)."""
-        memo = self.memo
-        for item in items:
-            if isinstance(item, Branch):
-                outs, fields, names = [], [], []
-                x_arm = item.arm_input(x)
-                for arm in item.arms:
-                    y, f = self.walk(arm, x_arm, rf, False)
-                    outs.append(y)
-                    fields.append(f)
-                    names.append(arm[-1].name if arm and isinstance(arm[-1], Layer) else
-                                 ("ID" if not arm else "a merge"))
-                y = item.join(outs, names)
-                merged, _ = receptive.merge(item.fields(outs, y, fields))
-                rf = rf if item.side else merged  # after a side head: the field of its input
-                known = (y, True, *self.numbers(item, x, y))
-                rule = None
+    def layer(self, layer: Layer, state, depth: int, arm: int | None):
+        x, rf = state
+        known = self.memo.get((layer, x))
+        self.asked += 1
+        if known is None:
+            self.computed += 1
+            y, windows = layer.apply(x)
+            ok = windows is None or (windows[0].fits and windows[1].fits) or not any(
+                fit.judge(w, self.rule) == "misfit" for w in windows if not w.fits)
+            known = self.memo[(layer, x)] = (y, ok, *self.numbers(layer, x, y))
+        rule = layer.receptive
+        if rule is UNSUPPORTED:
+            self.partial.add("rf")
+            rf = None
+        elif rf is not None:
+            rf = rule(rf, x)
+        return self.count(layer, depth, known, rf)
+
+    def arm(self, branch: Branch, state, index: int):
+        return branch.arm_input(state[0]), state[1]
+
+    def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        x, rf = state
+        outs = [end[0] for end in ends]
+        y = branch.join(outs, names)
+        merged, _ = receptive.merge(branch.fields(outs, y, [end[1] for end in ends]))
+        y_after, rf_after = self.count(branch, depth, (y, True, *self.numbers(branch, x, y)),
+                                       rf if branch.side else merged)  # after a side head: the field of its input
+        return branch.after(x, y_after), rf_after
+
+    def count(self, item, depth: int, known: tuple, rf):
+        """Add a row's numbers; quote the field at the last top-level row before the first global layer."""
+        y, ok, params, buffers, macs, stored, partial = known
+        self.rows += 1
+        self.params += params
+        self.buffers += buffers
+        self.macs += macs
+        self.stored += stored
+        if not ok:
+            self.fits = False
+        if partial:
+            self.partial.update(partial)
+        if self.spatial and depth == 0:
+            if item.acts_globally:
+                self.spatial = False
             else:
-                known = memo.get((item, x))
-                self.asked += 1
-                if known is None:
-                    self.computed += 1
-                    y, windows = item.apply(x)
-                    ok = windows is None or (windows[0].fits and windows[1].fits) or not any(
-                        fit.judge(w, self.rule) == "misfit" for w in windows if not w.fits)
-                    known = memo[(item, x)] = (y, ok, *self.numbers(item, x, y))
-                rule = item.receptive
-            y, ok, params, buffers, macs, stored, partial = known
-            self.rows += 1
-            self.params += params
-            self.buffers += buffers
-            self.macs += macs
-            self.stored += stored
-            if not ok:
-                self.fits = False
-            if partial:
-                self.partial.update(partial)
-            if rule is UNSUPPORTED:
-                self.partial.add("rf")
-                rf = None
-            elif rule is not None and rf is not None:
-                rf = rule(rf, x)
-            if self.spatial and top:
-                if item.acts_globally:
-                    self.spatial = False
-                else:
-                    self.last_rf = rf
-            x = item.after(x, y) if isinstance(item, Branch) else y
-        return x, rf
+                self.last_rf = rf
+        return y, rf
 
     @staticmethod
     def numbers(item, x: Volume, y: Volume) -> tuple:
-        """(params, buffers, MACs, stored elements, the metrics not known) of one row (planner.numbers)."""
+        """(params, buffers, MACs, stored elements, the metrics not known) of one row (rows.numbers)."""
         weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
         return weights + biases, buffers, macs, stored, partial
 
@@ -522,74 +523,15 @@ class _Expansion(_Expander):
 
     def rebuild(self, items: list, local: dict) -> list:
         nodes = self.shared["nodes"]
-        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span) if isinstance(item, Branch)
-                else self.layer(nodes[item], local) for item in items]
+        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span)
+                if isinstance(item, Branch) else self.layer(nodes[item], local) for item in items]
 
 
 def _shared(stats: list[int]) -> dict:
     """What _Expansion keeps across points; `stats`: [layers asked for, layers built]."""
-    return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "reads": {}, "plans": {},
+    return {"layers": {}, "free": {}, "counts": {}, "expansions": {}, "direct": {}, "checked": {}, "reads": {},
+            "plans": {},
             "nodes": {}, "leaves": {}, "templates": {}, "stats": stats}
-
-
-def walk_values(totals: dict, dtype_bytes: int, batch: int, optimizer: str) -> dict:
-    """The "walk" measures from a lean walk's sums, by the planner's formulas (memory.totals)."""
-    params_bytes = totals["params"] * dtype_bytes
-    forward_image = totals["stored"] * dtype_bytes
-    forward = forward_image * batch
-    rf = totals["rf"]
-    return {"params": totals["params"], "buffers": totals["buffers"], "macs": totals["macs"],
-            "flops": 2 * totals["macs"], "activations": totals["stored"], "forward_bytes": forward,
-            "forward_bytes_per_image": forward_image, "params_bytes": params_bytes,
-            "training_bytes": params_bytes * (2 + memory.OPTIMIZER_STATE[optimizer])
-            + totals["buffers"] * dtype_bytes + 2 * forward,
-            "fits": totals["fits"], "rows": totals["rows"], "rf": None if rf is None else max(rf[0])}
-
-
-# -- the sweep ----------------------------------------------------------------------------------------
-class Settings:
-    """What every point shares: plan()'s settings, checked once."""
-
-    def __init__(self, *, input=None, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-                 device: str = "cuda", foreach: bool | None = None, budget=None, budget_for: str = "training",
-                 accumulate: int = 1, cuda_context=memory.CUDA_CONTEXT, cuda_workspace=memory.CUDA_WORKSPACE,
-                 fit_rule: str = "coverage", amp: str | None = None, optional: str = "include",
-                 max_layers: int = MAX_LAYERS) -> None:
-        from . import planner
-        from .metrics import training
-
-        if dtype not in memory.DTYPE_BYTES:
-            raise SettingsError(f"unknown dtype '{dtype}' (choose from {', '.join(memory.DTYPE_BYTES)})")
-        if optimizer not in memory.OPTIMIZER_STATE:
-            raise SettingsError(f"unknown optimizer '{optimizer}' (choose from {', '.join(memory.OPTIMIZER_STATE)})")
-        planner.check_batch(batch)
-        planner.check_device(device, foreach)
-        if budget_for not in memory.BUDGET_FOR:
-            raise SettingsError(f"a budget is for {' or '.join(memory.BUDGET_FOR)}, got '{budget_for}'")
-        if not isinstance(accumulate, int) or isinstance(accumulate, bool) or not 1 <= accumulate <= MAX_VALUE:
-            raise SettingsError(f"accumulate is a whole number of micro-batches from 1 to 10^15, got {accumulate!r}")
-        planner.check_precision(dtype, amp, optimizer)
-        if fit_rule not in fit.RULES:
-            raise SettingsError(f"unknown fit rule '{fit_rule}' (choose from {', '.join(fit.RULES)})")
-        if optional not in OPTIONAL_MODES:
-            raise SettingsError(f"optional must be include or exclude, got '{optional}'")
-        if not isinstance(max_layers, int) or max_layers < 1:
-            raise SettingsError(f"max_layers must be at least 1, got {max_layers!r}")
-        self.input = None if input is None else planner.parse_size(input) if isinstance(input, str) \
-            else planner.check_size(input)
-        self.batch, self.dtype, self.optimizer, self.device, self.foreach = batch, dtype, optimizer, device, foreach
-        self.budget = None if budget is None else planner.parse_bytes(budget)
-        self.budget_for, self.accumulate, self.fit_rule, self.amp = budget_for, accumulate, fit_rule, amp
-        self.optional, self.max_layers = optional, max_layers
-        self.cuda = training.Cuda(planner.parse_bytes(cuda_context, "the CUDA context", zero=True),
-                                  planner.parse_bytes(cuda_workspace, "the CUDA workspaces", zero=True))
-        self.dtype_bytes = memory.DTYPE_BYTES[dtype]
-
-    def public(self) -> dict:
-        return {"input": None if self.input is None else str(self.input), "batch": self.batch, "dtype": self.dtype,
-                "optimizer": self.optimizer, "amp": self.amp, "device": self.device, "budget": self.budget,
-                "budget_for": self.budget_for, "accumulate": self.accumulate, "fit_rule": self.fit_rule,
-                "optional": self.optional}
 
 
 class Failures:
@@ -631,24 +573,25 @@ class Sweep:
     def __init__(self, design, *, vary, where: str | None = None, sort: str | None = None, top: int | None = None,
                  pareto: str | None = None, columns: str | Sequence[str] | None = None, defines=(),
                  label: str | None = None, max_points: int = MAX_POINTS,
-                 progress: Callable[[int], None] | None = None, jobs: int = 1, **settings) -> None:
-        from . import _defines, _design
+                 progress: Callable[[int], None] | None = None, jobs: int = 1, settings: Settings | None = None,
+                 **options) -> None:
+        from .source import design_text, define_texts
 
         self._spec = dict(design=design, vary=vary, where=where, sort=sort, top=top, pareto=pareto, columns=columns,
-                          defines=defines, label=label, max_points=max_points, **settings)
+                          defines=defines, label=label, max_points=max_points, settings=settings, **options)
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0:
             raise SettingsError(f"jobs is a number of processes (0: one per core), got {jobs!r}")
         self.jobs = jobs or os.cpu_count() or 1
 
-        from .expand import excerpt
+        from .errors import excerpt
 
-        text, label = _design(design, label)
+        text, label = design_text(design, label)
         self.label = label
         self.name = label or excerpt(text, 60)  # the design as the header names it
-        self.settings = Settings(**settings)
+        self.settings = settings_of(settings, options)
         self.progress = progress
         self.design = parse(text, label)
-        self.defines = list(_defines(defines))
+        self.defines = list(define_texts(defines))
         self.overrides = [Parser(Source(d, f"-D {d}")).definition() for d in self.defines]
         self._statements: dict[tuple[str, object], object] = {}
         self.varied = self._varies(vary)
@@ -714,8 +657,6 @@ class Sweep:
                     if bad is not None:
                         raise v.error(f"batch takes whole numbers of at least 1, got {bad!r}")
             elif v.name == "input":
-                from .planner import parse_size
-
                 for part in v.values.parts:
                     for value in part if isinstance(part, list) else ():
                         if not isinstance(value, int):
@@ -786,8 +727,6 @@ class Sweep:
             base = s.input
             side = point.get("input")
             if isinstance(side, str):
-                from .planner import parse_size
-
                 base = parse_size(side)
             self.stats["expansions"] += 1
             if sum(len(v) for v in self._shared.values() if isinstance(v, dict)) > SHARED:
@@ -801,8 +740,6 @@ class Sweep:
             if isinstance(size, int):
                 volume = Volume(size, size, graph.input.size.c)
             else:
-                from .planner import parse_size
-
                 volume = parse_size(size)
             if volume != graph.input.size:
                 graph = copy.copy(graph)  # the same layers, another input
@@ -811,30 +748,26 @@ class Sweep:
 
     def measure(self, point: dict) -> dict:
         """The measures of one point: all of the "walk" ones, or all there are (the planner's walk)."""
+        from .planner import analyze
+
         s = self.settings
         graph = self.graph(point)
         batch = point.get("batch", s.batch)
-        if self.needs in ("walk", "plan", "peaks") and not self.want:  # the lean walks: no other peak, no budget
-            return self.lean_measures(graph, batch)
-        from .planner import _Walker
+        if self.needs in ("walk", "plan", "peaks") and not self.want and self.lean_walks:
+            return self.lean_measures(graph, batch)  # the lean walks: no other peak, no budget
+        at = s if batch == s.batch else s.but(batch=batch)
+        return M.values(analyze(graph, at, self.needs in ("peaks", "budget"), fixes=False, want=self.want).data,
+                        M.MEASURES)
 
-        peaks = self.needs in ("peaks", "budget")
-        walker = _Walker(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, s.budget, s.budget_for,
-                         s.accumulate, peaks, s.cuda)
-        walker.fit_rule, walker.amp, walker.search_fixes = s.fit_rule, s.amp, False
-        walker.want = self.want
-        data = walker.report()
-        return M.values(data, M.MEASURES)
+    @property
+    def lean_walks(self) -> bool:
+        """Every parameter trains and nothing is checkpointed: the lean walks know the step (metrics/rows.Lean)."""
+        s = self.settings
+        return s.freeze is None and not s.checkpoint and not s.max_input
 
     def lean(self, graph: LayerGraph, batch, memo: dict):
-        """The planner's lean walk of a graph with the sweep's settings (planner.Lean)."""
-        from .planner import Lean
-
-        s = self.settings
-        lean = Lean(graph, s.dtype, batch, s.optimizer, s.device, s.foreach, None, s.budget_for, s.accumulate,
-                    self.needs == "peaks", s.cuda, memo=memo, traces=self._traces)
-        lean.fit_rule, lean.amp = s.fit_rule, s.amp
-        return lean
+        """The planner's lean walk of a graph with the sweep's settings (metrics/rows.Lean)."""
+        return Lean(graph, self.settings, self.needs == "peaks", batch, memo=memo, traces=self._traces)
 
     def lean_measures(self, graph: LayerGraph, batch: int) -> dict:
         """A lean walk's measures (the one-pass sums for the "walk" measures, else the planner's lean
@@ -873,7 +806,8 @@ class Sweep:
         if walk:
             s, walker = self.settings, self._walker
             asked, computed = walker.asked, walker.computed
-            values = walk_values(walker.run(graph), s.dtype_bytes, batch, s.optimizer)
+            counted, fits, rows, rf = walker.run(graph)
+            values = measures(totals(counted, s.dtype_bytes, batch, s.optimizer), fits, rows, rf)
             entry.rows(walker.asked - asked, walker.computed - computed)
         else:
             values = self.lean(graph, batch, self._memo).measures()
@@ -1168,7 +1102,7 @@ def pareto_front(vectors: Sequence[tuple]) -> list[int]:
 def sweep(design, *, vary, where: str | None = None, sort: str | None = None, top: int | None = None,
           pareto: str | None = None, columns=None, defines=(), label: str | None = None,
           max_points: int = MAX_POINTS, progress: Callable[[int], None] | None = None, jobs: int = 1,
-          **settings) -> Sweep:
+          settings: Settings | None = None, **options) -> Sweep:
     """Sweep a design over a grid: an iterable of rows, one per point that passes `where`.
 
     design: a design text, a built-in name or a Path (as plan()); vary: {"N": range(1, 5), "C": [32, 64],
@@ -1178,8 +1112,9 @@ def sweep(design, *, vary, where: str | None = None, sort: str | None = None, to
     "-macs,+params" (-: smaller is better), only the front is yielded; columns: the measures each row
     holds (cnncalc.measures.MEASURES); defines: as plan()'s, for every point; progress: called with the
     number of points done; max_points: refuse larger grids; jobs: worker processes (0: one per core;
-    each starts a Python, so it pays off from a few thousand points); settings: plan()'s (input, batch, dtype,
-    optimizer, amp, device, budget, ...).
+    each starts a Python, so it pays off from a few thousand points); settings (a cnncalc.Settings) and
+    options: plan()'s (input, batch, dtype, optimizer, amp, memory_rules, budget, freeze, checkpoint,
+    max_input, ...), shared by every point.
 
     Errors in the options raise CnnCalcError at once; points that cannot be computed are counted in
     `summary["failures"]` by reason. Each row is {"index", "point", *columns}.
@@ -1189,4 +1124,5 @@ def sweep(design, *, vary, where: str | None = None, sort: str | None = None, to
     [224, 448]
     """
     return Sweep(design, vary=vary, where=where, sort=sort, top=top, pareto=pareto, columns=columns,
-                 defines=defines, label=label, max_points=max_points, progress=progress, jobs=jobs, **settings)
+                 defines=defines, label=label, max_points=max_points, progress=progress, jobs=jobs, settings=settings,
+                 **options)

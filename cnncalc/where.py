@@ -370,7 +370,7 @@ class _Parser:
 
 
 def unknown(name: str, names: Names) -> str:
-    from .expand import did_you_mean
+    from .errors import did_you_mean
 
     hint = did_you_mean(name, names.all()) or did_you_mean(name.lower(), names.all())
     if hint:

@@ -77,10 +77,12 @@ def test_variants_of_one_design():
 
 def test_every_measure_equals_plan():
     names = list(measures.MEASURES)
-    c = cnncalc.compare(["resnet18", "resnet34@input=160x160x3"], columns=names, budget="2GiB", optimizer="adam")
+    options = {"budget": "2GiB", "optimizer": "adam", "max_input": True}
+    c = cnncalc.compare(["resnet18", "resnet34@input=160x160x3"], columns=names, **options)
     for design, (text, defines) in zip(c.designs, [("resnet18", []), ("resnet34", ["input=160x160x3"])]):
-        data = planner.run(cnncalc._design(text, None)[0], defines=defines, budget="2GiB", optimizer="adam").data
+        data = planner.run(cnncalc.source.design_text(text, None)[0], defines=defines, **options).data
         assert design["values"] == measures.values(data, names)
+        assert design["values"]["max_input"] == data["budget"]["max_input"]["h"] > 224
     assert c.designs[0]["values"]["params"] == 11_689_512 and c.designs[1]["values"]["params"] == 21_797_672
 
 

@@ -147,7 +147,7 @@ def check(design: str, batch: int = 2) -> None:
     # training loop uses: cross_entropy against one class index per image (per output pixel when spatial)
     outs = net.train()(torch.randn(batch, size.c, size.h, size.w, requires_grad=True))
     outs = outs if isinstance(outs, tuple) else (outs,)  # with side heads: the network's output, then theirs
-    assert len(outs) == 1 + sum(1 for r in analyze(graph)["layers"] if r["kind"] == "output")
+    assert len(outs) == 1 + sum(1 for r in analyze(graph).data["layers"] if r["kind"] == "output")
     sum(F.cross_entropy(out, torch.randint(out.shape[1], (batch, *out.shape[2:]))) for out in outs).backward()
 
 

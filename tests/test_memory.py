@@ -73,15 +73,13 @@ def test_training_peak_equals_memtracker(entry):
 
 
 def _fake_amp_peak(entry: dict, settings: dict) -> int:
-    from cnncalc.metrics import training
-    from cnncalc.planner import _Walker
+    from cnncalc.metrics.rows import Rows
 
     graph = design_graph(zoo.path(entry["design"]).read_text())
-    walker = _Walker(graph, "float32", entry["batch"], entry["optimizer"], "cpu", entry["foreach"],
-                     accumulate=entry["accumulate"], peaks=False)
-    walker.amp = entry["amp"]
-    walker.report()
-    return training.peak_of(walker.steps, walker.storages.sizes, walker.setup, entry["batch"], fake=True).bytes
+    walk = Rows(graph, cnncalc.Settings(batch=entry["batch"], optimizer=entry["optimizer"], memory_rules="cpu",
+                                        foreach=entry["foreach"], accumulate=entry["accumulate"], amp=entry["amp"]))
+    walk.run()
+    return training.peak_of(walk.steps, walk.storages.sizes, walk.setup, entry["batch"], fake=True).bytes
 
 
 def test_the_peak_is_explained():
@@ -110,7 +108,7 @@ def test_the_largest_batch_fits_and_one_more_does_not(name, budget, optimizer):
     text = zoo.path(name).read_text()
     report = cnncalc.plan(text, budget=budget, optimizer=optimizer, device="cpu")  # CUDA: test_allocator.py
     most, size = report.budget.max_batch, report.budget.bytes
-    assert size == cnncalc.planner.parse_bytes(budget) and most > 1
+    assert size == cnncalc.settings.parse_bytes(budget) and most > 1
     peak = lambda batch: cnncalc.plan(text, batch=batch, optimizer=optimizer,
                                       device="cpu").totals.memory.training_peak_bytes
     assert peak(most) <= size < peak(most + 1)
@@ -129,13 +127,13 @@ def test_a_budget_for_inference_and_one_nothing_fits():
 @pytest.mark.parametrize("text, size", [("8GiB", 8 * 2**30), ("16GB", 16 * 10**9), ("512 MiB", 512 * 2**20),
                                         ("1.5GiB", 3 * 2**29), (1000, 1000), ("123", 123)])
 def test_memory_sizes(text, size):
-    assert cnncalc.planner.parse_bytes(text) == size
+    assert cnncalc.settings.parse_bytes(text) == size
 
 
 @pytest.mark.parametrize("text", ["8XB", "GiB", "-1GB", "0", "1e9", "8GiBs"])
 def test_bad_memory_sizes(text):
     with pytest.raises(cnncalc.SettingsError):
-        cnncalc.planner.parse_bytes(text)
+        cnncalc.settings.parse_bytes(text)
 
 
 # -- the largest input that fits a budget -----------------------------------------------------------------

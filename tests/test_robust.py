@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import cnncalc
-from cnncalc.expand import did_you_mean, excerpt
+from cnncalc.errors import did_you_mean, excerpt
 
 TIMEOUT = 60  # seconds: a regression fails instead of hanging CI
 

@@ -77,7 +77,7 @@ def test_invalid_vary(text, message, column):
 # -- every row is plan's ------------------------------------------------------------------------------------
 def plan_values(design, point, columns, defines=(), **settings):
     """The measures `plan` gives for the same bindings (input and batch as settings)."""
-    design = cnncalc._design(design, None)[0]  # a built-in name's text
+    design = cnncalc.source.design_text(design, None)[0]  # a built-in name's text
     point = dict(point)
     if "input" in point:
         value = point.pop("input")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import cnncalc
 from cnncalc import planner, sweeps, zoo
 from cnncalc.metrics import training, traced
+from cnncalc.metrics.rows import Lean, Rows
 
 from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan, plan_values
 
@@ -24,14 +25,14 @@ SETTINGS = [  # (device, optimizer, accumulate, foreach, amp): every design gets
 ]
 
 
-def walked(design: str, batch: int = 1, **options) -> planner._Walker:
-    text, label = cnncalc._design(design, None)
+def walked(design: str, batch: int = 1, **options) -> Rows:
+    text, label = cnncalc.source.design_text(design, None)
     graph = planner.design_graph(text, defines=options.pop("defines", ()))
     device, optimizer, accumulate, foreach, amp = options.pop("setting", SETTINGS[0])
-    walker = planner._Walker(graph, "float32", batch, optimizer, device, foreach, accumulate=accumulate)
-    walker.amp, walker.search_fixes, walker.want = amp, False, frozenset()
-    walker.report()
-    return walker
+    walk = Rows(graph, cnncalc.Settings(batch=batch, optimizer=optimizer, memory_rules=device, foreach=foreach,
+                                        accumulate=accumulate, amp=amp))
+    walk.run()
+    return walk
 
 
 @pytest.mark.parametrize("index,name", list(enumerate(zoo.names())))
@@ -120,7 +121,7 @@ LEAN = ("params,buffers,macs,flops,activations,forward_bytes,forward_bytes_per_i
 @given(st.data())
 def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     """Compiled steps, and compiled points (the whole walk) where `points` is drawn."""
-    monkeypatch.setattr(planner.Lean, "COMPILE_AT", data.draw(st.sampled_from([1, 2])))
+    monkeypatch.setattr(Lean, "COMPILE_AT", data.draw(st.sampled_from([1, 2])))
     points = data.draw(st.booleans())
     monkeypatch.setattr(sweeps, "COMPILE_AT", 1 if points else 10**9)
     design = data.draw(st.sampled_from([MODERN, RESNETISH]))
@@ -128,7 +129,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     depths = sorted(data.draw(st.sets(st.sampled_from([0, 1, 2]), min_size=1, max_size=2)))
     device, optimizer, accumulate, foreach, amp = data.draw(st.sampled_from(SETTINGS))
     if design is MODERN:
-        amp = None  # LAYERNORM, GROUPNORM, SCALE and splits under autocast: left out (their kinds' autocast: UNSUPPORTED)
+        amp = None  # LAYERNORM, GROUPNORM, SCALE and splits under autocast: left out (their autocast: UNSUPPORTED)
     options = dict(device=device, optimizer=optimizer, accumulate=accumulate, foreach=foreach, amp=amp)
     vary = {"D": depths, "W": widths, "batch": [1, 3]}
     simulated = []
@@ -151,7 +152,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
 @pytest.mark.parametrize("index,name", list(enumerate(zoo.names())))
 def test_compiled_point_is_the_walks(index, name):
     """Each built-in design compiled as a point: its measures are the lean walk's at other batches."""
-    text = cnncalc._design(name, None)[0]
+    text = cnncalc.source.design_text(name, None)[0]
     graph = planner.design_graph(text)
     device, optimizer, accumulate, foreach, amp = SETTINGS[index % len(SETTINGS)]
     result = cnncalc.sweep(text, vary={"batch": [1]}, columns=LEAN, device=device, optimizer=optimizer,

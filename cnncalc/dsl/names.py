@@ -172,7 +172,7 @@ def unused_defines(text: str, defines: Sequence[str] = (), label: str = "") -> l
 
 def unused_error(statement: ast.VarDef | ast.BlockDef, names: Sequence[Names]) -> DesignError:
     """'n' is not used by the design, so this -D would change nothing; did you mean 'N'?"""
-    from ..expand import did_you_mean  # expand imports this module
+    from ..errors import did_you_mean
 
     name = statement.name
     span = Span(statement.span.source, statement.span.start, statement.span.start + len(name))

@@ -28,7 +28,6 @@ from . import training as T
 
 LOW = 2  # bytes of a value of float16 or bfloat16
 F32 = 4
-AMP = {"float16": LOW, "bfloat16": LOW}  # --amp: the autocast dtype's bytes
 
 
 class AmpStep(T._TrainingStep):

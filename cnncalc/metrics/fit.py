@@ -24,6 +24,7 @@ from math import gcd, isqrt
 
 from ..errors import DesignError
 from ..graph import LayerGraph
+from ..graph.walk import Volumes, Walk
 from ..kinds import MAX_VALUE, Branch, Item, Layer, Volume
 from ..kinds.geometry import Window
 
@@ -288,45 +289,71 @@ class SearchExhausted(Exception):
     """The input-size search used up its budget of layer visits."""
 
 
+class _NoSize(Exception):
+    """Along the axis searched, a layer has no output or a window is a misfit."""
+
+
 def _spend(items: list[Item], budget: list[int]) -> None:
     budget[0] -= len(items)
     if budget[0] < 0:
         raise SearchExhausted
 
 
+class _Axis(Walk):
+    """The size along one axis after each item, by the kinds' `axis` rules (size_after); every chain
+    walked spends a unit of the budget per item."""
+
+    def __init__(self, axis: int, budget: list[int], rule: str) -> None:
+        self.axis, self.budget, self.rule = axis, budget, rule
+
+    def chain(self, items: list[Item]) -> None:
+        _spend(items, self.budget)
+
+    def layer(self, layer: Layer, size: int, depth: int, arm: int | None) -> int:
+        size = size_after(layer, self.axis, size, self.rule)
+        if size is None:
+            raise _NoSize
+        return size
+
+    def branch(self, branch: Branch, size: int, depth: int, arm: int | None) -> int:
+        """Every arm must fit and agree; after a side head, what follows reads its input."""
+        sizes = set()
+        for index, chain in enumerate(branch.arms, start=1):
+            try:
+                sizes.add(self.walk(chain, size, depth + 1, index))
+            except _NoSize:
+                sizes.add(None)
+        if len(sizes) != 1 or None in sizes:
+            raise _NoSize
+        return size if branch.side else sizes.pop()
+
+
+class _Valid(Volumes):
+    """The volumes of Volumes, each chain walked spending the budget as _Axis does."""
+
+    def __init__(self, budget: list[int]) -> None:
+        self.budget = budget
+
+    def chain(self, items: list[Item]) -> None:
+        _spend(items, self.budget)
+
+
 def size_if_fits(items: list[Item], axis: int, size: int, budget: list[int], rule: str = "coverage") -> int | None:
     """The size along `axis` after `items`, or None unless every window passes the rule (no misfit).
     Each layer visited spends one unit of budget[0]; SearchExhausted when none is left."""
-    _spend(items, budget)
-    for item in items:
-        if isinstance(item, Branch):  # every arm must fit and agree
-            sizes = {size_if_fits(arm, axis, size, budget, rule) for arm in item.arms}
-            if len(sizes) != 1 or None in sizes:
-                return None
-            size = size if item.side else sizes.pop()  # after a side head: its input
-        else:
-            size = size_after(item, axis, size, rule)
-            if size is None:
-                return None
-    return size
+    try:
+        return _Axis(axis, budget, rule).walk(items, size)
+    except _NoSize:
+        return None
 
 
 def _volume_if_valid(items: list[Item], x: Volume, budget: list[int]) -> Volume | None:
     """The volume after `items` by the shape rules, or None where one refuses it (groups that do
     not divide the channels a FLATTEN made, say). Spends budget as size_if_fits does."""
-    _spend(items, budget)
     try:
-        for item in items:
-            if isinstance(item, Branch):
-                arms = [_volume_if_valid(arm, item.arm_input(x), budget) for arm in item.arms]
-                if None in arms:
-                    return None
-                x = item.after(x, item.join(arms, [""] * len(arms)))
-            else:
-                x = item.apply(x)[0]
+        return _Valid(budget).walk(items, x)
     except DesignError:
         return None
-    return x
 
 
 def input_fixes(graph: LayerGraph, reach: int = SEARCH_REACH, visits: int = SEARCH_VISITS, rule: str = "coverage"

@@ -341,7 +341,8 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     symbolic = []
     for i, s in enumerate(steps):
         at = f"S[{i}]"
-        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"), "item": _Proxy(s.item, f"{at}.item", trace)}
+        changes = {"x": volume(s.x, f"{at}.x"), "y": volume(s.y, f"{at}.y"),
+                   "item": _Proxy(s.item, f"{at}.item", trace)}
         for field in NUMBERS:
             value = getattr(s, field)
             if value is not None:

@@ -46,7 +46,7 @@ from typing import NamedTuple
 from ..kinds import UNSUPPORTED, Volume
 from ..kinds.base import APPLIED, NOTHING
 from .allocator import CachingAllocator
-from .memory import OPTIMIZER_STATE
+from ..settings import AMP_DTYPES, OPTIMIZERS as OPTIMIZER_STATE
 
 TARGET_BYTES = 8  # the targets are int64, one per output pixel
 SCALAR_BYTES = 4  # the loss, its total weight and the gradient of the loss are float32 scalars
@@ -183,6 +183,13 @@ class Setup(NamedTuple):
     @property
     def block(self) -> int:
         return CUDA_BLOCK if self.device == "cuda" else 1
+
+
+def setup_of(settings) -> Setup:
+    """How the step runs at these Settings (settings.py)."""
+    low = None if settings.amp is None else AMP_DTYPES[settings.amp]
+    return Setup(settings.dtype_bytes, settings.optimizer, settings.memory_rules, settings.uses_foreach,
+                 settings.accumulate, low, Cuda(settings.cuda_context, settings.cuda_workspace))
 
 
 ALL_PEAKS = frozenset({"inference", "cuda"})  # what add_peaks computes beside the training step's peak

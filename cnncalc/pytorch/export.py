@@ -15,6 +15,7 @@ N x C, logits ready for `cross_entropy` with N integer targets, and `OUTPUT_SHAP
 from __future__ import annotations
 
 from ..graph import LayerGraph
+from ..graph.walk import Walk
 from ..kinds import MERGES, UNSUPPORTED, Branch, Volume
 from ..metrics.saved import Flow, apply
 
@@ -24,11 +25,16 @@ ORDER = ("Branches", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNo
 MERGE_MODULES = tuple(dict.fromkeys(cls.helper for cls in MERGES.values()))  # the exported modules that hold arms
 
 
-class _Writer:
+class _Writer(Walk):
+    """The walk that writes the network: the state is the lines of an nn.Sequential(OrderedDict) body, the
+    volume and the flow after them. Activations run in place only where the walk's saved-tensor model
+    says (saved.Flow)."""
+
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.helpers: dict[str, str] = {}  # the helper modules the network uses: name -> source
         self.sides: list[tuple[Volume, bool]] = []  # each side head's output and whether it is a vector
+        self.names: list[str] = []  # the open branches' module names (named before their arms)
 
     def helper(self, name: str, source: str) -> None:
         """A helper module the network's source defines (a kind's emitter asks for it)."""
@@ -38,39 +44,36 @@ class _Writer:
         self.counts[base] = self.counts.get(base, 0) + 1
         return f"{base}{self.counts[base]}"
 
-    def sequence(self, items: list, x: Volume, indent: int, flow: Flow) -> tuple[list[str], Volume, Flow]:
-        """Lines of an nn.Sequential(OrderedDict) body, the output volume and the flow after it.
-        Activations run in place only where the walk's saved-tensor model says (saved.Flow)."""
-        pad = " " * indent
-        lines = []
-        for item in items:
-            if isinstance(item, Branch):
-                helper = item.helper
-                self.helper(helper, item.helper_source)
-                name = self.name(item.kind)
-                arms_src = []
-                outs, grads = [], []
-                for arm in item.arms:
-                    body, y, arm_flow = self.sequence(arm, item.arm_input(x), indent + 8, Flow(True, flow.grad))
-                    outs.append(y)
-                    grads.append(arm_flow.grad)
-                    arms_src.append(f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(body)
-                                    + f"\n{pad}    ])),")
-                if item.side:
-                    self.sides.append((outs[0], ends_in_vector(item.arms[0])))
-                y = item.after(x, item.join(outs, ["" for _ in outs]))
-                mode = "" if helper != "Branches" else f'"{item.kind}",'
-                lines.append(f'{pad}("{name}", {helper}({mode}\n' + "\n".join(arms_src) + f"\n{pad})),")
-                # after a side head its input goes on, which the head may have saved: protected
-                flow = Flow(True, flow.grad, flow.channels_last) if item.side else Flow(False, any(grads))
-            else:
-                y, _ = item.apply(x)
-                base, code = item.emit(self, x, y, item.runs_inplace(flow.protected))
-                lines.append(f'{pad}("{self.name(base)}", {code}),')
-                has_params = item.params is UNSUPPORTED or sum(item.params(x, y)[:2]) > 0
-                flow = apply(item, x, y, flow, has_params, 4)[1]
-            x = y
-        return lines, x, flow
+    def layer(self, layer, state, depth: int, arm: int | None):
+        lines, x, flow = state
+        y, _ = layer.apply(x)
+        base, code = layer.emit(self, x, y, layer.runs_inplace(flow.protected))
+        lines.append(f'{" " * (12 + 8 * depth)}("{self.name(base)}", {code}),')
+        has_params = layer.params is UNSUPPORTED or sum(layer.params(x, y)[:2]) > 0
+        return lines, y, apply(layer, x, y, flow, has_params, 4)[1]
+
+    def branch(self, branch: Branch, state, depth: int, arm: int | None):
+        self.helper(branch.helper, branch.helper_source)
+        self.names.append(self.name(branch.kind))
+        return super().branch(branch, state, depth, arm)
+
+    def arm(self, branch: Branch, state, index: int):
+        lines, x, flow = state
+        return [], branch.arm_input(x), Flow(True, flow.grad)
+
+    def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        lines, x, flow = state
+        pad = " " * (12 + 8 * depth)
+        if branch.side:
+            self.sides.append((ends[0][1], ends_in_vector(branch.arms[0])))
+        y = branch.after(x, branch.join([end[1] for end in ends], names))
+        mode = "" if branch.helper != "Branches" else f'"{branch.kind}",'
+        arms = [f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(end[0]) + f"\n{pad}    ])),"
+                for end in ends]
+        lines.append(f'{pad}("{self.names.pop()}", {branch.helper}({mode}\n' + "\n".join(arms) + f"\n{pad})),")
+        # after a side head its input goes on, which the head may have saved: protected
+        after = Flow(True, flow.grad, flow.channels_last) if branch.side else Flow(False, any(e[2].grad for e in ends))
+        return lines, y, after
 
 
 def returns_vector(graph: LayerGraph) -> bool:
@@ -93,7 +96,7 @@ def export_source(graph: LayerGraph, title: str = "") -> str:
     """Standalone PyTorch source for the design's network."""
     inp = graph.input.size
     writer = _Writer()
-    body, out, _ = writer.sequence(graph.items, inp, 12, Flow(True, False))
+    body, out, _ = writer.walk(graph.items, ([], inp, Flow(True, False)))
     order = sorted(writer.helpers, key=lambda h: (ORDER.index(h) if h in ORDER else len(ORDER), h))
     helpers = "".join(writer.helpers[h] + "\n" for h in order)
     doc = f"{title}\n\n" if title else ""
@@ -143,12 +146,12 @@ class Net(nn.Module):
 '''
 
 
-def export_design(text: str, *, label: str = "", **settings) -> str:
-    """Parse a design and return its standalone PyTorch source. Settings: defines, input, optional,
-    max_layers, as for cnncalc.plan."""
+def export_design(text: str, *, defines=(), label: str = "", **options) -> str:
+    """Parse a design and return its standalone PyTorch source: defines, and the settings of the design
+    (input, optional, max_layers; a settings= object), as for cnncalc.plan."""
     from ..planner import design_graph
 
-    graph = design_graph(text, label=label, **settings)
+    graph = design_graph(text, defines=defines, label=label, **options)
     title = label or " ".join(text.split())[:100]
     # the docstring holds only printable text: a NUL or another control character would make the
     # module unimportable, a backslash start an escape, three quotes end the string

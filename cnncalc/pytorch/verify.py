@@ -9,12 +9,12 @@ import warnings
 from pydantic import BaseModel
 
 from ..errors import CnnCalcError, SettingsError
-from ..expand import MAX_LAYERS
-from ..planner import analyze, check_batch, design_graph
+from ..planner import analyze, design_graph
 from ..report import Report
+from ..settings import Settings, settings_of
 from . import DEVICES
 from .export import export_source, returns_vector
-from .memory import OPTIMIZERS, is_merge, row_modules
+from .memory import is_merge, row_modules
 
 MINIMUM = (2, 1)  # the `torch` extra's lower bound: export's source and verify run on it
 MEMTRACKER = (2, 5)  # torch.distributed._tools.mem_tracker (MemTracker, with FakeTensorMode) first ships in 2.5
@@ -95,26 +95,29 @@ def _dotted(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version))
 
 
-def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "meta", memory: bool = False,
-           optimizer: str = "sgd", foreach: bool = False, amp: str | None = None, freeze: int | None = None,
-           checkpoint=(), optional: str = "include", max_layers: int = MAX_LAYERS,
-           label: str = "") -> Verification:
-    """Build the design's exported Net, run it, and compare every row's shape and parameters,
-    and (off the meta device) the bytes autograd saves, with cnncalc's numbers; with `memory`,
-    also the peak of one training step (with `optimizer`, as a loop or `foreach`) as PyTorch's
-    MemTracker measures it on the CPU, beside cnncalc's simulation with the CPU rules."""
+def verify(text: str, *, defines=(), device: str = "meta", memory: bool = False, label: str = "",
+           settings: Settings | None = None, **options) -> Verification:
+    """Build the design's exported Net, run it on `device` (meta, cpu or cuda: where PyTorch runs it), and
+    compare every row's shape and parameters, and (off the meta device) the bytes autograd saves, with
+    cnncalc's numbers; with `memory`, also the peak of one training step as PyTorch's MemTracker measures
+    it on the CPU, beside cnncalc's simulation with the CPU rules. The settings (a cnncalc.Settings and/or
+    its options) it reads: input, optional, max_layers, batch, and for the measured step optimizer,
+    foreach (the CPU's default: a for-loop), amp, freeze and checkpoint."""
     torch = import_torch()
     if device not in DEVICES:
         raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
     if device == "cuda" and not torch.cuda.is_available():
         raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
-    if optimizer not in OPTIMIZERS:
-        raise CnnCalcError(f"unknown optimizer '{optimizer}' (choose from {', '.join(OPTIMIZERS)})")
-    check_batch(batch)
-    if not memory and (amp is not None or freeze is not None or checkpoint):
+    settings = settings_of(settings, options)
+    if settings.budget is not None or settings.max_input:
+        raise SettingsError("verify() measures one training step: it takes no budget (use cnncalc.plan)")
+    if not memory and (settings.amp is not None or settings.freeze is not None or settings.checkpoint):
         raise SettingsError("--amp, --freeze and --checkpoint change the measured training step: they need --memory")
-    graph = design_graph(text, defines=defines, input=input, optional=optional, max_layers=max_layers, label=label)
-    report = Report.model_validate(analyze(graph, batch=batch, device="cpu" if device == "cpu" else "cuda"))
+    batch = settings.batch
+    graph = design_graph(text, defines=defines, label=label, settings=settings)
+    shapes_settings = settings.but(memory_rules="cpu" if device == "cpu" else "cuda", amp=None, freeze=None,
+                                   checkpoint=())
+    report = Report.model_validate(analyze(graph, shapes_settings).data)
     namespace: dict = {}
     exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
     heads = report.totals.heads  # with side heads, the network's own output is the first's
@@ -186,7 +189,7 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
             if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
                 problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
     if memory:
-        _compare_peaks(graph, result, batch, optimizer, foreach, amp, problems, notes, freeze, checkpoint)
+        _compare_peaks(graph, result, settings.but(memory_rules="cpu"), problems, notes)
     if vector and output_actual == output_expected:
         notes.append(f"the network returns {_dims(output_actual)}, N x classes logits (the design ends in a vector): "
                      f"cross_entropy takes them with N class indices")
@@ -198,9 +201,9 @@ def verify(text: str, *, defines=(), input=None, batch: int = 1, device: str = "
 PEAK_TOLERANCE = 0.03  # the simulated peak: within 3% of MemTracker's, and never more than 1% below it
 
 
-def _compare_peaks(graph, result: Verification, batch: int, optimizer: str, foreach: bool, amp: str | None,
-                   problems: list[str], notes: list[str], freeze: int | None = None, checkpoint=()) -> None:
-    """The simulated peak of a training step against MemTracker's, on the CPU under FakeTensorMode."""
+def _compare_peaks(graph, result: Verification, settings: Settings, problems: list[str], notes: list[str]) -> None:
+    """The simulated peak of a training step (the CPU's rules) against MemTracker's, on the CPU under
+    FakeTensorMode."""
     import torch
 
     try:
@@ -212,15 +215,16 @@ def _compare_peaks(graph, result: Verification, batch: int, optimizer: str, fore
                            f"{TESTED} is tested): {INSTALL}") from None
     from .memory import measure_step
 
-    report = Report.model_validate(analyze(graph, batch=batch, optimizer=optimizer, device="cpu", foreach=foreach,
-                                           amp=amp, freeze=freeze, checkpoint=checkpoint))
+    report = Report.model_validate(analyze(graph, settings).data)
     m = report.totals.memory
+    optimizer, foreach, amp = settings.optimizer, settings.uses_foreach, settings.amp
     result.optimizer, result.foreach = optimizer, foreach
     if m.training_peak_bytes is None:
         notes.append("no simulated peak: a layer kind has no training rule yet (see totals.partial)")
         return
     try:
-        measured = measure_step(export_source(graph), batch=batch, optimizer=optimizer, foreach=foreach, amp=amp,
+        measured = measure_step(export_source(graph), batch=settings.batch, optimizer=optimizer, foreach=foreach,
+                                amp=amp,
                                 freeze=report.freeze, checkpoint=tuple(tuple(s) for s in report.checkpoint))
     except Exception as e:  # e.g. training-mode BN on one value per channel
         notes.append(f"no training-step measurement: {type(e).__name__}: {_first_line(e)}")
@@ -230,7 +234,8 @@ def _compare_peaks(graph, result: Verification, batch: int, optimizer: str, fore
     result.peak_breakdown_actual = measured.breakdown
     low, high = measured.peak_bytes * (1 - 0.01), measured.peak_bytes * (1 + PEAK_TOLERANCE)
     if not low <= m.training_peak_bytes <= high:
-        problems.append(f"training-step peak: cnncalc {m.training_peak_bytes:,} B, MemTracker {measured.peak_bytes:,} B")
+        problems.append(f"training-step peak: cnncalc {m.training_peak_bytes:,} B, "
+                        f"MemTracker {measured.peak_bytes:,} B")
     notes.append("the peak is measured on the CPU (FakeTensorMode: nothing is computed) and simulated with the CPU "
                  "rules; CUDA adds the allocator's rounding and reserve, its context and workspaces")
     if amp is not None:

@@ -107,7 +107,7 @@ GIVE_WAY = tuple(sorted((i for i, c in enumerate(COLUMNS) if c.gives_way), key=l
 
 def select(text: str) -> tuple[Column, ...]:
     """The columns `--columns` names, in its order: the contract's keys, comma-separated."""
-    from ..expand import did_you_mean
+    from ..errors import did_you_mean
 
     keys = [k.strip() for k in text.split(",")]
     listed = ", ".join(ALL)

@@ -27,10 +27,11 @@ def cell(name: str, value) -> str:
     return f"{value:,}"
 
 
-def versus_text(kind: str | None, value) -> str:
-    if kind is None or value is None:
+def versus_text(how: str | None, value) -> str:
+    """A value set against the first design's: as a difference ("delta") or a ratio."""
+    if how is None or value is None:
         return ""
-    if kind == "delta":
+    if how == "delta":
         return f"{value:+,}"
     return f"x{value:.2f}"
 

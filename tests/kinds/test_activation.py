@@ -1,4 +1,5 @@
-"""The activations: every rule, each expected value written as its formula."""
+"""The activations:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""CONV, DWCONV (depthwise), DECONV (transposed) and LOCAL (locally connected): every rule, each expected value written as its formula."""
+"""CONV, DWCONV (depthwise), DECONV (transposed) and LOCAL (locally connected):
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

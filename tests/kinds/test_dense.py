@@ -1,4 +1,5 @@
-"""FC and FLATTEN: every rule, each expected value written as its formula."""
+"""FC and FLATTEN:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""DROPOUT and DROPPATH: every rule, each expected value written as its formula."""
+"""DROPOUT and DROPPATH:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The merges: |, +, .*, || and { }: every rule, each expected value written as its formula."""
+"""The merges: |, +, .*, || and { }:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""BN, LAYERNORM, GROUPNORM, SCALE and LRN: every rule, each expected value written as its formula."""
+"""BN, LAYERNORM, GROUPNORM, SCALE and LRN:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

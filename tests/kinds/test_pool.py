@@ -1,4 +1,5 @@
-"""POOL (max and average), ADAPTIVEPOOL and GAP/GMP: every rule, each expected value written as its formula."""
+"""POOL (max and average), ADAPTIVEPOOL and GAP/GMP:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""INPUT, ID, CROP, SHUFFLE and UPSAMPLE: every rule, each expected value written as its formula."""
+"""INPUT, ID, CROP, SHUFFLE and UPSAMPLE:
+every rule, each expected value written as its formula."""
 
 from __future__ import annotations
 

@@ -1,0 +1,161 @@
+"""`cnncalc plan` and `cnncalc check`: the table of every layer, and the fit alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import position as where
+from ..render import PLAN_FORMATS
+from ..settings import MAX_LAYERS
+from .app import EXIT_PROBLEMS, app, finish
+from .io import design_path, emit, read_design
+from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
+                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,
+                      FitRuleOpt, ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MemoryRules,
+                      MemoryRulesOpt, Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, OutputOpt, choices,
+                      output_format, settings_from)
+from .terminal import box_characters, output_width, print_problems, svg_color, use_color, wrapped
+
+PlanFormat = choices("PlanFormat", PLAN_FORMATS)
+
+PLAN_HELP = """Print the table of every layer of DESIGN: output volume, memory, weights (with the formula),
+params, MACs and receptive field, then the totals, the training memory, and every stride or
+padding that does not fit, with fixes.
+
+\b
+Examples:
+  cnncalc plan vgg16
+  cnncalc plan "INPUT 224x224x3 -> [[CONV3-64 -> RELU]*2 -> POOL2]*2 -> FC-10"
+  cnncalc plan "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC-H -> RELU]*K -> FC-10" \\
+      -D N=2 -D M=3 -D K=1 -D H=256 -D conv.filters=32 --input 32x32x3
+  cnncalc plan "stage(C) = [CONV3-C -> RELU]*2 -> POOL2;
+      INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10"
+  cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
+  cnncalc plan resnet50 --optimizer adam --budget 24GiB --max-input
+  cnncalc plan resnet50 --depth 1 --columns name,output,params,params_pct,macs,macs_pct
+  cnncalc plan vgg16 --format json -o vgg16.json
+"""
+
+CHECK_HELP = """Check that every stride and padding of DESIGN fits its input.
+Exit 0 when everything fits, 1 when something does not (each misfit with its arithmetic,
+the rows it drops and fixes), 2 when the design cannot be read.
+
+\b
+Examples:
+  cnncalc check "INPUT 7x7x3 -> CONV3-10/5p0"
+  cnncalc check vgg16 --input 320x320x3
+"""
+
+
+@app.command("plan", help=PLAN_HELP, no_args_is_help=True)
+def plan_command(
+    ctx: typer.Context,
+    design: DesignArg,
+    define: DefineOpt = None,
+    input_size: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = Dtype("float32"),
+    optimizer: OptimizerOpt = Optimizer("sgd"),
+    memory_rules: MemoryRulesOpt = MemoryRules("cuda"),
+    foreach: ForeachOpt = None,
+    budget: BudgetOpt = None,
+    budget_for: BudgetForOpt = BudgetFor("training"),
+    accumulate: AccumulateOpt = 1,
+    max_input: MaxInputOpt = False,
+    cuda_context: CudaContextOpt = None,
+    cuda_workspace: CudaWorkspaceOpt = None,
+    fmt: Annotated[PlanFormat, typer.Option(
+        "--format", "-f", click_type=AliasChoice(PLAN_FORMATS, FORMAT_ALIASES),
+        help="Output format (md: markdown, txt: table; html: one self-contained file with the diagram, the "
+             "foldable table, bars for the shares, the totals and the fit). When not given, -o FILE's extension "
+             "picks it (-o vgg16.md: markdown; .json, .csv, .txt, .html), else table.")] = PlanFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat a misfit as an error (exit 1).")] = False,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
+    amp: AmpOpt = None,
+    freeze: FreezeOpt = None,
+    checkpoint: CheckpointOpt = None,
+    optional: OptionalOpt = OptionalMode("include"),
+    max_layers: MaxLayersOpt = MAX_LAYERS,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", min=1, metavar="N",
+        help="Fold the table's rows into the design's blocks: 1 shows the top-level items, a block call, "
+             "a [..] group or a branch as one row, and X*N as one row marked xN, each with the sums of its "
+             "rows; 2 opens them one level; and so on. JSON and CSV keep every layer (JSON lists the blocks).",
+        show_default="every layer")] = None,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="KEYS",
+        help="The table's and markdown's columns, by the JSON contract's keys, comma-separated: "
+             "--columns name,output,params,params_pct,macs,macs_pct,memory_bytes,memory_pct. Also "
+             "activations (as the notes write it: 3.2M), formula (the weights column), saved_bytes, rf, "
+             "kind, fit, implied_pad ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
+                                                        "saved_bytes")] = None,
+) -> None:
+    def run() -> int:
+        from ..planner import run as plan
+        from ..render import check_view, render
+
+        chosen = output_format(ctx, fmt, output, PLAN_FORMATS)
+        check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
+        planned = plan(read_design(design), defines=define or (), settings=settings_from(ctx))
+        report = planned.data
+        if strict and not report["fits"]:
+            print_problems(planned, as_errors=True)
+            return EXIT_PROBLEMS
+        if output is None and chosen == "table":
+            sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
+                                    columns=columns, ascii=not box_characters(sys.stdout)))
+        elif chosen == "html":
+            emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
+        else:
+            emit(render(report, chosen, depth=depth, columns=columns), output, force)
+        return 0
+
+    finish(run, ctx)
+
+
+def design_title(design: str) -> str:
+    """What a picture or report calls the design: the built-in name or file as given, 'standard input',
+    or the design text's first line (clipped)."""
+    if design == "-":
+        return "standard input"
+    if design_path(design) is not None:
+        return design
+    line = design.strip().splitlines()[0] if design.strip() else "design"
+    return line if len(line) <= 60 else line[:59] + "\u2026"
+
+
+@app.command("check", help=CHECK_HELP, no_args_is_help=True)
+def check_command(
+    ctx: typer.Context,
+    design: DesignArg,
+    define: DefineOpt = None,
+    input_size: InputOpt = None,
+    fit_rule: FitRuleOpt = FitRule("coverage"),
+    optional: OptionalOpt = OptionalMode("include"),
+    max_layers: MaxLayersOpt = MAX_LAYERS,
+) -> None:
+    def run() -> int:
+        from ..planner import run as plan
+
+        planned = plan(read_design(design), defines=define or (), settings=settings_from(ctx), peaks=False)
+        report = planned.data
+        if not report["fits"]:
+            print_problems(planned, as_errors=False)
+            return EXIT_PROBLEMS
+        inp = report["input"]
+        notes = report["notes"]
+        also = (f"; {len(notes)} not exactly, dropping only padding or what a stride always skips (notes below)"
+                if notes else "")
+        width = output_width()
+        print(wrapped(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']}){also}",
+                      width))
+        for note in notes:
+            print(wrapped(f"note: {note['message']} ({where(note['line'], note['column'], note['source'])})", width))
+        return 0
+
+    finish(run, ctx)

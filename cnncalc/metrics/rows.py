@@ -1,0 +1,395 @@
+"""The planner's walk of an expanded design: every row of the report, and its step for the training
+simulation.
+
+`Rows` is the one traversal (graph/walk.py) with the planner's accumulator: each layer and each
+merge becomes one row of the JSON contract (`cnncalc.plan/1`), every metric from its kind's rule, or
+null where the rule is UNSUPPORTED (named in the row's `unsupported`), plus its fit, its receptive
+field, the storages autograd keeps (metrics/saved.py) and a `training.Step`. The walk carries, between
+two items, the volume, its receptive field, its storage and what is known of it (saved.Flow). Rows
+are plain dicts: cheap to build for 100,000 rows, serialised in Rust by pydantic-core, free of
+pydantic's model machinery. `Lean` is the same walk for a sweep: the numbers summed, no row kept.
+"""
+
+from __future__ import annotations
+
+from ..errors import position as where
+from ..graph import LayerGraph
+from ..graph.walk import Walk
+from ..kinds import UNSUPPORTED, Branch, Item, Layer, Volume
+from ..kinds.geometry import START
+from ..settings import Settings
+from . import fit, receptive, saved, training
+from .totals import Sums, measures, totals
+
+
+class Rows(Walk):
+    """The rows of a plan and their steps (`run()` walks the graph once). `peaks`: the report will
+    simulate the training step and inference (`check` does without: no warning about training)."""
+
+    def __init__(self, graph: LayerGraph, settings: Settings, peaks: bool = True, batch=None) -> None:
+        self.graph, self.settings, self.peaks = graph, settings, peaks
+        self.batch = settings.batch if batch is None else batch  # a sweep's point's (a traced point's: a symbol)
+        self.size = settings.dtype_bytes
+        self.storages = saved.Storages(self.size, self.batch, settings.memory_rules)
+        self.steps: list[training.Step] = []  # the training simulation's record of every row
+        self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
+        self.inplace_rows: set[int] = set()  # rows that overwrite their input (the kind's runs_inplace)
+        self.frames: list[tuple[int, list[int]]] = []  # open branches: their first step, their arms' storages
+        self.sides: list[tuple[int, int]] = []  # each side head's rows: its first, its output row
+        self.rows: list[dict] = []
+        self.problems: list[dict] = []
+        self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
+        self.spans: list = []  # where each problem is written
+        self.warnings: list[str] = list(graph.warnings)
+        self.warned_resize = self.warned_bn = False  # said once
+        self.pinned = False  # a layer has fixed the height and width, whatever the input size (pins_size)
+        self.places: dict[int, tuple[int, int, str]] = {}
+        self.volumes: dict[Volume, dict] = {}
+        self.fields: dict[tuple, dict] = {}
+
+    def run(self):
+        """Walk the graph: the input's row, then every item; the state after the last."""
+        inp = self.graph.input
+        x, rf, sid, flow = self.layer(inp, (inp.size, START, -1, saved.START), 0, None)
+        self.started(rf)
+        state = self.walk(self.graph.items, (x, rf, sid, saved.Flow(True, False)))
+        out, _, _, flow = state
+        if flow.channels_last and (out.h, out.w) != (1, 1):
+            # the network's output laid out channels last, larger than 1x1, is copied by the loss: not modelled
+            last = max(i for i, s in enumerate(self.steps) if not s.side)
+            self.steps[last] = self.steps[last]._replace(unmodelled=True)
+        return state
+
+    def started(self, rf) -> None:
+        """The input's row is made (Lean quotes the receptive field from there)."""
+
+    # -- the walk's three questions ---------------------------------------------------------------------
+    def layer(self, layer: Layer, state, depth: int, arm: int | None):
+        """One layer's row, every metric from its kind's rules."""
+        x, rf, sid, flow = state
+        y, windows = layer.apply(x)
+        place = self.place(layer.span)
+        sid_out, copy = self.storage_of(layer, x, y, flow, sid)
+        rf_rule = layer.receptive
+        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(rf, x)
+        if rf is not None and rf_out is None and rf_rule is not UNSUPPORTED:
+            self.warnings.append(f"receptive fields are not reported after {layer.name} ({where(*place)}): "
+                                 f"{layer.no_field(x)}")
+        problem, note = self.fit(layer, windows, place)
+        self.warn(layer, x, place)
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=place, rf=rf_out, rf_rule=rf_rule, problem=problem,
+                        flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy,
+                        implied=layer.implied_pad(x, y))
+        return y, rf_out, sid_out, flow
+
+    def branch(self, branch: Branch, state, depth: int, arm: int | None):
+        self.frames.append((len(self.steps), []))
+        return super().branch(branch, state, depth, arm)
+
+    def arm(self, branch: Branch, state, index: int):
+        """Each arm reads the branch's input (protected: every arm reads it); a split's arm a half of it."""
+        x, rf, sid, flow = state
+        start = self.storages.view(sid) if branch.splits_input else sid
+        self.requires[start] = self.requires[sid]
+        self.frames[-1][1].append(start)
+        return branch.arm_input(x), rf, start, saved.Flow(True, flow.grad, flow.channels_last)
+
+    def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        """The merge's row. After a side head (its row is the head's output) what follows reads the branch's
+        input, which the head may have saved: not to be overwritten."""
+        x, rf, sid, flow = state
+        first, starts = self.frames.pop()
+        outs = [end[0] for end in ends]
+        fields = [end[1] for end in ends]
+        y = branch.join(outs, names)
+        merged, strides_differ = receptive.merge(branch.fields(outs, y, fields))
+        place = self.place(branch.span)
+        if strides_differ:
+            strides = ", ".join(f"{f[1][0]}" for f in fields if f)
+            self.warnings.append(f"the branches merged at {where(*place)} have different effective strides "
+                                 f"({strides}); the receptive field shown is the largest arm's")
+        sid_out = ends[0][2] if branch.side else self.storages.new(y)  # a side head's row: the head's output
+        layout = branch.merged_layout(outs, y, [end[3].channels_last for end in ends])
+        after = self.add(branch, x, y, depth=depth, arm=arm, place=place, rf=merged, rf_rule=None, problem=None,
+                         flow=saved.Flow(False, any(end[3].grad for end in ends), layout),
+                         sids_in=tuple(end[2] for end in ends), sid_out=sid_out, holds=sid,
+                         splits=tuple(starts) if branch.splits_input else ())
+        if branch.side:
+            self.sides.append((first, len(self.steps) - 1))
+            for i in range(first, len(self.steps)):  # they run in training only
+                self.steps[i] = self.steps[i]._replace(side=True)
+            return x, rf, sid, saved.Flow(True, flow.grad, flow.channels_last)
+        return y, merged, sid_out, after
+
+    # -- a row's parts ------------------------------------------------------------------------------------
+    def fit(self, layer: Layer, windows, place: tuple[int, int, str]) -> tuple[str | None, str | None]:
+        """The row's misfit text or note (the report's problems and notes take their entries)."""
+        if windows is None or (windows[0].fits and windows[1].fits):
+            return None, None
+        text, entries = fit.misfits(layer, windows, len(self.rows), place[0], place[1], self.settings.fit_rule)
+        for p in entries:
+            p["source"] = place[2]
+            if p["fit"] == "misfit":
+                self.problems.append(p)
+                self.spans.append(layer.span)
+            else:
+                self.notes.append(p)
+        return (text, None) if any(p["fit"] == "misfit" for p in entries) else (None, text)
+
+    def warn(self, layer: Layer, x: Volume, place: tuple[int, int, str]) -> None:
+        """What a layer's kind says of it at this input and batch: params that grow with the input, a batch
+        statistic over one value."""
+        graph, batch = self.graph, self.batch
+        if layer.grows_with_input and (x.h, x.w) != (1, 1) and not self.pinned and self.resized():
+            self.warnings.append(
+                f"{layer.name} ({where(*place)}) flattens {x}: its params grow with the input, here "
+                f"{graph.input.size} where the design is written for {graph.written}; pool to a fixed size "
+                f"before it (ADAPTIVEAVGPOOL7), as torchvision's VGG and AlexNet do (for the built-in vgg and alexnet "
+                f"designs: -D torchvision=1)")
+        if layer.pins_size:
+            self.pinned = True
+        if layer.batch_statistics and x.h * x.w * batch == 1 and self.peaks and not self.warned_bn:
+            self.warned_bn = True
+            self.warnings.append(f"{layer.name} ({where(*place)}) normalises one value per channel at "
+                                 f"batch {batch} ({x}): PyTorch refuses to train it (the training peak is that "
+                                 f"of a step it would not run); train at batch 2 or more")
+
+    def resized(self) -> bool:
+        """Is the input another size than the design writes (--input, -D input=), for the first time asked?
+        (An FC that flattens a volume then has other params than the design's own: said once.)"""
+        written = self.graph.written
+        if written is None or written == self.graph.input.size or self.warned_resize:
+            return False
+        self.warned_resize = True
+        return True
+
+    def storage_of(self, layer: Layer, x: Volume, y: Volume, flow: saved.Flow, sid: int) -> tuple[int, int | None]:
+        """The storage of the layer's output, and of the copy it makes of its input (or None): flattening a
+        volume laid out otherwise than N x C x H x W (channels last, a crop) copies it."""
+        copies = (layer.flat_copy is not None and (x.h, x.w) != (1, 1)
+                  and (flow.channels_last or sid in self.storages.strided))
+        if copies and layer.flat_copy == "output":  # the copy is its output
+            return self.storages.new(y), None
+        return self.storages.output(layer, y, flow.protected, sid), self.storages.new(x) if copies else None
+
+    def saves(self, item: Item, x: Volume, y: Volume, flow: saved.Flow, owns: bool, trainable: bool):
+        """What the row keeps for backward (saved.apply; a frozen layer that keeps its input only for its
+        weight's gradient keeps none) and the flow after it."""
+        saves, after = saved.apply(item, x, y, flow, owns and trainable, self.size, self.storages.device)
+        if not trainable and not item.keeps_input_when_frozen and flow.grad and saves is not UNSUPPORTED:
+            saves = saved.NOTHING
+        return saves, after
+
+    def add(self, item: Item, x: Volume, y: Volume, *, depth: int, arm: int | None, place: tuple[int, int, str],
+            rf, rf_rule, problem: str | None, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
+            holds: int | None = None, note: str | None = None, splits: tuple[int, ...] = (),
+            copy: int | None = None, implied: list[int] | None = None) -> saved.Flow:
+        """Append the row of a layer or a merge and its step; returns the flow after it."""
+        unsupported = []
+        if item.params is UNSUPPORTED:
+            unsupported.append("params")
+            weights = biases = buffers = n_params = formula = None
+        else:
+            weights, biases, buffers, formula = item.params(x, y)
+            n_params = weights + biases
+        n_macs = None if item.macs is UNSUPPORTED else item.macs(x, y)
+        memory_bytes = None if item.stored is UNSUPPORTED else item.stored(y) * self.size
+        unsupported += [m for m, v in (("macs", n_macs), ("memory", memory_bytes)) if v is None]
+        if item.runs_inplace(flow.protected):
+            self.inplace_rows.add(len(self.rows))
+        owns = n_params is None or n_params > 0
+        freeze = self.settings.freeze
+        trainable = freeze is None or len(self.rows) > freeze or not owns
+        saves, after = self.saves(item, x, y, flow, owns, trainable)
+        if saves is UNSUPPORTED:
+            unsupported.append("saved")
+            saved_bytes = None
+        else:
+            kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
+            saved_bytes = self.storages.charge(saves, kept, sid_out)
+        if rf_rule is UNSUPPORTED:
+            unsupported.append("rf")
+        relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
+        self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+                                        flow.grad, holds, trainable, relaid=relaid, splits=splits, copy=copy))
+        self.requires[sid_out] = after.grad
+        self.rows.append({
+            "index": len(self.rows), "name": item.name, "kind": item.kind,
+            "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,
+            "macs": n_macs, "activations": y.h * y.w * y.c, "memory_bytes": memory_bytes, "rf": self.field(rf),
+            "fits": problem is None, "problem": problem, "fit": "misfit" if problem else "note" if note else "ok",
+            "note": note, "formula": formula, "depth": depth, "arm": arm,
+            "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
+            "unsupported": unsupported, "implied_pad": implied})
+        return after
+
+    # Equal volumes, receptive fields and places share one value.
+    def volume(self, v: Volume) -> dict:
+        value = self.volumes.get(v)
+        if value is None:
+            value = self.volumes[v] = {"h": v.h, "w": v.w, "c": v.c}
+        return value
+
+    def field(self, rf) -> dict | None:
+        if rf is None:
+            return None
+        value = self.fields.get(rf)
+        if value is None:
+            value = self.fields[rf] = {"size": rf[0], "stride": rf[1], "padding": rf[2]}
+        return value
+
+    def place(self, span) -> tuple[int, int, str]:
+        """Line, column and the text they count in: "design", or the `-D NAME=VALUE` a block came from."""
+        if span is None:
+            return 0, 0, "design"
+        key = id(span)
+        if key not in self.places:
+            self.places[key] = (*span.line_col(), span.source.label or "design")
+        return self.places[key]
+
+    @property
+    def setup(self) -> training.Setup:
+        """How the simulated step runs (metrics/training.py)."""
+        return training.setup_of(self.settings)
+
+
+def numbers(item: Item, x: Volume, y: Volume) -> tuple:
+    """(weights, biases, buffers, MACs, stored elements, the metrics not known) of one row by its kind's
+    rules, for sums: an UNSUPPORTED metric counts 0 and is named."""
+    partial = []
+    weights = biases = buffers = macs = stored = 0
+    if item.params is UNSUPPORTED:
+        partial.append("params")
+    else:
+        weights, biases, buffers, _ = item.params(x, y)
+    if item.macs is UNSUPPORTED:
+        partial.append("macs")
+    else:
+        macs = item.macs(x, y)
+    if item.stored is UNSUPPORTED:
+        partial.append("memory")
+    elif item.stored(y):
+        stored = y.h * y.w * y.c
+    return weights, biases, buffers, macs, stored, tuple(partial)
+
+
+class Lean(Rows):
+    """The planner's walk for a sweep: the same storages, flows and training steps, but the rows'
+    numbers summed rather than kept (no row, text or warning), each item's numbers at an input and flow
+    computed once (`memo`, kept across points: layers are immutable and a sweep's expansions share
+    equal ones), and the training step's peak replayed from its compiled trace (metrics/traced.py)
+    once its structure has been seen before (`traces`, kept across points). `measures()` gives what
+    `measures.values` gives of the full report, which tests/test_sweep.py and tests/test_traced.py check.
+    Every parameter trains (a sweep with frozen rows or checkpoints takes the full walk)."""
+
+    MEMO = 100_000  # entries kept in `memo`; then it starts afresh
+    COMPILE_AT = 8  # a structure's sightings before it is compiled (compiling costs about 13 simulations)
+
+    def __init__(self, graph: LayerGraph, settings: Settings, peaks: bool, batch, *, memo: dict,
+                 traces: dict) -> None:
+        super().__init__(graph, settings, peaks, batch)
+        if len(memo) > self.MEMO:
+            memo.clear()
+        self.memo, self.traces = memo, traces
+        self.params = self.buffers = self.macs = self.stored = self.saved_bytes = 0
+        self.partial: set[str] = set()
+        self.fits = True
+        self.spatial = True  # no global layer (GAP, FC, FLATTEN) at the top level yet
+        self.last_rf = None  # the receptive field after the last spatial top-level row
+
+    def measures(self) -> dict:
+        """Every measure of measures.MEASURES: the inference peak, the GPU total and max_batch are null
+        (the sweep asks the full walk for them)."""
+        self.run()
+        s = self.settings
+        values = measures(totals(Sums(self.params, self.buffers, self.macs, self.stored, self.saved_bytes),
+                                 self.size, self.batch, s.optimizer), self.fits, len(self.steps), self.last_rf,
+                          saved=True)
+        if self.peaks and s.trains and training.supported(self.steps, self.setup.amp):
+            values["training_peak_bytes"] = self.peak()
+        return values
+
+    def peak(self) -> int:
+        """The training step's peak: replayed from its structure's compiled trace where there is one; a
+        structure is compiled when seen COMPILE_AT times (one that cannot be is simulated from then on)."""
+        from . import traced
+
+        steps, sizes, setup = self.steps, self.storages.sizes, self.setup
+        key = traced.structure(steps, sizes, setup)
+        compiled = self.traces.get(key, 0)
+        if type(compiled) is int:  # sightings so far
+            compiled = self.traces[key] = (compiled + 1 if compiled + 1 < self.COMPILE_AT
+                                           else traced.compile_peak(steps, sizes, setup))
+        if callable(compiled):
+            peak = compiled(steps, sizes, self.batch)
+            if peak is not None:
+                return peak
+        return training.peak_of(steps, sizes, setup, self.batch).bytes
+
+    def started(self, rf) -> None:
+        self.last_rf = rf
+
+    def quote(self, item: Item, depth: int, rf) -> None:
+        """The receptive field is quoted at the last top-level row before the first global layer."""
+        if depth == 0 and self.spatial:
+            if item.acts_globally:
+                self.spatial = False
+            else:
+                self.last_rf = rf
+
+    def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        state = super().merge(branch, state, ends, names, depth, arm)
+        self.quote(branch, depth, state[1])
+        return state
+
+    def layer(self, layer: Layer, state, depth: int, arm: int | None):
+        x, rf, sid, flow = state
+        key = (layer, x)
+        known = self.memo.get(key)
+        if known is None:
+            y, windows = layer.apply(x)
+            known = self.memo[key] = (y, windows is None or (windows[0].fits and windows[1].fits) or not any(
+                fit.judge(w, self.settings.fit_rule) == "misfit" for w in windows if not w.fits))
+        y, ok = known
+        if not ok:
+            self.fits = False
+        sid_out, copy = self.storage_of(layer, x, y, flow, sid)
+        rf_rule = layer.receptive
+        rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(rf, x)
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=None, rf=rf_out, rf_rule=rf_rule, problem=None,
+                        flow=flow, sids_in=(sid,), sid_out=sid_out, copy=copy)
+        self.quote(layer, depth, rf_out)
+        return y, rf_out, sid_out, flow
+
+    def add(self, item: Item, x: Volume, y: Volume, *, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
+            rf_rule, holds: int | None = None, splits: tuple[int, ...] = (), copy: int | None = None,
+            **row) -> saved.Flow:
+        key = (item, x, flow)
+        known = self.memo.get(key)
+        if known is None:
+            weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
+            owns = "params" in partial or weights + biases > 0
+            saves, after = saved.apply(item, x, y, flow, owns, self.size, self.storages.device)
+            relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
+            if "params" in partial:
+                weights = biases = buffers = None
+            known = self.memo[key] = (weights, biases, buffers, macs, stored, partial, saves, after, relaid)
+        weights, biases, buffers, macs, stored, partial, saves, after, relaid = known
+        if weights is not None:
+            self.params += weights + biases
+            self.buffers += buffers
+        self.macs += macs
+        self.stored += stored
+        if partial:
+            self.partial.update(partial)
+        if rf_rule is UNSUPPORTED:
+            self.partial.add("rf")
+        if saves is UNSUPPORTED:
+            self.partial.add("saved")
+        else:
+            kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
+            self.saved_bytes += self.storages.charge(saves, kept, sid_out)
+        self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+                                        flow.grad, holds, True, relaid=relaid, splits=splits, copy=copy))
+        self.requires[sid_out] = after.grad
+        return after
