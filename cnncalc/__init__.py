@@ -16,6 +16,7 @@ from . import planner as _planner
 from .errors import CnnCalcError, DesignError, DesignSyntaxError, SettingsError
 from .settings import DESIGN_OPTIONS, Settings, settings_of, takes_settings
 from .source import define_texts, design_text
+from .version import __version__
 
 if TYPE_CHECKING:
     from .report import Report
@@ -109,6 +110,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")
 
 
-__version__ = "0.5.0"
 __all__ = ["plan", "check", "compare", "sweep", "Settings", "Report", "CnnCalcError", "DesignError",
            "DesignSyntaxError", "SettingsError", "DESIGN_OPTIONS", "__version__"]

@@ -26,11 +26,12 @@ from itertools import accumulate
 
 from .dsl import ast
 from .dsl.names import refuse_unused, unread_defaults
+from .dsl.written import numeric_settings, written_settings
 from .dsl.parser import parse, parse_definition
 from .errors import DesignError, DesignSyntaxError, Span, did_you_mean, excerpt
 from .graph import LayerGraph
 from .graph.walk import Walk, arm_name
-from .kinds import (FILTERS, LAYERS, MAX_VALUE, OPERATORS, REQUIRED, SAME_PAD, SHARED_SETTINGS, WORDS, Branch, Input,
+from .kinds import (LAYERS, MAX_VALUE, OPERATORS, REQUIRED, SAME_PAD, SHARED_SETTINGS, WORDS, Branch, Input,
                     Item, Layer, Setting, Volume, same_pad, split_word)
 from .settings import MAX_LAYERS
 
@@ -446,7 +447,7 @@ class _Expander:
                 return  # expansion reports the depth with its position
             match n:
                 case ast.Layer(word=word, args=args, positional=positional):
-                    numeric = _numeric_settings(word)
+                    numeric = numeric_settings(word)
                     for key, v in args.items():
                         if key in numeric:  # true/false/max/avg and unknown keys: reported where they are read
                             expr(v, bound)
@@ -794,7 +795,7 @@ class _Expander:
             cls = WORDS[word]
             if cls is Input:
                 raise DesignError("INPUT can only be the first layer of the architecture", node.span)
-            given = _given(cls, node)
+            given = written_settings(cls, node)
             written = []
             unset: list[Setting] = []
             for setting in cls.settings_for(word):
@@ -927,33 +928,6 @@ _READERS = {"bool": _read_bool, "choice": _read_choice, "float": _read_float, "i
 _EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg, ast.Call)
 
 
-def _given(cls: type[Layer], node: ast.Layer) -> dict[str, ast.Value]:
-    """The settings a layer node writes, by their declared keys: keyword and shorthand values
-    under any of their spellings, then a positional value."""
-    word = node.word
-    settings = cls.settings_for(word)
-    keys = {spelling: s for s in settings for spelling in s.spellings}
-    given: dict[str, ast.Value] = {}
-    for key, value in node.args.items():
-        setting = keys.get(key)
-        if setting is None:
-            if key in FILTERS.spellings:
-                raise DesignError(f"{word} takes no filter count", value.span)
-            allowed = [s.key for s in settings]
-            options = ", ".join(f"{k}=" for k in allowed) or "none"
-            raise DesignError(f"{word} has no setting '{key}'{did_you_mean(key, allowed)} (its settings: {options})",
-                              value.span)
-        if setting.key in given:
-            raise DesignError(f"{word}: '{setting.label}' is given twice", value.span)
-        given[setting.key] = value
-    positional = cls.positional if any(s.key == cls.positional for s in settings) else None
-    for value in node.positional:
-        if positional is None or positional in given:
-            raise DesignError(f"{word} takes no positional setting here; write key=value", value.span)
-        given[positional] = value
-    return given
-
-
 def _missing(cls: type[Layer], setting: Setting, word: str, span: Span) -> DesignError:
     """'CONV has no filter count: write CONV3-64, or set conv.filters = 64 …'"""
     example = cls.example
@@ -963,13 +937,3 @@ def _missing(cls: type[Layer], setting: Setting, word: str, span: Span) -> Desig
 
 
 _SUFFIXED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)([pdgPDG][0-9]+(?:[pdgPDG][0-9]+)*)")  # C then p0, d2g4: CONV3-Cp0
-
-
-def _numeric_settings(word: str) -> frozenset[str]:
-    """The keys whose values may hold variables: those of the word's settings that take numbers. The
-    others are words (true, max), or keys the word has no setting for, which the expansion reports
-    as unknown (`UPSAMPLE(mode=bilinear)`: not 'bilinear' as an unbound variable)."""
-    cls = WORDS.get(word)
-    if cls is None:
-        return frozenset()
-    return frozenset(k for s in cls.settings_for(word) if not s.takes_words for k in s.spellings)

@@ -14,7 +14,8 @@ from .errors import CnnCalcError, SettingsError, Span
 from .expand import block_contract, build
 from .graph import LayerGraph
 from .kinds import Input, Volume
-from .metrics import fit, training
+from . import simulate
+from .metrics import fit
 from .metrics.rows import Rows
 from .metrics.totals import sums, totals
 from .settings import Settings, settings_of
@@ -102,7 +103,7 @@ def design_graph(text: str, *, defines: list[str] | tuple[str, ...] = (), label:
 
 
 def analyze(graph: LayerGraph, settings: Settings | None = None, peaks: bool = True, fixes: bool = True,
-            want: frozenset = training.ALL_PEAKS) -> Planned:
+            want: frozenset = simulate.ALL_PEAKS) -> Planned:
     """The report of an expanded graph: the walk, the totals, the simulated peaks and a budget's answers.
     `fixes`: search the input sizes that fit when a layer does not; `want`: the peaks beside the training
     step's to simulate (a sweep may want fewer)."""
@@ -118,7 +119,7 @@ def analyze(graph: LayerGraph, settings: Settings | None = None, peaks: bool = T
     return Planned(data, walk.spans)
 
 
-def report(walk: Rows, fixes: bool = True, want: frozenset = training.ALL_PEAKS) -> dict:
+def report(walk: Rows, fixes: bool = True, want: frozenset = simulate.ALL_PEAKS) -> dict:
     """The JSON contract of a walk (Rows.run): rows, totals, the peaks, the budget, the fit and the notes."""
     graph, settings, rows = walk.graph, walk.settings, walk.rows
     input_fixes = {}
@@ -150,21 +151,21 @@ def report(walk: Rows, fixes: bool = True, want: frozenset = training.ALL_PEAKS)
             "blocks": block_contract(graph.blocks, rows) if walk.peaks else []}  # check: the fit alone
 
 
-def peaks(walk: Rows, t: dict, want: frozenset = training.ALL_PEAKS) -> dict | None:
+def peaks(walk: Rows, t: dict, want: frozenset = simulate.ALL_PEAKS) -> dict | None:
     """The simulated peaks in the totals (a training step's and inference's; on CUDA the device's), and
     with a budget the report's `budget`: the largest batch that fits."""
     settings, steps, sizes, setup = walk.settings, walk.steps, walk.storages.sizes, walk.setup
     if settings.trains:
-        budget = training.add_peaks(t, steps, sizes, setup, batch=settings.batch, budget=settings.budget,
+        budget = simulate.add_peaks(t, steps, sizes, setup, batch=settings.batch, budget=settings.budget,
                                     budget_for=settings.budget_for, want=want)
     else:  # int8: inference only
-        t["memory"]["inference_peak_bytes"] = training.allocated(steps, sizes, setup, "inference", settings.batch)
+        t["memory"]["inference_peak_bytes"] = simulate.allocated(steps, sizes, setup, "inference", settings.batch)
         walk.warnings.append(f"{settings.dtype} is an inference type: no training step is simulated "
                              f"(training_peak_bytes is null)")
         t["memory"].update(training_peak_bytes=None, peak=None, cuda=None)
         budget = None
         if settings.budget is not None:
-            most, one = training.largest_batch(steps, sizes, settings.budget, setup, settings.budget_mode)
+            most, one = simulate.largest_batch(steps, sizes, settings.budget, setup, settings.budget_mode)
             budget = {"bytes": settings.budget, "for": "inference", "max_batch": most, "batch_1_bytes": one}
     if budget is not None:
         budget["max_input"] = None
@@ -254,7 +255,7 @@ def largest_input(graph: LayerGraph, settings: Settings) -> dict | None:
     when none does. The peak grows with the input: a doubling and a bisection find the largest size
     that fits the budget (about 2*log2(size) simulations), then the sizes below it are tried for fit,
     as far as fit.SEARCH_REACH."""
-    c, budget, setup = graph.input.size.c, settings.budget, training.setup_of(settings)
+    c, budget, setup = graph.input.size.c, settings.budget, simulate.setup_of(settings)
     visits = [fit.SEARCH_VISITS]
 
     def peak(size: int) -> int | None:
@@ -266,9 +267,9 @@ def largest_input(graph: LayerGraph, settings: Settings) -> dict | None:
             report(walk, fixes=False)
         except CnnCalcError:
             return None
-        if not training.supported(walk.steps, setup.amp):
+        if not simulate.supported(walk.steps, setup.amp):
             return None
-        return training.held(walk.steps, walk.storages.sizes, setup, settings.budget_mode, settings.batch)
+        return simulate.held(walk.steps, walk.storages.sizes, setup, settings.budget_mode, settings.batch)
 
     memo: dict[int, int | None] = {}
 

@@ -144,7 +144,7 @@ class Peak(_Model):
 
 
 class CudaMemory(_Model):
-    """What a CUDA device holds at the peak of the step (`--device cuda`): metrics/allocator.py."""
+    """What a CUDA device holds at the peak of the step (`--device cuda`): simulate/cuda.py."""
 
     allocated_bytes: int  # the simulated peak with the allocator's 512-byte blocks (= training_peak_bytes)
     reserved_bytes: int  # the caching allocator's segments after two steps (a model, not checked on a GPU)

@@ -1,4 +1,4 @@
-"""The model of PyTorch's CUDA caching allocator (metrics/allocator.py), rule by rule, and the CUDA
+"""The model of PyTorch's CUDA caching allocator (simulate/cuda.py), rule by rule, and the CUDA
 figures it gives a plan (totals.memory.cuda, and what a budget must hold on CUDA).
 
 No GPU was available to record torch.cuda.memory_stats, so these tests check the model against the
@@ -10,7 +10,7 @@ import pytest
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.metrics.allocator import CachingAllocator, round_size, segment_size
+from cnncalc.simulate.cuda import CachingAllocator, round_size, segment_size
 
 KiB, MiB = 2**10, 2**20
 

@@ -19,7 +19,7 @@ import pytest
 import cnncalc
 from cnncalc import zoo
 from cnncalc.kinds import KINDS, UNSUPPORTED
-from cnncalc.metrics import training
+from cnncalc import simulate as training
 from cnncalc.planner import design_graph
 from cnncalc.pytorch.export import export_source
 

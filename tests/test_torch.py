@@ -108,9 +108,9 @@ def test_cli_verify_memory():
 
 @needs_memtracker
 def test_verify_memory_reports_a_disagreement(monkeypatch):
-    from cnncalc.metrics import training
+    from cnncalc.simulate import steps
 
-    monkeypatch.setattr(training, "BATCHES_TRACKED_BYTES", 8 + 10**6)  # a wrong rule: the check must notice
+    monkeypatch.setattr(steps, "BATCHES_TRACKED_BYTES", 8 + 10**6)  # a wrong rule: the check must notice
     result = verify("INPUT 8x8x3 -> CONV3-4 -> BN -> RELU -> FC-2", memory=True, batch=2)
     assert not result.ok and result.peak_expected > result.peak_actual
     assert result.notes[0].startswith("training-step peak: cnncalc")

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import planner, sweeps, zoo
-from cnncalc.metrics import training, traced
+from cnncalc import simulate as training
+from cnncalc.metrics import traced
 from cnncalc.metrics.rows import Lean, Rows
 
 from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan, plan_values

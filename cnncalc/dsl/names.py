@@ -114,8 +114,8 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     layer of that kind (or of a kind of its family) gives the setting itself, or there is none. Such a
     default changes nothing. A layer that cannot be read (an unknown word or setting) counts as reading
     it: the expansion reports that layer."""
-    from ..expand import _given  # expand imports this module
     from ..kinds import WORDS
+    from .written import written_settings
 
     wanted = [s for s in overrides if isinstance(s, ast.DefaultDef) and s.kind]
     if not wanted:
@@ -125,7 +125,7 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     for node in layers:
         cls = WORDS.get(node.word)
         try:
-            given = _given(cls, node) if cls is not None else None
+            given = written_settings(cls, node) if cls is not None else None
         except DesignError:
             given = None
         if given is None:

@@ -260,10 +260,7 @@ class Mul(Branch):
         if s.ckpt is None:
             sim.drop_saved(index, s)
         for sid, grad in made:
-            sim.refs[grad] = 0
-            sim.deliver(sid, grad, index)
-            if sim.refs[grad] == 0:
-                t.free(grad)
+            sim.hand_on(sid, grad, index)
 
 
 class Split(Branch):

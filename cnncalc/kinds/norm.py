@@ -346,11 +346,7 @@ class LRN(Normalization):
         t.sample("backward", index)
         for name in ("a1", "m2", "gs"):
             t.free((k, name))
-        new = (k, "a2")
-        sim.refs[new] = 0
-        sim.deliver(s.sids_in[0], new, index)
-        if sim.refs[new] == 0:
-            t.free(new)
+        sim.hand_on(s.sids_in[0], (k, "a2"), index)
 
     def amp_evaluate(self, x: Volume, din: int, low: int, batch: int, size: int, device: str) -> tuple[int, int]:
         """In evaluation under autocast: (its output's dtype bytes, what it makes beside its output)."""

@@ -193,10 +193,7 @@ class Crop(Moving):
             sim.deliver(s.sids_in[0], key, index)
             sim.unref(key)
             return
-        sim.refs[grad] = 0
-        sim.deliver(s.sids_in[0], grad, index)
-        if sim.refs[grad] == 0:
-            t.free(grad)
+        sim.hand_on(s.sids_in[0], grad, index)
 
     def emit(self, writer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
         writer.helper("Crop", CROP)

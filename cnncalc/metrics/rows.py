@@ -4,7 +4,7 @@ simulation.
 `Rows` is the one traversal (graph/walk.py) with the planner's accumulator: each layer and each
 merge becomes one row of the JSON contract (`cnncalc.plan/1`), every metric from its kind's rule, or
 null where the rule is UNSUPPORTED (named in the row's `unsupported`), plus its fit, its receptive
-field, the storages autograd keeps (metrics/saved.py) and a `training.Step`. The walk carries, between
+field, the storages autograd keeps (metrics/saved.py) and a `simulate.Step`. The walk carries, between
 two items, the volume, its receptive field, its storage and what is known of it (saved.Flow). Rows
 are plain dicts: cheap to build for 100,000 rows, serialised in Rust by pydantic-core, free of
 pydantic's model machinery. `Lean` is the same walk for a sweep: the numbers summed, no row kept.
@@ -18,7 +18,9 @@ from ..graph.walk import Walk
 from ..kinds import UNSUPPORTED, Branch, Item, Layer, Volume
 from ..kinds.geometry import START
 from ..settings import Settings
-from . import fit, receptive, saved, training
+from .. import simulate
+from ..simulate.steps import Setup, Step, setup_of
+from . import fit, receptive, saved
 from .totals import Sums, measures, totals
 
 
@@ -31,7 +33,7 @@ class Rows(Walk):
         self.batch = settings.batch if batch is None else batch  # a sweep's point's (a traced point's: a symbol)
         self.size = settings.dtype_bytes
         self.storages = saved.Storages(self.size, self.batch, settings.memory_rules)
-        self.steps: list[training.Step] = []  # the training simulation's record of every row
+        self.steps: list[Step] = []  # the training simulation's record of every row
         self.requires: dict[int, bool] = {}  # storage -> whether it requires grad
         self.inplace_rows: set[int] = set()  # rows that overwrite their input (the kind's runs_inplace)
         self.frames: list[tuple[int, list[int]]] = []  # open branches: their first step, their arms' storages
@@ -210,7 +212,7 @@ class Rows(Walk):
         if rf_rule is UNSUPPORTED:
             unsupported.append("rf")
         relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
-        self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+        self.steps.append(Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
                                         flow.grad, holds, trainable, relaid=relaid, splits=splits, copy=copy))
         self.requires[sid_out] = after.grad
         self.rows.append({
@@ -248,9 +250,9 @@ class Rows(Walk):
         return self.places[key]
 
     @property
-    def setup(self) -> training.Setup:
-        """How the simulated step runs (metrics/training.py)."""
-        return training.setup_of(self.settings)
+    def setup(self) -> Setup:
+        """How the simulated step runs (simulate/)."""
+        return setup_of(self.settings)
 
 
 def numbers(item: Item, x: Volume, y: Volume) -> tuple:
@@ -305,7 +307,7 @@ class Lean(Rows):
         values = measures(totals(Sums(self.params, self.buffers, self.macs, self.stored, self.saved_bytes),
                                  self.size, self.batch, s.optimizer), self.fits, len(self.steps), self.last_rf,
                           saved=True)
-        if self.peaks and s.trains and training.supported(self.steps, self.setup.amp):
+        if self.peaks and s.trains and simulate.supported(self.steps, self.setup.amp):
             values["training_peak_bytes"] = self.peak()
         return values
 
@@ -324,7 +326,7 @@ class Lean(Rows):
             peak = compiled(steps, sizes, self.batch)
             if peak is not None:
                 return peak
-        return training.peak_of(steps, sizes, setup, self.batch).bytes
+        return simulate.peak_of(steps, sizes, setup, self.batch).bytes
 
     def started(self, rf) -> None:
         self.last_rf = rf
@@ -389,7 +391,7 @@ class Lean(Rows):
         else:
             kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
             self.saved_bytes += self.storages.charge(saves, kept, sid_out)
-        self.steps.append(training.Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
+        self.steps.append(Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
                                         flow.grad, holds, True, relaid=relaid, splits=splits, copy=copy))
         self.requires[sid_out] = after.grad
         return after

@@ -34,7 +34,9 @@ from types import FunctionType
 
 from ..graph import LayerGraph
 from ..kinds import UNSUPPORTED, Branch, Volume
-from .training import Setup, Step, _Timeline, peak_of
+from ..simulate.step import peak_of
+from ..simulate.steps import Setup, Step
+from ..simulate.timeline import Timeline
 
 NUMBERS = ("weights", "biases", "buffers")  # a step's counts (ints, or None where not known)
 
@@ -293,7 +295,7 @@ STRUCTURAL = ("kind", "word")  # decided by a layer's class and word (in `shape_
 COSMETIC = ("name", "span")  # read for messages only: passed on as they are
 
 
-class _Recorder(_Timeline):
+class _Recorder(Timeline):
     """The timeline, recorded: each allocation adds a named size to the total, each free takes it off,
     each sample is where the peak may be."""
 

@@ -7,7 +7,8 @@ import csv
 import io
 
 from ..measures import BOOL, BYTES, MEASURES
-from . import align, to_json
+from . import align
+from .formats import to_json
 from .markdown import escape
 from .sweep import csv_value
 from .units import binary

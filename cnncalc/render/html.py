@@ -78,7 +78,7 @@ def render_html(report: dict, depth: int | None = None, title: str = "", color: 
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__
 

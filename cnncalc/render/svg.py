@@ -36,7 +36,7 @@ from html import escape
 from typing import NamedTuple
 
 from ..errors import SettingsError
-from . import DIRECTIONS, DRAW_STYLES as STYLES, EMPHASES, check_view
+from .formats import DIRECTIONS, DRAW_STYLES as STYLES, EMPHASES, check_view
 from .columns import ALL as COLUMNS, _totals
 from .fontwidths import FONT_FAMILY, width as text_width
 from ..kinds import KINDS, MERGES

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..metrics.receptive import last_spatial
-from . import align, to_json
+from . import align
+from .formats import to_json
 from .units import binary, rf_text, short, volume
 
 PEAK = "training peak (batch 32, Adam)"  # zoo.CATALOG_SETTINGS, on CUDA rules

@@ -1,6 +1,7 @@
 """Rewrite the shipped JSON Schemas from the models: `python -m cnncalc.schema` (a test fails when stale)."""
 
-from . import _FILES, path, text
+from . import _FILES, path
+from .generate import text
 
 for name in _FILES:
     path(name).write_text(text(name), encoding="utf-8")

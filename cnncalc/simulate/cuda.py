@@ -13,12 +13,22 @@ one device, one stream, and a device that never runs out (so cached blocks are n
 - a freed block is merged with its free neighbours in its segment and cached, never returned.
 
 `reserved` is the total of the segments: it never falls, so its peak is its value at the end.
-This model has not been checked against a GPU's `torch.cuda.memory_stats` (none was available).
+This model has not been checked against a GPU's `torch.cuda.memory_stats` (none was available;
+benchmarks/cuda_check.py is ready for the first that is).
+
+`cuda_reserved` runs a simulated step (or inference pass) with its allocations logged, and replays
+the log through the model: the network moved to the device, a first step whose optimizer state
+appears at its optimizer step, then a step in the steady state.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+
+from .evaluate import inference
+from .step import peak_of
+from .steps import Setup, Step
+from .timeline import CUDA_BLOCK, FORWARD, MODEL, OPTIMIZER
 
 MIN_BLOCK = 512  # kMinBlockSize
 SMALL_SIZE = 1 << 20  # kSmallSize: the largest request of the small pool
@@ -126,3 +136,46 @@ class CachingAllocator:
                         neighbour.next.prev = block
         block.free = True
         self._cache(block)
+
+
+def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
+    """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
+    passes) from a fresh process: the simulated step's allocations, recorded once and replayed."""
+    log: list = []
+    if mode == "inference":
+        inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=CUDA_BLOCK, device="cuda",
+                  amp=setup.amp, log=log)
+    else:
+        peak_of(steps, storage_sizes, setup._replace(device="cuda"), batch, log=log)
+    return replay(log)
+
+
+def replay(log: list) -> int:
+    """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
+    the device, a first step whose optimizer state appears at its optimizer step, then a step in the
+    steady state; the bytes reserved then."""
+    start = log.index(FORWARD)
+    before, step = log[:start], log[start + 1:]
+    allocator = CachingAllocator()
+    for key, size, category in before:  # the network
+        if category in ("params", "buffers"):
+            allocator.malloc(key, size)
+    state = [entry for entry in before if entry[2] == "optimizer"]
+    kept = {key for key, _, category in before if category in MODEL}
+    for first in (True, False):
+        if not first:
+            for key, size, _ in before:  # the steady state: what lives from step to step
+                if size is not None and key not in allocator.used:
+                    allocator.malloc(key, size)
+        for key, size, _ in step:
+            if key == OPTIMIZER[0]:
+                if first:  # the optimizer's state appears at its first step
+                    for k, n, _ in state:
+                        allocator.malloc(k, n)
+            elif size is None:
+                allocator.free(key)
+            elif key not in allocator.used:
+                allocator.malloc(key, size)
+        for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
+            allocator.free(key)
+    return allocator.reserved

@@ -1,0 +1,41 @@
+"""What every renderer shares: the formats and views it takes, and JSON as pydantic writes it."""
+
+from __future__ import annotations
+
+from ..errors import SettingsError
+
+FORMATS = ("table", "markdown", "json", "csv")  # of `plan`, `compare` and `sweep`
+PLAN_FORMATS = (*FORMATS, "html")  # `plan` also writes the one-file HTML report (render/html.py)
+ZOO_FORMATS = ("table", "markdown", "json")  # of the `zoo` list
+# `draw`'s choices (render/svg.py), here so that the command line lists them without importing the drawing
+DRAW_STYLES = ("blocks", "volumes")
+EMPHASES = ("memory", "params", "macs")
+DIRECTIONS = ("down", "right")
+
+
+def check_view(fmt: str, depth: int | None, columns: str | None):
+    """The columns `columns` names (None: the default ones), after checking that `depth` and
+    `columns` mean something for `fmt`; a SettingsError otherwise."""
+    if fmt in ("json", "csv") and (depth is not None or columns is not None):
+        given = " and ".join(f"--{name}" for name, value in (("depth", depth), ("columns", columns))
+                             if value is not None)
+        raise SettingsError(f"{given} shape{'s' * (' and ' not in given)} the table and markdown; {fmt.upper()} "
+                            f"always lists every layer with every key" + (" (the folding is in its 'blocks')" if fmt == "json"
+                                                                             else ""))
+    if fmt == "html" and columns is not None:
+        raise SettingsError("--columns shapes the table and markdown; the HTML report shows every column, with "
+                            "bars for the shares of memory, params and MACs")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
+        raise SettingsError(f"depth is a whole number from 1 (the top-level items), got {depth!r}")
+    if columns is None:
+        return None
+    from .columns import select
+
+    return select(columns)
+
+
+def to_json(data: dict, indent: int | None = 2) -> str:
+    """JSON as pydantic writes it (Report.model_dump_json), from plain data, in Rust."""
+    from pydantic_core import to_json as encode
+
+    return encode(data, indent=indent).decode()

@@ -1,0 +1,48 @@
+"""The simulated peaks in a report's totals: a training step's (with what it is made of), inference's,
+and on CUDA what the device holds; with a budget, the largest batch that fits."""
+
+from __future__ import annotations
+
+from .budget import largest_batch
+from .cuda import replay
+from .evaluate import inference
+from .step import peak_of
+from .steps import Cuda, Setup, Step, supported
+from .timeline import CATEGORIES
+
+ALL_PEAKS = frozenset({"inference", "cuda"})  # what add_peaks computes beside the training step's peak
+
+
+def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: Setup, *, batch: int,
+              budget: int | None = None, budget_for: str = "training", want: frozenset = ALL_PEAKS) -> dict | None:
+    """Add the simulated peaks to the report's totals (`totals.memory`; on CUDA also `totals.memory.cuda`),
+    or name them in `partial`; with a budget, return the report's `budget`: the largest batch that fits.
+    `want` may leave out the inference peak or the CUDA figures (null then: a sweep that reads neither)."""
+    memory = totals["memory"]
+    if not supported(steps, setup.amp):
+        memory.update(training_peak_bytes=None, peak=None, inference_peak_bytes=None, cuda=None)
+        totals["partial"] = sorted({*totals["partial"], "training_peak"})
+        return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
+                                            "batch_1_bytes": None, "max_input": None}
+    logs: dict[str, list] | None = ({"training": [], "inference": []} if setup.device == "cuda" and "cuda" in want
+                                    else None)
+    peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
+    memory["training_peak_bytes"] = peak.bytes
+    memory["peak"] = {"phase": peak.phase, "index": peak.index,
+                      "breakdown": {k: peak.breakdown.get(k, 0) for k in CATEGORIES}}
+    memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference(
+        steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block, device=setup.device,
+        amp=setup.amp, log=logs and logs["inference"])
+    memory["cuda"] = None
+    if logs is not None:
+        cuda = setup.cuda or Cuda(0, 0)
+        around = cuda.context + cuda.workspace
+        reserved = replay(logs["training"])
+        inferring = replay(logs["inference"])
+        memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": cuda.context,
+                          "workspace_bytes": cuda.workspace, "total_bytes": reserved + around,
+                          "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
+    if budget is None:
+        return None
+    most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for)
+    return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one, "max_input": None}
