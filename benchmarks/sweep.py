@@ -2,7 +2,7 @@
 the cache's hit rates. Each grid runs in a fresh process (cnncalc.sweep on one core, the garbage
 collector set as `cnncalc sweep` sets it); the peak is that process's maximum resident memory (or
 its largest worker's), Python included; the rows are read and dropped, as a stream to a file would.
-"replayed" is the share of points answered by a compiled point (metrics/traced.py); with --jobs the
+"replayed" is the share of points answered by a compiled point (sweeps/traced.py); with --jobs the
 cache figures stay in the workers and are not shown.
 
     python benchmarks/sweep.py                 # the default grids, 1k and 10k points

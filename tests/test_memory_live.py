@@ -25,7 +25,6 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
 from cnncalc.kinds import KINDS, UNSUPPORTED  # noqa: E402
-from cnncalc import simulate as training  # noqa: E402
 from cnncalc import zoo  # noqa: E402
 from cnncalc.pytorch.export import export_design  # noqa: E402
 from cnncalc.pytorch.memory import measure_inference, measure_step  # noqa: E402

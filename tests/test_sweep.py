@@ -150,9 +150,9 @@ def test_rows_equal_plan_with_peaks(data):
 
 def test_a_leaf_block_at_new_arguments_is_rebuilt_from_its_template():
     """basic(C) and down(C) call no block: a call at a new width rebuilds another call's items layer by
-    layer (sweeps._Expansion.from_template), with plan's numbers and plan's errors."""
+    layer (sweeps/expansion.py, Expansion.from_template), with plan's numbers and plan's errors."""
     got, result = check_against_plan(RESNETISH, ["W=4..9", "D=1,2"], WALK + ",saved_bytes")
-    assert result._shared["templates"] and len(got) == 12
+    assert result.cache()["blocks_rebuilt"] > 0 and len(got) == 12
     _, result = check_against_plan(TRICKY, ["K=1,3", "G=1,2,4", "F=8,6"], WALK, defines=["S=1", "R=1"],
                                    input="16x16x8")
     assert result.summary["failed"] > 0  # 4 groups do not divide 6 filters: the rebuilt layer says so

@@ -1,4 +1,4 @@
-"""The compiled training step (metrics/traced.py): its peak is the simulation's to the byte for every
+"""The compiled training step (sweeps/traced.py): its peak is the simulation's to the byte for every
 built-in design and setting, at other batches than the one it was compiled at; a point whose numbers
 take the simulation another way is refused (None); a number used where a symbol cannot record it
 makes the structure uncompilable; and a sweep that replays compiled steps still equals `plan`."""
@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import planner, sweeps, zoo
+from cnncalc import planner, zoo
 from cnncalc import simulate as training
-from cnncalc.metrics import traced
-from cnncalc.metrics.rows import Lean, Rows
+from cnncalc.metrics.rows import Rows
+from cnncalc.sweeps import points as sweep_points
+from cnncalc.sweeps import traced
+from cnncalc.sweeps.lean import Lean
 
 from test_sweep import RESNETISH, TRICKY, WALK, check_against_plan, plan_values
 
@@ -124,7 +126,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     """Compiled steps, and compiled points (the whole walk) where `points` is drawn."""
     monkeypatch.setattr(Lean, "COMPILE_AT", data.draw(st.sampled_from([1, 2])))
     points = data.draw(st.booleans())
-    monkeypatch.setattr(sweeps, "COMPILE_AT", 1 if points else 10**9)
+    monkeypatch.setattr(sweep_points, "COMPILE_AT", 1 if points else 10**9)
     design = data.draw(st.sampled_from([MODERN, RESNETISH]))
     widths = sorted(data.draw(st.sets(st.sampled_from([4, 8, 12, 16]), min_size=2, max_size=3)))
     depths = sorted(data.draw(st.sets(st.sampled_from([0, 1, 2]), min_size=1, max_size=2)))
@@ -138,7 +140,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     monkeypatch.setattr(training, "peak_of", lambda *args, **kwargs: simulated.append(1) or simulate(*args, **kwargs))
     columns = data.draw(st.sampled_from([LEAN, WALK]))
     if columns == WALK and points:
-        monkeypatch.setattr(sweeps, "WALK_REUSE", 1.01)  # compiled whatever the walk reuses
+        monkeypatch.setattr(sweep_points, "WALK_REUSE", 1.01)  # compiled whatever the walk reuses
     result = cnncalc.sweep(design, vary=vary, columns=columns, **options)
     got = list(result)
     monkeypatch.undo()
@@ -168,7 +170,7 @@ def test_compiled_point_is_the_walks(index, name):
 def test_compiled_points_refuse_what_fails_or_misfits(monkeypatch):
     """Kernels larger than their input, groups that do not divide, windows that misfit at some points:
     every point compiled or refused equals plan's (failures too)."""
-    monkeypatch.setattr(sweeps, "COMPILE_AT", 1)
+    monkeypatch.setattr(sweep_points, "COMPILE_AT", 1)
     got, result = check_against_plan(TRICKY, ["K=1,3,5,40", "S=1,2,3", "G=1,2", "R=1,2", "input=8,17,32"], LEAN,
                                      defines=["F=8"])
     assert result.cache()["points_replayed"] > 0 and result.summary["failed"] > 0

@@ -6,8 +6,6 @@ dataclasses cost most of a millisecond each.
 
 from __future__ import annotations
 
-from ..errors import Span
-
 
 class _Node:
     __slots__ = ()

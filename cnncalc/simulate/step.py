@@ -63,7 +63,7 @@ def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: in
     gradients of that many micro-batches are summed before the optimizer's step: the last micro-batch
     starts with every parameter's gradient alive, and its backward adds each new gradient into it in
     place. `fake`: FakeTensorMode's rules where they differ (under autocast); `timeline`: the one to run
-    on (metrics/traced.py records it)."""
+    on (sweeps/traced.py records it)."""
     run = TrainingStep(steps, storage_sizes, setup, batch, events, timeline, fake)
     run.t.log = log
     run.steady_state(setup.optimizer)

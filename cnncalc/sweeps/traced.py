@@ -422,7 +422,7 @@ class _NoMemo:
 
 def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
     """A function (the layers of a graph of the same shape, in `shape_of`'s order; the batch) -> the
-    measures the planner's lean walk gives (planner.Lean.measures), its training peak replayed; or
+    measures the planner's lean walk gives (sweeps/lean.py), its training peak replayed; or
     None where a number takes the walk or the simulation another way. `walker(graph, batch, memo)`
     makes the lean walk with the sweep's settings. None when the walk cannot be recorded."""
     trace = _Trace(named=True)  # a setting is read where the walk first reads it, into a variable
