@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 import cnncalc
-from cnncalc.cli import SWEEP_GC
+from cnncalc.cli.app import GC_THRESHOLD
 
 COURSE = "INPUT 32x32x3 -> [[CONV -> RELU]*N -> POOL2?]*M -> [FC-H -> RELU]*K -> FC-10"
 R18W = """conv.bias = false
@@ -75,7 +75,7 @@ def grid(name: str, size: int) -> tuple[str, list[str]]:
 def run(name: str, size: int, columns: str, jobs: int = 1) -> dict:
     """One grid in this process (and `jobs` workers): the rows read and dropped, timed."""
     design, vary = grid(name, size)
-    gc.set_threshold(*SWEEP_GC)  # as `cnncalc sweep` sets it
+    gc.set_threshold(*GC_THRESHOLD)  # as every command sets it
     start = time.perf_counter()
     result = cnncalc.sweep(design, vary=vary, columns=columns, jobs=jobs)
     rows = sum(1 for _ in itertools.islice(result, size))

@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 
@@ -116,12 +117,14 @@ def check_arguments(ctx: typer.Context | None) -> None:
                 check_text(os.fspath(v), where)
 
 
-def emit(text: str, output: Path | None, force: bool) -> None:
-    """Standard output, or the -o file."""
+def emit(text: str | Iterable[str], output: Path | None, force: bool) -> None:
+    """Standard output, or the -o file: a text, or its pieces (a long JSON report)."""
+    pieces = [text] if isinstance(text, str) else text
     if output is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
     else:
-        write_atomically(output, [text], force)
+        write_atomically(output, pieces, force)
 
 
 FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),

@@ -97,7 +97,7 @@ def plan_command(
 ) -> None:
     def run() -> int:
         from ..planner import run as plan
-        from ..render import check_view, render
+        from ..render import check_view, render, render_pieces
 
         chosen = output_format(ctx, fmt, output, PLAN_FORMATS)
         check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
@@ -112,7 +112,7 @@ def plan_command(
         elif chosen == "html":
             emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
         else:
-            emit(render(report, chosen, depth=depth, columns=columns), output, force)
+            emit(render_pieces(report, chosen, depth=depth, columns=columns), output, force)
         return 0
 
     finish(run, ctx)

@@ -21,10 +21,6 @@ SweepFormat = choices("SweepFormat", (*FORMATS, "jsonl"))
 SWEEP_EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv", ".txt": "table",
                     ".jsonl": "jsonl", ".ndjson": "jsonl"}
 PROGRESS_AT = 1000  # sweeps of at least this many points show a progress bar on a terminal
-# A sweep allocates and frees millions of small objects while its caches hold many more: collecting
-# the youngest generation every 50,000 allocations rather than 700 makes it about 20% faster
-# (benchmarks/sweep.py, which uses the same setting). The command owns its process: set here only.
-SWEEP_GC = (50_000, 20, 20)
 
 SWEEP_HELP = """Sweep DESIGN over ranges of its variables, layer defaults, input size or batch, keep the points
 that meet --where, and sort them, take the best --top, or the Pareto front.
@@ -96,8 +92,6 @@ def sweep_command(
                                            "alone); grids under 512 points run in this process.")] = 0,
 ) -> None:
     def run() -> int:
-        import gc
-
         from ..render.sweep import chunks, summary_lines
         from ..sweeps import sweep
 
@@ -106,7 +100,6 @@ def sweep_command(
         result = sweep(read_design(design), vary=vary, where=where, sort=sort, top=top, pareto=pareto,
                        columns=columns, defines=define or (), label=design if named else "",
                        max_points=max_points, jobs=jobs, settings=settings_from(ctx))
-        gc.set_threshold(*SWEEP_GC)
         bar = _sweep_progress(result.total)
         if bar is not None:
             result.progress = bar[1]

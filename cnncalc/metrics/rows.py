@@ -23,6 +23,55 @@ from ..simulate.steps import Setup, Step, setup_of
 from . import fit, receptive, saved
 
 
+def numbers(item: Item, x: Volume, y: Volume) -> tuple:
+    """(weights, biases, buffers, formula, MACs, stored elements, the metrics not known) of one row by its
+    kind's rules: an UNSUPPORTED metric is None and named ("params", "macs", "memory")."""
+    unknown = []
+    if item.params is UNSUPPORTED:
+        unknown.append("params")
+        weights = biases = buffers = formula = None
+    else:
+        weights, biases, buffers, formula = item.params(x, y)
+    macs = None if item.macs is UNSUPPORTED else item.macs(x, y)
+    stored = None if item.stored is UNSUPPORTED else item.stored(y)
+    unknown += [name for name, value in (("macs", macs), ("memory", stored)) if value is None]
+    return weights, biases, buffers, formula, macs, stored, tuple(unknown)
+
+
+class Numbers:
+    """A row's numbers by its kind's rules, the same wherever its item meets the same input and flow (and
+    is frozen or not): its params (with their formula), MACs, what it adds to memory, what it saves and
+    the flow after it, whether it runs in place or re-lays its weight's gradient, the metrics its kind
+    does not know (`unsupported`, in the row's order), and `row`: the first row made of them (Rows)."""
+
+    __slots__ = ("item", "y", "weights", "biases", "buffers", "params", "formula", "macs", "stored", "memory_bytes",
+                 "unsupported", "inplace", "trainable", "saves", "after", "relaid", "implied", "row")
+
+    @classmethod
+    def of(cls, item: Item, x: Volume, y: Volume, flow: saved.Flow, frozen: bool, size: int, device: str) -> Numbers:
+        n = cls()
+        n.item, n.y, n.row = item, y, None
+        n.weights, n.biases, n.buffers, n.formula, n.macs, n.stored, unknown = numbers(item, x, y)
+        n.params = None if n.weights is None else n.weights + n.biases
+        n.memory_bytes = None if n.stored is None else n.stored * size
+        unsupported = list(unknown)
+        n.inplace = item.runs_inplace(flow.protected)
+        owns = n.params is None or n.params > 0
+        n.trainable = not frozen or not owns
+        n.saves, n.after = saved.apply(item, x, y, flow, owns and n.trainable, size, device)
+        if not n.trainable and not item.keeps_input_when_frozen and flow.grad and n.saves is not UNSUPPORTED:
+            n.saves = saved.NOTHING  # a frozen layer that keeps its input only for its weight's gradient keeps none
+        if n.saves is UNSUPPORTED:
+            unsupported.append("saved")
+        layer = isinstance(item, Layer)
+        if layer and item.receptive is UNSUPPORTED:
+            unsupported.append("rf")
+        n.unsupported = tuple(unsupported)
+        n.relaid = layer and item.relaid_weight(x, y, flow.channels_last)
+        n.implied = item.implied_pad(x, y) if layer else None
+        return n
+
+
 class Rows(Walk):
     """The rows of a plan and their steps (`run()` walks the graph once). `peaks`: the report will
     simulate the training step and inference (`check` does without: no warning about training)."""
@@ -47,6 +96,7 @@ class Rows(Walk):
         self.places: dict[int, tuple[int, int, str]] = {}
         self.volumes: dict[Volume, dict] = {}
         self.fields: dict[tuple, dict] = {}
+        self.memo: dict = {}  # Layer.apply and Numbers per item, input and flow (a sweep's Lean: across points)
 
     def run(self):
         """Walk the graph: the input's row, then every item; the state after the last."""
@@ -68,7 +118,7 @@ class Rows(Walk):
     def layer(self, layer: Layer, state, depth: int, arm: int | None):
         """One layer's row, every metric from its kind's rules."""
         x, rf, sid, flow = state
-        y, windows = layer.apply(x)
+        y, windows = self.shape(layer, x)
         place = self.place(layer.span)
         sid_out, copy = self.storage_of(layer, x, y, flow, sid)
         rf_rule = layer.receptive
@@ -78,9 +128,8 @@ class Rows(Walk):
                                  f"{layer.no_field(x)}")
         problem, note = self.fit(layer, windows, place)
         self.warn(layer, x, place)
-        flow = self.add(layer, x, y, depth=depth, arm=arm, place=place, rf=rf_out, rf_rule=rf_rule, problem=problem,
-                        flow=flow, sids_in=(sid,), sid_out=sid_out, note=note, copy=copy,
-                        implied=layer.implied_pad(x, y))
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=place, rf=rf_out, problem=problem, flow=flow,
+                        sids_in=(sid,), sid_out=sid_out, note=note, copy=copy)
         return y, rf_out, sid_out, flow
 
     def branch(self, branch: Branch, state, depth: int, arm: int | None):
@@ -111,7 +160,7 @@ class Rows(Walk):
                                  f"({strides}); the receptive field shown is the largest arm's")
         sid_out = ends[0][2] if branch.side else self.storages.new(y)  # a side head's row: the head's output
         layout = branch.merged_layout(outs, y, [end[3].channels_last for end in ends])
-        after = self.add(branch, x, y, depth=depth, arm=arm, place=place, rf=merged, rf_rule=None, problem=None,
+        after = self.add(branch, x, y, depth=depth, arm=arm, place=place, rf=merged, problem=None,
                          flow=saved.Flow(False, any(end[3].grad for end in ends), layout),
                          sids_in=tuple(end[2] for end in ends), sid_out=sid_out, holds=sid,
                          splits=tuple(starts) if branch.splits_input else ())
@@ -173,56 +222,68 @@ class Rows(Walk):
             return self.storages.new(y), None
         return self.storages.output(layer, y, flow.protected, sid), self.storages.new(x) if copies else None
 
-    def saves(self, item: Item, x: Volume, y: Volume, flow: saved.Flow, owns: bool, trainable: bool):
-        """What the row keeps for backward (saved.apply; a frozen layer that keeps its input only for its
-        weight's gradient keeps none) and the flow after it."""
-        saves, after = saved.apply(item, x, y, flow, owns and trainable, self.size, self.storages.device)
-        if not trainable and not item.keeps_input_when_frozen and flow.grad and saves is not UNSUPPORTED:
-            saves = saved.NOTHING
-        return saves, after
+    def shape(self, layer: Layer, x: Volume):
+        """The layer's output volume and windows on `x` (Layer.apply), computed once a walk."""
+        key = (layer, x)
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = layer.apply(x)
+        return known
 
-    def add(self, item: Item, x: Volume, y: Volume, *, depth: int, arm: int | None, place: tuple[int, int, str],
-            rf, rf_rule, problem: str | None, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
+    def numbers(self, item: Item, x: Volume, y: Volume, flow: saved.Flow, frozen: bool) -> Numbers:
+        """The row's numbers by its kind's rules (`Numbers`), computed once a walk for an item, an input, a
+        flow and whether the row is frozen: a design repeats the same layer objects."""
+        key = (item, x, flow, frozen)
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = Numbers.of(item, x, y, flow, frozen, self.size, self.storages.device)
+        return known
+
+    def add(self, item: Item, x: Volume, y: Volume, *, depth: int, arm: int | None, place: tuple[int, int, str] | None,
+            rf, problem: str | None, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
             holds: int | None = None, note: str | None = None, splits: tuple[int, ...] = (),
-            copy: int | None = None, implied: list[int] | None = None) -> saved.Flow:
+            copy: int | None = None) -> saved.Flow:
         """Append the row of a layer or a merge and its step; returns the flow after it."""
-        unsupported = []
-        if item.params is UNSUPPORTED:
-            unsupported.append("params")
-            weights = biases = buffers = n_params = formula = None
-        else:
-            weights, biases, buffers, formula = item.params(x, y)
-            n_params = weights + biases
-        n_macs = None if item.macs is UNSUPPORTED else item.macs(x, y)
-        memory_bytes = None if item.stored is UNSUPPORTED else item.stored(y) * self.size
-        unsupported += [m for m, v in (("macs", n_macs), ("memory", memory_bytes)) if v is None]
-        if item.runs_inplace(flow.protected):
-            self.inplace_rows.add(len(self.rows))
-        owns = n_params is None or n_params > 0
+        index = len(self.steps)
         freeze = self.settings.freeze
-        trainable = freeze is None or len(self.rows) > freeze or not owns
-        saves, after = self.saves(item, x, y, flow, owns, trainable)
+        known = self.numbers(item, x, y, flow, freeze is not None and index <= freeze)
+        if known.inplace:
+            self.inplace_rows.add(index)
+        saves = known.saves
         if saves is UNSUPPORTED:
-            unsupported.append("saved")
             saved_bytes = None
         else:
             kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
             saved_bytes = self.storages.charge(saves, kept, sid_out)
-        if rf_rule is UNSUPPORTED:
-            unsupported.append("rf")
-        relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
-        self.steps.append(Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
-                                        flow.grad, holds, trainable, relaid=relaid, splits=splits, copy=copy))
-        self.requires[sid_out] = after.grad
-        self.rows.append({
-            "index": len(self.rows), "name": item.name, "kind": item.kind,
-            "output": self.volume(y), "params": n_params, "weights": weights, "biases": biases, "buffers": buffers,
-            "macs": n_macs, "activations": y.h * y.w * y.c, "memory_bytes": memory_bytes, "rf": self.field(rf),
-            "fits": problem is None, "problem": problem, "fit": "misfit" if problem else "note" if note else "ok",
-            "note": note, "formula": formula, "depth": depth, "arm": arm,
-            "line": place[0], "column": place[1], "source": place[2], "saved_bytes": saved_bytes,
-            "unsupported": unsupported, "implied_pad": implied})
-        return after
+        self.steps.append(Step(item.kind, item, x, y, sids_in, sid_out, saves, known.weights, known.biases,
+                               known.buffers, flow.grad, holds, known.trainable, None, known.relaid, copy, splits))
+        self.requires[sid_out] = known.after.grad
+        self.record(known, index, depth, arm, place, rf, problem, note, saved_bytes)
+        return known.after
+
+    def record(self, known: Numbers, index: int, depth: int, arm: int | None, place: tuple[int, int, str], rf,
+               problem: str | None, note: str | None, saved_bytes: int | None) -> None:
+        """The row of the JSON contract: its kind's numbers (a copy of the first row with them), then what
+        is its own."""
+        template = known.row
+        if template is None:
+            template = known.row = {
+                "index": 0, "name": known.item.name, "kind": known.item.kind, "output": self.volume(known.y),
+                "params": known.params, "weights": known.weights, "biases": known.biases, "buffers": known.buffers,
+                "macs": known.macs, "activations": known.y.size, "memory_bytes": known.memory_bytes, "rf": None,
+                "fits": True, "problem": None, "fit": "ok", "note": None, "formula": known.formula, "depth": 0,
+                "arm": None, "line": 0, "column": 0, "source": "design", "saved_bytes": None, "unsupported": [],
+                "implied_pad": known.implied}
+        row = template.copy()
+        row["index"] = index
+        row["rf"] = self.field(rf)
+        if problem is not None or note is not None:
+            row.update(fits=problem is None, problem=problem, fit="misfit" if problem else "note", note=note)
+        row["depth"], row["arm"] = depth, arm
+        row["line"], row["column"], row["source"] = place
+        row["saved_bytes"] = saved_bytes
+        row["unsupported"] = list(known.unsupported)
+        self.rows.append(row)
 
     # Equal volumes, receptive fields and places share one value.
     def volume(self, v: Volume) -> dict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .formats import (DIRECTIONS, DRAW_STYLES, EMPHASES, FORMATS, PLAN_FORMATS, ZOO_FORMATS,  # noqa: F401
-                      check_view, to_json)
+                      check_view, json_pieces, to_json)
 
 
 def render(report, fmt: str, width: int | None = None, color: bool = False, depth: int | None = None,
@@ -36,3 +38,12 @@ def render(report, fmt: str, width: int | None = None, color: bool = False, dept
 
         return render_html(report, depth=depth, title=title, color=color)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_pieces(report: dict, fmt: str, **options) -> Iterable[str]:
+    """render()'s text in pieces: JSON's (render/formats.py, json_pieces) so that a report of 100,000 rows
+    is never held as one string; the other formats' in one piece."""
+    if fmt == "json":
+        check_view(fmt, options.get("depth"), options.get("columns"))
+        return json_pieces(report)
+    return [render(report, fmt, **options)]

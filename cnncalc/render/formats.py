@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..errors import SettingsError
 
 FORMATS = ("table", "markdown", "json", "csv")  # of `plan`, `compare` and `sweep`
@@ -39,3 +41,32 @@ def to_json(data: dict, indent: int | None = 2) -> str:
     from pydantic_core import to_json as encode
 
     return encode(data, indent=indent).decode()
+
+
+JSON_CHUNK = 2_000  # list items serialised at a time by json_pieces
+
+
+def json_pieces(data: dict) -> Iterator[str]:
+    """to_json(data) + "\n" in pieces, so that a report of 100,000 rows is never one string: each
+    top-level list longer than JSON_CHUNK items (the rows, the blocks) is serialised JSON_CHUNK items
+    at a time, each piece indented one level deeper than pydantic writes a list alone (two spaces:
+    the only line breaks in pydantic's output are its indentation's)."""
+    from pydantic_core import to_json as encode
+
+    long = [key for key, value in data.items() if isinstance(value, list) and len(value) > JSON_CHUNK]
+    if not long:
+        yield to_json(data) + "\n"
+        return
+    shell = encode({key: [] if key in long else value for key, value in data.items()}, indent=2).decode()
+    start = 0
+    for key in long:
+        marker = f'\n  {encode(key).decode()}: []'
+        at = shell.index(marker, start) + len(marker) - 1  # at the closing bracket
+        yield shell[start:at]
+        items = data[key]
+        for first in range(0, len(items), JSON_CHUNK):
+            text = encode(items[first:first + JSON_CHUNK], indent=2)[1:-2]  # "\n  {...}" without [ and \n]
+            yield ("," if first else "") + text.replace(b"\n", b"\n  ").decode()
+        yield "\n  "
+        start = at
+    yield shell[start:] + "\n"

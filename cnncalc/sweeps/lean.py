@@ -5,33 +5,12 @@ from __future__ import annotations
 
 from .. import simulate
 from ..graph import LayerGraph
-from ..kinds import UNSUPPORTED, Branch, Item, Layer, Volume
-from ..metrics import fit, saved
-from ..metrics.rows import Rows
+from ..kinds import UNSUPPORTED, Branch, Item, Layer
+from ..metrics import fit
+from ..metrics.rows import Numbers, Rows
 from ..metrics.totals import Sums, measures, totals
 from ..settings import Settings
-from ..simulate.steps import Step
 from . import traced
-
-
-def numbers(item: Item, x: Volume, y: Volume) -> tuple:
-    """(weights, biases, buffers, MACs, stored elements, the metrics not known) of one row by its kind's
-    rules, for sums: an UNSUPPORTED metric counts 0 and is named."""
-    partial = []
-    weights = biases = buffers = macs = stored = 0
-    if item.params is UNSUPPORTED:
-        partial.append("params")
-    else:
-        weights, biases, buffers, _ = item.params(x, y)
-    if item.macs is UNSUPPORTED:
-        partial.append("macs")
-    else:
-        macs = item.macs(x, y)
-    if item.stored is UNSUPPORTED:
-        partial.append("memory")
-    elif item.stored(y):
-        stored = y.h * y.w * y.c
-    return weights, biases, buffers, macs, stored, tuple(partial)
 
 
 class Lean(Rows):
@@ -51,7 +30,7 @@ class Lean(Rows):
         super().__init__(graph, settings, peaks, batch)
         if len(memo) > self.MEMO:
             memo.clear()
-        self.memo, self.traces = memo, traces
+        self.memo, self.traces = memo, traces  # Layer.apply and Numbers, kept across points
         self.params = self.buffers = self.macs = self.stored = self.saved_bytes = 0
         self.partial: set[str] = set()
         self.fits = True
@@ -103,52 +82,26 @@ class Lean(Rows):
 
     def layer(self, layer: Layer, state, depth: int, arm: int | None):
         x, rf, sid, flow = state
-        key = (layer, x)
-        known = self.memo.get(key)
-        if known is None:
-            y, windows = layer.apply(x)
-            known = self.memo[key] = (y, windows is None or (windows[0].fits and windows[1].fits) or not any(
-                fit.judge(w, self.settings.fit_rule) == "misfit" for w in windows if not w.fits))
-        y, ok = known
-        if not ok:
-            self.fits = False
+        y, windows = self.shape(layer, x)
+        if windows is not None and not (windows[0].fits and windows[1].fits) and self.fits:
+            self.fits = not any(fit.judge(w, self.settings.fit_rule) == "misfit" for w in windows if not w.fits)
         sid_out, copy = self.storage_of(layer, x, y, flow, sid)
         rf_rule = layer.receptive
         rf_out = None if rf is None or rf_rule is UNSUPPORTED else rf_rule(rf, x)
-        flow = self.add(layer, x, y, depth=depth, arm=arm, place=None, rf=rf_out, rf_rule=rf_rule, problem=None,
-                        flow=flow, sids_in=(sid,), sid_out=sid_out, copy=copy)
+        flow = self.add(layer, x, y, depth=depth, arm=arm, place=None, rf=rf_out, problem=None, flow=flow,
+                        sids_in=(sid,), sid_out=sid_out, copy=copy)
         self.quote(layer, depth, rf_out)
         return y, rf_out, sid_out, flow
 
-    def add(self, item: Item, x: Volume, y: Volume, *, flow: saved.Flow, sids_in: tuple[int, ...], sid_out: int,
-            rf_rule, holds: int | None = None, splits: tuple[int, ...] = (), copy: int | None = None,
-            **row) -> saved.Flow:
-        key = (item, x, flow)
-        known = self.memo.get(key)
-        if known is None:
-            weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
-            owns = "params" in partial or weights + biases > 0
-            saves, after = saved.apply(item, x, y, flow, owns, self.size, self.storages.device)
-            relaid = isinstance(item, Layer) and item.relaid_weight(x, y, flow.channels_last)
-            if "params" in partial:
-                weights = biases = buffers = None
-            known = self.memo[key] = (weights, biases, buffers, macs, stored, partial, saves, after, relaid)
-        weights, biases, buffers, macs, stored, partial, saves, after, relaid = known
-        if weights is not None:
-            self.params += weights + biases
-            self.buffers += buffers
-        self.macs += macs
-        self.stored += stored
-        if partial:
-            self.partial.update(partial)
-        if rf_rule is UNSUPPORTED:
-            self.partial.add("rf")
-        if saves is UNSUPPORTED:
-            self.partial.add("saved")
-        else:
-            kept = item.kept(saves, (copy,) if copy is not None else sids_in, self.requires.get)
-            self.saved_bytes += self.storages.charge(saves, kept, sid_out)
-        self.steps.append(Step(item.kind, item, x, y, sids_in, sid_out, saves, weights, biases, buffers,
-                                        flow.grad, holds, True, relaid=relaid, splits=splits, copy=copy))
-        self.requires[sid_out] = after.grad
-        return after
+    def record(self, known: Numbers, index: int, depth: int, arm: int | None, place, rf, problem: str | None,
+               note: str | None, saved_bytes: int | None) -> None:
+        """The row's numbers summed: an UNSUPPORTED metric counts 0 and is named in `partial`."""
+        if known.params is not None:
+            self.params += known.params
+            self.buffers += known.buffers
+        self.macs += known.macs or 0
+        self.stored += known.stored or 0
+        if known.unsupported:
+            self.partial.update(known.unsupported)
+        if saved_bytes is not None:
+            self.saved_bytes += saved_bytes

@@ -9,7 +9,7 @@ from ..kinds import UNSUPPORTED, Branch, Layer, Volume
 from ..kinds.geometry import START
 from ..metrics import fit, receptive
 from ..metrics.totals import Sums
-from .lean import numbers
+from ..metrics.rows import numbers
 
 
 class Totals(Walk):
@@ -88,6 +88,8 @@ class Totals(Walk):
 
     @staticmethod
     def numbers(item, x: Volume, y: Volume) -> tuple:
-        """(params, buffers, MACs, stored elements, the metrics not known) of one row (lean.numbers)."""
-        weights, biases, buffers, macs, stored, partial = numbers(item, x, y)
-        return weights + biases, buffers, macs, stored, partial
+        """(params, buffers, MACs, stored elements, the metrics not known) of one row (metrics/rows.py,
+        numbers), an unknown metric counted 0."""
+        weights, biases, buffers, _, macs, stored, partial = numbers(item, x, y)
+        params, buffers = (0, 0) if weights is None else (weights + biases, buffers)
+        return params, buffers, macs or 0, stored or 0, partial
