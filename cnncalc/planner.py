@@ -165,7 +165,8 @@ def peaks(walk: Rows, t: dict, want: frozenset = simulate.ALL_PEAKS) -> dict | N
         t["memory"].update(training_peak_bytes=None, peak=None, cuda=None)
         budget = None
         if settings.budget is not None:
-            most, one = simulate.largest_batch(steps, sizes, settings.budget, setup, settings.budget_mode)
+            most, one = simulate.largest_batch(steps, sizes, settings.budget, setup, settings.budget_mode,
+                                               known={settings.batch: t["memory"]["inference_peak_bytes"]})
             budget = {"bytes": settings.budget, "for": "inference", "max_batch": most, "batch_1_bytes": one}
     if budget is not None:
         budget["max_input"] = None

@@ -18,13 +18,14 @@ CLEAN_ENV = {"COLUMNS": None, "NO_COLOR": None, "LINES": None}
 
 
 def run_cli(*args, input=None, env: dict | None = None, traceback_ok: bool = False, **invoke):
-    """`cnncalc ARGS` in process: the click Result (exit_code, output = stdout and stderr interleaved,
+    """`cnncalc ARGS` in process, through the application main() runs (cli.command_app): the click Result (exit_code, output = stdout and stderr interleaved,
     stdout, stderr). COLUMNS, LINES and NO_COLOR are unset unless `env` sets them. The command line
     never shows a traceback, and every exception ends as an exit code: both are checked here. `invoke`:
     more of CliRunner.invoke's arguments (prog_name)."""
-    from cnncalc.cli import app
+    from cnncalc.cli import command_app
 
-    result = CliRunner().invoke(app, [str(a) for a in args], input=input, env={**CLEAN_ENV, **(env or {})},
+    args = [str(a) for a in args]
+    result = CliRunner().invoke(command_app(args), args, input=input, env={**CLEAN_ENV, **(env or {})},
                                 **invoke)
     if not traceback_ok:
         assert "Traceback" not in result.output, result.output

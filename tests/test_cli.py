@@ -234,3 +234,32 @@ def test_export_checks_its_settings_like_plan():
         export_design("INPUT 8x8x3 -> POOL2?", optional="exlude")
     with pytest.raises(cnncalc.SettingsError, match="max_layers must be at least 1"):
         export_design("INPUT 8x8x3 -> RELU", max_layers=0)
+
+
+# -- main() builds only the command it runs ---------------------------------------------------------------
+@pytest.mark.parametrize("command", ["plan", "check", "compare", "sweep", "draw", "export", "verify", "zoo", "schema"])
+def test_the_application_of_one_command_is_the_whole_ones(command):
+    """cli.command_app builds the command named (a cold `plan` does not build the other eight): its help,
+    its usage errors and its exit codes are those of the whole application."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app, command_app
+
+    assert [info.name for info in command_app([command, "-h"]).registered_commands] == [command]
+    for args in ([command, "--help"], [command, "--no-such-option"], [command]):
+        whole, slim = (CliRunner().invoke(a, args, prog_name="cnncalc") for a in (app, command_app(args)))
+        assert (slim.exit_code, slim.output) == (whole.exit_code, whole.output)
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["vgg16"], ["plam"], ["--version", "plan"]])
+def test_anything_but_a_command_gets_the_whole_application(args):
+    from cnncalc.cli import app, command_app
+
+    assert command_app(args) is app
+
+
+def test_shell_completion_gets_the_whole_application(monkeypatch):
+    from cnncalc.cli import app, command_app
+
+    monkeypatch.setenv("_CNNCALC_COMPLETE", "complete_bash")
+    assert command_app(["plan"]) is app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from fractions import Fraction
 import sys
 
 import pytest
@@ -145,6 +146,29 @@ def test_ceil_mode_that_adds_no_window_says_so():
 def test_arithmetic_is_exact_or_clearly_approximate(size, kernel, pad, stride, text):
     w = window(size, kernel, pad, stride)
     assert fit.arithmetic(w) == f"({size} - {kernel} + 2*{pad})/{stride} + 1 {text}"
+
+
+def _fraction_text(v: Fraction) -> str:
+    """The rule value_text follows, in Fractions (an independent statement of it)."""
+    def decimals(places: int) -> str:
+        whole, part = divmod(round(v * 10**places), 10**places)
+        return f"{whole}.{part:0{places}d}".rstrip("0").rstrip(".")
+
+    if (v * 100).denominator == 1:
+        return "= " + decimals(2)
+    first = 1
+    while (v - v.numerator // v.denominator) * 10**first < 1:
+        first += 1
+    places = max(2, first + 1)
+    while round(v * 10**places) % 10**places == 0:
+        places += 1
+    return "≈ " + decimals(places)
+
+
+@given(n=st.integers(min_value=-10**16, max_value=10**16), d=st.integers(min_value=1, max_value=10**15))
+def test_the_arithmetic_in_integers_is_the_fractions(n, d):
+    """fit.value_text writes n/d with integers only (importing fractions costs a cold start 4 ms)."""
+    assert fit.value_text(n, d) == _fraction_text(Fraction(n, d))
 
 
 # -- the fixes against their definitions, on small numbers -------------------------------------------------------------

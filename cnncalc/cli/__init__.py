@@ -13,15 +13,35 @@ This package is the only one that prints or exits.
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
+
+import typer
+
 from ..errors import SettingsError
 from . import compare, draw, export, plan, schema, sweep, verify, zoo  # noqa: F401  (each adds its command)
 from .app import EXIT_BROKEN_PIPE, EXIT_BUG, EXIT_PROBLEMS, EXIT_USAGE, app
 from .io import read_design
 from .terminal import box_characters, output_width
 
-__all__ = ["app", "main", "read_design", "box_characters", "output_width", "SettingsError", "EXIT_PROBLEMS",
+__all__ = ["app", "main", "command_app", "read_design", "box_characters", "output_width", "SettingsError", "EXIT_PROBLEMS",
            "EXIT_USAGE", "EXIT_BUG", "EXIT_BROKEN_PIPE"]
 
 
 def main() -> None:
-    app()
+    command_app(sys.argv[1:])()
+
+
+def command_app(args: list[str]) -> typer.Typer:
+    """The application to run for these arguments: with only the command they name when they name one
+    (typer builds every command's options before it runs any: a tenth of a cold `plan`), else the whole
+    of it (help, --version, a design in place of a command, shell completion)."""
+    if not args or any(name.endswith("_COMPLETE") for name in os.environ):
+        return app
+    chosen = [info for info in app.registered_commands if info.name == args[0]]
+    if not chosen:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = chosen
+    return slim

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
@@ -157,6 +156,8 @@ def write_atomically(path: Path, pieces, force: bool) -> None:
     else:
         mode = 0o666 & ~_umask()
     directory = path.parent if str(path.parent) else Path(".")
+    import tempfile  # only -o needs it: not imported by every command
+
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
-from fractions import Fraction
 from math import gcd, isqrt
 
 from ..errors import DesignError
@@ -37,26 +36,31 @@ WORK: Counter[str] = Counter()  # steps taken: "rho" (Pollard iterations), "divi
 def arithmetic(w: Window) -> str:
     """(7 - 3 + 2*0)/5 + 1 = 1.8; a value with more than two decimals is shown approximate,
     never rounded to look whole: (64 - 3 + 2*1)/11000000 + 1 ≈ 1.0000057."""
-    return f"({w.size} - {w.kernel} + 2*{w.pad})/{w.stride} + 1 {_value(Fraction(w.span, w.stride) + 1)}"
+    return f"({w.size} - {w.kernel} + 2*{w.pad})/{w.stride} + 1 {value_text(w.span + w.stride, w.stride)}"
 
 
-def _value(v: Fraction) -> str:
-    """'= 1.8' when v has at most two decimals; else '≈ ' with two significant decimals, more
-    where fewer would round to a whole number (≈ 2.33, ≈ 1.0000057, ≈ 1.9999999)."""
-    if (v * 100).denominator == 1:
-        return "= " + _decimals(v, 2)
-    frac, first = v - (v.numerator // v.denominator), 1
-    while frac * 10**first < 1:  # the first nonzero decimal
+def value_text(n: int, d: int) -> str:
+    """n/d (d > 0), in integers: '= 1.8' when it has at most two decimals; else '≈ ' with two significant
+    decimals, more where fewer would round to a whole number (≈ 2.33, ≈ 1.0000057, ≈ 1.9999999)."""
+    if n * 100 % d == 0:
+        return "= " + _decimals(n, d, 2)
+    first = 1
+    while n % d * 10**first < d:  # the first nonzero decimal
         first += 1
     places = max(2, first + 1)
-    while round(v * 10**places) % 10**places == 0:  # 1.9999999 must not read 2.00
+    while _round(n * 10**places, d) % 10**places == 0:  # 1.9999999 must not read 2.00
         places += 1
-    return "≈ " + _decimals(v, places)
+    return "≈ " + _decimals(n, d, places)
 
 
-def _decimals(v: Fraction, places: int) -> str:
-    n = round(v * 10**places)
-    whole, part = divmod(n, 10**places)
+def _round(n: int, d: int) -> int:
+    """n/d rounded to a whole number, halves to the even one (as Python rounds)."""
+    q, r = divmod(n, d)
+    return q + 1 if 2 * r > d or (2 * r == d and q % 2) else q
+
+
+def _decimals(n: int, d: int, places: int) -> str:
+    whole, part = divmod(_round(n * 10**places, d), 10**places)
     return f"{whole}.{part:0{places}d}".rstrip("0").rstrip(".")
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+try:  # JSON's escapes, non-ASCII kept, as pydantic_core writes them: json.encoder's, from C (no json import)
+    from _json import encode_basestring as encode_string
+except ImportError:  # not CPython
+    from json.encoder import encode_basestring as encode_string
 
 from ..errors import SettingsError
 
@@ -36,11 +40,47 @@ def check_view(fmt: str, depth: int | None, columns: str | None):
     return select(columns)
 
 
-def to_json(data: dict, indent: int | None = 2) -> str:
-    """JSON as pydantic writes it (Report.model_dump_json), from plain data, in Rust."""
+def to_json(data: dict | list, indent: int | None = 2) -> str:
+    """JSON as pydantic writes it (Report.model_dump_json), from plain data: for a report of a few
+    thousand items or fewer, by `write_json` (importing pydantic_core, a Rust library, costs more
+    than writing it); else, or with a float or another indent, by pydantic_core, in Rust."""
+    items = [data] if type(data) is list else [v for v in data.values() if type(v) is list]
+    if indent == 2 and sum(len(v) for v in items) <= WRITE_AT_MOST:
+        try:
+            return write_json(data)
+        except KeyError:  # a float (Rust and Python write some differently), or another type
+            pass
     from pydantic_core import to_json as encode
 
     return encode(data, indent=indent).decode()
+
+
+WRITE_AT_MOST = 2_000  # top-level list items write_json writes (about 20 us a row; pydantic_core: 30 ms to import)
+
+
+def write_json(value, newline: str = "\n") -> str:
+    """JSON indented by two spaces, byte for byte as pydantic_core writes it, of dicts, lists, tuples,
+    strings, ints, booleans and None (KeyError for any other type: floats are pydantic_core's)."""
+    return _WRITERS[type(value)](value, newline)
+
+
+def _dict(value: dict, newline: str) -> str:
+    if not value:
+        return "{}"
+    inner = newline + "  "
+    return ("{" + inner + ("," + inner).join([encode_string(key) + ": " + _WRITERS[type(item)](item, inner)
+                                              for key, item in value.items()]) + newline + "}")
+
+
+def _list(value: list | tuple, newline: str) -> str:
+    if not value:
+        return "[]"
+    inner = newline + "  "
+    return "[" + inner + ("," + inner).join([_WRITERS[type(item)](item, inner) for item in value]) + newline + "]"
+
+
+_WRITERS = {dict: _dict, list: _list, tuple: _list, str: lambda v, _: encode_string(v), int: lambda v, _: int.__repr__(v),
+            bool: lambda v, _: "true" if v else "false", type(None): lambda v, _: "null"}
 
 
 JSON_CHUNK = 2_000  # list items serialised at a time by json_pieces
@@ -51,12 +91,12 @@ def json_pieces(data: dict) -> Iterator[str]:
     top-level list longer than JSON_CHUNK items (the rows, the blocks) is serialised JSON_CHUNK items
     at a time, each piece indented one level deeper than pydantic writes a list alone (two spaces:
     the only line breaks in pydantic's output are its indentation's)."""
-    from pydantic_core import to_json as encode
-
-    long = [key for key, value in data.items() if isinstance(value, list) and len(value) > JSON_CHUNK]
+    long = [key for key, value in data.items() if type(value) is list and len(value) > JSON_CHUNK]
     if not long:
         yield to_json(data) + "\n"
         return
+    from pydantic_core import to_json as encode
+
     shell = encode({key: [] if key in long else value for key, value in data.items()}, indent=2).decode()
     start = 0
     for key in long:

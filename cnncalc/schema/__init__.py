@@ -9,7 +9,6 @@ the schemas are generated from the pydantic models by `schema/generate.py`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 PLAN = "cnncalc.plan/1"
@@ -24,4 +23,6 @@ def path(name: str = PLAN) -> Path:
 
 
 def load(name: str = PLAN) -> dict:
+    import json
+
     return json.loads(path(name).read_text(encoding="utf-8"))

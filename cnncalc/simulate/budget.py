@@ -4,18 +4,24 @@ batch whose peak fits (`largest_batch`)."""
 
 from __future__ import annotations
 
-from .cuda import cuda_reserved
+from .cuda import cuda_reserved, replay
 from .evaluate import inference
 from .step import peak_of
 from .steps import Setup, Step
+from .timeline import Log
 
 
-def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
-    """The simulated peak of live tensor bytes: of a training step, or of inference."""
+KEPT_LOGS = 5  # the logs of the last simulations a CUDA budget search keeps, to replay for the reserved memory
+
+
+def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int,
+              log: Log | None = None) -> int:
+    """The simulated peak of live tensor bytes: of a training step, or of inference; `log` records its
+    allocations (for the model of the CUDA allocator)."""
     if mode == "inference":
         return inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block,
-                         device=setup.device, amp=setup.amp)
-    return peak_of(steps, storage_sizes, setup, batch).bytes
+                         device=setup.device, amp=setup.amp, log=log)
+    return peak_of(steps, storage_sizes, setup, batch, log=log).bytes
 
 
 def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
@@ -27,34 +33,95 @@ def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, b
 
 
 def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setup: Setup, mode: str,
-                  most: int = 10**15) -> tuple[int, int]:
+                  most: int = 10**15, known: dict[int, int] | None = None) -> tuple[int, int]:
     """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
     training step, or of inference) fits in `budget` bytes, and the peak at batch 1; on CUDA the peak
-    is what the device holds: the allocator's reserved memory, the context and the workspaces. A
-    doubling then a bisection finds it in about 2*log2(batch) simulations (on CUDA first on the
-    allocated peak, a lower bound, then on the reserved memory below that): exact against the
-    simulation (the answer fits, one more does not); 0 when even batch 1 does not fit."""
-    if setup.device == "cuda" and setup.cuda is not None:
-        around = setup.cuda.context + setup.cuda.workspace  # the device holds these and the allocated peak
-        most = search(lambda n: allocated(steps, storage_sizes, setup, mode, n) + around, budget, most)
-        one = held(steps, storage_sizes, setup, mode, 1)
-        fits = 0 if most == 0 or one > budget else search(lambda n: held(steps, storage_sizes, setup, mode, n),
-                                                          budget, most)
-        return fits, one
-    return (search(lambda n: allocated(steps, storage_sizes, setup, mode, n), budget, most),
-            allocated(steps, storage_sizes, setup, mode, 1))
+    is what the device holds (`held`), searched below the batch whose allocated peak and the context
+    and workspaces fit (a lower bound of it), each simulation's log replayed rather than simulated
+    again. Exact against the simulation: the answer fits and one more does not; 0 when even batch 1
+    does not fit. `known`: allocated peaks already simulated, by batch (the plan's own)."""
+    cuda = setup.device == "cuda" and setup.cuda is not None
+    around = setup.cuda.context + setup.cuda.workspace if cuda else 0  # on CUDA the device holds these too
+    logs: dict[int, Log] = {}
+
+    def allocated_at(n: int) -> int:
+        log = Log() if cuda else None
+        peak = allocated(steps, storage_sizes, setup, mode, n, log)
+        if log is not None:
+            if len(logs) >= KEPT_LOGS:  # the oldest goes, but batch 1's (the report's batch_1_bytes)
+                del logs[next(k for k in logs if k != 1)]
+            logs[n] = log
+        return peak + around
+
+    def held_at(n: int) -> int:
+        if n not in logs:
+            allocated_at(n)
+        return around + replay(logs[n])
+
+    peaks = {n: peak + around for n, peak in (known or {}).items()}
+    most = search(allocated_at, budget, most, peaks)
+    if not cuda:
+        return most, peaks[1]
+    one = held_at(1)
+    if most == 0 or one > budget:
+        return 0, one
+    top = held_at(most)
+    if top <= budget:
+        return most, one
+    return search(held_at, budget, most, {1: one, most: top}), one
 
 
-def search(peak, budget: int, most: int) -> int:
-    """The largest batch n <= most with peak(n) <= budget (0 when not even 1): the answer fits and one
-    more does not, whether or not peak grows with every batch."""
-    if peak(1) > budget:
+def search(peak, budget: int, most: int, known: dict[int, int]) -> int:
+    """A batch n <= most with peak(n) <= budget < peak(n + 1) (or n = most), 0 when not even 1 fits: the
+    largest such when the peak grows with the batch, as a simulated peak does. A peak is close to a line
+    in the batch: each guess is where the line through the nearest
+    known peaks meets the budget, then its neighbour is tried; a bisection takes over where guesses stop
+    closing in. `known`: peaks already simulated (more are added); the batches above `most` are taken
+    not to fit."""
+    def fits(n: int) -> bool:
+        if n not in known:
+            known[n] = peak(n)
+        return known[n] <= budget
+
+    if not fits(1):
         return 0
-    low, high = 1, 2
-    while high <= most and peak(high) <= budget:
-        low, high = high, high * 2
+    low = max(n for n, value in known.items() if n <= most and value <= budget)
+    high = min((n for n, value in known.items() if n > low and value > budget), default=most + 1)  # fails
     high = min(high, most + 1)
-    while high - low > 1:  # peak(low) fits, peak(high) does not (or is past the limit)
-        mid = (low + high) // 2
-        low, high = (mid, high) if peak(mid) <= budget else (low, mid)
-    return low
+    for tries in range(64):
+        if high - low <= 1:
+            return low
+        if tries >= 6:  # guesses stopped closing in: halve
+            guess = (low + high) // 2
+        else:
+            guess = _line_guess(known, low, high, budget, most)
+        if fits(guess):
+            low = guess
+            if guess + 1 < high:
+                if not fits(guess + 1):
+                    return guess
+                low = guess + 1
+        else:
+            high = guess
+            if guess - 1 > low:
+                if fits(guess - 1):
+                    return guess - 1
+                high = guess - 1
+    raise AssertionError("unreachable: the bracket halves at every try from the seventh")
+
+
+def _line_guess(known: dict[int, int], low: int, high: int, budget: int, most: int) -> int:
+    """Where the line through two known peaks around the bracket's ends meets the budget, strictly inside
+    (low, high): between low and high when high is known, else through low and the peak known below it
+    (growing at least twofold, at most to `most`)."""
+    if high in known:
+        a, b = low, high
+    else:
+        below = [n for n in known if n < low]
+        a, b = (max(below), low) if below else (low, low)
+    rise = known[b] - known[a]
+    if a == b or rise <= 0:
+        guess = 2 * low if high > most else (low + high) // 2
+    else:
+        guess = a + (budget - known[a]) * (b - a) // rise
+    return min(max(guess, low + 1), high - 1)

@@ -28,7 +28,7 @@ from bisect import bisect_left, insort
 from .evaluate import inference
 from .step import peak_of
 from .steps import Setup, Step
-from .timeline import CUDA_BLOCK, FORWARD, MODEL, OPTIMIZER
+from .timeline import CUDA_BLOCK, MODEL, Log
 
 MIN_BLOCK = 512  # kMinBlockSize
 SMALL_SIZE = 1 << 20  # kSmallSize: the largest request of the small pool
@@ -54,20 +54,16 @@ def segment_size(size: int) -> int:
 class _Block:
     __slots__ = ("size", "address", "prev", "next", "free", "small")
 
-    def __init__(self, size: int, address: int, small: bool) -> None:
-        self.size, self.address, self.small = size, address, small
-        self.prev: _Block | None = None
-        self.next: _Block | None = None
-        self.free = False
-
 
 SHIFT = 128  # a free block's sort key: its size above its address, one int (sizes and addresses stay below 2**128)
 
 
 class CachingAllocator:
-    """Blocks by the caller's key; `reserved`: the bytes of all segments; `allocated`: of the
-    blocks in use (rounded sizes). Each pool's free blocks are a sorted list of ints, size << SHIFT
-    | address (the smallest that holds a request, the lowest address among equals, by one bisection)."""
+    """Blocks by the caller's key; `reserved`: the bytes of all segments (`segments` of them);
+    `allocated`: of the blocks in use (rounded sizes). Each pool's free blocks are a
+    sorted list of ints, size << SHIFT | address (the smallest that holds a request, the lowest address
+    among equals, by one bisection), and a dict from those ints to the blocks. (The hot paths are written
+    out: a plan of 100,000 rows makes a million requests.)"""
 
     def __init__(self) -> None:
         self.pools: dict[bool, list[int]] = {True: [], False: []}  # small? -> sorted keys of free blocks
@@ -78,17 +74,6 @@ class CachingAllocator:
         self.segments = 0
         self.top = 0  # the next segment's address
 
-    def _cache(self, block: _Block) -> None:
-        key = block.size << SHIFT | block.address
-        insort(self.pools[block.small], key)
-        self.free_blocks[key] = block
-
-    def _uncache(self, block: _Block) -> None:
-        key = block.size << SHIFT | block.address
-        pool = self.pools[block.small]
-        del pool[bisect_left(pool, key)]
-        del self.free_blocks[key]
-
     def malloc(self, key, size: int) -> None:
         size = round_size(size)
         small = size <= SMALL_SIZE
@@ -96,52 +81,73 @@ class CachingAllocator:
         i = bisect_left(pool, size << SHIFT)
         if i < len(pool):
             block = self.free_blocks.pop(pool.pop(i))
-        else:
-            block = _Block(segment_size(size), self.top, small)
-            self.top += block.size
-            self.reserved += block.size
+        else:  # a new segment
+            block = _Block()
+            block.size = segment = segment_size(size)
+            block.address, block.small, block.prev, block.next = self.top, small, None, None
+            self.top += segment
+            self.reserved += segment
             self.segments += 1
         rest = block.size - size
-        if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:
-            tail = _Block(rest, block.address + size, small)
+        if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # split: the rest is cached
+            tail = _Block()
+            tail.size, tail.address, tail.small, tail.free = rest, block.address + size, small, True
             tail.prev, tail.next = block, block.next
             if block.next is not None:
                 block.next.prev = tail
             block.next = tail
             block.size = size
-            tail.free = True
-            self._cache(tail)
+            cached = rest << SHIFT | tail.address
+            insort(pool, cached)
+            self.free_blocks[cached] = tail
         block.free = False
         self.used[key] = block
         self.allocated += block.size
 
     def free(self, key) -> None:
+        """A block goes back to its pool, merged with its free neighbours in its segment."""
         block = self.used.pop(key, None)
         if block is None:
             return
         self.allocated -= block.size
-        for neighbour in (block.prev, block.next):
-            if neighbour is not None and neighbour.free:
-                self._uncache(neighbour)
-                if neighbour is block.prev:  # absorb block into its predecessor
-                    neighbour.size += block.size
-                    neighbour.next = block.next
-                    if block.next is not None:
-                        block.next.prev = neighbour
-                    block = neighbour
-                else:
-                    block.size += neighbour.size
-                    block.next = neighbour.next
-                    if neighbour.next is not None:
-                        neighbour.next.prev = block
+        pool, free_blocks = self.pools[block.small], self.free_blocks
+        prev, after = block.prev, block.next
+        if prev is not None and prev.free:  # absorbed into its predecessor
+            cached = prev.size << SHIFT | prev.address
+            del pool[bisect_left(pool, cached)]
+            del free_blocks[cached]
+            prev.size += block.size
+            prev.next = after
+            if after is not None:
+                after.prev = prev
+            block = prev
+        if after is not None and after.free:  # absorbs its successor
+            cached = after.size << SHIFT | after.address
+            del pool[bisect_left(pool, cached)]
+            del free_blocks[cached]
+            block.size += after.size
+            block.next = after.next
+            if after.next is not None:
+                after.next.prev = block
         block.free = True
-        self._cache(block)
+        cached = block.size << SHIFT | block.address
+        insort(pool, cached)
+        free_blocks[cached] = block
+
+    def run(self, keys: list, sizes: list[int]) -> None:
+        """Events of a Log: an allocation (bytes) or a free (0)."""
+        malloc, free, used = self.malloc, self.free, self.used
+        for key, size in zip(keys, sizes):
+            if not size:
+                free(key)
+            elif key not in used:
+                malloc(key, size)
 
 
 def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
     """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
     passes) from a fresh process: the simulated step's allocations, recorded once and replayed."""
-    log: list = []
+    log = Log()
     if mode == "inference":
         inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=CUDA_BLOCK, device="cuda",
                   amp=setup.amp, log=log)
@@ -150,32 +156,30 @@ def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mod
     return replay(log)
 
 
-def replay(log: list) -> int:
+def replay(log: Log) -> int:
     """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
     the device, a first step whose optimizer state appears at its optimizer step, then a step in the
     steady state; the bytes reserved then."""
-    start = log.index(FORWARD)
-    before, step = log[:start], log[start + 1:]
+    keys, sizes, categories = log.keys, log.sizes, log.categories
+    start = log.forward
+    optimizer = len(keys) if log.optimizer is None else log.optimizer
+    before = range(start)
     allocator = CachingAllocator()
-    for key, size, category in before:  # the network
-        if category in ("params", "buffers"):
-            allocator.malloc(key, size)
-    state = [entry for entry in before if entry[2] == "optimizer"]
-    kept = {key for key, _, category in before if category in MODEL}
+    for i in before:  # the network
+        if categories[i] in ("params", "buffers"):
+            allocator.malloc(keys[i], sizes[i])
+    state = [i for i in before if categories[i] == "optimizer"]
+    kept = {keys[i] for i in before if categories[i] in MODEL}
     for first in (True, False):
         if not first:
-            for key, size, _ in before:  # the steady state: what lives from step to step
-                if size is not None and key not in allocator.used:
-                    allocator.malloc(key, size)
-        for key, size, _ in step:
-            if key == OPTIMIZER[0]:
-                if first:  # the optimizer's state appears at its first step
-                    for k, n, _ in state:
-                        allocator.malloc(k, n)
-            elif size is None:
-                allocator.free(key)
-            elif key not in allocator.used:
-                allocator.malloc(key, size)
+            for i in before:  # the steady state: what lives from step to step
+                if sizes[i] and keys[i] not in allocator.used:
+                    allocator.malloc(keys[i], sizes[i])
+        allocator.run(keys[start:optimizer], sizes[start:optimizer])
+        if first:  # the optimizer's state appears at its first step
+            for i in state:
+                allocator.malloc(keys[i], sizes[i])
+        allocator.run(keys[optimizer:], sizes[optimizer:])
         for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
             allocator.free(key)
     return allocator.reserved

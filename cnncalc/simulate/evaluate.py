@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from ..kinds.base import CAST, FLOAT32, PROMOTE
 from .steps import Step, aliased, model, readers, reads, view_bases
-from .timeline import FORWARD, Timeline
+from .timeline import Log, Timeline
 
 
 def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, batch: int, block: int = 1,
-              device: str = "cuda", amp: int | None = None, log: list | None = None) -> int:
+              device: str = "cuda", amp: int | None = None, log: Log | None = None) -> int:
     """The peak of live tensor bytes; `amp`: autocast's dtype bytes; `log` records the allocations (as
     simulate.step.peak_of's does)."""
     t = Timeline(block, {})
     t.log = log
     model(t, steps, dtype_bytes)
     if log is not None:
-        log.append(FORWARD)
+        log.mark_forward()
     _Pass(t, steps, storage_sizes, dtype_bytes, batch, device, amp).run()
     return t.peak.bytes
 

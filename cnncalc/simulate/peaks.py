@@ -8,7 +8,7 @@ from .cuda import replay
 from .evaluate import inference
 from .step import peak_of
 from .steps import Cuda, Setup, Step, supported
-from .timeline import CATEGORIES
+from .timeline import CATEGORIES, Log
 
 ALL_PEAKS = frozenset({"inference", "cuda"})  # what add_peaks computes beside the training step's peak
 
@@ -24,8 +24,8 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
                                             "batch_1_bytes": None, "max_input": None}
-    logs: dict[str, list] | None = ({"training": [], "inference": []} if setup.device == "cuda" and "cuda" in want
-                                    else None)
+    logs: dict[str, Log] | None = ({"training": Log(), "inference": Log()} if setup.device == "cuda" and "cuda" in want
+                                   else None)
     peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
@@ -44,5 +44,7 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
                           "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
     if budget is None:
         return None
-    most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for)
+    simulated = memory["training_peak_bytes"] if budget_for == "training" else memory["inference_peak_bytes"]
+    most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for,
+                              known=None if simulated is None else {batch: simulated})
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one, "max_input": None}

@@ -50,15 +50,15 @@ from ..kinds.base import APPLIED, CAST, FLOAT32, PROMOTE
 from ..settings import OPTIMIZERS
 from .checkpoint import Checkpointing
 from .steps import Setup, Step, model, readers, reads, records, requires_grad, view_bases
-from .timeline import FORWARD, OPTIMIZER, SCALAR_BYTES, STEP_BYTES, TARGET_BYTES, Peak, Timeline
+from .timeline import SCALAR_BYTES, STEP_BYTES, TARGET_BYTES, Log, Peak, Timeline
 
 F32 = 4  # bytes of a float32 value: the parameters' under autocast
 
 
 def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
-            fake: bool = False, log: list | None = None, timeline: Timeline | None = None) -> Peak:
-    """The peak of one training step. `log`, a list, receives every allocation and free (for the CUDA
-    allocator's model), with markers where the forward pass and the optimizer step start; `events`, a
+            fake: bool = False, log: Log | None = None, timeline: Timeline | None = None) -> Peak:
+    """The peak of one training step. `log` receives every allocation and free (for the CUDA allocator's
+    model), with where the forward pass and the optimizer step start; `events`, a
     list, receives (phase, row, live bytes) after every operation. With gradient accumulation the
     gradients of that many micro-batches are summed before the optimizer's step: the last micro-batch
     starts with every parameter's gradient alive, and its backward adds each new gradient into it in
@@ -68,7 +68,7 @@ def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: in
     run.t.log = log
     run.steady_state(setup.optimizer)
     if log is not None:
-        log.append(FORWARD)
+        log.mark_forward()
     run.forward()
     run.loss()
     run.backward()
@@ -583,7 +583,7 @@ class TrainingStep(Checkpointing):
         """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while
         the last one's lives (the for-loop)."""
         if self.t.log is not None:
-            self.t.log.append(OPTIMIZER)
+            self.t.log.mark_optimizer()
         if optimizer != "adam":
             return
         t, size = self.t, self.dtype_bytes

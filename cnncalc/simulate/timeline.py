@@ -16,7 +16,6 @@ BATCHES_TRACKED_BYTES = 8  # BN's num_batches_tracked is an int64 scalar
 CUDA_BLOCK = 512  # the CUDA caching allocator rounds every tensor up to a multiple of 512 bytes
 CATEGORIES = ("params", "buffers", "gradients", "optimizer", "saved", "other")
 MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
-FORWARD, OPTIMIZER = ("#forward", None, ""), ("#optimizer", None, "")  # markers in a recorded log
 
 
 class Peak(NamedTuple):
@@ -26,16 +25,36 @@ class Peak(NamedTuple):
     breakdown: dict[str, int]  # params, buffers, gradients, optimizer, saved, other
 
 
+class Log:
+    """A run's allocations and frees in order, for the model of the CUDA allocator (simulate/cuda.py):
+    each event's key, its bytes (0: the key is freed) and its category; `forward` and `optimizer`, the
+    events' count where the forward pass and the optimizer's step start (None: not reached)."""
+
+    __slots__ = ("keys", "sizes", "categories", "forward", "optimizer")
+
+    def __init__(self) -> None:
+        self.keys: list = []
+        self.sizes: list[int] = []
+        self.categories: list[str] = []
+        self.forward: int | None = None
+        self.optimizer: int | None = None
+
+    def mark_forward(self) -> None:
+        self.forward = len(self.keys)
+
+    def mark_optimizer(self) -> None:
+        self.optimizer = len(self.keys)
+
+
 class Timeline:
     """Live storages by key, with their bytes and category, the totals by category, and the peak over
     samples. An activation, keyed by its storage's number, counts as "saved" while a layer keeps it for
     backward, else "other"; every other key is a string or a tuple. `block`: the allocation granularity
-    (the CUDA allocator's 512 bytes, or 1); `log`, when a list, receives every allocation (key, bytes,
-    category) and free (key, None, ""); `events`, when a list, (phase, row, live bytes) at every sample."""
+    (the CUDA allocator's 512 bytes, or 1); `log`, a Log, receives every allocation and free; `events`, when a list, (phase, row, live bytes) at every sample."""
 
     def __init__(self, block: int, kept: dict[int, int]) -> None:
         self.live: dict[object, tuple[int, str]] = {}
-        self.log: list | None = None
+        self.log: Log | None = None
         self.sums = dict.fromkeys(CATEGORIES, 0)
         self.total = 0
         self.peak = Peak(0, "", None, {})
@@ -52,16 +71,22 @@ class Timeline:
             self.live[key] = (size, category)
             self.sums[category] += size
             self.total += size
-            if self.log is not None:
-                self.log.append((key, size, category))
+            log = self.log
+            if log is not None:
+                log.keys.append(key)
+                log.sizes.append(size)
+                log.categories.append(category)
 
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:
             self.sums[entry[1]] -= entry[0]
             self.total -= entry[0]
-            if self.log is not None:
-                self.log.append((key, None, ""))
+            log = self.log
+            if log is not None:
+                log.keys.append(key)
+                log.sizes.append(0)
+                log.categories.append("")
 
     def keep(self, sid: int, change: int) -> None:
         """A layer starts (+1) or stops (-1) keeping a storage for backward."""
