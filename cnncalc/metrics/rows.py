@@ -95,7 +95,7 @@ class Rows(Walk):
         self.pinned = False  # a layer has fixed the height and width, whatever the input size (pins_size)
         self.places: dict[int, tuple[int, int, str]] = {}
         self.volumes: dict[Volume, dict] = {}
-        self.fields: dict[tuple, dict] = {}
+        self.last_field: tuple = (None, None)  # the last receptive field and its dict
         self.memo: dict = {}  # Layer.apply and Numbers per item, input and flow (a sweep's Lean: across points)
 
     def run(self):
@@ -282,7 +282,7 @@ class Rows(Walk):
         row["depth"], row["arm"] = depth, arm
         row["line"], row["column"], row["source"] = place
         row["saved_bytes"] = saved_bytes
-        row["unsupported"] = list(known.unsupported)
+        row["unsupported"] = known.unsupported  # a tuple: shared, and written as a list
         self.rows.append(row)
 
     # Equal volumes, receptive fields and places share one value.
@@ -293,12 +293,13 @@ class Rows(Walk):
         return value
 
     def field(self, rf) -> dict | None:
+        """The receptive field's dict; the last one's again when equal (a layer that keeps its input's field
+        follows the one that made it): fields differ from row to row, so no more are kept."""
         if rf is None:
             return None
-        value = self.fields.get(rf)
-        if value is None:
-            value = self.fields[rf] = {"size": rf[0], "stride": rf[1], "padding": rf[2]}
-        return value
+        if rf != self.last_field[0]:
+            self.last_field = (rf, {"size": rf[0], "stride": rf[1], "padding": rf[2]})
+        return self.last_field[1]
 
     def place(self, span) -> tuple[int, int, str]:
         """Line, column and the text they count in: "design", or the `-D NAME=VALUE` a block came from."""

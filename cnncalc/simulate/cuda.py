@@ -160,7 +160,7 @@ def replay(log: Log) -> int:
     """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
     the device, a first step whose optimizer state appears at its optimizer step, then a step in the
     steady state; the bytes reserved then."""
-    keys, sizes, categories = log.keys, log.sizes, log.categories
+    keys, sizes, categories = log.keys, log.sizes, log.model
     start = log.forward
     optimizer = len(keys) if log.optimizer is None else log.optimizer
     before = range(start)

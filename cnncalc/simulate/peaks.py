@@ -24,23 +24,25 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
         totals["partial"] = sorted({*totals["partial"], "training_peak"})
         return None if budget is None else {"bytes": budget, "for": budget_for, "max_batch": None,
                                             "batch_1_bytes": None, "max_input": None}
-    logs: dict[str, Log] | None = ({"training": Log(), "inference": Log()} if setup.device == "cuda" and "cuda" in want
-                                   else None)
-    peak = peak_of(steps, storage_sizes, setup, batch, log=logs and logs["training"])
+    cuda = setup.device == "cuda" and "cuda" in want
+    log = Log() if cuda else None
+    peak = peak_of(steps, storage_sizes, setup, batch, log=log)
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in CATEGORIES}}
+    reserved = None if log is None else replay(log)  # replayed at once: one log in memory at a time
+    log = Log() if cuda else None
     memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference(
         steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block, device=setup.device,
-        amp=setup.amp, log=logs and logs["inference"])
+        amp=setup.amp, log=log)
     memory["cuda"] = None
-    if logs is not None:
-        cuda = setup.cuda or Cuda(0, 0)
-        around = cuda.context + cuda.workspace
-        reserved = replay(logs["training"])
-        inferring = replay(logs["inference"])
-        memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": cuda.context,
-                          "workspace_bytes": cuda.workspace, "total_bytes": reserved + around,
+    if log is not None:
+        inferring = replay(log)
+        del log
+        held = setup.cuda or Cuda(0, 0)
+        around = held.context + held.workspace
+        memory["cuda"] = {"allocated_bytes": peak.bytes, "reserved_bytes": reserved, "context_bytes": held.context,
+                          "workspace_bytes": held.workspace, "total_bytes": reserved + around,
                           "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
     if budget is None:
         return None

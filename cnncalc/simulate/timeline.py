@@ -27,15 +27,18 @@ class Peak(NamedTuple):
 
 class Log:
     """A run's allocations and frees in order, for the model of the CUDA allocator (simulate/cuda.py):
-    each event's key, its bytes (0: the key is freed) and its category; `forward` and `optimizer`, the
-    events' count where the forward pass and the optimizer's step start (None: not reached)."""
+    each event's key and bytes (0: the key is freed), equal sizes one int (`interned`); the categories
+    of the events before the forward pass (`model`: the network, the optimizer's state); `forward` and
+    `optimizer`, the events' count where the forward pass and the optimizer's step start (None: not
+    reached)."""
 
-    __slots__ = ("keys", "sizes", "categories", "forward", "optimizer")
+    __slots__ = ("keys", "sizes", "interned", "model", "forward", "optimizer")
 
     def __init__(self) -> None:
         self.keys: list = []
         self.sizes: list[int] = []
-        self.categories: list[str] = []
+        self.interned: dict[int, int] = {}
+        self.model: list[str] = []
         self.forward: int | None = None
         self.optimizer: int | None = None
 
@@ -50,7 +53,8 @@ class Timeline:
     """Live storages by key, with their bytes and category, the totals by category, and the peak over
     samples. An activation, keyed by its storage's number, counts as "saved" while a layer keeps it for
     backward, else "other"; every other key is a string or a tuple. `block`: the allocation granularity
-    (the CUDA allocator's 512 bytes, or 1); `log`, a Log, receives every allocation and free; `events`, when a list, (phase, row, live bytes) at every sample."""
+    (the CUDA allocator's 512 bytes, or 1); `log`, a Log, receives every allocation and free; `events`,
+    when a list, (phase, row, live bytes) at every sample."""
 
     def __init__(self, block: int, kept: dict[int, int]) -> None:
         self.live: dict[object, tuple[int, str]] = {}
@@ -74,8 +78,9 @@ class Timeline:
             log = self.log
             if log is not None:
                 log.keys.append(key)
-                log.sizes.append(size)
-                log.categories.append(category)
+                log.sizes.append(log.interned.setdefault(size, size))
+                if log.forward is None:
+                    log.model.append(category)
 
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
@@ -86,7 +91,8 @@ class Timeline:
             if log is not None:
                 log.keys.append(key)
                 log.sizes.append(0)
-                log.categories.append("")
+                if log.forward is None:
+                    log.model.append("")
 
     def keep(self, sid: int, change: int) -> None:
         """A layer starts (+1) or stops (-1) keeping a storage for backward."""
