@@ -34,7 +34,7 @@ class Activation(Layer):
     # traits
     elementwise = keeps_layout = keeps_input_when_frozen = True
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
-    makes_channels_last = packs_params = counts_batches = batch_statistics = grows_with_input = False
+    makes_channels_last = packs_params = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
     fill = "#f1f1f1"
     # rules

@@ -136,6 +136,7 @@ TRAITS = {
     "grows_with_input": "its parameters grow with its input's height and width (an FC that flattens)",
     "elementwise": "its output keeps its input's shape, element by element",
     "fill": "its fill in the drawings",
+    "skip": "its output is its input (ID): an arm of it alone is drawn as a skip connection",
 }
 
 

@@ -41,7 +41,7 @@ class Convolution(Sliding):
     # traits
     keeps_layout = packs_params = keeps_input_when_frozen = True
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
-    makes_channels_last = counts_batches = batch_statistics = grows_with_input = elementwise = False
+    makes_channels_last = counts_batches = batch_statistics = grows_with_input = elementwise = skip = False
     flat_copy = None
     fill = "#dbe8f7"
     # rules

@@ -37,7 +37,7 @@ class Dropping(Layer):
     # traits
     transparent = identity_in_eval = keeps_layout = elementwise = keeps_input_when_frozen = True
     acts_globally = pins_size = shares_storage = view_output = subview = makes_channels_last = False
-    packs_params = counts_batches = batch_statistics = grows_with_input = False
+    packs_params = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
     fill = "#f1f1f1"
     # rules

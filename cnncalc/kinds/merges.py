@@ -90,7 +90,7 @@ class Branch(Kind):
     # traits: a merge's output is a new tensor (a side head's: the head's own), never in place or a view
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
     keeps_layout = makes_channels_last = packs_params = counts_batches = batch_statistics = False
-    grows_with_input = elementwise = concatenates = splits_input = side = False
+    grows_with_input = elementwise = concatenates = splits_input = side = skip = False
     keeps_input_when_frozen = True
     flat_copy = None
     fill = "#ffffff"

@@ -51,7 +51,7 @@ class Normalization(Layer):
     # traits
     elementwise = keeps_layout = packs_params = keeps_input_when_frozen = True
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
-    makes_channels_last = counts_batches = batch_statistics = grows_with_input = False
+    makes_channels_last = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
     fill = "#f1f1f1"
     # rules

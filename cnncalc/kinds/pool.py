@@ -22,7 +22,8 @@ class Pooling(Layer):
 
     # traits
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
-    makes_channels_last = packs_params = counts_batches = batch_statistics = grows_with_input = elementwise = False
+    makes_channels_last = packs_params = counts_batches = batch_statistics = grows_with_input = False
+    elementwise = skip = False
     keeps_layout = keeps_input_when_frozen = True
     flat_copy = None
     fill = "#dff0d8"

@@ -48,7 +48,7 @@ class Moving(Layer):
     # traits
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
     keeps_layout = makes_channels_last = packs_params = counts_batches = batch_statistics = False
-    grows_with_input = elementwise = False
+    grows_with_input = elementwise = skip = False
     keeps_input_when_frozen = True
     flat_copy = None
     fill = "#ffffff"
@@ -111,7 +111,7 @@ class Input(Moving):
 class Identity(Moving):
     kind = "id"
     words = ("ID",)
-    shares_storage = transparent = keeps_layout = elementwise = True
+    shares_storage = transparent = keeps_layout = elementwise = skip = True
     fill = "#f1f1f1"
     backward = VIEWS
 

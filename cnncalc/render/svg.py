@@ -295,7 +295,7 @@ def _branch(view, paths, i: int, prefix: tuple) -> tuple[Branch, int]:
     depth, arms, skips = len(prefix), [], []
     while i < len(view) and len(paths[i]) > depth and paths[i][:depth] == prefix:
         arm, i = _chain(view, paths, i, prefix + (paths[i][depth],))
-        if len(arm) == 1 and isinstance(arm[0], dict) and arm[0]["kind"] == "id" and "block" not in arm[0]:
+        if len(arm) == 1 and isinstance(arm[0], dict) and "block" not in arm[0] and KINDS[arm[0]["kind"]].skip:
             skips.append(arm[0])
         else:
             arms.append(arm)
@@ -572,7 +572,7 @@ class _Blocks(_Canvas):
         the arms reach to the left and right: one arm stays on the centre line, several are centred
         as a group."""
         sizes = [self.chain_extent(arm) for arm in branch.arms]
-        if branch.merge["kind"] == "output":  # a side head: beside the line the network goes on along
+        if KINDS[branch.merge["kind"]].side:  # a side head: beside the line the network goes on along
             centres = [sizes[0].left + LANE_GAP]
         elif len(sizes) == 1:
             centres = [0.0]
@@ -590,7 +590,7 @@ class _Blocks(_Canvas):
         """The branch's extent, its arms' centres and extents, and where its first shortcut lane runs."""
         centres, sizes, left, right = self.arms_layout(branch)
         merge = self.merge_extent(branch.merge)
-        if branch.merge["kind"] == "output":  # its output node ends the head's lane, its label on the right
+        if KINDS[branch.merge["kind"]].side:  # its output node ends the head's lane, its label on the right
             label = text_width(self.merge_label(branch.merge), SMALL_SIZE)
             merge = _Extent(merge.main, 0.0, centres[0] + MERGE_R + 6 + label if self.down else centres[0] + merge.right)
         lane = max(right, MERGE_R) + SKIP_GAP
@@ -687,7 +687,7 @@ class _Blocks(_Canvas):
         merge = self.merge_extent(branch.merge)
         top = main + extent.main - merge.main
         centre_main = top + merge.main / 2
-        if branch.merge["kind"] == "output":  # the head ends in its output; the network goes on from its input
+        if KINDS[branch.merge["kind"]].side:  # the head ends in its output; the network goes on from its input
             at = cross + centres[0]
             self.edge(exits[0][0], (centre_main - MERGE_R, at), exits[0][1], branch.merge["index"])
             self.place_merge(branch.merge, centre_main, at, label_right=True)
