@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from . import schema
 from .errors import CnnCalcError, SettingsError, Span
-from .expand import block_contract, build
+from .expand import build
+from .metrics.blocks import block_contract
 from .graph import LayerGraph
 from .kinds import Input, Volume
 from . import simulate

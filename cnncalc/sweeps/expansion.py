@@ -6,14 +6,14 @@ from __future__ import annotations
 from ..dsl import ast
 from ..dsl import names as dsl_names
 from ..errors import CnnCalcError
-from ..expand import _Expander
+from ..expand import Expander
 from ..graph import LayerGraph
 from ..kinds import Branch
 
 SHARED = 50_000  # layers, block expansions and counts kept across points; then they start afresh
 
 
-class Expansion(_Expander):
+class Expansion(Expander):
     """The expander, with what it builds kept across points (`shared`):
       - a layer node read with the same values of the names it may read (its own settings' names and
         those of every layer default), under the same defaults, is the same layer, built once;

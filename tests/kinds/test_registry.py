@@ -9,7 +9,7 @@ import pytest
 
 import cnncalc
 from cnncalc import kinds
-from cnncalc.expand import _READERS
+from cnncalc.expand import READERS
 from cnncalc.kinds import KINDS, LAYERS, MERGES, UNSUPPORTED, Sliding
 
 FAMILIES = ("conv", "pool", "dense", "norm", "activation", "dropout", "reshape", "merges")
@@ -47,7 +47,7 @@ def test_every_kind_is_declared_once_with_unique_words_and_keys():
         assert len(spellings) == len(set(spellings)), cls.kind
         assert cls.positional is None or cls.positional in [s.key for s in cls.settings]
         assert cls.attached is None or cls.attached in [s.key for s in cls.settings]
-        assert all(s.read in _READERS for s in cls.settings if cls.kind != "input"), cls.kind
+        assert all(s.read in READERS for s in cls.settings if cls.kind != "input"), cls.kind
 
 
 @pytest.mark.parametrize("table, kinds_", TABLES.items(), ids=list(TABLES))
