@@ -40,14 +40,14 @@ def percent(part: int | None, whole: int | None) -> str:
     return "<0.1%" if share < 0.05 else f"{share:.1f}%"
 
 
-def _totals(key: str) -> Callable[[dict], int | None]:
+def totals_of(key: str) -> Callable[[dict], int | None]:
     if key == "memory":
         return lambda report: report["totals"]["memory"]["forward_bytes_per_image"]
     return lambda report: report["totals"][key]
 
 
 def _pct(key: str, total: str) -> Callable[[dict, dict], str]:
-    whole = _totals(total)
+    whole = totals_of(total)
     return lambda r, report: percent(r[key], whole(report))
 
 

@@ -10,7 +10,6 @@ from .step import peak_of
 from .steps import Setup, Step
 from .timeline import Log
 
-
 KEPT_LOGS = 5  # the logs of the last simulations a CUDA budget search keeps, to replay for the reserved memory
 
 

@@ -52,7 +52,7 @@ def segment_size(size: int) -> int:
 
 
 class _Block:
-    __slots__ = ("size", "address", "prev", "next", "free", "small")
+    __slots__ = ("address", "free", "next", "prev", "size", "small")
 
 
 SHIFT = 128  # a free block's sort key: its size above its address, one int (sizes and addresses stay below 2**128)

@@ -46,13 +46,21 @@ on PyTorch 2.13's CPU autocast (float16 and bfloat16 alike, to the byte):
 
 from __future__ import annotations
 
-from ..kinds.base import APPLIED, CAST, FLOAT32, PROMOTE
+from ..kinds.base import CAST, FLOAT32, PROMOTE
 from ..settings import OPTIMIZERS
+from .backward import F32, Backward, main_key, side_key
 from .checkpoint import Checkpointing
-from .steps import Setup, Step, model, readers, reads, records, requires_grad, view_bases
+from .steps import (
+    Setup,
+    Step,
+    model,
+    readers,
+    reads,
+    records,
+    requires_grad,
+    view_bases,
+)
 from .timeline import SCALAR_BYTES, STEP_BYTES, TARGET_BYTES, Log, Peak, Timeline
-
-F32 = 4  # bytes of a float32 value: the parameters' under autocast
 
 
 def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int, events: list | None = None,
@@ -76,17 +84,7 @@ def peak_of(steps: list[Step], storage_sizes: list[int], setup: Setup, batch: in
     return run.t.peak
 
 
-def _main_key(name: str) -> str:
-    """The keys of the network's own output's loss tensors ("log_softmax", …)."""
-    return name
-
-
-def _side_key(k: int):
-    """The keys of side head k's loss tensors (("log_softmax", k), …)."""
-    return lambda name: (name, k)
-
-
-class TrainingStep(Checkpointing):
+class TrainingStep(Checkpointing, Backward):
     """The timeline of one training step, phase by phase."""
 
     def __init__(self, steps: list[Step], storage_sizes: list[int], setup: Setup, batch: int,
@@ -305,9 +303,9 @@ class TrainingStep(Checkpointing):
         self.cast_logits = self.low is not None and self.out_dt != F32
         if self.cast_logits:
             t.alloc("logits_cast", last.y.size * F32 * self.N, "other")
-        self.output_loss(last, _main_key)
+        self.output_loss(last, main_key)
         for k, side in enumerate(self.sides):
-            self.output_loss(side, _side_key(k))
+            self.output_loss(side, side_key(k))
         if self.sides:
             t.alloc("loss_sum", SCALAR_BYTES, "other")
             t.sample("loss", None)
@@ -343,241 +341,6 @@ class TrainingStep(Checkpointing):
         if self.sides and not self.graded(s):
             t.free(key("log_softmax"))
             t.free(key("total_weight"))
-
-    def loss_backward(self, s: Step, key):
-        """One output's cross-entropy backward: the gradient of its log-softmax, then of its logits (whose
-        key it returns), what it kept freed on the way."""
-        t = self.t
-        t.alloc(key("grad_nll"), s.y.size * self.per, "other")
-        t.sample("backward", None)
-        t.free(key("total_weight"))
-        t.alloc(key("grad_logits"), s.y.size * self.per, "other")
-        t.sample("backward", None)
-        t.free(key("grad_nll"))
-        t.free(key("log_softmax"))
-        return key("grad_logits")
-
-    def output_gradient(self):
-        """The key of the network output's gradient, once the loss's backward has made it; under autocast
-        the float32 gradient cast back to the output's dtype (the logits' cast's backward)."""
-        if not self.cast_logits:
-            return "grad_logits"
-        self.t.alloc("grad_out_low", self.main.y.size * self.out_dt * self.N, "other")
-        self.t.sample("backward", None)
-        self.t.free("grad_logits")
-        return "grad_out_low"
-
-    def graded(self, s: Step) -> bool:
-        """Does the output of this step (the network's, or a side head's) require grad? With side heads
-        one of them may not, and its loss then has no backward."""
-        return self.req.get(self.base.get(s.sid_out, s.sid_out), False)
-
-    def unref(self, key) -> None:
-        self.refs[key] -= 1
-        if self.refs[key] == 0:
-            self.t.free(key)
-
-    def deliver(self, sid: int, key, index: int) -> None:
-        """A gradient arrives at a storage; a second one is summed with the first into a new tensor.
-        A storage that does not require grad (a branch's arm that reads the network's input without
-        parameters) gets none: autograd does not compute it."""
-        if not self.req.get(sid, True):
-            return
-        self.refs[key] = self.refs.get(key, 0) + 1
-        if sid not in self.grads:
-            self.grads[sid] = key
-            return
-        total = ("sum", index, sid)
-        self.t.alloc(total, self.grad_bytes(sid), "other")
-        self.t.sample("backward", index)
-        self.refs[total] = 1
-        self.unref(self.grads[sid])
-        self.unref(key)
-        self.grads[sid] = total
-
-    def hand_on(self, sid: int, key, index: int) -> None:
-        """Deliver a gradient made for `sid`, and free it when no storage took it."""
-        self.refs[key] = 0
-        self.deliver(sid, key, index)
-        if self.refs[key] == 0:
-            self.t.free(key)
-
-    def backward(self) -> None:
-        """The loss's backward, then every row's in reverse, as far as the first layer with parameters."""
-        t, steps = self.t, self.steps
-        t.alloc("grad_loss", SCALAR_BYTES, "other")  # held by backward() until the end
-        t.sample("backward", None)
-        for k in reversed(range(len(self.sides))):  # the side heads' losses were made last: their backward first
-            side = self.sides[k]
-            if not self.graded(side):
-                continue
-            grad = self.loss_backward(side, _side_key(k))
-            self.refs[grad] = 0
-            self.deliver(side.sid_out, grad, len(steps))
-            if self.refs[grad] == 0:
-                t.free(grad)
-        if not self.sides or self.graded(self.main):
-            self.loss_backward(self.main, _main_key)
-            self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
-        param_i = len(self.tensors)
-        splits = self.split_starts()
-        for index in range(len(steps) - 1, 0, -1):
-            s = steps[index]
-            mine = [n for n in (s.weights, s.biases) if n]
-            param_i -= len(mine)
-            if s.grad or (mine and s.trainable):  # before the first trainable layer: no backward
-                seg = self.segments.get(s.ckpt)
-                if seg is not None and seg["packs"] and index == seg["packs"][-1]:
-                    self.recompute(seg)  # its first saved tensor unpacked
-                self.row_backward(index, s, param_i)
-            if index in splits:
-                self.split_backward(index, steps[splits[index]])
-        t.free("grad_loss")
-
-    @property
-    def gradient(self) -> str:
-        """The key of a parameter's gradient made by a backward: its own, or a new one to add to it. (Under
-        autocast the new one is taken as added into its own, the measurement of issue 23 aside.)"""
-        return "grad_new" if self.accumulating and self.low is None else "grad_p"
-
-    def row_backward(self, index: int, s: Step, param_i: int) -> None:
-        """A row's backward: its kind's operations (or its own backward, run on this simulation), then its
-        output's gradient and what it kept are freed and its input's gradient delivered; a view or a merge
-        hands its gradient on (cast to each input's dtype where it differs)."""
-        ops = s.item.backward
-        if callable(ops):
-            return ops(self, index, s)
-        if ops is None:
-            return self.views_backward(index, s)
-        if self.low is not None and s.item.autocast == FLOAT32 and self.dt[s.sids_in[0]] == self.low:
-            return s.item.amp_backward(self, index, s)
-        return self.ops_backward(index, s, param_i, ops)
-
-    def views_backward(self, index: int, s: Step) -> None:
-        if s.sids_in == (s.sid_out,):
-            return
-        t = self.t
-        key = self.grads.pop(s.sid_out)
-        dout = self.value_bytes(s.sid_out)
-        for j, sid in enumerate(s.sids_in):
-            if self.value_bytes(sid) != dout:  # the engine casts the gradient to the input's dtype
-                cast = ("gcast", index, j)
-                t.alloc(cast, self.sizes[sid] * self.dt[sid] * self.N, "other")
-                t.sample("backward", index)
-                self.hand_on(sid, cast, index)
-            else:
-                self.deliver(sid, key, index)
-        self.unref(key)
-
-    def ops_backward(self, index: int, s: Step, param_i: int, ops) -> None:
-        """The operations of a kind's backward, each a sample; then what it kept goes and its input's
-        gradient is delivered."""
-        t = self.t
-        cast = self.low is not None and s.item.autocast == CAST
-        din = self.value_bytes(s.sids_in[0])
-        key = self.grads.pop(s.sid_out)
-        new = None
-        dropped = False
-        for op in ops:
-            if op == APPLIED:
-                if s.ckpt is not None:
-                    # a recomputed tensor dies with its node's apply, before the engine's own operations (a
-                    # saved one lives until release_variables, after)
-                    self.drop_saved(index, s)
-                    dropped = True
-                continue
-            for what in op:
-                if what == "input" and s.grad:
-                    new = ("grad_in", index)
-                    t.alloc(new, s.x.size * (self.low if cast else din) * self.N, "other")
-                elif what in ("weight", "bias"):
-                    self.param_gradient(index, s, param_i, what, cast)
-                elif isinstance(what, tuple):
-                    t.alloc(("temp", index), what[1] * s.x.size * din * self.N, "other")
-            t.sample("backward", index)
-            t.free(("temp", index))
-        if self.accumulating:  # the new gradients were added into the parameters' own
-            for i in range(param_i, param_i + 2):
-                t.free(("grad_new", i))
-        self.unref(key)
-        if cast:
-            self.drop_casts(index, s, din)
-        elif not dropped:
-            self.drop_saved(index, s)
-        seg = self.segments.get(s.ckpt)
-        if seg is not None and seg["packs"] and index == seg["packs"][0]:
-            # the checkpoint's frame (and the input it holds) goes with the last node holding its tensors,
-            # at release_variables: before the input's gradient is delivered
-            t.keep(seg["input"], -1)
-            self.release(seg["input"])
-        if new is not None and cast and din != self.low:  # the input cast's backward: back to float32
-            t.alloc(("grad_in32", index), s.x.size * din * self.N, "other")
-            t.sample("backward", index)
-            t.free(new)
-            new = ("grad_in32", index)
-        if new is not None:
-            self.hand_on(s.sids_in[0], new, index)
-        if cast:
-            self.cast_gradients(index, s, param_i)
-        elif s.relaid and s.weights and s.trainable and not self.accumulating:
-            # AccumulateGrad, next: the weight's gradient copied into the parameter's layout, then the first goes
-            t.alloc(("grad_relaid", param_i), s.weights * self.dtype_bytes, "gradients")
-            t.sample("backward", index)
-            t.free((self.gradient, param_i))
-
-    def param_gradient(self, index: int, s: Step, param_i: int, what: str, cast: bool) -> None:
-        """A parameter's gradient, made by the backward: low-precision under autocast's cast (cast to
-        float32 after: cast_gradients), else the parameter's own dtype (kept until zero_grad)."""
-        n = s.weights if what == "weight" else s.biases
-        if not n or not s.trainable:
-            return
-        if cast:
-            self.t.alloc(("gw_low" if what == "weight" else "gb_low", index), n * self.low, "other")
-        else:
-            self.t.alloc((self.gradient, param_i + (what == "bias")), n * self.dtype_bytes, "gradients")
-
-    def drop_casts(self, index: int, s: Step, din: int) -> None:
-        """A cast row's backward lets go of what it saved: its weight's cast, and its input's (or its input)."""
-        self.t.free(("extra", index))
-        self.t.free(("wcast", index))
-        if din != self.low:
-            self.t.free(("xcast", index))
-        else:
-            self.t.keep(self.input_storage(s), -1)
-            self.release(self.input_storage(s))
-
-    def cast_gradients(self, index: int, s: Step, param_i: int) -> None:
-        """The parameters' casts' backward: float32 gradients, then the low ones go."""
-        t = self.t
-        if s.weights:
-            t.alloc(("grad_p", param_i), s.weights * F32, "gradients")
-            t.sample("backward", index)
-            t.free(("gw_low", index))
-        if s.biases:
-            t.alloc(("grad_p", param_i + (1 if s.weights else 0)), s.biases * F32, "gradients")
-            t.sample("backward", index)
-            t.free(("gb_low", index))
-
-    def split_starts(self) -> dict[int, int]:
-        """A channel split's first row (its arms' first) -> its merge's row: where its backward runs."""
-        starts = {}
-        for m, s in enumerate(self.steps):
-            if s.splits:
-                starts[min(i for i, r in enumerate(self.steps) if set(r.sids_in) & set(s.splits))] = m
-        return starts
-
-    def split_backward(self, index: int, merge: Step) -> None:
-        """The split (torch.chunk) once its arms' backward has run: its halves' gradients concatenated
-        into one for the input (SplitBackward), then they go."""
-        keys = [self.grads.pop(half) for half in merge.splits if half in self.grads]
-        if not keys:
-            return
-        new = ("grad_split", index)
-        self.t.alloc(new, self.grad_bytes(merge.holds), "other")
-        self.t.sample("backward", index)
-        for key in keys:
-            self.unref(key)
-        self.hand_on(merge.holds, new, index)
 
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
         """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while

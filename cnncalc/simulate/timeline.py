@@ -32,7 +32,7 @@ class Log:
     `optimizer`, the events' count where the forward pass and the optimizer's step start (None: not
     reached)."""
 
-    __slots__ = ("keys", "sizes", "interned", "model", "forward", "optimizer")
+    __slots__ = ("forward", "interned", "keys", "model", "optimizer", "sizes")
 
     def __init__(self) -> None:
         self.keys: list = []
