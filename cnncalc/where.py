@@ -66,6 +66,7 @@ def _error(source: Source, start: int, end: int, message: str) -> SettingsError:
 
 
 def tokens(source: Source) -> list[Token]:
+    """The text as tokens, END last; an error with a caret at the first that is none."""
     text = source.text
     out: list[Token] = []
     i, n = 0, len(text)
@@ -73,48 +74,66 @@ def tokens(source: Source) -> list[Token]:
         c = text[i]
         if c in " \t\u00a0":
             i += 1
-            continue
-        start = i
-        if c.isascii() and (c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit())):
-            while i < n and text[i].isascii() and (text[i].isdigit() or text[i] in "._"):
-                i += 1
-            digits = text[start:i].replace("_", "")
-            if digits.count(".") > 1 or digits.endswith("."):
-                raise _error(source, start, i, f"'{text[start:i]}' is not a number")
-            number = float(digits) if "." in digits else int(digits)
-            unit_start = i
-            while i < n and text[i].isascii() and text[i].isalpha():
-                i += 1
-            unit = text[unit_start:i]
-            kind = None
-            if unit:
-                if unit.lower() not in UNITS:
-                    raise _error(source, unit_start, i, f"unknown unit '{unit}' (units: K, M, G, T for counts; "
-                                                        f"KiB, MiB, GiB, TiB or KB, MB, GB, TB for bytes)")
-                factor, kind = UNITS[unit.lower()]
-                number *= factor
-            if isinstance(number, float) and number.is_integer():
-                number = int(number)
-            out.append(Token(NUMBER, text[start:i], start, i, (number, kind)))
+        elif c.isascii() and (c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit())):
+            i = _number(source, i, out)
         elif c.isascii() and (c.isalpha() or c == "_"):
-            while i < n and text[i].isascii() and (text[i].isalnum() or text[i] in "_."):
-                i += 1
-            word = text[start:i].rstrip(".")
-            i = start + len(word)
-            out.append(Token(NAME, word, start, i))
+            i = _name(text, i, out)
         else:
-            pair, one = text[i:i + 2], c
-            symbol = pair if pair in SYMBOLS or pair in MISTAKES else one if one in SYMBOLS or one in MISTAKES \
-                else None
-            if symbol is None:
-                what = f"'{c}'" if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}"
-                raise _error(source, i, i + 1, f"unexpected character {what}")
-            if symbol in MISTAKES:
-                raise _error(source, i, i + len(symbol), f"write '{MISTAKES[symbol]}' for '{symbol}'")
-            i += len(symbol)
-            out.append(Token(SYMBOL, symbol, start, i))
+            i = _symbol(source, i, out)
     out.append(Token(END, "", n, n))
     return out
+
+
+def _number(source: Source, start: int, out: list[Token]) -> int:
+    """A number from `start`, with its unit (5M, 8GiB, 1.5g): its token added; where the next begins."""
+    text, n = source.text, len(source.text)
+    i = start
+    while i < n and text[i].isascii() and (text[i].isdigit() or text[i] in "._"):
+        i += 1
+    digits = text[start:i].replace("_", "")
+    if digits.count(".") > 1 or digits.endswith("."):
+        raise _error(source, start, i, f"'{text[start:i]}' is not a number")
+    number = float(digits) if "." in digits else int(digits)
+    unit_start = i
+    while i < n and text[i].isascii() and text[i].isalpha():
+        i += 1
+    unit = text[unit_start:i]
+    kind = None
+    if unit:
+        if unit.lower() not in UNITS:
+            raise _error(source, unit_start, i, f"unknown unit '{unit}' (units: K, M, G, T for counts; "
+                                                f"KiB, MiB, GiB, TiB or KB, MB, GB, TB for bytes)")
+        factor, kind = UNITS[unit.lower()]
+        number *= factor
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    out.append(Token(NUMBER, text[start:i], start, i, (number, kind)))
+    return i
+
+
+def _name(text: str, start: int, out: list[Token]) -> int:
+    """A name (letters, digits, _ and inner dots) from `start`: its token added; where the next begins."""
+    i, n = start, len(text)
+    while i < n and text[i].isascii() and (text[i].isalnum() or text[i] in "_."):
+        i += 1
+    word = text[start:i].rstrip(".")
+    out.append(Token(NAME, word, start, start + len(word)))
+    return start + len(word)
+
+
+def _symbol(source: Source, start: int, out: list[Token]) -> int:
+    """A symbol at `start` (two characters before one): its token added; where the next begins. Another
+    language's spelling (&&, ||, !) is named with ours."""
+    text = source.text
+    pair, one = text[start:start + 2], text[start]
+    symbol = pair if pair in SYMBOLS or pair in MISTAKES else one if one in SYMBOLS or one in MISTAKES else None
+    if symbol is None:
+        what = f"'{one}'" if one.isprintable() and not one.isspace() else f"U+{ord(one):04X}"
+        raise _error(source, start, start + 1, f"unexpected character {what}")
+    if symbol in MISTAKES:
+        raise _error(source, start, start + len(symbol), f"write '{MISTAKES[symbol]}' for '{symbol}'")
+    out.append(Token(SYMBOL, symbol, start, start + len(symbol)))
+    return start + len(symbol)
 
 
 class _Node:

@@ -56,41 +56,11 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     are they in the optimizer); `checkpoint`: row ranges (first, last), each whole top-level items,
     run under torch.utils.checkpoint (non-reentrant)."""
     import torch
-    import torch.nn.functional as F
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     namespace: dict = {}
     exec(compile(source, "<cnncalc export>", "exec"), namespace)
-    c, h, w = namespace["INPUT_SHAPE"]
-    classes, *spatial = namespace["OUTPUT_SHAPE"]  # (classes,) for N x classes logits, or (C, H, W)
-    sides = namespace.get("SIDE_SHAPES", [])  # the side heads' outputs, returned after the main one in training
-
-    def summed(outs, ys):  # each output's loss, added; the outputs and the separate losses go on return
-        losses = [F.cross_entropy(out, target) for out, target in zip(outs, ys)]
-        loss = losses[0]
-        for more in losses[1:]:
-            loss = loss + more
-        return loss
-
-    def micro(net):  # one micro-batch's forward and backward; the caller holds the batch
-        x = torch.randn(batch, c, h, w)
-        y = torch.randint(classes, (batch, *spatial))
-        if sides:
-            ys = [y, *(torch.randint(k, (batch, *rest)) for k, *rest in sides)]
-            with _autocast(torch, amp):
-                loss = summed(net(x), ys)
-            loss.backward()
-            return x, ys, loss
-        with _autocast(torch, amp):
-            loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        return x, y, loss
-
-    def step(net, opt):
-        held = micro(net)  # the batch, targets and loss live on, as a loop's variables, through the step
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        del held
+    batches = _Batches(torch, namespace, batch, amp)
 
     mode = FakeTensorMode() if fake else None
     if mode is not None:
@@ -103,13 +73,13 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
         if checkpoint:
             checkpoint_segments(net, checkpoint)
         opt = optimizer_for(torch, optimizer, [p for p in net.parameters() if p.requires_grad], foreach)
-        step(net, opt)  # the first step creates the optimizer's state
+        batches.step(net, opt)  # the first step creates the optimizer's state
         for _ in range(accumulate - 1):  # gradient accumulation: the micro-batches before the last
-            micro(net)
+            batches.micro(net)
         tracker = _tracker(timeline)
         tracker.track_external(net, opt)
         with tracker:
-            step(net, opt)
+            batches.step(net, opt)
         (snapshot,) = tracker.get_tracker_snapshot("peak").values()
     finally:
         if mode is not None:
@@ -117,6 +87,49 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     breakdown = {CATEGORIES.get(str(getattr(k, "value", k)), str(k)): v for k, v in snapshot.items()
                  if str(k) != "Total" and v}
     return Measured(snapshot["Total"], breakdown, tracker.events if timeline else None)
+
+
+class _Batches:
+    """The exported network's training step: a random batch and its targets (each side head's too), the
+    cross-entropy of each output, summed, and its backward; then the optimizer's step."""
+
+    def __init__(self, torch, namespace: dict, batch: int, amp: str | None) -> None:
+        import torch.nn.functional as F
+
+        self.torch, self.F, self.batch, self.amp = torch, F, batch, amp
+        self.input = namespace["INPUT_SHAPE"]  # C, H, W
+        self.classes, *self.spatial = namespace["OUTPUT_SHAPE"]  # (classes,) for N x classes logits, or (C, H, W)
+        self.sides = namespace.get("SIDE_SHAPES", [])  # the side heads' outputs, returned after the main one
+
+    def summed(self, outs, ys):
+        """Each output's loss, added; the outputs and the separate losses go on return."""
+        losses = [self.F.cross_entropy(out, target) for out, target in zip(outs, ys)]
+        loss = losses[0]
+        for more in losses[1:]:
+            loss = loss + more
+        return loss
+
+    def micro(self, net):
+        """One micro-batch's forward and backward; the caller holds the batch."""
+        torch, batch = self.torch, self.batch
+        x = torch.randn(batch, *self.input)
+        y = torch.randint(self.classes, (batch, *self.spatial))
+        if self.sides:
+            ys = [y, *(torch.randint(k, (batch, *rest)) for k, *rest in self.sides)]
+            with _autocast(torch, self.amp):
+                loss = self.summed(net(x), ys)
+            loss.backward()
+            return x, ys, loss
+        with _autocast(torch, self.amp):
+            loss = self.F.cross_entropy(net(x), y)
+        loss.backward()
+        return x, y, loss
+
+    def step(self, net, opt) -> None:
+        held = self.micro(net)  # the batch, targets and loss live on, as a loop's variables, through the step
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        del held
 
 
 def _autocast(torch, amp: str | None):

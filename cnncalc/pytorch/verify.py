@@ -104,68 +104,25 @@ def verify(text: str, *, defines=(), device: str = "meta", memory: bool = False,
     its options) it reads: input, optional, max_layers, batch, and for the measured step optimizer,
     foreach (the CPU's default: a for-loop), amp, freeze and checkpoint."""
     torch = import_torch()
-    if device not in DEVICES:
-        raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
-    settings = settings_of(settings, options)
-    if settings.budget is not None or settings.max_input:
-        raise SettingsError("verify() measures one training step: it takes no budget (use cnncalc.plan)")
-    if not memory and (settings.amp is not None or settings.freeze is not None or settings.checkpoint):
-        raise SettingsError("--amp, --freeze and --checkpoint change the measured training step: they need --memory")
+    settings = _checked(torch, device, memory, settings, options)
     batch = settings.batch
     graph = design_graph(text, defines=defines, label=label, settings=settings)
-    shapes_settings = settings.but(memory_rules="cpu" if device == "cpu" else "cuda", amp=None, freeze=None,
-                                   checkpoint=())
-    report = Report.model_validate(analyze(graph, shapes_settings).data)
-    namespace: dict = {}
-    exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
+    report = Report.model_validate(analyze(graph, settings.but(memory_rules="cpu" if device == "cpu" else "cuda",
+                                                               amp=None, freeze=None, checkpoint=())).data)
+    net, namespace = _build(torch, graph, report, device)
     heads = report.totals.heads  # with side heads, the network's own output is the first's
     last = heads[0].output if heads else report.layers[-1].output
     vector = returns_vector(graph)
     output_expected = (batch, last.c) if vector else (batch, last.c, last.h, last.w)
-    try:
-        with torch.device(device):
-            net = namespace["Net"]()
-    except (RuntimeError, MemoryError, ValueError, OverflowError) as e:  # e.g. DefaultCPUAllocator
-        raise CnnCalcError(f"PyTorch cannot create the network's {report.totals.params:,} parameters on {device} "
-                           f"({_size(report.totals.params * 4)} in float32): {_torch_message(e)}") from None
     modules = row_modules(net.layers)
     problems: list[str] = []  # disagreements: the check fails
     notes: list[str] = []
     if len(modules) != len(report.layers) - 1:
         problems.append(f"PyTorch has {len(modules)} modules for cnncalc's {len(report.layers) - 1} layers")
-
     inp = report.input
     x = _input(torch, (batch, inp.c, inp.h, inp.w), device)
-    shapes: list = [None] * len(modules)
-    output_actual = None
-    for m in modules:
-        if type(m).__name__ == "Side":
-            m.always = True  # a side head runs in training only: here too, for its shapes
-    handles = [m.register_forward_hook(lambda m_, _i, out, i=i: shapes.__setitem__(
-               i, tuple((m_.out if type(m_).__name__ == "Side" else out).shape))) for i, m in enumerate(modules)]
-    try:  # shapes in evaluation mode, which every design allows
-        with torch.no_grad():
-            output_actual = tuple(net.eval()(x).shape)
-    except Exception as e:  # PyTorch refuses what cnncalc computed: a disagreement, reported, not a crash
-        if _out_of_memory(torch, e):
-            raise CnnCalcError(f"not enough memory on {device} for the forward pass of a batch of {batch}: "
-                               f"{_torch_message(e)}; --device meta checks shapes and params at any size") from None
-        problems.append(f"PyTorch could not run the design: {type(e).__name__}: {_first_line(e)}")
-    finally:
-        for h in handles:
-            h.remove()
-
-    rows = [VerifiedRow(index=0, name=report.layers[0].name, expected_shape=str(report.layers[0].output),
-                        actual_shape=_volume((batch, inp.c, inp.h, inp.w)), expected_params=0, actual_params=0,
-                        ok=True)]
-    for row, module, shape in zip(report.layers[1:], modules, shapes):
-        count = sum(p.numel() for p in module.parameters(recurse=not is_merge(module)))
-        actual = _volume(shape)
-        rows.append(VerifiedRow(index=row.index, name=row.name, expected_shape=str(row.output), actual_shape=actual,
-                                expected_params=row.params, actual_params=count,
-                                ok=actual == str(row.output) and count == row.params))
+    shapes, output_actual = _run_shapes(torch, net, modules, x, device, problems)
+    rows = _rows(report, modules, shapes, batch)
     problems += [f"row {r.index} {r.name}: cnncalc {r.expected_shape}, {r.expected_params:,} params; "
                  f"PyTorch {r.actual_shape}, {r.actual_params:,} params" for r in rows if not r.ok]
     actual_params = sum(p.numel() for p in net.parameters())
@@ -178,16 +135,7 @@ def verify(text: str, *, defines=(), device: str = "meta", memory: bool = False,
     result = Verification(device=device, batch=batch, rows=rows, params_expected=report.totals.params,
                           params_actual=actual_params, output_expected=output_expected, output_actual=output_actual,
                           ok=False, notes=notes)
-
-    if device == "meta":
-        notes.append("saved-for-backward bytes are measured on --device cpu or cuda (meta tensors have no storage)")
-    else:
-        measured = _saved_in_training(torch, net, x, notes)
-        if measured is not None:
-            result.saved_expected = report.totals.memory.saved_bytes
-            result.saved_actual = measured
-            if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
-                problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
+    _compare_saved(torch, net, x, report, result, problems, notes)
     if memory:
         _compare_peaks(graph, result, settings.but(memory_rules="cpu"), problems, notes)
     if vector and output_actual == output_expected:
@@ -196,6 +144,85 @@ def verify(text: str, *, defines=(), device: str = "meta", memory: bool = False,
     result.notes = problems + notes
     result.ok = not problems
     return result
+
+
+def _checked(torch, device: str, memory: bool, settings: Settings | None, options: dict) -> Settings:
+    """The settings, once the device and they suit a check."""
+    if device not in DEVICES:
+        raise CnnCalcError(f"unknown device '{device}' (meta, cpu or cuda)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CnnCalcError("--device cuda: no CUDA device is available to PyTorch here")
+    settings = settings_of(settings, options)
+    if settings.budget is not None or settings.max_input:
+        raise SettingsError("verify() measures one training step: it takes no budget (use cnncalc.plan)")
+    if not memory and (settings.amp is not None or settings.freeze is not None or settings.checkpoint):
+        raise SettingsError("--amp, --freeze and --checkpoint change the measured training step: they need --memory")
+    return settings
+
+
+def _build(torch, graph, report: Report, device: str):
+    """The exported Net, made on the device, and the namespace of its source."""
+    namespace: dict = {}
+    exec(compile(export_source(graph), "<cnncalc export>", "exec"), namespace)  # our own generated source
+    try:
+        with torch.device(device):
+            return namespace["Net"](), namespace
+    except (RuntimeError, MemoryError, ValueError, OverflowError) as e:  # e.g. DefaultCPUAllocator
+        raise CnnCalcError(f"PyTorch cannot create the network's {report.totals.params:,} parameters on {device} "
+                           f"({_size(report.totals.params * 4)} in float32): {_torch_message(e)}") from None
+
+
+def _run_shapes(torch, net, modules: list, x, device: str, problems: list[str]) -> tuple[list, tuple | None]:
+    """Every module's output shape and the network's, from a forward pass in evaluation mode (which every
+    design allows); a pass PyTorch refuses is a disagreement, reported, not a crash."""
+    shapes: list = [None] * len(modules)
+    for m in modules:
+        if type(m).__name__ == "Side":
+            m.always = True  # a side head runs in training only: here too, for its shapes
+    handles = [m.register_forward_hook(lambda m_, _i, out, i=i: shapes.__setitem__(
+               i, tuple((m_.out if type(m_).__name__ == "Side" else out).shape))) for i, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            return shapes, tuple(net.eval()(x).shape)
+    except Exception as e:
+        if _out_of_memory(torch, e):
+            raise CnnCalcError(f"not enough memory on {device} for the forward pass of a batch of {x.shape[0]}: "
+                               f"{_torch_message(e)}; --device meta checks shapes and params at any size") from None
+        problems.append(f"PyTorch could not run the design: {type(e).__name__}: {_first_line(e)}")
+        return shapes, None
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _rows(report: Report, modules: list, shapes: list, batch: int) -> list[VerifiedRow]:
+    """Each row's shape and params, cnncalc's beside PyTorch's."""
+    inp = report.input
+    rows = [VerifiedRow(index=0, name=report.layers[0].name, expected_shape=str(report.layers[0].output),
+                        actual_shape=_volume((batch, inp.c, inp.h, inp.w)), expected_params=0, actual_params=0,
+                        ok=True)]
+    for row, module, shape in zip(report.layers[1:], modules, shapes):
+        count = sum(p.numel() for p in module.parameters(recurse=not is_merge(module)))
+        actual = _volume(shape)
+        rows.append(VerifiedRow(index=row.index, name=row.name, expected_shape=str(row.output), actual_shape=actual,
+                                expected_params=row.params, actual_params=count,
+                                ok=actual == str(row.output) and count == row.params))
+    return rows
+
+
+def _compare_saved(torch, net, x, report: Report, result: Verification, problems: list[str],
+                   notes: list[str]) -> None:
+    """The bytes autograd saves in a training-mode forward, measured off the meta device."""
+    if result.device == "meta":
+        notes.append("saved-for-backward bytes are measured on --device cpu or cuda (meta tensors have no storage)")
+        return
+    measured = _saved_in_training(torch, net, x, notes)
+    if measured is None:
+        return
+    result.saved_expected = report.totals.memory.saved_bytes
+    result.saved_actual = measured
+    if abs(measured - result.saved_expected) > TOLERANCE * max(measured, 1):
+        problems.append(f"saved for backward: cnncalc {result.saved_expected:,} B, PyTorch {measured:,} B")
 
 
 PEAK_TOLERANCE = 0.03  # the simulated peak: within 3% of MemTracker's, and never more than 1% below it
