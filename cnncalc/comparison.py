@@ -26,7 +26,7 @@ from .dsl.parser import Parser, parse
 from .errors import CnnCalcError, SettingsError, Source
 from .settings import Settings, settings_of
 from .source import define_texts, design_text
-from .where import Names, keys
+from .where import columns as column_names
 
 SCHEMA = "cnncalc.compare/1"
 DEFAULT_COLUMNS = ("params", "buffers", "macs", "forward_bytes", "training_peak_bytes", "cuda_total_bytes",
@@ -175,8 +175,6 @@ def compare(designs, *, defines=(), columns=None, reader=None, settings: Setting
     >>> [d["values"]["params"] for d in c.designs], c.designs[1]["versus_first"]["params"]
     ([224, 448], 2.0)
     """
-    from .planner import run
-
     settings = settings_of(settings, options)
     designs = list(designs) if not isinstance(designs, (str, os.PathLike)) else [designs]
     if not designs:
@@ -185,41 +183,52 @@ def compare(designs, *, defines=(), columns=None, reader=None, settings: Setting
     shared = list(define_texts(defines))
     statements = [Parser(Source(d, f"-D {d}")).definition() for d in shared]
     dsl_names.refuse_unused([e.design for e in entries], statements)  # used by at least one design
-    if columns is None:
-        chosen = [c for c in DEFAULT_COLUMNS if (c != "max_batch" or settings.budget is not None)
-                  and (c != "max_input" or settings.max_input)]
-        if settings.memory_rules != "cuda":
-            chosen.remove("cuda_total_bytes")
-    else:
-        text = columns if isinstance(columns, str) else ",".join(columns)
-        chosen = [name for name, _ in keys(text, Names(), "--columns", signs=False)]
-        if "max_batch" in chosen and settings.budget is None:
-            raise SettingsError("max_batch needs a budget: add --budget 8GiB (budget= in the library)")
-        if "max_input" in chosen and not settings.max_input:
-            raise SettingsError("max_input needs --max-input and a budget: add --budget 8GiB --max-input "
-                                "(budget=, max_input=True in the library)")
-    rows = []
-    for entry in entries:
-        unused = dsl_names.unused([entry.design], statements)
-        mine = [d for d, s in zip(shared, statements) if s not in unused]
-        for statement, binding in zip(entry.own_statements, entry.own):
-            if dsl_names.unused([entry.design], [statement]):
-                error = dsl_names.unused_error(statement, [dsl_names.Names(entry.design)])
-                raise SettingsError(error.message.replace("this -D", f"the binding @{binding}"), error.span)
-        try:
-            data = run(entry.text, defines=[*mine, *entry.own], label=entry.source, settings=settings).data
-        except CnnCalcError as e:
-            e.message = f"{entry.label}: {e.message}"
-            raise
-        inp = data["input"]
-        rows.append({"label": entry.label, "defines": [*mine, *entry.own],
-                     "input": {"h": inp["h"], "w": inp["w"], "c": inp["c"]}, "values": M.values(data, chosen)})
+    chosen = _columns(columns, settings)
+    rows = [_row(entry, shared, statements, settings, chosen) for entry in entries]
     first = rows[0]["values"]
     for row in rows:
         row["versus_first"] = {name: versus(M.MEASURES[name], row["values"][name], first[name]) for name in chosen}
     return Comparison({"schema": SCHEMA, "columns": chosen,
                        "versus": {name: M.MEASURES[name].versus for name in chosen},
                        "settings": _settings(settings, shared), "designs": rows})
+
+
+def _columns(columns, settings: Settings) -> list[str]:
+    """The measures compared: those named, each with what it needs; or the default ones for these settings."""
+    if columns is None:
+        chosen = [c for c in DEFAULT_COLUMNS if (c != "max_batch" or settings.budget is not None)
+                  and (c != "max_input" or settings.max_input)]
+        if settings.memory_rules != "cuda":
+            chosen.remove("cuda_total_bytes")
+        return chosen
+    chosen = column_names(columns)
+    if "max_batch" in chosen and settings.budget is None:
+        raise SettingsError("max_batch needs a budget: add --budget 8GiB (budget= in the library)")
+    if "max_input" in chosen and not settings.max_input:
+        raise SettingsError("max_input needs --max-input and a budget: add --budget 8GiB --max-input "
+                            "(budget=, max_input=True in the library)")
+    return chosen
+
+
+def _row(entry, shared: list[str], statements: list, settings: Settings, chosen: list[str]) -> dict:
+    """One design planned with the shared bindings it uses and its own: its label, bindings, input and
+    measures."""
+    from .planner import run
+
+    unused = dsl_names.unused([entry.design], statements)
+    mine = [d for d, s in zip(shared, statements) if s not in unused]
+    for statement, binding in zip(entry.own_statements, entry.own):
+        if dsl_names.unused([entry.design], [statement]):
+            error = dsl_names.unused_error(statement, [dsl_names.Names(entry.design)])
+            raise SettingsError(error.message.replace("this -D", f"the binding @{binding}"), error.span)
+    try:
+        data = run(entry.text, defines=[*mine, *entry.own], label=entry.source, settings=settings).data
+    except CnnCalcError as e:
+        e.message = f"{entry.label}: {e.message}"
+        raise
+    inp = data["input"]
+    return {"label": entry.label, "defines": [*mine, *entry.own], "input": {"h": inp["h"], "w": inp["w"], "c": inp["c"]},
+            "values": M.values(data, chosen)}
 
 
 def _settings(settings: Settings, shared: list[str]) -> dict:

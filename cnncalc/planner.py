@@ -128,18 +128,7 @@ def report(walk: Rows, fixes: bool = True, want: frozenset = simulate.ALL_PEAKS)
         input_fixes, warning = fit.input_fixes(graph, rule=settings.fit_rule)
         if warning:
             walk.warnings.append(warning)
-    counted, partial = sums(rows)
-    t = totals(counted, settings.dtype_bytes, settings.batch, settings.optimizer)
-    t["partial"] = partial
-    if settings.checkpoint:
-        mark_segments(walk)
-    steps = walk.steps
-    t["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in steps if s.trainable)
-    t["heads"] = heads(rows, walk.sides) if walk.sides else None
-    if settings.freeze is not None and walk.peaks and not any(s.trainable and (s.weights or s.biases) for s in steps):
-        last = max((i for i, s in enumerate(steps) if s.weights or s.biases), default=0)
-        raise SettingsError(f"freeze {settings.freeze} freezes every parameter: nothing would train (the design has "
-                            f"rows 1 to {len(rows) - 1}; the last with parameters is row {last})")
+    t = walk_totals(walk)
     budget = peaks(walk, t, want) if walk.peaks else None
     return {"schema": SCHEMA, "input": walk.volume(graph.input.size), "batch": settings.batch, "dtype": settings.dtype,
             "amp": settings.amp, "freeze": settings.freeze, "checkpoint": [list(seg) for seg in settings.checkpoint],
@@ -150,6 +139,24 @@ def report(walk: Rows, fixes: bool = True, want: frozenset = simulate.ALL_PEAKS)
             "warnings": walk.warnings,
             "assumptions": [*CONVENTIONS, *assumptions(settings, walk.peaks), *graph.assumptions],
             "blocks": block_contract(graph.blocks, rows) if walk.peaks else []}  # check: the fit alone
+
+
+def walk_totals(walk: Rows) -> dict:
+    """The report's totals before the simulations: the rows' sums, the trainable params, the heads; with
+    checkpoints, the rows marked; with --freeze, an error when nothing would train."""
+    settings, rows, steps = walk.settings, walk.rows, walk.steps
+    counted, partial = sums(rows)
+    t = totals(counted, settings.dtype_bytes, settings.batch, settings.optimizer)
+    t["partial"] = partial
+    if settings.checkpoint:
+        mark_segments(walk)
+    t["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in steps if s.trainable)
+    t["heads"] = heads(rows, walk.sides) if walk.sides else None
+    if settings.freeze is not None and walk.peaks and not any(s.trainable and (s.weights or s.biases) for s in steps):
+        last = max((i for i, s in enumerate(steps) if s.weights or s.biases), default=0)
+        raise SettingsError(f"freeze {settings.freeze} freezes every parameter: nothing would train (the design has "
+                            f"rows 1 to {len(rows) - 1}; the last with parameters is row {last})")
+    return t
 
 
 def peaks(walk: Rows, t: dict, want: frozenset = simulate.ALL_PEAKS) -> dict | None:

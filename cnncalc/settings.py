@@ -125,20 +125,22 @@ def parse_segments(segments) -> tuple[tuple[int, int], ...]:
     if isinstance(segments, str) or (isinstance(segments, (tuple, list)) and len(segments) == 2
                                      and all(isinstance(n, int) for n in segments)):
         segments = [segments]  # one segment: "5-20" or (5, 20)
-    out = []
-    for seg in segments or ():
-        if isinstance(seg, str):
-            parts = seg.replace(" ", "").split("-")
-            if not 1 <= len(parts) <= 2 or not all(p.isdigit() and len(p) <= 15 for p in parts):
-                raise SettingsError(f"a checkpointed segment is rows FIRST-LAST, such as 5-20 (see the table's "
-                                    f"#), got '{seg}'")
-            seg = (int(parts[0]), int(parts[-1]))
-        if (not isinstance(seg, (tuple, list)) or len(seg) != 2
-                or not all(isinstance(n, int) and not isinstance(n, bool) for n in seg) or not 1 <= seg[0] <= seg[1]):
-            shown = f"{seg[0]}-{seg[1]}" if isinstance(seg, (tuple, list)) and len(seg) == 2 else repr(seg)
-            raise SettingsError(f"a checkpointed segment is rows FIRST-LAST with 1 <= FIRST <= LAST, got {shown}")
-        out.append((seg[0], seg[1]))
-    return tuple(sorted(out))
+    return tuple(sorted(_segment(seg) for seg in segments or ()))
+
+
+def _segment(seg) -> tuple[int, int]:
+    """One checkpointed segment, from a pair or an 'A-B' (or 'A') text."""
+    if isinstance(seg, str):
+        parts = seg.replace(" ", "").split("-")
+        if not 1 <= len(parts) <= 2 or not all(p.isdigit() and len(p) <= 15 for p in parts):
+            raise SettingsError(f"a checkpointed segment is rows FIRST-LAST, such as 5-20 (see the table's "
+                                f"#), got '{seg}'")
+        seg = (int(parts[0]), int(parts[-1]))
+    pair = isinstance(seg, (tuple, list)) and len(seg) == 2
+    if not pair or not all(isinstance(n, int) and not isinstance(n, bool) for n in seg) or not 1 <= seg[0] <= seg[1]:
+        shown = f"{seg[0]}-{seg[1]}" if pair else repr(seg)
+        raise SettingsError(f"a checkpointed segment is rows FIRST-LAST with 1 <= FIRST <= LAST, got {shown}")
+    return seg[0], seg[1]
 
 
 # -- the options: each name, its default, and its reader --------------------------------------------------

@@ -420,6 +420,12 @@ def condition(text: str, names: Names | None = None, option: str = "--where") ->
     return Condition(text, list(parser.used), node.run)
 
 
+def columns(chosen) -> list[str]:
+    """`--columns`: a comma-separated text or a list of measures' names, as the measures' own names."""
+    return [name for name, _ in keys(chosen if isinstance(chosen, str) else ",".join(chosen), option="--columns",
+                                     signs=False)]
+
+
 def keys(text: str, names: Names | None = None, option: str = "--sort", signs: bool = True) -> list[tuple[str, int]]:
     """`-macs,+params` as [("macs", -1), ("params", 1)]: -1 smaller first (or better), 1 larger; a
     name without a sign is -1. `signs=False` refuses the signs (`--columns`)."""

@@ -95,27 +95,28 @@ def plan_command(
              "kind, fit, implied_pad ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
                                                         "saved_bytes")] = None,
 ) -> None:
-    def run() -> int:
-        from ..planner import run as plan
-        from ..render import check_view, render, render_pieces
+    finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns), ctx)
 
-        chosen = output_format(ctx, fmt, output, PLAN_FORMATS)
-        check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
-        planned = plan(read_design(design), defines=define or (), settings=settings_from(ctx))
-        report = planned.data
-        if strict and not report["fits"]:
-            print_problems(planned, as_errors=True)
-            return EXIT_PROBLEMS
-        if output is None and chosen == "table":
-            sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
-                                    columns=columns, ascii=not box_characters(sys.stdout)))
-        elif chosen == "html":
-            emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
-        else:
-            emit(render_pieces(report, chosen, depth=depth, columns=columns), output, force)
-        return 0
 
-    finish(run, ctx)
+def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, strict: bool, depth, columns) -> int:
+    from ..planner import run as plan
+    from ..render import check_view, render, render_pieces
+
+    chosen = output_format(ctx, fmt, output, PLAN_FORMATS)
+    check_view(chosen, depth, columns)  # before the work: --depth with JSON is a usage error
+    planned = plan(read_design(design), defines=define or (), settings=settings_from(ctx))
+    report = planned.data
+    if strict and not report["fits"]:
+        print_problems(planned, as_errors=True)
+        return EXIT_PROBLEMS
+    if output is None and chosen == "table":
+        sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
+                                columns=columns, ascii=not box_characters(sys.stdout)))
+    elif chosen == "html":
+        emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
+    else:
+        emit(render_pieces(report, chosen, depth=depth, columns=columns), output, force)
+    return 0
 
 
 def design_title(design: str) -> str:

@@ -91,36 +91,37 @@ def sweep_command(
                                       help="Worker processes (0: one per core, the default; 1: this process "
                                            "alone); grids under 512 points run in this process.")] = 0,
 ) -> None:
-    def run() -> int:
-        from ..render.sweep import chunks, summary_lines
-        from ..sweeps import sweep
+    options = dict(vary=vary, where=where, sort=sort, top=top, pareto=pareto, columns=columns, defines=define or (),
+                   max_points=max_points, jobs=jobs)
+    finish(lambda: _sweep(ctx, design, fmt, output, force, options), ctx)
 
-        chosen = output_format(ctx, fmt, output, (*FORMATS, "jsonl"), SWEEP_EXTENSIONS)
-        named = design != "-" and design_path(design) is not None  # a built-in or a file: named in the header
-        result = sweep(read_design(design), vary=vary, where=where, sort=sort, top=top, pareto=pareto,
-                       columns=columns, defines=define or (), label=design if named else "",
-                       max_points=max_points, jobs=jobs, settings=settings_from(ctx))
-        bar = _sweep_progress(result.total)
+
+def _sweep(ctx: typer.Context, design: str, fmt, output, force: bool, options: dict) -> int:
+    from ..render.sweep import chunks, summary_lines
+    from ..sweeps import sweep
+
+    chosen = output_format(ctx, fmt, output, (*FORMATS, "jsonl"), SWEEP_EXTENSIONS)
+    named = design != "-" and design_path(design) is not None  # a built-in or a file: named in the header
+    result = sweep(read_design(design), label=design if named else "", settings=settings_from(ctx), **options)
+    bar = _sweep_progress(result.total)
+    if bar is not None:
+        result.progress = bar[1]
+    header = result.header()
+    pieces = chunks(header, iter(result), lambda: result.summary, chosen, ties=bool(result.pareto))
+    try:
+        if output is None:
+            for piece in pieces:
+                sys.stdout.write(piece)
+        else:
+            write_atomically(output, pieces, force)
+    finally:
         if bar is not None:
-            result.progress = bar[1]
-        header = result.header()
-        pieces = chunks(header, iter(result), lambda: result.summary, chosen, ties=bool(result.pareto))
-        try:
-            if output is None:
-                for piece in pieces:
-                    sys.stdout.write(piece)
-            else:
-                write_atomically(output, pieces, force)
-        finally:
-            if bar is not None:
-                bar[0].stop()
-        if chosen in ("jsonl", "csv"):
-            for text in summary_lines(header, result.summary):
-                say(f"sweep: {text}")
-        summary = result.summary
-        return EXIT_PROBLEMS if summary["points"] and not summary["computed"] and summary["failed"] else 0
-
-    finish(run, ctx)
+            bar[0].stop()
+    if chosen in ("jsonl", "csv"):
+        for text in summary_lines(header, result.summary):
+            say(f"sweep: {text}")
+    summary = result.summary
+    return EXIT_PROBLEMS if summary["points"] and not summary["computed"] and summary["failed"] else 0
 
 
 def _sweep_progress(total: int):

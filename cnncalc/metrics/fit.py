@@ -229,27 +229,8 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
     groups = [("H and W", h)] if same and not h.fits else [(f.axis, f) for f in windows if not f.fits]
     texts, problems = [], []
     for axis, fit in groups:
-        if adds_window(fit):
-            effect = f"ceil mode keeps {fit.out}, adding a partial window at the end"
-        elif fit.ceil:
-            effect = f"ceil mode keeps {fit.out}, the same as the floor: one more window would start past the input"
-            effect += f", and it drops {_last(dropped(fit), axis)} of the input" if dropped(fit) else ""
-        elif dropped(fit):
-            effect = f"the floor keeps {fit.out} and drops {_last(dropped(fit), axis)} of the input"
-            if dropped(fit) <= gap(fit):
-                effect += f", no more than the {gap(fit)} its stride {fit.stride} skips between every two windows"
-        else:
-            effect = f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
         pads, strides, inputs = (list(found) for found in _fixes(fit, layer.pad_limit(fit)))
-        fixes = []
-        if pads:
-            fixes.append("p=" + " or p=".join(str(p) for p in pads))
-        if strides:
-            fixes.append("stride " + " or ".join(str(s) for s in strides))
-        if inputs:
-            fixes.append(f"an input {' or '.join(str(n) for n in inputs)} to this layer")
-        fix_text = f"; fits with {', or '.join(fixes)}" if fixes else ""
-        text = f"{axis}: {arithmetic(fit)} is not a whole number; {effect}{fix_text}"
+        text = f"{axis}: {arithmetic(fit)} is not a whole number; {_effect(fit, axis)}{_fix_text(pads, strides, inputs)}"
         texts.append(text)
         verdict = judge(fit, rule)
         heading = ("does not fit" if verdict == "misfit" else
@@ -262,6 +243,33 @@ def misfits(layer: Layer, windows: tuple[Window, Window], index: int, line: int,
             "source": "design",
             "fit": verdict})
     return "; ".join(texts), problems
+
+
+def _effect(fit: Window, axis: str) -> str:
+    """What the layer makes of a window that does not fit: the windows it keeps, what it drops."""
+    if adds_window(fit):
+        return f"ceil mode keeps {fit.out}, adding a partial window at the end"
+    if fit.ceil:
+        effect = f"ceil mode keeps {fit.out}, the same as the floor: one more window would start past the input"
+        return effect + (f", and it drops {_last(dropped(fit), axis)} of the input" if dropped(fit) else "")
+    if dropped(fit):
+        effect = f"the floor keeps {fit.out} and drops {_last(dropped(fit), axis)} of the input"
+        if dropped(fit) <= gap(fit):
+            effect += f", no more than the {gap(fit)} its stride {fit.stride} skips between every two windows"
+        return effect
+    return f"the floor keeps {fit.out}; only padding is dropped ({_last(uncovered(fit), axis)})"
+
+
+def _fix_text(pads: list[int], strides: list[int], inputs: list[int]) -> str:
+    """'; fits with p=1 or p=2, or stride 3, or an input 225 to this layer', or nothing."""
+    fixes = []
+    if pads:
+        fixes.append("p=" + " or p=".join(str(p) for p in pads))
+    if strides:
+        fixes.append("stride " + " or ".join(str(s) for s in strides))
+    if inputs:
+        fixes.append(f"an input {' or '.join(str(n) for n in inputs)} to this layer")
+    return f"; fits with {', or '.join(fixes)}" if fixes else ""
 
 
 @lru_cache(maxsize=1024)

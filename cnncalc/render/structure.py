@@ -63,12 +63,8 @@ def folded(block: dict, rows: list[dict]) -> dict:
     row = {
         "index": (str(block["first"]) if block["first"] == block["last"] else f"{block['first']}-{block['last']}"),
         "name": name, "kind": block["kind"], "output": last["output"],
-        "rf": last["rf"], "fits": not misfits,
-        "problem": f"{len(misfits)} row{'s' * (len(misfits) != 1)} that do not fit: "
-                   + ", ".join(str(r["index"]) for r in misfits) if misfits else None,
-        "fit": "misfit" if misfits else "note" if notes else "ok",
-        "note": f"{len(notes)} note{'s' * (len(notes) != 1)}: rows " + ", ".join(str(r["index"]) for r in notes)
-        if notes else None,
+        "rf": last["rf"], "fits": not misfits, "problem": _listed(misfits, "row", " that do not fit: "),
+        "fit": "misfit" if misfits else "note" if notes else "ok", "note": _listed(notes, "note", ": rows "),
         "formula": None if weights is None else f"{weights:,}" if weights else "",
         "depth": block["depth"], "arm": block["arm"], "line": block["line"], "column": block["column"],
         "source": block["source"], "unsupported": unsupported, "implied_pad": None, "block": block,
@@ -76,6 +72,13 @@ def folded(block: dict, rows: list[dict]) -> dict:
     for key in SUMS:
         row[key] = block[key]
     return row
+
+
+def _listed(rows: list[dict], noun: str, then: str) -> str | None:
+    """'2 rows that do not fit: 3, 7', '1 note: rows 5', or None for no rows."""
+    if not rows:
+        return None
+    return f"{len(rows)} {noun}{'s' * (len(rows) != 1)}{then}" + ", ".join(str(r["index"]) for r in rows)
 
 
 def gutters(view: list[dict], marks: Marks = UNICODE) -> list[str]:

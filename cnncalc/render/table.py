@@ -33,30 +33,18 @@ def render_table(report: dict, width: int | None = None, color: bool = False, de
     chosen = COLUMNS if columns is None else columns
     give_way = GIVE_WAY if columns is None else ()
     name = next((i for i, c in enumerate(chosen) if c.key == "name"), None)
-    right = [c.right for c in chosen]
     titles = header(report, chosen)
     view = fold(report, depth)
-    names = labels(view, ASCII if ascii else UNICODE) if name is not None else None
-    rows = []
-    misfit = []
-    for i, r in enumerate(view):
-        row = cells(r, report, chosen)
-        if names is not None:
-            row[name] = names[i] + ("" if r["fits"] else " !")
-        rows.append(row)
-        misfit.append(not r["fits"])
-
+    rows = _cells(view, report, chosen, name, ascii)
     heads = title_lines(titles)
     widths = align.widths(heads[0], [*heads[1:], *rows])
     shown, hidden = align.visible(widths, give_way, width)
-
-    def paint(text: str, code: str) -> str:
-        return f"{code}{text}{RESET}" if color and code else text
-
+    paint = _painter(color)
+    right = [c.right for c in chosen]
     out = [paint(align.line(head, widths, right, shown), BOLD) for head in heads]
-    for row, bad in zip(rows, misfit):
+    for row, r in zip(rows, view):
         text = align.line(row, widths, right, shown)
-        if bad and color and name is not None:  # the misfit marker in red
+        if not r["fits"] and color and name is not None:  # the misfit marker in red
             label = row[name]
             text = text.replace(label, label[:-2] + paint(" !", RED), 1)
         out.append(text)
@@ -78,6 +66,23 @@ def render_table(report: dict, width: int | None = None, color: bool = False, de
     section("Warnings", report["warnings"], YELLOW)
     section("Assumptions", report["assumptions"])
     return "\n".join(out) + "\n"
+
+
+def _cells(view: list[dict], report: dict, chosen, name: int | None, ascii: bool) -> list[list[str]]:
+    """Each row's cells; its name with the branch gutter before it and " !" after a misfit."""
+    names = labels(view, ASCII if ascii else UNICODE) if name is not None else None
+    rows = []
+    for i, r in enumerate(view):
+        row = cells(r, report, chosen)
+        if names is not None:
+            row[name] = names[i] + ("" if r["fits"] else " !")
+        rows.append(row)
+    return rows
+
+
+def _painter(color: bool):
+    """text, ANSI code -> the text in that code (bold, red, yellow), or as it is without colour."""
+    return lambda text, code: f"{code}{text}{RESET}" if color and code else text
 
 
 # spaces that wrapping keeps: inside a size (44.6 MiB), a place (line 7, column 20) and around the

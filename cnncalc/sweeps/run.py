@@ -31,6 +31,7 @@ from ..errors import CnnCalcError, SettingsError, Source, excerpt
 from ..settings import Settings, settings_of
 from ..source import define_texts, design_text
 from ..where import Names, condition, keys
+from ..where import columns as column_names
 from .grid import SPECIAL, describe, first_values, varied
 from .order import Order
 from .points import Points
@@ -169,9 +170,7 @@ class Sweep:
             if self.settings.max_input:
                 chosen.insert(chosen.index("fits"), "max_input")
             return chosen
-        if not isinstance(columns, str):
-            columns = ",".join(columns)
-        return [name for name, _ in keys(columns, Names(), "--columns", signs=False)]
+        return column_names(columns)
 
     # -- one point: sweeps/points.py ---------------------------------------------------------------------
     def cache(self) -> dict:

@@ -111,13 +111,10 @@ class Sym:
             value, expr, depth, low = other.v, other.e, other.depth, other.low
         elif type(other) is int:
             value, expr, depth, low = other, str(other), 0, other
-            if value in (0, 1):  # x + 0, x - 0, x * 1, x // 1: x; x * 0: 0
-                if value == 0 and (symbol == "+" or (symbol == "-" and not reflected)):
-                    return self
-                if symbol == "*":
-                    return self if value == 1 else 0
-                if value == 1 and symbol == "//" and not reflected:
-                    return self
+            if value in (0, 1):
+                same = self._identity(value, symbol, reflected)
+                if same is not None:
+                    return same
         else:
             return NotImplemented
         mine = self.e
@@ -131,6 +128,16 @@ class Sym:
             text, depth = self.trace.name(text), -1
         return Sym(fn(value, self.v) if reflected else fn(self.v, value), text, self.trace, depth + 1,
                    _least(symbol, a, b, type(other) is int and not reflected and symbol == "-" and value))
+
+    def _identity(self, value: int, symbol: str, reflected: bool):
+        """x + 0, x - 0, x * 1, x // 1: x; x * 0: 0; else None (an operation to record)."""
+        if value == 0 and (symbol == "+" or (symbol == "-" and not reflected)):
+            return self
+        if symbol == "*":
+            return self if value == 1 else 0
+        if value == 1 and symbol == "//" and not reflected:
+            return self
+        return None
 
     def __add__(self, o):
         return self._op(o, "+", int.__add__)
