@@ -80,7 +80,7 @@ def test_a_number_that_takes_another_way_is_refused():
 
 
 def test_a_symbol_refuses_what_it_cannot_record():
-    trace = traced._Trace()
+    trace = traced.Trace()
     n = traced.Sym(6, "a", trace)
     assert (n * 2 + 1).v == 13 and (2 - n).v == -4 and (-(-n // 4) * 4).v == 8
     assert (n % 4).v == 2 and (-n % 4).v == 2 and (20 % n).v == 2  # Python's remainders
@@ -99,7 +99,7 @@ def test_a_symbol_refuses_what_it_cannot_record():
 
 
 def test_a_deep_sum_is_held_in_variables():
-    trace = traced._Trace()
+    trace = traced.Trace()
     total = 0
     for i in range(500):
         total = total + traced.Sym(i, f"S[{i}]", trace)

@@ -280,7 +280,9 @@ def _saved_in_training(torch, net, x, notes: list[str]) -> int | None:
         ptr = t.untyped_storage().data_ptr()
         if ptr not in owned:
             saved[ptr] = t.untyped_storage().nbytes()
-        return t
+        # a detached alias: a node's own output packed as itself is a reference cycle through the graph that
+        # Python's collector cannot see, and the network would leak with it
+        return t.detach()
 
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

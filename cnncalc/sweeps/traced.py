@@ -57,7 +57,7 @@ class Untraceable(Exception):
     """The simulation used a number in a way a symbol cannot record."""
 
 
-class _Trace:
+class Trace:
     """The source being written: leaves (reads of the concrete steps), named values, guards."""
 
     def __init__(self, named: bool = False) -> None:
@@ -103,7 +103,7 @@ class Sym:
     DEEPEST = 40  # operations nested in one expression; a deeper one is held in a variable first
     LONGEST = 48  # characters of an expression; a longer one is held in a variable
 
-    def __init__(self, v: int, e: str, trace: _Trace, depth: int = 0, low: int | None = None) -> None:
+    def __init__(self, v: int, e: str, trace: Trace, depth: int = 0, low: int | None = None) -> None:
         self.v, self.e, self.trace, self.depth, self.low = v, e, trace, depth, low
 
     def _op(self, other, symbol: str, fn, reflected: bool = False):
@@ -262,7 +262,7 @@ class _Proxy:
     that it reads the numbers through it), a trait as it is (the same for every layer of a shape, which
     is keyed by class). Its class is the concrete one's (isinstance sees a Layer)."""
 
-    def __init__(self, obj, at: str, trace: _Trace) -> None:
+    def __init__(self, obj, at: str, trace: Trace) -> None:
         self._obj, self._at, self._trace = obj, at, trace
         self._low = {setting.field: setting.minimum for setting in getattr(type(obj), "settings", ())}
 
@@ -306,7 +306,7 @@ class _Recorder(Timeline):
     """The timeline, recorded: each allocation adds a named size to the total, each free takes it off,
     each sample is where the peak may be."""
 
-    def __init__(self, block: int, trace: _Trace) -> None:
+    def __init__(self, block: int, trace: Trace) -> None:
         super().__init__(block, {})
         self.trace = trace
         self.ops: list[tuple[str, str] | None] = []  # ("+" or "-", the size's variable), None: a sample
@@ -335,7 +335,7 @@ def compile_peak(steps: list[Step], sizes: list[int], setup: Setup) -> Callable 
     """A function (steps, storage sizes, batch) -> the training step's peak of live bytes, or None
     where the steps differ from these in a number the simulation tested; for every list of steps of
     the same `structure`. None when the simulation cannot be recorded."""
-    trace = _Trace()  # every step's numbers are leaves, most never used: each read where it is used
+    trace = Trace()  # every step's numbers are leaves, most never used: each read where it is used
     leaf = trace.leaf
 
     def count(value: int, path: str) -> Sym | int:
@@ -432,7 +432,7 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
     measures the planner's lean walk gives (sweeps/lean.py), its training peak replayed; or
     None where a number takes the walk or the simulation another way. `walker(graph, batch, memo)`
     makes the lean walk with the sweep's settings. None when the walk cannot be recorded."""
-    trace = _Trace(named=True)  # a setting is read where the walk first reads it, into a variable
+    trace = Trace(named=True)  # a setting is read where the walk first reads it, into a variable
     count = itertools.count()
 
     def proxy(layer) -> _Proxy:
