@@ -326,4 +326,4 @@ def test_verify_lets_the_network_go():
 
     before = live()
     assert verify(zoo.path("lenet5").read_text(), device="cpu").ok
-    assert live() == before
+    assert live() <= before  # (earlier tests' tensors may go too)
