@@ -48,7 +48,7 @@ class Row(_Model):
 
     index: int
     name: str
-    kind: str  # one of layers.ROW_KINDS: input conv pool fc dwconv deconv local dropout upsample lrn gap …
+    kind: str  # one of cnncalc.kinds.KINDS: input conv pool fc act dwconv deconv local … zeropad …, or a merge
     output: Volume
     params: int | None
     weights: int | None

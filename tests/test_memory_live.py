@@ -67,7 +67,8 @@ LAYERS = st.one_of(
                      "ADAPTIVEAVGPOOL3", "ADAPTIVEMAXPOOL2x3", "ADAPTIVEAVGPOOL1", "CROP3", "CROP(2x3) -> RELU",
                      "([CROP2] | [POOL2 -> CONV1-2])", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE",
                      "CONV1-6 -> SHUFFLE(3)", "UPSAMPLE(mode=bilinear)", "UPSAMPLE(size=9x7, mode=bilinear)",
-                     "{GAP -> FC-2}", "{CONV1-2 -> RELU}", "{POOL2 -> FLATTEN -> FC-3}"]),
+                     "{GAP -> FC-2}", "{CONV1-2 -> RELU}", "{POOL2 -> FLATTEN -> FC-3}", "ZEROPAD1",
+                     "ZEROPAD(left=0, right=1, top=2, bottom=3)", "(ID + [ZEROPAD1 -> CONV3-3p0])"]),
 )
 
 
@@ -173,3 +174,50 @@ def test_a_broadcast_factors_gradient_is_summed_as_measured(design, checkpoint):
         measured = measure_step(export_design(design), batch=2, checkpoint=checkpoint)
     report = cnncalc.plan(design, batch=2, device="cpu", foreach=False, checkpoint=list(checkpoint))
     assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+
+
+ZEROPADDED = [
+    "INPUT 8x8x3 -> CONV3-4 -> ZEROPAD1 -> CONV3-4/1p0 -> RELU -> GAP -> FC-3",
+    "INPUT 8x8x3 -> ZEROPAD(left=0, right=1, top=2, bottom=3) -> CONV3-4 -> RELU -> FC-3",
+    "INPUT 9x9x3 -> CONV3-4 -> RELU -> ZEROPAD(p=1x2) -> POOL2 -> CONV1-5",
+    "INPUT 8x8x3 -> CONV3-4 -> (ID + [ZEROPAD1 -> CONV3-4/1p0]) -> RELU -> GAP -> FC-3",
+    "INPUT 8x8x3 -> CONV3-4 -> ZEROPAD1 -> RELU -> BN -> GAP -> FC-3",
+    "INPUT 8x8x3 -> CONV1-4 -> LAYERNORM -> ZEROPAD1 -> CONV3-4/1p0 -> GAP -> FC-3",  # channels last in, and out
+    "INPUT 8x8x3 -> CONV3-4 -> ZEROPAD2 -> DWCONV3/2p0 -> RELU -> FC-3",
+]
+
+
+@pytest.mark.parametrize("design", ZEROPADDED)
+@pytest.mark.parametrize("batch, optimizer, foreach, variant", [(1, "sgd", False, None), (3, "adam", True, None),
+                                                                (2, "momentum", False, "bfloat16"),
+                                                                (3, "sgd", False, "freeze"), (2, "adam", False, "checkpoint")])
+def test_zeropad_peaks_to_the_byte(design, batch, optimizer, foreach, variant):
+    """ZEROPAD (nn.ZeroPad2d), the kind issue 20 added to prove the registry: its training step's and
+    inference's peaks are MemTracker's to the byte (autocast measured in a real run, not FakeTensorMode's,
+    which keeps BN's statistics in the low dtype)."""
+    amp = "bfloat16" if variant == "bfloat16" else None
+    settings = dict(batch=batch, optimizer=optimizer, foreach=foreach, device="cpu", amp=amp)
+    if variant == "freeze":
+        settings["freeze"] = 2
+    elif variant == "checkpoint":  # the top-level item that holds the padding
+        settings["checkpoint"] = [_item_of(cnncalc.plan(design, **settings), "zeropad")]
+    report = cnncalc.plan(design, **settings)
+    if amp and "layernorm" in design.lower():  # LAYERNORM's autocast is not measured yet: left out, named
+        assert report.totals.memory.training_peak_bytes is None
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = export_design(design)
+        measured = measure_step(source, batch=batch, optimizer=optimizer, foreach=foreach, amp=amp, fake=amp is None,
+                                freeze=settings.get("freeze"), checkpoint=tuple(settings.get("checkpoint", ())))
+        inference = measure_inference(source, batch=batch, amp=amp)
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+    assert report.totals.memory.inference_peak_bytes == inference
+
+
+def _item_of(report, kind: str) -> tuple[int, int]:
+    """The rows of the top-level item that holds the first row of this kind."""
+    from cnncalc.planner import top_level_items
+
+    row = next(r.index for r in report.layers if r.kind == kind)
+    return next(item for item in top_level_items(report.model_dump()["layers"]) if item[0] <= row <= item[1])

@@ -327,3 +327,15 @@ def test_verify_lets_the_network_go():
     before = live()
     assert verify(zoo.path("lenet5").read_text(), device="cpu").ok
     assert live() <= before  # (earlier tests' tensors may go too)
+
+
+@needs_memtracker
+def test_verify_checks_zeropad():
+    """ZEROPAD through verify: nn.ZeroPad2d's shapes, no params, the bytes autograd saves and the training
+    step's peak, all PyTorch's."""
+    design = "INPUT 16x16x3 -> ZEROPAD(left=0, right=1, top=2, bottom=3) -> CONV3-8/2p0 -> BN -> RELU -> ZEROPAD1 -> " \
+             "POOL3/2p0 -> (ID + [ZEROPAD(p=1x0) -> CONV3x1-8/1p0]) -> GAP -> FC-10"
+    result = verify(design, device="cpu", memory=True, batch=2, optimizer="adam")
+    assert result.ok, result.notes
+    assert [r.actual_shape for r in result.rows[:2]] == ["16x16x3", f"{16 + 2 + 3}x{16 + 0 + 1}x3"]
+    assert result.saved_actual == result.saved_expected and result.peak_actual == result.peak_expected

@@ -3,14 +3,15 @@
     conv.py        CONV, DWCONV, DECONV, LOCAL            pool.py      POOL, ADAPTIVEPOOL, GAP/GMP
     dense.py       FC, FLATTEN                            norm.py      BN, LAYERNORM, GROUPNORM, SCALE, LRN
     activation.py  RELU, GELU, … (one kind)               dropout.py   DROPOUT, DROPPATH
-    reshape.py     INPUT, ID, CROP, SHUFFLE, UPSAMPLE     merges.py    |, +, .*, ||, { }
+    reshape.py     INPUT, ID, CROP, ZEROPAD, SHUFFLE,     merges.py    |, +, .*, ||, { }
+                   UPSAMPLE
 
 A kind's class declares its words and settings (what the parser and the expander read), and answers
 every rule and trait of base.py's ROW_RULES, LAYER_RULES (or MERGE_RULES) and TRAITS: its output shape,
 receptive-field step, params with formula, MACs, stored memory, what autograd keeps, what its forward
 makes and frees, its backward, what autocast does to it, its PyTorch emitter and its traits. No engine
-tests a kind's name: it asks the kind. Adding a kind is one class in one of these files, added to
-LAYER_CLASSES below (see the README's "Adding a layer kind"); tests/kinds/test_registry.py fails
+tests a kind's name: it asks the kind. Adding a kind is one class in one of these files: it registers
+itself as it is defined (see the README's "Adding a layer kind"); tests/kinds/test_registry.py fails
 until it answers everything.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .activation import Activation
-from .base import (FILTERS, LAYER_RULES, MAX_VALUE, MERGE_RULES, METRICS, REQUIRED, ROW_RULES, SAME_PAD, TRAITS,
+from .base import (DEFINED, FILTERS, LAYER_RULES, MAX_VALUE, MERGE_RULES, METRICS, REQUIRED, ROW_RULES, SAME_PAD, TRAITS,
                    UNSUPPORTED, Kind, Layer, Setting, Volume, same_pad)
 from .conv import Conv, Deconv, DWConv, Local, Sliding
 from .dense import FC, Flatten
@@ -27,22 +28,24 @@ from .dropout import Dropout, DropPath
 from .merges import Add, Branch, Concat, Mul, Output, Split
 from .norm import LRN, BatchNorm, GroupNorm, LayerNorm, Scale
 from .pool import AdaptivePool, GlobalPool, Pool
-from .reshape import Crop, Identity, Input, Shuffle, Upsample
+from .reshape import Crop, Identity, Input, Shuffle, Upsample, ZeroPad
 
 __all__ = ["Activation", "AdaptivePool", "Add", "BatchNorm", "Branch", "Concat", "Conv", "Crop", "DWConv", "Deconv",
            "DropPath", "Dropout", "FC", "FILTERS", "Flatten", "GlobalPool", "GroupNorm", "Identity", "Input", "Item",
            "KINDS", "Kind", "LAYERS", "LAYER_CLASSES", "LAYER_RULES", "LRN", "Layer", "LayerNorm", "Local", "MAX_VALUE",
            "MERGES", "MERGE_RULES", "METRICS", "Mul", "Output", "Pool", "REQUIRED", "ROW_RULES", "SAME_PAD", "Scale",
-           "Setting", "Shuffle", "Sliding", "Split", "TRAITS", "UNSUPPORTED", "Upsample", "Volume", "WORDS",
+           "Setting", "Shuffle", "Sliding", "Split", "TRAITS", "UNSUPPORTED", "Upsample", "Volume", "WORDS", "ZeroPad",
            "same_pad", "split_word", "unanswered"]
 
 Item = Layer | Branch  # what an expanded chain holds: layers and branches
 
-# The layer kinds in the order messages list them: the notes' INPUT, CONV, POOL, FC first.
-LAYER_CLASSES: tuple[type[Layer], ...] = (Input, Conv, Pool, AdaptivePool, FC, DWConv, Deconv, Local, Dropout, DropPath,
-                                          Upsample, LRN, Crop, Shuffle, GlobalPool, Flatten, BatchNorm, LayerNorm,
-                                          GroupNorm, Scale, Activation, Identity)
-MERGE_CLASSES: tuple[type[Branch], ...] = (Concat, Add, Mul, Split, Output)
+# The layer kinds in the order messages list them: the notes' INPUT, CONV, POOL, FC first, then as defined
+# (base.DEFINED: a class that names its `kind` registers itself; a new kind needs no line here).
+NOTES_FIRST = ("input", "conv", "pool", "fc")
+LAYER_CLASSES: tuple[type[Layer], ...] = tuple(sorted(
+    (cls for cls in DEFINED if issubclass(cls, Layer)),
+    key=lambda cls: NOTES_FIRST.index(cls.kind) if cls.kind in NOTES_FIRST else len(NOTES_FIRST)))
+MERGE_CLASSES: tuple[type[Branch], ...] = tuple(cls for cls in DEFINED if issubclass(cls, Branch))
 
 # -- the tables derived from the declarations -----------------------------------------------------------
 LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in LAYER_CLASSES}  # `kind` -> class

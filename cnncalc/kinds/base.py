@@ -140,11 +140,20 @@ TRAITS = {
 }
 
 
+DEFINED: list[type[Kind]] = []  # every kind, as its class is defined: kinds/__init__.py's tables read it
+
+
 class Kind:
     """The root of every kind: its name in the JSON contract, and nothing else. What it answers is in
-    ROW_RULES, LAYER_RULES or MERGE_RULES, and TRAITS."""
+    ROW_RULES, LAYER_RULES or MERGE_RULES, and TRAITS. A class that names its `kind` is one, registered
+    as it is defined (a family's class, which names none, is not)."""
 
     kind = ""
+
+    def __init_subclass__(cls, **options) -> None:
+        super().__init_subclass__(**options)
+        if cls.__dict__.get("kind"):
+            DEFINED.append(cls)
 
     def kept(self, saves: Saved, sids_in: tuple[int, ...], requires) -> tuple[int, ...]:
         """The input storages it keeps for backward: its (first) input when it saves it."""

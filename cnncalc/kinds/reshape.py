@@ -1,8 +1,9 @@
-"""Data movement: INPUT, ID, CROP (a view of the center), SHUFFLE (channel shuffle) and UPSAMPLE.
+"""Data movement: INPUT, ID, CROP (a view of the center), ZEROPAD (zeros around it), SHUFFLE (channel
+shuffle) and UPSAMPLE.
 
 No parameters and no MACs. ID is a view of its input; a crop is a view of part of it (a storage of
 its own that holds nothing: keeping it keeps its input); the shuffle is a contiguous copy (a view, a
-transpose and a copy, then a view of that); upsampling makes a new tensor.
+transpose and a copy, then a view of that); zero padding and upsampling make a new tensor.
 """
 
 from __future__ import annotations
@@ -198,6 +199,65 @@ class Crop(Moving):
     def emit(self, writer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
         writer.helper("Crop", CROP)
         return "crop", f"Crop(({self.size[0]}, {self.size[1]}))"
+
+
+SIDES = ("left", "right", "top", "bottom")  # nn.ZeroPad2d's order
+
+
+class ZeroPad(Moving):
+    """Rows and columns of zeros around the input (nn.ZeroPad2d): ZEROPAD2 on every side, ZEROPAD(p=1x2) 1
+    above and below and 2 left and right, or each side on its own, ZEROPAD(left=0, right=1, top=2,
+    bottom=3). A new tensor in the input's layout; its backward (ConstantPadNdBackward) saves nothing and
+    makes the input's gradient."""
+
+    kind = "zeropad"
+    words = ("ZEROPAD",)
+    settings = (Setting("p", "pad", "pair", None, minimum=0, aliases=("padding",), attr=None, label="padding"),
+                *(Setting(side, side, "int", None, minimum=0, attr=None) for side in SIDES))
+    attached = "p"
+    positional = "p"
+    example = "ZEROPAD1"
+    keeps_layout = True
+
+    def check(self, where) -> None:
+        given = [side for side in SIDES if getattr(self, side) is not None]
+        if self.pad is not None and given:
+            raise DesignError(f"{self.word} takes p or its sides ({', '.join(SIDES)}), not both", where(given[0]))
+        if self.pad is None and not given:
+            raise DesignError(f"{self.word} has no padding: write ZEROPAD1 (every side), ZEROPAD(p=1x2) (height x "
+                              f"width) or ZEROPAD(left=0, right=1, top=2, bottom=3)", where("p"))
+
+    @cached_property
+    def sides(self) -> tuple[int, int, int, int]:
+        """(left, right, top, bottom), as nn.ZeroPad2d takes them."""
+        if self.pad is not None:
+            h, w = self.pad
+            return w, w, h, h
+        return tuple(getattr(self, side) or 0 for side in SIDES)
+
+    @cached_property
+    def name(self) -> str:
+        left, right, top, bottom = self.sides
+        if left == right and top == bottom:
+            return f"{self.word}{left}" if left == top else f"{self.word}({top}x{left})"
+        return f"{self.word}({', '.join(f'{side}={n}' for side, n in zip(SIDES, self.sides))})"
+
+    def output(self, x: Volume):
+        left, right, top, bottom = self.sides
+        return Volume(x.h + top + bottom, x.w + left + right, x.c), None
+
+    def receptive(self, rf, x: Volume):
+        # output pixel u is input pixel u - top (u - left): the field's start moves back by the padding
+        (rh, rw), (jh, jw), (ph, pw) = rf
+        left, _, top, _ = self.sides
+        return (rh, rw), (jh, jw), (ph + top * jh, pw + left * jw)
+
+    def axis(self, axis: int, size: int):
+        left, right, top, bottom = self.sides
+        return size + (top + bottom if axis == 0 else left + right), None
+
+    def emit(self, writer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
+        return "pad", f"nn.ZeroPad2d({self.sides})"
 
 
 class Shuffle(Moving):

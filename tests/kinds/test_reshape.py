@@ -1,7 +1,9 @@
-"""INPUT, ID, CROP, SHUFFLE and UPSAMPLE:
+"""INPUT, ID, CROP, ZEROPAD, SHUFFLE and UPSAMPLE:
 every rule, each expected value written as its formula."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -15,6 +17,10 @@ OUTPUT = [
     ("upsample", "UPSAMPLE3", Volume(8 * 3, 8 * 3, 4)),
     ("upsample", "UPSAMPLE(size=5x7, mode=bilinear)", Volume(5, 7, 4)),  # to a size, whatever the input
     ("crop", "CROP(5x6)", Volume(5, 6, 4)),
+    ("zeropad", "ZEROPAD2", Volume(8 + 2 + 2, 8 + 2 + 2, 4)),  # in + top + bottom, in + left + right
+    ("zeropad", "ZEROPAD(p=1x2)", Volume(8 + 1 + 1, 8 + 2 + 2, 4)),  # height x width
+    ("zeropad", "ZEROPAD(left=0, right=1, top=2, bottom=3)", Volume(8 + 2 + 3, 8 + 0 + 1, 4)),
+    ("zeropad", "ZEROPAD(top=1)", Volume(8 + 1, 8, 4)),  # a side not given is 0
     ("shuffle", "SHUFFLE(2)", X),
     ("id", "ID", X),
 ]
@@ -24,6 +30,7 @@ PARAMS = [
     ("input", "INPUT", (0, 0, 0)),
     ("upsample", "UPSAMPLE2", (0, 0, 0)),
     ("crop", "CROP5", (0, 0, 0)),
+    ("zeropad", "ZEROPAD1", (0, 0, 0)),
     ("shuffle", "SHUFFLE", (0, 0, 0)),
     ("id", "ID", (0, 0, 0)),
 ]
@@ -33,6 +40,7 @@ MACS = [
     ("input", "INPUT", 0),
     ("upsample", "UPSAMPLE2", 0),
     ("crop", "CROP5", 0),
+    ("zeropad", "ZEROPAD1", 0),
     ("shuffle", "SHUFFLE", 0),
     ("id", "ID", 0),
 ]
@@ -42,6 +50,7 @@ STORED = [
     ("input", "INPUT", V),
     ("upsample", "UPSAMPLE2", 16 * 16 * 4),
     ("crop", "CROP5", 0),  # a view
+    ("zeropad", "ZEROPAD(left=0, right=1, top=2, bottom=3)", (8 + 2 + 3) * (8 + 0 + 1) * 4),  # a new tensor
     ("shuffle", "CHANNELSHUFFLE(2)", V),  # a contiguous copy
     ("id", "ID", 0),  # a view
 ]
@@ -51,6 +60,7 @@ SAVED = [
     ("input", "INPUT", (False, False, 0, 0)),
     ("upsample", "UPSAMPLE2", (False, False, 0, 0)),
     ("crop", "CROP5", (False, False, 0, 0)),  # a view: what saves it keeps its base
+    ("zeropad", "ZEROPAD1", (False, False, 0, 0)),  # ConstantPadNdBackward keeps only the sizes
     ("shuffle", "SHUFFLE", (False, False, 0, 0)),
     ("id", "ID", (False, False, 0, 0)),
 ]
@@ -60,6 +70,7 @@ RECEPTIVE = [
     ("input", "INPUT", START),
     ("upsample", "UPSAMPLE2", None),
     ("crop", "CROP(4x6)", ((1, 1), (1, 1), (0 - 2 * 1, 0 - 1 * 1))),  # the start moves by the offset
+    ("zeropad", "ZEROPAD(left=0, right=1, top=2, bottom=3)", ((1, 1), (1, 1), (0 + 2 * 1, 0 + 0 * 1))),  # P += top*j
     ("shuffle", "SHUFFLE", START),
     ("id", "ID", START),
 ]
@@ -70,6 +81,7 @@ AXIS = [
     ("upsample", "UPSAMPLE3", 9, 9 * 3),
     ("upsample", "UPSAMPLE(size=5x7)", 9, 5),
     ("crop", "CROP5", 9, 5),
+    ("zeropad", "ZEROPAD(p=1x2)", 9, 9 + 1 + 1),  # along the height
     ("shuffle", "SHUFFLE", 9, 9),
     ("id", "ID", 9, 9),
 ]
@@ -116,3 +128,35 @@ def test_crop_offsets_round_half_to_even(side):
     layer = S.item(f"CROP(1x{side})")
     for h_in in range(1, 80):
         assert layer.offsets(Volume(h_in, side + h_in % 7, 4)) == (round((h_in - 1) / 2), round((h_in % 7) / 2))
+
+
+# -- ZEROPAD's spellings, names and export ---------------------------------------------------------------
+@pytest.mark.parametrize("snippet, sides, name", [
+    ("ZEROPAD2", (2, 2, 2, 2), "ZEROPAD2"),  # every side
+    ("ZEROPAD(2)", (2, 2, 2, 2), "ZEROPAD2"),
+    ("ZEROPAD(p=2)", (2, 2, 2, 2), "ZEROPAD2"),
+    ("ZEROPAD(padding=1x2)", (2, 2, 1, 1), "ZEROPAD(1x2)"),  # height x width: 1 above and below, 2 left and right
+    ("ZEROPAD(left=0, right=1, top=2, bottom=3)", (0, 1, 2, 3), "ZEROPAD(left=0, right=1, top=2, bottom=3)"),
+    ("ZEROPAD(left=3, right=3, top=1, bottom=1)", (3, 3, 1, 1), "ZEROPAD(1x3)"),
+    ("ZEROPAD(bottom=1)", (0, 0, 0, 1), "ZEROPAD(left=0, right=0, top=0, bottom=1)"),
+])
+def test_zeropad_spellings(snippet, sides, name):
+    layer = S.item(snippet)
+    assert (layer.sides, layer.name) == (sides, name)
+    from cnncalc.pytorch.export import export_source
+    from cnncalc.planner import design_graph
+
+    assert f"nn.ZeroPad2d({sides})" in export_source(design_graph(f"INPUT {X} -> {snippet}"))
+
+
+@pytest.mark.parametrize("snippet, message", [
+    ("ZEROPAD", "ZEROPAD has no padding: write ZEROPAD1"),
+    ("ZEROPAD(p=1, top=2)", "ZEROPAD takes p or its sides (left, right, top, bottom), not both"),
+    ("ZEROPAD(left=-1)", "left must be at least 0, got -1"),
+    ("ZEROPAD(p=1x2x3)", "padding is one number or HxW"),
+])
+def test_zeropad_refuses(snippet, message):
+    import cnncalc
+
+    with pytest.raises(cnncalc.DesignError, match=re.escape(message)):
+        S.item(snippet)
