@@ -1,34 +1,40 @@
-"""Speed of cnncalc, measured side by side with the import floor.
+"""Speed of cnncalc, measured side by side with the import floor (issue 20's four figures first).
 
-    python benchmarks/bench.py [--runs 15] [--baseline DIR]
+    python benchmarks/bench.py [--runs 21] [--baseline DIR] [--only cold,large,budget,rows]
 
-1. Cold start: `cnncalc plan vgg16` and `resnet50` (table and JSON) against
-   `python -c "import typer, rich.table, pydantic"`, alternating runs, medians.
-2. In-process: designs of 1,000, 10,000 and 100,000 layers planned to JSON,
-   with peak memory (time grows linearly with layers), and the 10,000-layer
-   design at another input size and batch (the cost does not depend on them).
+1. cold: the installed console script, `cnncalc plan RESNET152.cnn --format json` (the 561-row
+   ResNet-152 below) and the others of the table, against the floor `python -c "import typer,
+   rich.table, pydantic"`: medians of alternating runs, bytecode cached as after `pip install`.
+2. large: `cnncalc plan "INPUT 32x32x16 -> [CONV3-16 -> RELU]*50000 -> GAP -> FC-10" --format json
+   --max-layers 200000`, wall time and the process's peak RSS (median of 3 runs, the largest RSS).
+3. budget: in process, `cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB")` against
+   the same call without the budget, best of 5 each.
+4. rows: designs of 1,000, 10,000 and 100,000 layers planned to JSON in process (time grows linearly
+   with rows), and the 10,000-layer design at another input size and batch (the cost does not depend
+   on them).
+
+With --baseline, each figure is measured for that checkout too, in the same run, alternating: each
+version imports cnncalc from its own checkout (PYTHONPATH) through the same console script.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
-from cnncalc import zoo
-
-
+ROOT = Path(__file__).resolve().parent.parent
+ELSEWHERE = tempfile.gettempdir()  # every run's working directory: `python -c` puts it first on sys.path
 # Measure what an installed user gets: pip compiles bytecode on install, so let every run use it.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-ROOT = Path(__file__).resolve().parent.parent
+FLOOR = "import typer, rich.table, pydantic"
+LARGE = "INPUT 32x32x16 -> [CONV3-16 -> RELU]*50000 -> GAP -> FC-10"
 SIZES = ((1_000, "32x32x16", 1), (10_000, "32x32x16", 1), (10_000, "256x256x16", 64), (100_000, "32x32x16", 1))
 IN_PROCESS = """
 import sys, time
@@ -40,82 +46,125 @@ t = time.perf_counter()
 render(plan_data(design, batch=batch, max_layers=200_000), "json")
 print(time.perf_counter() - t)
 """
+BUDGET = """
+import time, cnncalc
+def best(f, n=5):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter(); f(); times.append(time.perf_counter() - t)
+    return min(times)
+plain = lambda: cnncalc.plan("resnet50", batch=32, optimizer="adam")
+budget = lambda: cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB")
+plain()
+print(best(budget), best(plain))
+"""
 
 
-def cold(cmd: list[str], env: dict) -> float:
+def run(cmd: list[str], env: dict) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process, output discarded."""
     t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
-    return time.perf_counter() - t
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ELSEWHERE)
+    _, _, usage = os.wait4(process.pid, 0)
+    return time.perf_counter() - t, usage.ru_maxrss
 
 
-def in_process(n: int, size: str, batch: int, env: dict) -> float:
-    out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n), size, str(batch)], capture_output=True,
-                         text=True, check=True, env=env)
-    return float(out.stdout)
+def resnet152() -> Path:
+    """ResNet-152: ResNet-50's bottlenecks in stages of 3, 8, 36 and 3 (561 rows)."""
+    from cnncalc import zoo
+
+    path = Path(tempfile.mkdtemp()) / "resnet152.cnn"
+    path.write_text(zoo.path("resnet50").read_text()
+                    .replace("bottleneck(128)*3", "bottleneck(128)*7")
+                    .replace("bottleneck(256)*5", "bottleneck(256)*35"))
+    return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--baseline", type=Path, help="a checkout of another revision to compare with, run alike")
-    args = parser.parse_args()
-    py = sys.executable
-    # ResNet-152: ResNet-50's bottlenecks in stages of 3, 8, 36 and 3
-    resnet152 = Path(tempfile.mkdtemp()) / "resnet152.cnn"
-    resnet152.write_text(zoo.path("resnet50").read_text()
-                         .replace("bottleneck(128)*3", "bottleneck(128)*7")
-                         .replace("bottleneck(256)*5", "bottleneck(256)*35"))
+def cold(versions: dict[str, dict], script: str, runs: int) -> None:
+    design = resnet152()
     commands = {
-        "import typer, rich.table, pydantic": [py, "-c", "import typer, rich.table, pydantic"],
-        "cnncalc plan vgg16": [py, "-m", "cnncalc", "plan", "vgg16"],
-        "cnncalc plan vgg16 --format json": [py, "-m", "cnncalc", "plan", "vgg16", "--format", "json"],
-        "cnncalc plan resnet50 --format json": [py, "-m", "cnncalc", "plan", "resnet50", "--format", "json"],
-        "cnncalc plan resnet50 (table)": [py, "-m", "cnncalc", "plan", "resnet50"],
-        "cnncalc plan resnet152.cnn (table)": [py, "-m", "cnncalc", "plan", str(resnet152)],
+        FLOOR: [sys.executable, "-c", FLOOR],
+        "cnncalc plan RESNET152.cnn --format json": [script, "plan", str(design), "--format", "json"],
+        "cnncalc plan RESNET152.cnn (table)": [script, "plan", str(design)],
+        "cnncalc plan vgg16": [script, "plan", "vgg16"],
+        "cnncalc plan resnet50 --format json": [script, "plan", "resnet50", "--format", "json"],
     }
-    # each version imports cnncalc from its own checkout
-    versions = {"": {**ENV, "PYTHONPATH": str(ROOT)}}
-    if args.baseline:
-        versions = {"before": {**ENV, "PYTHONPATH": str(args.baseline.resolve())}, "after": versions[""]}
     times = {(name, v): [] for name in commands for v in versions}
     for cmd in commands.values():
         for env in versions.values():
-            cold(cmd, env)  # warm the file cache and compile the bytecode
-    for _ in range(args.runs):
+            run(cmd, env)  # warm the file cache and compile the bytecode
+    for _ in range(runs):
         for name, cmd in commands.items():
             for v, env in versions.items():
-                times[(name, v)].append(cold(cmd, env))
-    floor = statistics.median(times[("import typer, rich.table, pydantic", next(iter(versions)))])
-    print(f"cold start, median of {args.runs} alternating runs:")
+                times[(name, v)].append(run(cmd, env)[0])
+    floor = statistics.median(times[(FLOOR, next(iter(versions)))])
+    print(f"cold start, the installed console script, median of {runs} alternating runs:")
     for name in commands:
-        print(f"  {name:<40}", end="")
         meds = {v: statistics.median(times[(name, v)]) for v in versions}
-        for v, med in meds.items():
-            print(f" {v} {med * 1000:6.1f} ms ({med / floor:4.2f}x floor)", end="")
-        print(f"   after/before {meds['after'] / meds['before']:5.3f}" if args.baseline else "")
+        line = "".join(f" {v} {m * 1000:6.1f} ms ({m / floor:4.2f}x floor)" for v, m in meds.items())
+        ratio = f"   after/before {meds['after'] / meds['before']:5.3f}" if len(meds) > 1 else ""
+        print(f"  {name:<42}{line}{ratio}")
 
+
+def large(versions: dict[str, dict], script: str) -> None:
+    cmd = [script, "plan", LARGE, "--format", "json", "--max-layers", "200000"]
+    results = {v: [] for v in versions}
+    for _ in range(3):
+        for v, env in versions.items():
+            results[v].append(run(cmd, env))
+    print(f"cnncalc plan \"{LARGE}\" --format json --max-layers 200000 (100,003 rows), median of 3:")
+    for v, found in results.items():
+        print(f"  {v or 'this checkout':<14} {statistics.median(t for t, _ in found):6.2f} s, "
+              f"peak RSS {max(m for _, m in found) / 1024:.0f} MiB")
+
+
+def budget(versions: dict[str, dict]) -> None:
+    print('in process, cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB") against the same call '
+          "without the budget, best of 5:")
+    for v, env in versions.items():
+        out = subprocess.run([sys.executable, "-c", BUDGET], capture_output=True, text=True, check=True, env=env,
+                             cwd=ELSEWHERE)
+        with_budget, plain = map(float, out.stdout.split())
+        print(f"  {v or 'this checkout':<14} {with_budget * 1000:6.1f} ms against {plain * 1000:5.1f} ms: "
+              f"{with_budget / plain:4.2f}x")
+
+
+def rows(versions: dict[str, dict]) -> None:
     print("in-process plan to JSON (what `cnncalc plan --format json` does), median of 3 alternating runs:")
     for n, size, batch in SIZES:
-        runs = {v: [] for v in versions}
+        found = {v: [] for v in versions}
         for _ in range(3):
             for v, env in versions.items():
-                runs[v].append(in_process(n, size, batch, env))
-        meds = {v: statistics.median(r) for v, r in runs.items()}
-        rows = n + 3
-        line = "".join(f" {v} {m * 1000:7.0f} ms ({m / rows * 1e6:4.1f} us a row)" for v, m in meds.items())
-        ratio = f"   after/before {meds['after'] / meds['before']:5.3f}" if args.baseline else ""
-        print(f"  {rows:>7,} rows, input {size:<11} batch {batch:<3}{line}{ratio}")
+                out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n), size, str(batch)],
+                                     capture_output=True, text=True, check=True, env=env, cwd=ELSEWHERE)
+                found[v].append(float(out.stdout))
+        meds = {v: statistics.median(r) for v, r in found.items()}
+        line = "".join(f" {v} {m * 1000:7.0f} ms ({m / (n + 3) * 1e6:4.1f} us a row)" for v, m in meds.items())
+        ratio = f"   after/before {meds['after'] / meds['before']:5.3f}" if len(meds) > 1 else ""
+        print(f"  {n + 3:>7,} rows, input {size:<11} batch {batch:<3}{line}{ratio}")
 
-    if not args.baseline:  # peak memory of the largest design, in this process
-        from cnncalc.planner import plan_data
-        from cnncalc.render import render
 
-        design = "INPUT 32x32x16 -> [CONV3-16 -> RELU]*50000 -> GAP -> FC-10"
-        tracemalloc.start()
-        text = render(plan_data(design, max_layers=200_000), "json")
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(f"  100,003 rows: peak {peak / 2**20:.0f} MiB in Python objects, JSON {len(text) / 2**20:.1f} MiB")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21, help="cold runs of each command (alternating)")
+    parser.add_argument("--baseline", type=Path, help="a checkout of another revision to compare with, run alike")
+    parser.add_argument("--only", default="cold,large,budget,rows", help="which figures (comma-separated)")
+    args = parser.parse_args()
+    script = shutil.which("cnncalc", path=str(Path(sys.executable).parent)) or shutil.which("cnncalc")
+    if script is None:
+        sys.exit("no cnncalc console script: pip install -e . first")
+    script = str(Path(script).resolve())
+    versions = {"": {**ENV, "PYTHONPATH": str(ROOT)}}
+    if args.baseline:
+        versions = {"before": {**ENV, "PYTHONPATH": str(args.baseline.resolve())}, "after": versions[""]}
+    only = args.only.split(",")
+    if "cold" in only:
+        cold(versions, script, args.runs)
+    if "large" in only:
+        large(versions, script)
+    if "budget" in only:
+        budget(versions)
+    if "rows" in only:
+        rows(versions)
 
 
 if __name__ == "__main__":

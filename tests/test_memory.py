@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import zoo
@@ -166,3 +168,30 @@ def test_no_input_fits_a_tiny_budget_and_max_input_needs_a_budget():
     assert cnncalc.plan(CIFAR, budget="64KiB", device="cpu", max_input=True).budget.max_input is None  # < params
     with pytest.raises(cnncalc.SettingsError, match="needs a budget"):
         cnncalc.plan(CIFAR, max_input=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(design=st.sampled_from(["INPUT 32x32x3 -> [CONV3-16 -> BN -> RELU]*3 -> POOL2 -> FC-10",
+                               "INPUT 64x64x3 -> CONV3-8 -> (ID + [CONV3-8 -> RELU]) -> GAP -> FC-5",
+                               "INPUT 16x16x8 -> DWCONV3 -> CONV1-64 -> RELU -> FLATTEN -> FC-100"]),
+       batch=st.integers(1, 40), megabytes=st.integers(5, 2000), optimizer=st.sampled_from(["sgd", "adam"]),
+       rules=st.sampled_from(["cuda", "cpu"]), mode=st.sampled_from(["training", "inference"]))
+def test_any_budget_the_largest_batch_fits_and_one_more_does_not(design, batch, megabytes, optimizer, rules, mode):
+    """The search starts from the plan's own peak at its batch (and the peak's line), then guesses along
+    lines: whatever the start, its answer fits and one more does not (on CUDA, what the device holds)."""
+    options = dict(optimizer=optimizer, memory_rules=rules)
+    budget = megabytes * 2**20
+    report = cnncalc.plan(design, batch=batch, budget=budget, budget_for=mode, **options)
+    most = report.budget.max_batch
+
+    def held(n: int) -> int:
+        m = cnncalc.plan(design, batch=n, **options).totals.memory
+        if rules == "cuda":
+            return m.cuda.total_bytes if mode == "training" else m.cuda.inference_total_bytes
+        return m.training_peak_bytes if mode == "training" else m.inference_peak_bytes
+
+    assert report.budget.batch_1_bytes == held(1)
+    if most == 0:
+        assert held(1) > budget
+    else:
+        assert held(most) <= budget < held(most + 1)

@@ -32,13 +32,17 @@ def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, b
 
 
 def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setup: Setup, mode: str,
-                  most: int = 10**15, known: dict[int, int] | None = None) -> tuple[int, int]:
+                  most: int = 10**15, known: dict[int, int] | None = None,
+                  known_reserved: dict[int, int] | None = None, line: tuple[int, int] | None = None) -> tuple[int, int]:
     """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
     training step, or of inference) fits in `budget` bytes, and the peak at batch 1; on CUDA the peak
     is what the device holds (`held`), searched below the batch whose allocated peak and the context
     and workspaces fit (a lower bound of it), each simulation's log replayed rather than simulated
     again. Exact against the simulation: the answer fits and one more does not; 0 when even batch 1
-    does not fit. `known`: allocated peaks already simulated, by batch (the plan's own)."""
+    does not fit. `known`: allocated peaks already simulated, by batch (the plan's own);
+    `known_reserved`: the CUDA allocator's reserved bytes already replayed, by batch; `line`: the bytes of
+    the known peak that do not grow with the batch and those an image adds (the peak's breakdown), for
+    the first guess (the peak is at least that line at every batch: the guess is at most one too many)."""
     cuda = setup.device == "cuda" and setup.cuda is not None
     around = setup.cuda.context + setup.cuda.workspace if cuda else 0  # on CUDA the device holds these too
     logs: dict[int, Log] = {}
@@ -58,7 +62,8 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
         return around + replay(logs[n])
 
     peaks = {n: peak + around for n, peak in (known or {}).items()}
-    most = search(allocated_at, budget, most, peaks)
+    first = None if line is None or line[1] <= 0 else (budget - around - line[0]) // line[1]
+    most = search(allocated_at, budget, most, peaks, first)
     if not cuda:
         return most, peaks[1]
     one = held_at(1)
@@ -67,10 +72,11 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
     top = held_at(most)
     if top <= budget:
         return most, one
-    return search(held_at, budget, most, {1: one, most: top}), one
+    held = {1: one, most: top, **{n: reserved + around for n, reserved in (known_reserved or {}).items()}}
+    return search(held_at, budget, most, held), one
 
 
-def search(peak, budget: int, most: int, known: dict[int, int]) -> int:
+def search(peak, budget: int, most: int, known: dict[int, int], first: int | None = None) -> int:
     """A batch n <= most with peak(n) <= budget < peak(n + 1) (or n = most), 0 when not even 1 fits: the
     largest such when the peak grows with the batch, as a simulated peak does. A peak is close to a line
     in the batch: each guess is where the line through the nearest
@@ -92,6 +98,8 @@ def search(peak, budget: int, most: int, known: dict[int, int]) -> int:
             return low
         if tries >= 6:  # guesses stopped closing in: halve
             guess = (low + high) // 2
+        elif tries == 0 and first is not None and low < first < high:
+            guess = first
         else:
             guess = _line_guess(known, low, high, budget, most)
         if fits(guess):

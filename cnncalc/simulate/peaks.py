@@ -46,7 +46,20 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
                           "inference_reserved_bytes": inferring, "inference_total_bytes": inferring + around}
     if budget is None:
         return None
-    simulated = memory["training_peak_bytes"] if budget_for == "training" else memory["inference_peak_bytes"]
+    training = budget_for == "training"
+    simulated = memory["training_peak_bytes"] if training else memory["inference_peak_bytes"]
+    replayed = None if memory["cuda"] is None else memory["cuda"]["reserved_bytes" if training else
+                                                                   "inference_reserved_bytes"]
     most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for,
-                              known=None if simulated is None else {batch: simulated})
+                              known=None if simulated is None else {batch: simulated},
+                              known_reserved=None if replayed is None else {batch: replayed},
+                              line=_line(peak, batch) if training else None)
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one, "max_input": None}
+
+
+def _line(peak, batch: int) -> tuple[int, int]:
+    """The training peak as a line in the batch, from what it is made of: the model's tensors (params,
+    buffers, gradients, optimizer state) and, per image, the activations and temporaries."""
+    b = peak.breakdown
+    return (b.get("params", 0) + b.get("buffers", 0) + b.get("gradients", 0) + b.get("optimizer", 0),
+            (b.get("saved", 0) + b.get("other", 0)) // batch)
