@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 import cnncalc
-from cnncalc.cli.app import GC_THRESHOLD
+from cnncalc.cli import GC_THRESHOLD
 
 COURSE = "INPUT 32x32x3 -> [[CONV -> RELU]*N -> POOL2?]*M -> [FC-H -> RELU]*K -> FC-10"
 R18W = """conv.bias = false

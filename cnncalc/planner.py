@@ -42,33 +42,8 @@ CONVENTIONS = (
 
 def plan(text: str, *, defines: list[str] | tuple[str, ...] = (), label: str = "", settings: Settings | None = None,
          **options) -> Report:
-    """Plan a design: its table of layers, totals, fit problems, warnings and assumptions.
-
-    defines: NAME=VALUE texts that override the design's own; settings: a cnncalc.Settings, and/or its
-    options as keywords (they change the given settings): input: "224x224x3" or (h, w, c); batch; dtype:
-    float32, float16, bfloat16, int8; optimizer: sgd, momentum, adam; memory_rules (old name: device):
-    cuda or cpu, whose memory rules apply (dropout's mask, the CUDA allocator's 512-byte blocks); foreach:
-    the optimizer's implementation (None: PyTorch's default for the device, foreach on CUDA, a loop on the
-    CPU); budget: a memory size (8GiB, 16GB, or bytes): the report's `budget` says the largest batch
-    whose peak fits it, for budget_for training or inference; accumulate: gradient accumulation over
-    that many micro-batches of `batch` (the peak is the last micro-batch's, whose gradients start
-    alive; a budget then answers the micro-batch); cuda_context, cuda_workspace: what a CUDA device
-    holds beside the allocator's segments (sizes: 400MiB; defaults and their sources in settings.py),
-    counted in totals.memory.cuda and in a budget; max_input: with a budget, also the largest square
-    input at `batch` whose every window fits and whose peak fits the budget (`budget.max_input`);
-    fit_rule: "coverage" (a window that leaves real input unseen beyond its stride's gap is a misfit,
-    one that drops only padding or that gap a note) or "notes" (the notes' rule: every non-integer
-    output is a misfit); amp: float16 or bfloat16, mixed-precision training under autocast (the
-    parameters, gradients and optimizer state float32: dtype must be float32); freeze: fine-tuning, the
-    parameters of rows 1..freeze do not train (no gradients, no optimizer state, nothing saved before the
-    first trainable layer); checkpoint: activation checkpointing, row ranges (first, last) or
-    "first-last" texts, each whole top-level items (layers or branches), whose saved tensors are
-    recomputed in backward; optional: include or exclude the items marked '?'; max_layers: refuse larger
-    designs; label: names the text in messages.
-
-    >>> plan("INPUT 32x32x3 -> CONV5-10 -> RELU").totals.params
-    760
-    """
+    """Plan a design: the library's cnncalc.plan, which documents every option (the design's text as
+    given; `label` names it in messages)."""
     from .report import Report
 
     return Report.model_validate(run(text, defines=defines, label=label, settings=settings, **options).data)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 
 from .errors import SettingsError, describe_char, did_you_mean
-from .kinds import MAX_VALUE, Volume
+from .volume import MAX_VALUE, Volume
 
 # -- the options' vocabularies ----------------------------------------------------------------------------
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}  # --dtype: bytes per value

@@ -8,7 +8,6 @@ internal error (a bug: please report it), 141 (quietly) when the reader of stand
 
 from __future__ import annotations
 
-import gc
 import os
 import shlex
 import sys
@@ -22,10 +21,6 @@ from ..errors import CnnCalcError
 from .io import check_arguments
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
-# A plan of 100,000 rows or a sweep allocates millions of objects and frees few until it ends: collecting
-# the youngest generation every 50,000 allocations rather than 700 makes either 20 to 25% faster
-# (benchmarks/bench.py, benchmarks/sweep.py). A command owns its process: set in `finish` only.
-GC_THRESHOLD = (50_000, 20, 20)
 
 
 class CnnCalcGroup(TyperGroup):
@@ -126,7 +121,6 @@ def finish(run, ctx: typer.Context | None = None) -> None:
         sys.stdout = _ClosedStream()
     if sys.stderr is None:
         sys.stderr = _ClosedStream()
-    gc.set_threshold(*GC_THRESHOLD)
     try:
         check_arguments(ctx)
         code = run()

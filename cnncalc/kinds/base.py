@@ -18,24 +18,9 @@ from functools import cached_property
 from typing import Callable, NamedTuple
 
 from ..errors import DesignError, Span
+from ..volume import MAX_VALUE, Volume
 
 Pair = tuple[int, int]
-MAX_VALUE = 10**15  # no number in a design, and no size a layer computes, may exceed this
-
-
-class Volume(NamedTuple):
-    """A volume per image, height x width x channels (the notes' 32x32x3 order)."""
-
-    h: int
-    w: int
-    c: int
-
-    def __str__(self) -> str:
-        return f"{self.h}x{self.w}x{self.c}"
-
-    @property
-    def size(self) -> int:
-        return self.h * self.w * self.c
 
 
 class _Unsupported:
