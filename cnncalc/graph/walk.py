@@ -17,14 +17,7 @@ writer and, through the planner, the symbolic trace of a sweep's points all walk
 from __future__ import annotations
 
 from ..kinds import Branch, Layer
-
-
-def arm_name(chain: list) -> str:
-    """How a message names an arm: its last layer, ID when it is empty, or 'a merge'."""
-    if not chain:
-        return "ID"
-    last = chain[-1]
-    return last.name if isinstance(last, Layer) else "a merge"
+from ..kinds.merges import arm_name  # noqa: F401  (the engines' import)
 
 
 class Walk:
@@ -33,17 +26,15 @@ class Walk:
     def walk(self, items: list, state, depth: int = 0, arm: int | None = None):
         """The state after `items`, a chain at branch depth `depth`, in arm `arm` of the branch around it."""
         self.chain(items)
+        layer, branch = self.layer, self.branch  # bound once: a sweep walks millions of items
         for item in items:
-            if isinstance(item, Branch):
-                state = self.branch(item, state, depth, arm)
-            else:
-                state = self.layer(item, state, depth, arm)
+            state = branch(item, state, depth, arm) if isinstance(item, Branch) else layer(item, state, depth, arm)
         return state
 
     def branch(self, branch: Branch, state, depth: int, arm: int | None):
         ends = [self.walk(chain, self.arm(branch, state, index), depth + 1, index)
                 for index, chain in enumerate(branch.arms, start=1)]
-        return self.merge(branch, state, ends, [arm_name(chain) for chain in branch.arms], depth, arm)
+        return self.merge(branch, state, ends, branch.arm_names, depth, arm)
 
     def chain(self, items: list) -> None:
         """A chain is about to be walked."""

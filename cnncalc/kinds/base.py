@@ -15,7 +15,7 @@ public result is `cnncalc.Report` and its JSON), and plain classes cost nothing 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from ..errors import DesignError, Span
 from ..volume import MAX_VALUE, Volume

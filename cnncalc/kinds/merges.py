@@ -13,8 +13,8 @@ their output; only the product keeps its factors for backward.
 from __future__ import annotations
 
 from ..errors import DesignError, Span
-from .base import (INPUT, NOTHING, PROMOTE, UNSUPPORTED, VIEWS, Kind, Volume, check_size, no_macs, nothing_learned,
-                   saved_extras)
+from .base import (INPUT, NOTHING, PROMOTE, UNSUPPORTED, VIEWS, Kind, Layer, Volume, check_size, no_macs,
+                   nothing_learned, saved_extras)
 
 BRANCHES = '''
 class Branches(nn.Module):
@@ -80,11 +80,19 @@ class Split(nn.Module):
 '''
 
 
+def arm_name(chain: list) -> str:
+    """How a message names an arm: its last layer, ID when it is empty, or 'a merge'."""
+    if not chain:
+        return "ID"
+    last = chain[-1]
+    return last.name if isinstance(last, Layer) else "a merge"
+
+
 class Branch(Kind):
     """Parallel arms over one input, then their merge: `Branch(kind, arms, span)` makes the merge's class
     (Concat, Add, Mul, Split or Output) by its `kind`."""
 
-    __slots__ = ("arms", "span")
+    __slots__ = ("arms", "span", "names")
     by_kind: dict[str, type[Branch]] = {}  # filled by the subclasses, each under its kind
     helper_source = ""  # the exported module's source
     # traits: a merge's output is a new tensor (a side head's: the head's own), never in place or a view
@@ -112,6 +120,14 @@ class Branch(Kind):
     def __init__(self, kind: str, arms: list, span: Span) -> None:
         self.arms = arms
         self.span = span
+        self.names: list[str] | None = None
+
+    @property
+    def arm_names(self) -> list[str]:
+        """How messages name its arms (arm_name), made once: a sweep walks a branch many times."""
+        if self.names is None:
+            self.names = [arm_name(chain) for chain in self.arms]
+        return self.names
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.arms)} arms)"

@@ -14,7 +14,7 @@ from ..metrics.rows import numbers
 
 class Totals(Walk):
     """One pass over an expanded graph for the "walk" measures, the planner's rules row by row
-    (shapes, params, MACs, stored memory, fit, receptive field) summed on the way, no rows kept.
+    (shapes, params, MACs, stored memory, fit, receptive field) summed once the walk ends, no rows kept.
     A layer's numbers at an input are computed once and kept (layers are immutable, and the
     expansion shares equal ones across points: sweeps/expansion.py). The state is the volume and its field."""
 
@@ -29,31 +29,45 @@ class Totals(Walk):
         """The sums, whether every window passes the fit rule, the rows and the quoted receptive field."""
         if len(self.memo) > self.MEMO:
             self.memo.clear()
-        self.params = self.buffers = self.macs = self.stored = self.rows = 0
+        self.seen: list[tuple] = []  # each row's numbers, summed at the end (a call less a row)
         self.partial: set[str] = set()
-        self.fits = True
         self.spatial = True  # no global layer (GAP, FC, FLATTEN) yet
         self.last_rf = START
         self.walk(graph.items, self.layer(graph.input, (graph.input.size, START), 0, None))
-        return Sums(self.params, self.buffers, self.macs, self.stored, 0), self.fits, self.rows, self.last_rf
+        params = buffers = macs = stored = 0
+        fits = True
+        for _, ok, p, b, m, s, partial in self.seen:
+            params += p
+            buffers += b
+            macs += m
+            stored += s
+            if not ok:
+                fits = False
+            if partial:
+                self.partial.update(partial)
+        return Sums(params, buffers, macs, stored, 0), fits, len(self.seen), self.last_rf
 
     def layer(self, layer: Layer, state, depth: int, arm: int | None):
         x, rf = state
-        known = self.memo.get((layer, x))
+        key = (layer, x)
+        known = self.memo.get(key)
         self.asked += 1
         if known is None:
             self.computed += 1
             y, windows = layer.apply(x)
             ok = windows is None or (windows[0].fits and windows[1].fits) or not any(
                 fit.judge(w, self.rule) == "misfit" for w in windows if not w.fits)
-            known = self.memo[(layer, x)] = (y, ok, *self.numbers(layer, x, y))
+            known = self.memo[key] = (y, ok, *self.numbers(layer, x, y))
         rule = layer.receptive
         if rule is UNSUPPORTED:
             self.partial.add("rf")
             rf = None
         elif rf is not None:
             rf = rule(rf, x)
-        return self.count(layer, depth, known, rf)
+        self.seen.append(known)
+        if depth == 0 and self.spatial:
+            self.quote(layer, rf)
+        return known[0], rf
 
     def arm(self, branch: Branch, state, index: int):
         return branch.arm_input(state[0]), state[1]
@@ -63,28 +77,22 @@ class Totals(Walk):
         outs = [end[0] for end in ends]
         y = branch.join(outs, names)
         merged, _ = receptive.merge(branch.fields(outs, y, [end[1] for end in ends]))
-        y_after, rf_after = self.count(branch, depth, (y, True, *self.numbers(branch, x, y)),
-                                       rf if branch.side else merged)  # after a side head: the field of its input
-        return branch.after(x, y_after), rf_after
+        key = (branch, x, y)
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = (y, True, *self.numbers(branch, x, y))
+        self.seen.append(known)
+        rf_after = rf if branch.side else merged  # after a side head: the field of its input
+        if depth == 0 and self.spatial:
+            self.quote(branch, rf_after)
+        return branch.after(x, y), rf_after
 
-    def count(self, item, depth: int, known: tuple, rf):
-        """Add a row's numbers; quote the field at the last top-level row before the first global layer."""
-        y, ok, params, buffers, macs, stored, partial = known
-        self.rows += 1
-        self.params += params
-        self.buffers += buffers
-        self.macs += macs
-        self.stored += stored
-        if not ok:
-            self.fits = False
-        if partial:
-            self.partial.update(partial)
-        if self.spatial and depth == 0:
-            if item.acts_globally:
-                self.spatial = False
-            else:
-                self.last_rf = rf
-        return y, rf
+    def quote(self, item, rf) -> None:
+        """The receptive field is quoted at the last top-level row before the first global layer."""
+        if item.acts_globally:
+            self.spatial = False
+        else:
+            self.last_rf = rf
 
     @staticmethod
     def numbers(item, x: Volume, y: Volume) -> tuple:
