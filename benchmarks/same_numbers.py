@@ -147,8 +147,10 @@ with open(out, "w") as f:
         result["check"] = attempt(lambda: cnncalc.check(design, **check_settings).model_dump(by_alias=True))
         if "error" not in data:
             fmts = ("table", "markdown", "csv", "html") if what == "plan" else ("table", "csv")
-            for fmt in fmts:
+            for fmt in fmts:  # the version (in the HTML report's footer) differs by design
                 result[fmt] = attempt(lambda: render(data, fmt, width=120, depth=None))
+                if isinstance(result[fmt], str):
+                    result[fmt] = result[fmt].replace(f"cnncalc {cnncalc.__version__}", "cnncalc VERSION")
             if what == "plan":
                 result["md2"] = attempt(lambda: render(data, "markdown", depth=2))
                 result["svg"] = attempt(lambda: draw(data).svg)
