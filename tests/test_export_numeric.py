@@ -79,6 +79,7 @@ REFERENCE = {
     "upsample": lambda layer, m, x: F.interpolate(
         x, scale_factor=layer.scale, size=layer.size, mode=layer.mode,
         align_corners=layer.align_corners if layer.mode == "bilinear" else None),
+    "zeropad": lambda layer, m, x: F.pad(x, layer.sides),  # (left, right, top, bottom), zeros
     "id": lambda layer, m, x: x,
 }
 
@@ -174,7 +175,8 @@ LAYERS = st.one_of(
                      "LEAKYRELU(0.1)", "ELU", "SOFTMAX", "RELU(inplace=false)", "FLATTEN -> RELU", "DROPPATH(0.2)",
                      "LAYERNORM", "GROUPNORM(1)", "SCALE(0.5)", "ADAPTIVEAVGPOOL2", "ADAPTIVEMAXPOOL3x2", "CROP2",
                      "UPSAMPLE(mode=bilinear)", "UPSAMPLE3(mode=bilinear, align_corners=true)", "UPSAMPLE(size=5x7)",
-                     "CROP(3x2) -> RELU"]),
+                     "CROP(3x2) -> RELU", "ZEROPAD1", "ZEROPAD(p=2x1) -> RELU",
+                     "ZEROPAD(left=0, right=1, top=2, bottom=0) -> CONV3-2"]),
     st.builds(lambda a, b: f"({a} + {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} | {b})", ARMS, ARMS),
     st.builds(lambda a, b: f"({a} .* {b})", ARMS, ARMS),

@@ -4,6 +4,11 @@ Pure functions over the report's contract dict, like the other renderers: the ro
 `structure.fold` (every layer, or the design's blocks with `depth`) become the boxes, so the
 diagram folds exactly as the table does.
 
+    __init__.py  draw(), strips(), the depth drawn and the settings' checks
+    tree.py      what the block diagram draws: the view as chains, branches, frames
+    canvas.py    sizes, colours, texts, and the canvas both styles draw on
+    blocks.py    the block diagram's layout           volumes.py   the volumes style
+
 The block diagram (style "blocks") lays the rows out top to bottom (direction "down") or left
 to right ("right"): one box per row or folded block, labelled with its name and output volume;
 a branch's arms as parallel lanes joined by a round merge node (+ add, C concat, × multiply); an arm that is
