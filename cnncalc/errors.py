@@ -101,6 +101,9 @@ class CnnCalcError(Exception):
         return head if self.span is None else f"{head}\n{caret(self.span)}"
 
 
+CARET_LINE = 120  # the most of a source line an error shows
+
+
 def caret(span: Span) -> str:
     """The source line of `span`, indented two spaces, and carets under the span on it (to the
     end of that line when the span runs on): the one drawing of a position in a design."""
@@ -110,10 +113,17 @@ def caret(span: Span) -> str:
     line_end = text.find("\n", start)
     if line_end == -1:
         line_end = len(text)
+    end = min(span.end, line_end)
+    if line_end - line_start > CARET_LINE:  # a long line: a window around the span's start, cut with '…'
+        first = max(line_start, start - CARET_LINE // 3)
+        last = min(line_end, first + CARET_LINE)
+        end = min(end, last)
+        lead, tail = "…" if first > line_start else "", "…" if last < line_end else ""
+    else:
+        first, last, lead, tail = line_start, line_end, "", ""
     # one character for each, so the carets stay aligned: a tab as a space, an invisible one as U+FFFD
-    line = "".join(" " if c == "\t" else c if c == " " or shows(c) else "\ufffd" for c in text[line_start:line_end])
-    width = max(1, min(span.end, line_end) - start)
-    return f"  {line}\n  {' ' * (start - line_start)}{'^' * width}"
+    line = "".join(" " if c == "\t" else c if c == " " or shows(c) else "\ufffd" for c in text[first:last])
+    return f"  {lead}{line}{tail}\n  {' ' * (len(lead) + start - first)}{'^' * max(1, end - start)}"
 
 
 class DesignSyntaxError(CnnCalcError):

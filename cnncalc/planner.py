@@ -126,7 +126,7 @@ def walk_totals(walk: Rows) -> dict:
     if settings.checkpoint:
         mark_segments(walk)
     t["trainable_params"] = sum((s.weights or 0) + (s.biases or 0) for s in steps if s.trainable)
-    t["heads"] = heads(rows, walk.sides) if walk.sides else None
+    t["heads"] = heads(rows, steps, walk.sides) if walk.sides else None
     if settings.freeze is not None and walk.peaks and not any(s.trainable and (s.weights or s.biases) for s in steps):
         last = max((i for i, s in enumerate(steps) if s.weights or s.biases), default=0)
         raise SettingsError(f"freeze {settings.freeze} freezes every parameter: nothing would train (the design has "
@@ -172,20 +172,41 @@ def assumptions(settings: Settings, peaks: bool) -> list[str]:
                     f"counted apart"]
 
 
-def heads(rows: list[dict], sides: list[tuple[int, int]]) -> list[dict]:
-    """Per output, what computing it takes: the network's own output (the rows outside every side head),
-    then each side head's (the rows before it outside side heads, and its own)."""
-    inside = {i for first, last in sides for i in range(first, last + 1)}
+HEAD_SUMS = ("params", "buffers", "macs")
 
-    def head(row: int, indices) -> dict:
-        picked = [rows[i] for i in indices]
-        return {"row": row, "output": rows[row]["output"],
-                **{key: sum(r[key] or 0 for r in picked) for key in ("params", "buffers", "macs")}}
 
-    trunk = [i for i in range(len(rows)) if i not in inside]
-    main = head(trunk[-1], trunk)  # a design may end with a side head: its output is the trunk's last row
-    return [main, *(head(last, [*(i for i in range(first) if i not in inside), *range(first, last + 1)])
-                    for first, last in sides)]
+def heads(rows: list[dict], steps: list, sides: list[tuple[int, int]]) -> list[dict]:
+    """Per output, what computing it takes: the network's own output, then each side head's. What a
+    tensor takes is what its rows read, followed back: a layer adds itself to its input's; a merge adds
+    each arm's own rows (its end's less the branch input's, which every arm starts from) and itself to
+    the branch input's; a side head inside an arm takes that arm's rows before it, never a sibling arm's.
+    One pass over the rows, however many heads."""
+    taken: dict[int, tuple] = {-1: (0,) * len(HEAD_SUMS)}  # storage -> what computing it takes
+    parent = {half: s.holds for s in steps for half in s.splits}  # a channel split's half -> what it halves
+    add = lambda a, b: tuple(x + y for x, y in zip(a, b))  # noqa: E731
+
+    def of(sid: int) -> tuple:
+        while sid not in taken:  # a split's half takes what the storage it halves takes
+            sid = parent[sid]
+        return taken[sid]
+
+    outputs = {}
+    for i, (row, s) in enumerate(zip(rows, steps)):
+        own = tuple(row[key] or 0 for key in HEAD_SUMS)
+        if s.holds is None:
+            total = add(of(s.sids_in[0]), own)
+        else:
+            base = of(s.holds)
+            total = add(base, own)
+            for end in s.sids_in:
+                total = add(total, tuple(e - b for e, b in zip(of(end), base)))
+        if s.item.side:  # a side head's output row: its storage is its arm's end
+            outputs[i] = total
+        else:
+            taken[s.sid_out] = total
+    last = max(i for i, s in enumerate(steps) if not s.side)  # a design may end with a side head
+    ends = [(last, of(steps[last].sid_out)), *((side_last, outputs[side_last]) for _, side_last in sides)]
+    return [{"row": row, "output": rows[row]["output"], **dict(zip(HEAD_SUMS, sums))} for row, sums in ends]
 
 
 def top_level_items(rows: list[dict]) -> list[tuple[int, int]]:

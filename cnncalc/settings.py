@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 
-from .errors import SettingsError, describe_char, did_you_mean
+from .errors import SettingsError, describe_char, did_you_mean, excerpt
 from .volume import MAX_VALUE, Volume
 
 # -- the options' vocabularies ----------------------------------------------------------------------------
@@ -57,10 +57,13 @@ def parse_size(text: str, what: str = "input") -> Volume:
     if odd is not None:
         raise SettingsError(f"{what} size has the character {describe_char(odd)}: write HxWxC with the digits 0-9, "
                             f"such as 224x224x3")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or any(int(p) < 1 for p in parts):
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise SettingsError(f"{what} size must be HxWxC with positive whole numbers, such as 224x224x3; "
+                            f"got '{excerpt(text)}'")
+    if any(len(p) > 9 for p in parts):  # before int(): Python refuses integers of over 4,300 digits
+        raise SettingsError(f"{what} size '{excerpt(text)}' is too large (at most 9 digits per axis)")
+    if any(int(p) < 1 for p in parts):
         raise SettingsError(f"{what} size must be HxWxC with positive whole numbers, such as 224x224x3; got '{text}'")
-    if any(len(p) > 9 for p in parts):
-        raise SettingsError(f"{what} size '{text}' is too large (at most 9 digits per axis)")
     return Volume(*(int(p) for p in parts))
 
 

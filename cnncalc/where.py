@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .errors import SettingsError, Source, Span
+from .errors import SettingsError, Source, Span, excerpt
+from .limits import MAX_NESTING, deep_enough, too_many_digits
 from .measures import ALIASES, BOOL, BYTES, COUNT, MEASURES, resolve
 
 UNITS = {"k": (10**3, COUNT), "m": (10**6, COUNT), "g": (10**9, COUNT), "t": (10**12, COUNT),
@@ -92,7 +93,9 @@ def _number(source: Source, start: int, out: list[Token]) -> int:
         i += 1
     digits = text[start:i].replace("_", "")
     if digits.count(".") > 1 or digits.endswith("."):
-        raise _error(source, start, i, f"'{text[start:i]}' is not a number")
+        raise _error(source, start, i, f"'{excerpt(text[start:i])}' is not a number")
+    if (message := too_many_digits(digits)) is not None:
+        raise _error(source, start, i, message)
     number = float(digits) if "." in digits else int(digits)
     unit_start = i
     while i < n and text[i].isascii() and text[i].isalpha():
@@ -189,6 +192,13 @@ class _Parser:
         self.tokens = tokens(self.source)
         self.i = 0
         self.used: dict[str, None] = {}  # the names read, in order
+        self.depth = 0  # parentheses, 'not's and signs open now
+
+    def nest(self, token: Token) -> None:
+        """One level deeper (a '(', 'not' or '-'): refused past the nesting bound every reader holds."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(token, f"{self.option} is nested more than {MAX_NESTING} levels deep")
 
     @property
     def token(self) -> Token:
@@ -226,18 +236,28 @@ class _Parser:
         return node
 
     def logic(self, word: str, operand: Callable[[], _Node]) -> _Node:
+        """`a and b and c`: the operands in one list, tested in a loop (a chain of thousands of them
+        evaluates without recursing), with the value Python's own `and`/`or` chain gives."""
         node = operand()
+        sides = [node]
         while self.keyword(word):
-            right = operand()
-            for side in (node, right):
-                if side.type != "bool":
-                    raise _error(self.source, side.start, side.end,
-                                 f"'{side.text}' is a number: '{word}' joins conditions, such as params < 5M")
-            left_run, right_run = node.run, right.run
-            run = (lambda e, a=left_run, b=right_run: a(e) and b(e)) if word == "and" else \
-                (lambda e, a=left_run, b=right_run: a(e) or b(e))
-            node = _Node("bool", None, node.start, right.end, run, self.span_text(node.start, right.end))
-        return node
+            sides.append(operand())
+        if len(sides) == 1:
+            return node
+        for side in sides:
+            if side.type != "bool":
+                raise _error(self.source, side.start, side.end,
+                             f"'{side.text}' is a number: '{word}' joins conditions, such as params < 5M")
+        runs, stop = [side.run for side in sides], word == "or"  # 'or' stops at a true value, 'and' at a false one
+
+        def run(e):
+            for r in runs:
+                value = r(e)
+                if bool(value) is stop:
+                    return value
+            return value
+
+        return _Node("bool", None, node.start, sides[-1].end, run, self.span_text(node.start, sides[-1].end))
 
     def or_(self) -> _Node:
         return self.logic("or", self.and_)
@@ -248,7 +268,9 @@ class _Parser:
     def not_(self) -> _Node:
         start = self.token
         if self.keyword("not"):
+            self.nest(start)
             operand = self.not_()
+            self.depth -= 1
             if operand.type != "bool":
                 raise _error(self.source, operand.start, operand.end,
                              f"'{operand.text}' is a number: 'not' takes a condition, such as not fits")
@@ -286,7 +308,9 @@ class _Parser:
         return left.unit or right.unit
 
     def arithmetic(self, ops: tuple[str, ...], operand: Callable[[], _Node]) -> _Node:
-        node = operand()
+        """`a + b - c`, left to right, in a loop (no recursion however long the chain)."""
+        node = first = operand()
+        steps: list[tuple[Callable, Callable]] = []
         while self.token.kind == SYMBOL and self.token.text in ops:
             op = self.take()
             right = operand()
@@ -295,9 +319,18 @@ class _Parser:
                     raise _error(self.source, side.start, side.end,
                                  f"'{side.text}' is a condition: '{op.text}' takes numbers")
             unit = self.check_units(node, right, op) if op.text in "+-" else (node.unit or right.unit)
-            apply, a, b = _arith(op.text), node.run, right.run
-            node = _Node("number", unit, node.start, right.end, lambda e, f=apply, a=a, b=b: f(a(e), b(e)),
-                         self.span_text(node.start, right.end))
+            steps.append((_arith(op.text), right.run))
+            node = _Node("number", unit, node.start, right.end, None, self.span_text(node.start, right.end))
+        if not steps:
+            return node
+
+        def run(e, start=first.run):
+            value = start(e)
+            for apply, r in steps:
+                value = apply(value, r(e))
+            return value
+
+        node.run = run
         return node
 
     def sum(self) -> _Node:
@@ -310,7 +343,9 @@ class _Parser:
         token = self.token
         if token.kind == SYMBOL and token.text == "-":
             self.take()
+            self.nest(token)
             operand = self.unary()
+            self.depth -= 1
             if operand.type != "number":
                 raise _error(self.source, operand.start, operand.end, f"'{operand.text}' is a condition: '-' "
                                                                       f"takes a number")
@@ -325,7 +360,9 @@ class _Parser:
             value, unit = token.value
             return _Node("number", unit, token.start, token.end, lambda e: value, token.text)
         if token.kind == SYMBOL and token.text == "(":
+            self.nest(token)
             inner = self.or_()
+            self.depth -= 1
             if self.token.kind != SYMBOL or self.token.text != ")":
                 raise self.error(self.token, f"expected ')' to close the '(' at column {token.start + 1}, "
                                              f"found {self.token.shown()}")
@@ -416,7 +453,8 @@ class Condition:
 def condition(text: str, names: Names | None = None, option: str = "--where") -> Condition:
     """Parse a condition; a SettingsError with a caret on anything it cannot read."""
     parser = _Parser(text, option, names or Names())
-    node = parser.condition()
+    with deep_enough():
+        node = parser.condition()
     return Condition(text, list(parser.used), node.run)
 
 

@@ -221,3 +221,22 @@ def _item_of(report, kind: str) -> tuple[int, int]:
 
     row = next(r.index for r in report.layers if r.kind == kind)
     return next(item for item in top_level_items(report.model_dump()["layers"]) if item[0] <= row <= item[1])
+
+
+NESTED_SPLITS = [
+    "INPUT 4x4x8 -> CONV1-8 -> (ID || (TANH || TANH))",
+    "INPUT 8x8x8 -> CONV1-8 -> ((ID || (RELU || CONV1-2)) || [CONV3-4 -> TANH]) -> GAP -> FC-5",
+    "INPUT 8x8x8 -> CONV1-8 -> ((ID || RELU) || ([CONV1-2 -> RELU] || ID)) -> SHUFFLE -> CONV1-4",
+]
+
+
+@pytest.mark.parametrize("design", NESTED_SPLITS)
+@pytest.mark.parametrize("batch, optimizer", [(1, "sgd"), (4, "adam")])
+def test_nested_channel_splits_peak_to_the_byte(design, batch, optimizer):
+    """A channel split in a channel split's arm (issue 21: internal error KeyError in plan, sweep and
+    verify): the training step's and inference's peaks are MemTracker's."""
+    report = cnncalc.plan(design, batch=batch, optimizer=optimizer, device="cpu")
+    source = export_design(design)
+    measured = measure_step(source, batch=batch, optimizer=optimizer, foreach=False, fake=True)
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+    assert report.totals.memory.inference_peak_bytes == measure_inference(source, batch=batch)

@@ -144,7 +144,10 @@ def finish(run, ctx: typer.Context | None = None) -> None:
         say(f"error: cannot write standard output: {e.strerror or e}" if e.filename is None else
              f"error: {e.filename}: {e.strerror or e}")
         code = EXIT_USAGE
-    except Exception as e:  # a bug in cnncalc: say so, never a traceback
+    except Exception as e:  # a bug in cnncalc: say so, never a traceback (unless a maintainer asks for it)
+        if os.environ.get("CNNCALC_TRACEBACK"):
+            import traceback
+            traceback.print_exc()
         say(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc: please report it "
              f"to its maintainers with the design that caused it")
         code = EXIT_BUG

@@ -51,12 +51,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..errors import DesignSyntaxError, Source, Span, describe_char, shows
+from ..errors import DesignSyntaxError, Source, Span, describe_char, excerpt, shows
+from ..limits import MAX_DIGITS, MAX_NESTING
 from ..kinds import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
 from . import ast
 
-MAX_NESTING = 100  # brackets, parentheses and blocks nested deeper than this are refused
-MAX_DIGITS = 15  # integer literals are below 10**15
 
 _SPACE_WORDS = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a line break",
                 "\u00a0": "a non-breaking space"}
@@ -570,9 +569,11 @@ class Parser:
         """A block used by name, or called: `stem`, `basic(64)`."""
         args: list | None = None
         if self.peek() == "(":
+            self.enter(self.pos)  # calls nested as arguments count as nesting: f(f(f(...)))
             self.pos += 1
             args = self.comma_list(self.block_arg)
             self.expect(")", f"to close the arguments of '{word}'")
+            self.depth -= 1
         return ast.Ref(word, args, self.span(start))
 
     def comma_list(self, item) -> list:
@@ -704,27 +705,43 @@ class Parser:
                 raise self.error(self.unclosed(")", "(", start))
             raise self.error(f"expected ',' or ')' in the settings of {word}, found {self.describe_here()}")
 
+    def float_literal(self) -> ast.Float | None:
+        """A number with a fraction or an exponent (0.1, .5, 1e-5, 2.5E3), or None where none starts; one
+        that is no finite, non-zero float as written (1e999, 1e-999) is refused."""
+        start = self.pos
+        if not (self.peek() in _DIGITS or (self.peek() == "." and self.peek(1) in _DIGITS)):
+            return None
+        j = self.pos
+        while j < len(self.text) and self.text[j] in _DIGITS:
+            j += 1
+        fraction = j < len(self.text) and self.text[j] == "." and (j + 1 >= len(self.text) or self.text[j + 1] != ".")
+        if fraction:
+            j += 1
+            while j < len(self.text) and self.text[j] in _DIGITS:
+                j += 1
+        exponent = re.match(r"[eE][-+]?[0-9]{1,3}(?![0-9A-Za-z_])", self.text[j:j + 6])  # 1e-5, 2.5E3
+        if exponent:
+            j += exponent.end()
+        if not (fraction or exponent):
+            return None
+        literal = self.text[start:j]
+        number = float(literal)
+        if number == float("inf"):  # 1e999: no module runs with an infinite eps or slope
+            raise self.error(f"number too large: {excerpt(literal)} is past the largest float (about 1.8e308)",
+                             start, j)
+        if number == 0 and literal.partition("e")[0].partition("E")[0].strip("0.") != "":
+            raise self.error(f"number too small: {excerpt(literal)} rounds to 0 as a float (the smallest is about "
+                             f"5e-324)", start, j)
+        self.pos = j
+        return ast.Float(number, self.span(start))
+
     def setting(self) -> ast.Value:
         """A setting's value: a float, a word (same, true, …), an integer expression or a size AxB[xC]."""
         start = self.pos
         c = self.peek()
-        if c in _DIGITS or (c == "." and self.peek(1) in _DIGITS):
-            j = self.pos
-            while j < len(self.text) and self.text[j] in _DIGITS:
-                j += 1
-            fraction = j < len(self.text) and self.text[j] == "." and (j + 1 >= len(self.text)
-                                                                        or self.text[j + 1] != ".")
-            if fraction:
-                j += 1
-                while j < len(self.text) and self.text[j] in _DIGITS:
-                    j += 1
-            exponent = re.match(r"[eE][-+]?[0-9]{1,3}(?![0-9A-Za-z_])", self.text[j:j + 6])  # 1e-5, 2.5E3
-            if exponent:
-                j += exponent.end()
-            if fraction or exponent:
-                literal = self.text[self.pos:j]
-                self.pos = j
-                return ast.Float(float(literal), self.span(start))
+        number = self.float_literal()
+        if number is not None:
+            return number
         if c in _NAME_START:
             word = self.read_name_at(self.pos)
             if word.lower() in _BOOL_WORDS:

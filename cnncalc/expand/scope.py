@@ -8,8 +8,8 @@ from ..dsl import ast
 from ..dsl.written import numeric_settings
 from ..errors import DesignError, DesignSyntaxError, Span, did_you_mean, excerpt
 from ..kinds import LAYERS, SHARED_SETTINGS, WORDS
+from ..limits import MAX_NESTING as MAX_DEPTH
 
-MAX_DEPTH = 100  # blocks within blocks, brackets within brackets: at most this deep
 IN = "in"  # in a layer's settings, the channel count of its input: CONV1-(in/2)
 
 

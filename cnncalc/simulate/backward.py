@@ -111,8 +111,8 @@ class Backward:
                 if seg is not None and seg["packs"] and index == seg["packs"][-1]:
                     self.recompute(seg)  # its first saved tensor unpacked
                 self.row_backward(index, s, param_i)
-            if index in splits:
-                self.split_backward(index, steps[splits[index]])
+            for merge in splits.get(index, ()):  # a split nested in another's arm first
+                self.split_backward(index, steps[merge])
         t.free("grad_loss")
 
     @property
@@ -249,12 +249,18 @@ class Backward:
             t.sample("backward", index)
             t.free(("gb_low", index))
 
-    def split_starts(self) -> dict[int, int]:
-        """A channel split's first row (its arms' first) -> its merge's row: where its backward runs."""
-        starts = {}
+    def split_starts(self) -> dict[int, list[int]]:
+        """A channel split's first row (its arms' first, which may read a half of a half) -> the rows of
+        the merges whose backward runs there, inner splits (written first) first."""
+        parent = {half: s.holds for s in self.steps for half in s.splits}  # a half -> the storage it halves
+        starts: dict[int, list[int]] = {}
         for m, s in enumerate(self.steps):
             if s.splits:
-                starts[min(i for i, r in enumerate(self.steps) if set(r.sids_in) & set(s.splits))] = m
+                halves = set(s.splits)
+                for i, r in enumerate(self.steps):
+                    if any(_within(parent, sid, halves) for sid in r.sids_in):
+                        starts.setdefault(i, []).append(m)
+                        break
         return starts
 
     def split_backward(self, index: int, merge: Step) -> None:
@@ -269,3 +275,13 @@ class Backward:
         for key in keys:
             self.unref(key)
         self.hand_on(merge.holds, new, index)
+
+
+def _within(parent: dict[int, int], sid: int, halves: set[int]) -> bool:
+    """Whether a storage is one of `halves` or a half of one, however deeply split."""
+    while True:
+        if sid in halves:
+            return True
+        if sid not in parent:
+            return False
+        sid = parent[sid]

@@ -111,7 +111,9 @@ def view_bases(steps: list[Step]) -> dict[int, int]:
             base[s.sid_out] = base.get(s.sids_in[0], s.sids_in[0])
         for half in s.splits:
             base[half] = base.get(s.holds, s.holds)
-    return base
+    # a channel split nested in a channel split's arm is written (its merge's row) before the outer one:
+    # its halves view a half, which views the storage that has the bytes
+    return {view: aliased(base, seen) for view, seen in base.items()}
 
 
 def requires_grad(steps: list[Step], base: dict[int, int]) -> dict[int, bool]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from .. import measures as M
 from ..errors import SettingsError, Source, Span
 from ..kinds import MAX_VALUE
+from ..limits import too_many_digits
 from ..settings import parse_size
 
 SPECIAL = ("input", "batch")  # varied names that are settings, not definitions
@@ -86,6 +87,9 @@ def parse_vary(text: str) -> Vary:
         value = item.strip()
         if not value:
             raise error(f"an empty value in --vary {name}=: write values between the commas", start)
+        for number in _INT.findall(value):  # before int(): the bound every reader holds
+            if (message := too_many_digits(number)) is not None:
+                raise error(message, start, start + len(value))
         if ".." in value and not value.startswith("["):
             low, _, rest = value.partition("..")
             high, colon, step = rest.partition(":")

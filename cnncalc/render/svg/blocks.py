@@ -129,7 +129,7 @@ class BlockDiagram(Canvas):
         as a group."""
         sizes = [self.chain_extent(arm) for arm in branch.arms]
         if KINDS[branch.merge["kind"]].side:  # a side head: beside the line the network goes on along
-            centres = [sizes[0].left + LANE_GAP]
+            centres = [(sizes[0].left if sizes else MERGE_R) + LANE_GAP]  # {ID}: the output node alone
         elif len(sizes) == 1:
             centres = [0.0]
         else:
@@ -245,7 +245,9 @@ class BlockDiagram(Canvas):
         centre_main = top + merge.main / 2
         if KINDS[branch.merge["kind"]].side:  # the head ends in its output; the network goes on from its input
             at = cross + centres[0]
-            self.edge(exits[0][0], (centre_main - MERGE_R, at), exits[0][1], branch.merge["index"])
+            head = exits[0] if exits else source  # {ID}: the head's output is the branch's input
+            if head is not None:
+                self.edge(head[0], (centre_main - MERGE_R, at), head[1], branch.merge["index"])
             self.place_merge(branch.merge, centre_main, at, label_right=True)
             if source is None:
                 return None

@@ -1,0 +1,157 @@
+"""Robustness, round three (issue 21): the defects an adversarial run found in the language features
+added since 0.3, one test per defect class that would have caught it. Crashes become clean errors or
+right answers; every reader of a user's text holds the same bounds (cnncalc/limits.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+
+import cnncalc
+from cnncalc.limits import MAX_DIGITS, MAX_NESTING
+
+SWEEPABLE = "w = 2\nINPUT 8x8x3 -> CONV3-w"
+
+
+# -- crashes --------------------------------------------------------------------------------------------
+NESTED_SPLITS = [
+    "INPUT 4x4x8 -> CONV1-8 -> (ID || (TANH || TANH))",
+    "INPUT 4x4x8 -> CONV1-8 -> ((ID || RELU) || (TANH || [CONV1-2 -> RELU]))",
+    "INPUT 8x8x8 -> CONV1-8 -> ((ID || (RELU || CONV1-2)) || [CONV3-4 -> TANH]) -> GAP -> FC-5",
+]
+
+
+@pytest.mark.parametrize("design", NESTED_SPLITS)
+def test_a_channel_split_nested_in_a_channel_split_plans(design):
+    """Was internal error KeyError in plan, sweep and verify: the inner split's halves view a half."""
+    report = cnncalc.plan(design, batch=4, optimizer="adam")
+    assert report.totals.memory.training_peak_bytes > report.totals.memory.params_bytes
+    variable = "w = 8\n" + design.replace("CONV1-8", "CONV1-w")
+    assert [row["point"]["w"] for row in cnncalc.sweep(variable, vary={"w": [8, 16]})] == [8, 16]
+    result = run_cli("sweep", variable, "--vary", "w=8,16")
+    assert result.exit_code == 0 and "2 computed, 0 failed" in result.output
+
+
+@pytest.mark.parametrize("design", ["INPUT 8x8x4 -> CONV1-4 -> {ID} -> FC-3", "INPUT 8x8x4 -> {ID} -> FC-3",
+                                    "INPUT 8x8x4 -> CONV1-4 -> [{ID} -> CONV1-2]*2 -> FC-3"])
+@pytest.mark.parametrize("direction", ["down", "right"])
+def test_a_side_head_that_is_only_id_draws(design, direction, tmp_path):
+    """Was IndexError in draw and the HTML report: the head has no arm, only its output node."""
+    svg = tmp_path / "d.svg"
+    assert run_cli("draw", design, "--direction", direction, "-o", svg).exit_code == 0
+    assert svg.read_text().count('class="node merge"') + svg.read_text().count("OUTPUT") >= 1
+    html = tmp_path / "r.html"
+    assert run_cli("plan", design, "-o", html).exit_code == 0
+    assert "OUTPUT" in html.read_text()
+
+
+def test_block_calls_nested_as_arguments_stop_at_the_nesting_bound():
+    """Was RecursionError: f(f(f(...))) counts as nesting, as brackets do."""
+    deep = "f(x) = x\nINPUT 8x8x3 -> " + "f(" * 2000 + "RELU" + ")" * 2000
+    with pytest.raises(cnncalc.DesignSyntaxError, match=f"nested more than {MAX_NESTING} levels"):
+        cnncalc.plan(deep)
+    result = run_cli("plan", deep)
+    assert result.exit_code == 2 and f"nested more than {MAX_NESTING} levels" in result.output
+    shallow = "f(x) = x\nINPUT 8x8x3 -> " + "f(" * 40 + "RELU" + ")" * 40
+    assert [r.name for r in cnncalc.plan(shallow).layers][-1] == "RELU"
+
+
+def test_where_stops_at_the_nesting_bound():
+    """Was RecursionError: parentheses, 'not' and '-' count, with the position of the first too deep."""
+    for deep in ["(" * 5000 + "params > 1" + ")" * 5000, "not " * 5000 + "fits", "params > " + "-" * 5000 + "1"]:
+        with pytest.raises(cnncalc.SettingsError, match=f"--where is nested more than {MAX_NESTING} levels"):
+            cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where=deep)
+        result = run_cli("sweep", SWEEPABLE, "--vary", "w=1,2", "--where", deep)
+        assert result.exit_code == 2 and "nested more than" in result.output
+    within = "(" * MAX_NESTING + "params > 1" + ")" * MAX_NESTING
+    assert len(list(cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where=within))) == 2
+
+
+def test_long_where_chains_evaluate_without_recursing():
+    """5,000 'and's or '+'s are a flat chain, not 5,000 nested calls, and keep Python's meaning."""
+    swept = cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where=" and ".join(["params > 1"] * 5000))
+    assert [row["point"]["w"] for row in swept] == [1, 2]
+    # conv params: 3*3*3*w + w = 28w: 28 and 56; the sum of 5,000 ones is 5,000, of 40 ones 40
+    swept = cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where="params > " + "+".join(["1"] * 40))
+    assert [row["point"]["w"] for row in swept] == [2]
+    swept = cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where="params > " + "+".join(["1"] * 5000))
+    assert [row["point"]["w"] for row in swept] == []
+    swept = cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where="params < 30 or params > 50 or params > 1000")
+    assert [row["point"]["w"] for row in swept] == [1, 2]
+
+
+HUGE = "9" * 5000  # past Python's 4,300-digit limit on int()
+
+
+@pytest.mark.parametrize("args, where", [
+    (["sweep", SWEEPABLE, "--vary", "w=1,2", "--where", f"params > {HUGE}"], "--where"),
+    (["sweep", SWEEPABLE, "--vary", "w=1,2", "--where", f"params > 1.{HUGE} and params < {HUGE}"], "--where"),
+    (["sweep", SWEEPABLE, "--vary", f"w=1,{HUGE}"], "--vary"),
+    (["sweep", SWEEPABLE, "--vary", f"w=1..{HUGE}"], "--vary"),
+    (["plan", "INPUT 8x8x3 -> CONV3-4", "--input", f"{HUGE}x8x3"], "input size"),
+])
+def test_numbers_of_thousands_of_digits_are_clean_errors(args, where):
+    """Was ValueError (Python's int() limit): refused before conversion, one bound for every reader."""
+    result = run_cli(*args)
+    assert result.exit_code == 2, result.output
+    assert where in result.output and ("too large" in result.output)
+    assert len(result.output) < 2000  # the number is not echoed whole
+
+
+def test_the_digit_bound_is_the_designs():
+    ok = "1" + "0" * (MAX_DIGITS - 1)  # 10**14: the largest power of ten a design takes
+    assert len(list(cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where=f"params < {ok}"))) == 2
+    with pytest.raises(cnncalc.SettingsError, match=f"at most {MAX_DIGITS} digits"):
+        cnncalc.sweep(SWEEPABLE, vary={"w": [1, 2]}, where=f"params < {ok}0")
+    with pytest.raises(cnncalc.DesignSyntaxError, match=f"at most {MAX_DIGITS} digits"):
+        cnncalc.plan(f"INPUT 8x8x3 -> CONV3-{ok}0")
+
+
+@pytest.mark.parametrize("design", ["INPUT 8x8x3 -> BN(eps=1e999)", "INPUT 8x8x3 -> LEAKYRELU(1e999)",
+                                    "INPUT 8x8x3 -> ELU(alpha=1e400)", "INPUT 8x8x3 -> SCALE(1E999)",
+                                    "INPUT 8x8x3 -> LEAKYRELU(9" + "9" * 400 + ".5)"])
+def test_an_infinite_float_is_refused(design):
+    """Was accepted and exported as `inf`, which the module cannot run."""
+    with pytest.raises(cnncalc.DesignSyntaxError, match="number too large"):
+        cnncalc.plan(design)
+
+
+def test_a_float_that_underflows_to_zero_is_refused():
+    with pytest.raises(cnncalc.DesignSyntaxError, match="rounds to 0"):
+        cnncalc.plan("INPUT 8x8x3 -> BN(eps=1e-999)")
+    assert cnncalc.plan("INPUT 8x8x3 -> SCALE(0.0)").layers[-1].name.startswith("SCALE")
+
+
+# -- wrong values -----------------------------------------------------------------------------------------
+def test_a_side_head_in_an_arm_takes_its_own_arm_not_the_sibling():
+    """Was charged with the sibling arm's CONV3-64 (2,403 params): the head reads CONV1-4 and itself."""
+    heads = cnncalc.plan("INPUT 8x8x4 -> (CONV3-64 | [CONV1-4 -> {GAP -> FC-3}]) -> GAP -> FC-10").totals.heads
+    conv1 = 1 * 1 * 4 * 4 + 4
+    fc3 = 4 * 3 + 3
+    assert (heads[1].params, heads[1].macs) == (conv1 + fc3, 8 * 8 * 4 * 4 + 4 * 3)
+    conv3 = 3 * 3 * 4 * 64 + 64
+    fc10 = (64 + 4) * 10 + 10
+    assert heads[0].params == conv3 + conv1 + fc10  # the network's own output: both arms, not the head
+
+
+def test_side_heads_take_the_trunk_before_them_and_a_split_half():
+    heads = cnncalc.plan("INPUT 8x8x4 -> CONV1-4 -> {GAP -> FC-3} -> CONV1-2 -> {FC-2}").totals.heads
+    conv_a, conv_b = 4 * 4 + 4, 4 * 2 + 2
+    assert [h.params for h in heads] == [conv_a + conv_b, conv_a + 4 * 3 + 3, conv_a + conv_b + 8 * 8 * 2 * 2 + 2]
+    heads = cnncalc.plan("INPUT 8x8x4 -> CONV1-4 -> (ID || [CONV1-2 -> {FC-5}]) -> FC-3").totals.heads
+    conv_half = 2 * 2 + 2
+    assert heads[1].params == conv_a + conv_half + 8 * 8 * 2 * 5 + 5
+    assert heads[0].params == conv_a + conv_half + 8 * 8 * 4 * 3 + 3
+
+
+def test_many_side_heads_plan_in_one_pass():
+    """Each head summed every row before it: 5,000 heads planned in 6.5 s. Now the heads' sums are one
+    pass (benchmarks/worst.py times 6,000); here, the figures of a long run are the formula's."""
+    n = 300
+    heads = cnncalc.plan(f"INPUT 8x8x4 -> [{{GAP -> FC-3}} -> CONV1-4]*{n} -> CONV1-2").totals.heads
+    conv, fc = 4 * 4 + 4, 4 * 3 + 3
+    assert len(heads) == n + 1
+    assert [h.params for h in heads[1:]] == [k * conv + fc for k in range(n)]
+    assert heads[0].params == n * conv + 4 * 2 + 2
