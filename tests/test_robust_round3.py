@@ -4,8 +4,6 @@ right answers; every reader of a user's text holds the same bounds (cnncalc/limi
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import run_cli
 
