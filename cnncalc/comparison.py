@@ -23,7 +23,7 @@ import re
 from . import measures as M
 from .dsl import names as dsl_names
 from .dsl.parser import Parser, parse
-from .errors import CnnCalcError, SettingsError, Source
+from .errors import CnnCalcError, SettingsError, Source, visible
 from .settings import Settings, settings_of
 from .source import define_texts, design_text
 from .where import columns as column_names
@@ -53,8 +53,8 @@ def split_variant(argument: str, exists=os.path.exists) -> tuple[str, list[str]]
 def _label(argument, text: str) -> str:
     """How a design is named in the comparison: its name or path as given, or its text, shortened."""
     if isinstance(argument, os.PathLike):
-        return os.fspath(argument)
-    flat = " ".join(text.split()) if argument == text else argument
+        return visible(os.fspath(argument))
+    flat = visible(" ".join(text.split()) if argument == text else argument)
     return flat if len(flat) <= 40 else flat[:39] + "…"
 
 

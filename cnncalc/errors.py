@@ -18,7 +18,7 @@ class Source:
 
     def __init__(self, text: str, label: str = "") -> None:
         self.text = text
-        self.label = label  # "" for the design, "-D N=2" for a command-line definition
+        self.label = visible(label)  # "" for the design, "-D N=2" for a command-line definition
         self._lines: list[int] | None = None  # offsets at which lines start, built on first use
 
     def line_col(self, offset: int) -> tuple[int, int]:
@@ -64,6 +64,15 @@ def position(line: int, column: int, source: str = "design") -> str:
 def shows(c: str) -> bool:
     """Does the character print as a glyph of its own (a letter, number, punctuation or symbol)?"""
     return unicodedata.category(c)[0] in "LNPS" and unicodedata.category(c) != "Co"
+
+
+def visible(text: str) -> str:
+    """`text` with each invisible character (a control character, a bidi override, a zero-width space)
+    written as <U+XXXX>: the one sanitiser of user text (file names, -D definitions, labels) on its way
+    to a terminal, a file or a page, where it could otherwise move the cursor, colour the screen or
+    reorder what a reader sees."""
+    return text if text.isprintable() and text.isascii() else \
+        "".join(c if c == " " or shows(c) else f"<U+{ord(c):04X}>" for c in text)
 
 
 _NO_NAME = {"Cc": "a control character", "Cs": "a lone surrogate, from bytes that are not UTF-8",

@@ -153,3 +153,55 @@ def test_many_side_heads_plan_in_one_pass():
     assert len(heads) == n + 1
     assert [h.params for h in heads[1:]] == [k * conv + fc for k in range(n)]
     assert heads[0].params == n * conv + 4 * 2 + 2
+
+
+# -- injection ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_compare_csv_never_writes_a_formula(start, tmp_path, monkeypatch):
+    """A design label that starts with = + - @ reached a CSV cell unescaped (spreadsheet formula
+    injection): it gets OWASP's leading apostrophe; numbers such as -2 are left alone."""
+    monkeypatch.chdir(tmp_path)
+    name = f"{start}cmd|' -C calc'!A0.cnn"
+    (tmp_path / name).write_text("INPUT 8x8x3 -> CONV3-4\n")
+    result = run_cli("compare", "-f", "csv", "--", name, "INPUT 8x8x3 -> CONV3-8")
+    assert result.exit_code == 0, result.output
+    cells = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
+    assert cells[0].strip('"') == "'" + name
+    assert not any(c.startswith(("=", "+", "-", "@")) for line in result.stdout.splitlines() for c in line.split(","))
+
+
+def test_csv_text_cells_and_numbers():
+    from cnncalc.render.csv import text_cell
+
+    assert [text_cell(v) for v in ("=1+2", "+1", "-1+2", "@SUM(A1)", "\tx", "-2", "+3.5", "-2.25", "CONV3-64")] == \
+        ["'=1+2", "+1", "'-1+2", "'@SUM(A1)", "'\tx", "-2", "+3.5", "-2.25", "CONV3-64"]
+    assert text_cell(-2) == -2 and text_cell(None) is None
+
+
+EVIL = "evil\x1b[31mred\u202egpj\u200b"  # an escape sequence, a right-to-left override, a zero-width space
+
+
+def _clean(text: str, lt: str = "<") -> None:
+    assert "\x1b" not in text and "\u202e" not in text and "\u200b" not in text
+    assert f"{lt}U+001B" in text and f"{lt}U+202E" in text
+
+
+def test_control_and_bidi_characters_are_shown_not_sent(tmp_path, monkeypatch):
+    """Control characters and bidi overrides in file names and -D texts reached the terminal, markdown
+    and HTML raw; they are written as <U+XXXX>, as the error caret already did."""
+    monkeypatch.chdir(tmp_path)
+    name = EVIL + ".cnn"
+    (tmp_path / name).write_text("INPUT 8x8x3 -> CONV3-4\n")
+    for args in (["compare", name, "INPUT 8x8x3 -> CONV3-8"], ["compare", name, name, "-f", "markdown"],
+                 ["compare", name, name, "-f", "csv"]):
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        _clean(result.output)
+    assert run_cli("plan", name, "-o", "r.html").exit_code == 0
+    _clean((tmp_path / "r.html").read_text(), lt="&lt;")
+    result = run_cli("plan", name, "-D", f"conv.filters=8 # {EVIL}")
+    assert "changes nothing" in result.output
+    _clean(result.output)
+    result = run_cli("plan", "INPUT 8x8x3 -> CONV3-w", "-D", f"w = ) # {EVIL}")
+    assert result.exit_code == 2
+    _clean(result.output)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import position as where
+from ..errors import visible
 from ..render import PLAN_FORMATS
 from ..settings import MAX_LAYERS
 from .app import EXIT_PROBLEMS, app, finish
@@ -125,8 +126,8 @@ def design_title(design: str) -> str:
     if design == "-":
         return "standard input"
     if design_path(design) is not None:
-        return design
-    line = design.strip().splitlines()[0] if design.strip() else "design"
+        return visible(design)
+    line = visible(design.strip().splitlines()[0]) if design.strip() else "design"
     return line if len(line) <= 60 else line[:59] + "\u2026"
 
 

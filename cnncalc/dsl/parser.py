@@ -51,7 +51,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..errors import DesignSyntaxError, Source, Span, describe_char, excerpt, shows
+from ..errors import DesignSyntaxError, Source, Span, describe_char, excerpt, shows, visible
 from ..limits import MAX_DIGITS, MAX_NESTING
 from ..kinds import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
 from . import ast
@@ -84,17 +84,12 @@ def parse(text: str, label: str = "") -> ast.Design:
 def parse_definition(text: str) -> ast.Statement:
     """Parse one command-line definition `NAME=VALUE` (the text after -D)."""
     text = _drop_bom(text)
-    return Parser(Source(text, f"-D {_visible(text)}")).definition()
+    return Parser(Source(text, f"-D {visible(text)}")).definition()
 
 
 def _drop_bom(text: str) -> str:
     """A byte-order mark starting the text (files saved by some Windows editors) is not part of it."""
     return text[1:] if text.startswith(_BOM) else text
-
-
-def _visible(text: str) -> str:
-    """`text` with each invisible character written as <U+XXXX>, for messages."""
-    return "".join(c if c == " " or shows(c) else f"<U+{ord(c):04X}>" for c in text)
 
 
 def stray_character_message(c: str) -> str:

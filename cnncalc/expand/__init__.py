@@ -24,6 +24,7 @@ repeating, at most two records a row.
 
 from __future__ import annotations
 
+from ..errors import visible
 from ..dsl import ast
 from ..dsl.names import refuse_unused, unread_defaults
 from ..dsl.parser import parse, parse_definition
@@ -50,5 +51,5 @@ def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tupl
 def unread_warning(statement: ast.DefaultDef) -> str:
     """A -D layer default that no layer reads (dsl.names.unread_defaults): it changes nothing."""
     kind = statement.kind
-    return (f"-D {statement.span.source.text} changes nothing: every {kind.upper()} layer of the design gives its "
+    return (f"-D {visible(statement.span.source.text)} changes nothing: every {kind.upper()} layer of the design gives its "
             f"own {statement.attr} (or there is none)")

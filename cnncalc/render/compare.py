@@ -10,6 +10,7 @@ from ..measures import BOOL, BYTES, MEASURES
 from . import align
 from .formats import to_json
 from .markdown import escape
+from .csv import text_cell
 from .sweep import csv_value
 from .units import binary
 
@@ -94,5 +95,5 @@ def _csv(data: dict) -> str:
     for design in data["designs"]:
         values = [csv_value(design["values"][n]) for n in names]
         versus = [csv_value(design["versus_first"][n]) for n in names if data["versus"][n]]
-        writer.writerow([design["label"], *values, *versus])
+        writer.writerow([text_cell(design["label"]), *values, *versus])
     return out.getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 COLUMNS = ("index", "name", "kind", "depth", "arm", "h", "w", "c", "params", "weights", "biases", "buffers",
            "macs", "activations", "memory_bytes", "rf_h", "rf_w", "rf_stride_h", "rf_stride_w",
@@ -61,9 +62,22 @@ def records(report: dict, total: bool = False) -> list[dict]:
     return rows + [total_row(report)] if total else rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def text_cell(value):
+    """A text cell no spreadsheet runs as a formula (OWASP's CSV injection advice): text that starts
+    with = + - @ or a tab or carriage return gets a leading apostrophe, unless it is a plain number
+    such as -2; numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _cell(value):
-    """A record's value as the CSV writes it: true/false, an empty cell for None."""
-    return str(value).lower() if isinstance(value, bool) else value
+    """A record's value as the CSV writes it: true/false, an empty cell for None, text never a formula."""
+    return str(value).lower() if isinstance(value, bool) else text_cell(value)
 
 
 def render_csv(report) -> str:

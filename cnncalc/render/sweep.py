@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from ..measures import BOOL, BYTES, MEASURES
 from . import align
+from .csv import text_cell
 from .markdown import escape
 from .units import binary
 
@@ -41,7 +42,7 @@ def csv_value(value):
         return ""
     if isinstance(value, bool):
         return str(value).lower()
-    return value
+    return text_cell(value)
 
 
 def cell(name: str, value) -> str:

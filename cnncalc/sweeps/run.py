@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from .. import measures as M
 from ..dsl import names as dsl_names
 from ..dsl.parser import Parser, parse
-from ..errors import CnnCalcError, SettingsError, Source, excerpt
+from ..errors import CnnCalcError, SettingsError, Source, excerpt, visible
 from ..settings import Settings, settings_of
 from ..source import define_texts, design_text
 from ..where import Names, condition, keys
@@ -89,7 +89,7 @@ class Sweep:
         self.jobs = jobs or os.cpu_count() or 1
         text, label = design_text(design, label)
         self.label = label
-        self.name = label or excerpt(text, 60)  # the design as the header names it
+        self.name = visible(label or excerpt(text, 60))  # the design as the header names it
         self.settings = settings_of(settings, options)
         self.progress = progress
         self.design = parse(text, label)
