@@ -205,3 +205,48 @@ def test_control_and_bidi_characters_are_shown_not_sent(tmp_path, monkeypatch):
     result = run_cli("plan", "INPUT 8x8x3 -> CONV3-w", "-D", f"w = ) # {EVIL}")
     assert result.exit_code == 2
     _clean(result.output)
+
+
+# -- file safety -------------------------------------------------------------------------------------------
+def test_a_sweep_that_computes_no_point_leaves_the_file(tmp_path):
+    """It replaced an existing --force file with a header and no rows; a failed plan keeps it, and so does
+    this sweep now (exit 1, the reason on standard error)."""
+    out = tmp_path / "keep.md"
+    out.write_text("keep\n")
+    result = run_cli("sweep", SWEEPABLE, "--vary", "w=0", "-o", out, "--force")
+    assert result.exit_code == 1 and "not written" in result.stderr and "filters must be at least 1" in result.stderr
+    assert out.read_text() == "keep\n" and [p.name for p in tmp_path.iterdir()] == ["keep.md"]
+    result = run_cli("sweep", SWEEPABLE, "--vary", "w=0,1", "-o", out, "--force")  # one point computes
+    assert result.exit_code == 0 and out.read_text().startswith("| index | w |")
+
+
+def test_output_paths_that_cannot_be_written_say_why(tmp_path):
+    result = run_cli("plan", "vgg16", "-o", "")
+    assert result.exit_code == 2 and "-o needs a file name" in result.output
+    result = run_cli("plan", "vgg16", "-o", "/proc/version", "--force")
+    assert result.exit_code == 2 and "cannot create a file in /proc" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_during_sweep_leaves_nothing_and_says_nothing(jobs, tmp_path):
+    """SIGTERM during `sweep -o FILE` left the temporary file and printed the workers' tracebacks; now it
+    unwinds as Ctrl-C does: exit 143, no file, nothing on standard error."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    design = "w = 2\nINPUT 32x32x3 -> [CONV3-w -> RELU]*20 -> GAP -> FC-10"
+    process = subprocess.Popen([sys.executable, "-m", "cnncalc", "sweep", design, "--vary", "w=1..400000",
+                                "-o", "out.csv", "--jobs", str(jobs)], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):  # writing has begun
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGTERM)  # the whole group, as a terminal or a job runner does
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode in (128 + signal.SIGTERM, -signal.SIGTERM), stderr
+    assert stderr == "" and list(tmp_path.iterdir()) == []

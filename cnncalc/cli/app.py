@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 from typing import Annotated, Optional
 
@@ -121,6 +122,7 @@ def finish(run, ctx: typer.Context | None = None) -> None:
         sys.stdout = _ClosedStream()
     if sys.stderr is None:
         sys.stderr = _ClosedStream()
+    previous = _on_sigterm()
     try:
         check_arguments(ctx)
         code = run()
@@ -133,6 +135,8 @@ def finish(run, ctx: typer.Context | None = None) -> None:
         code = EXIT_USAGE
     except KeyboardInterrupt:
         code = 130
+    except Terminated:  # SIGTERM: what was being written is removed on the way here (write_atomically)
+        code = 128 + signal.SIGTERM
     except UnicodeEncodeError as e:  # standard output's encoding (a latin-1 locale) lacks a character
         _silence_stdout()
         say(f"error: standard output's encoding ({e.encoding}) cannot write {e.object[e.start:e.end]!a}: "
@@ -151,10 +155,31 @@ def finish(run, ctx: typer.Context | None = None) -> None:
         say(f"error: internal error ({type(e).__name__}: {e}); this is a bug in cnncalc: please report it "
              f"to its maintainers with the design that caused it")
         code = EXIT_BUG
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     try:
         sys.stdout.flush()  # what an error path left buffered
     except (OSError, ValueError):
         _silence_stdout()
     raise typer.Exit(code)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised where the command is, so that it unwinds as on Ctrl-C (a temporary -o file
+    removed) and ends with 143, without a traceback."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def _on_sigterm():
+    """SIGTERM raises Terminated while a command runs (the handler before, to put back; None where no
+    handler can be set: not the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, OSError):
+        return None
 
 

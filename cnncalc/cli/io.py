@@ -130,11 +130,15 @@ FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe
               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def write_atomically(path: Path, pieces, force: bool) -> None:
+def write_atomically(path: Path, pieces, force: bool, keep=None) -> bool:
     """Write text piece by piece (a long sweep never sits in memory) through a temporary file and a rename:
     a failed run leaves no partial file. Only a regular file is ever replaced, and only with --force; it
     keeps its permission bits. A new file gets the umask's default (0666 & ~umask). Symbolic links
-    (dangling or not), FIFOs, devices, directories and sockets are refused, --force or not, and never opened."""
+    (dangling or not), FIFOs, devices, directories and sockets are refused, --force or not, and never opened.
+    `keep`, asked once every piece is written: False leaves the file as it was (a sweep of which no point
+    computed replaces nothing, as a failed plan does). Whether the file was written."""
+    if os.fspath(path) in ("", "."):  # -o "" reaches here as '.'
+        raise SettingsError("-o needs a file name, such as -o report.md")
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -160,13 +164,17 @@ def write_atomically(path: Path, pieces, force: bool) -> None:
 
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    except OSError as e:  # cnncalc writes beside the file, then renames: the directory must take a new file
+        raise SettingsError(f"cannot write {path}: cannot create a file in {directory} ({e.strerror or e}); "
+                            f"cnncalc writes a temporary file there and renames it") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             os.fchmod(f.fileno(), mode)
             for piece in pieces:
                 f.write(piece)
+        if keep is not None and not keep():
+            Path(tmp).unlink(missing_ok=True)
+            return False
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -174,6 +182,7 @@ def write_atomically(path: Path, pieces, force: bool) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def _umask() -> int:

@@ -108,20 +108,27 @@ def _sweep(ctx: typer.Context, design: str, fmt, output, force: bool, options: d
         result.progress = bar[1]
     header = result.header()
     pieces = chunks(header, iter(result), lambda: result.summary, chosen, ties=bool(result.pareto))
+
+    def failed() -> bool:  # no point computed, and some failed: exit 1, and an -o file is left as it was
+        summary = result.summary
+        return bool(summary["points"] and not summary["computed"] and summary["failed"])
+
     try:
         if output is None:
             for piece in pieces:
                 sys.stdout.write(piece)
-        else:
-            write_atomically(output, pieces, force)
+        elif not write_atomically(output, pieces, force, keep=lambda: not failed()):
+            for text in summary_lines(header, result.summary):
+                say(f"sweep: {text}")
+            say(f"sweep: no point computed: {output} not written")
+            return EXIT_PROBLEMS
     finally:
         if bar is not None:
             bar[0].stop()
     if chosen in ("jsonl", "csv"):
         for text in summary_lines(header, result.summary):
             say(f"sweep: {text}")
-    summary = result.summary
-    return EXIT_PROBLEMS if summary["points"] and not summary["computed"] and summary["failed"] else 0
+    return EXIT_PROBLEMS if failed() else 0
 
 
 def _sweep_progress(total: int):

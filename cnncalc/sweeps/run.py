@@ -224,7 +224,7 @@ class Sweep:
         context = multiprocessing.get_context("fork" if fork else "spawn")
         starts = iter(range(0, self.total, CHUNK))
         _WORKER = self if fork else None
-        with context.Pool(self.jobs, initializer=None if fork else _start_worker,
+        with context.Pool(self.jobs, initializer=_quiet_worker if fork else _start_worker,
                           initargs=() if fork else (self._spec,)) as pool:
             pending = deque(pool.apply_async(_work, (start, min(start + CHUNK, self.total)))
                             for start in itertools.islice(starts, 3 * self.jobs))
@@ -299,8 +299,17 @@ CHUNK = 256  # points a worker process computes at a time
 _WORKER: Sweep | None = None  # in a worker process: its copy of the sweep
 
 
+def _quiet_worker() -> None:
+    """A worker ends at SIGTERM as a process does by default (the command line's handler, inherited
+    through fork, would print its traceback); the parent removes what it was writing."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _start_worker(spec: dict) -> None:
     global _WORKER
+    _quiet_worker()
     _WORKER = Sweep(**spec)
 
 
