@@ -137,28 +137,7 @@ def write_atomically(path: Path, pieces, force: bool, keep=None) -> bool:
     (dangling or not), FIFOs, devices, directories and sockets are refused, --force or not, and never opened.
     `keep`, asked once every piece is written: False leaves the file as it was (a sweep of which no point
     computed replaces nothing, as a failed plan does). Whether the file was written."""
-    if os.fspath(path) in ("", "."):  # -o "" reaches here as '.'
-        raise SettingsError("-o needs a file name, such as -o report.md")
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as e:
-        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
-    if st is not None:
-        if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(path)
-            dangling = "" if os.path.exists(path) else ", dangling"
-            raise SettingsError(f"{path} is a symbolic link (to {target}{dangling}); cnncalc writes only regular "
-                                f"files: remove the link or write to its target")
-        if not stat.S_ISREG(st.st_mode):
-            kind = next((name for test, name in FILE_KINDS if test(st.st_mode)), "not a regular file")
-            raise SettingsError(f"{path} is {kind}; cnncalc writes only regular files (--force replaces only those)")
-        if not force:
-            raise SettingsError(f"{path} exists; pass --force to overwrite it")
-        mode = stat.S_IMODE(st.st_mode) & 0o777
-    else:
-        mode = 0o666 & ~_umask()
+    mode = _mode_for(path, force)
     directory = path.parent if str(path.parent) else Path(".")
     import tempfile  # only -o needs it: not imported by every command
 
@@ -183,6 +162,34 @@ def write_atomically(path: Path, pieces, force: bool, keep=None) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def _mode_for(path: Path, force: bool) -> int:
+    """The permission bits the written file gets: an existing regular file's (with --force), else the
+    umask's default; a SettingsError for anything else at `path`."""
+    if os.fspath(path) in ("", "."):  # -o "" reaches here as '.'
+        raise SettingsError("-o needs a file name, such as -o report.md")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise SettingsError(f"cannot write {path}: {e.strerror or e}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(path)
+            dangling = "" if os.path.exists(path) else ", dangling"
+            raise SettingsError(f"{path} is a symbolic link (to {target}{dangling}); cnncalc writes only regular "
+                                f"files: remove the link or write to its target")
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in FILE_KINDS if test(st.st_mode)), "not a regular file")
+            raise SettingsError(f"{path} is {kind}; cnncalc writes only regular files (--force replaces only those)")
+        if not force:
+            raise SettingsError(f"{path} exists; pass --force to overwrite it")
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+    else:
+        mode = 0o666 & ~_umask()
+    return mode
 
 
 def _umask() -> int:
