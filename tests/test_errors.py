@@ -98,8 +98,6 @@ BAD_DESIGNS = [
      "'N' is defined twice", (2, 1)),
     ('INPUT 32x32x3 -> RELU\nN = 2',
      'definitions must come before the architecture', (2, 1)),
-    ('conv = 3\nINPUT 32x32x3 -> RELU',
-     "'conv' is a layer name; choose another name for this definition", (1, 1)),
     ('INPUT 32x32x3 -> [ ]',
      "empty brackets: put at least one layer inside '[ ]'", (1, 18)),
     ('INPUT 32x32x3 -> RELU*9999999999999999999',

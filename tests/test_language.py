@@ -84,10 +84,9 @@ def test_a_block_passes_a_layer_parameter_on_and_a_bare_block_name_is_a_block():
      "make_divisible() takes 2 to 3 arguments, got 1 (make_divisible(value, divisor) or "
      "make_divisible(value, divisor, least))"),
     ("INPUT 8x8x3 -> CONV1-(min(5))", "min() takes 2 to 16 arguments, got 1"),
-    ("min = 3\nINPUT 8x8x3 -> CONV1-4", "'min' is a function (min, max, make_divisible); choose another name"),
     ("INPUT 8x8x3 -> CONV1-(10 // 0)", "division by zero"),
     ("INPUT 8x8x3 -> CONV1-(make_divisible(10, 0))", "make_divisible's divisor is at least 1, got 0"),
-    # a layer word where a number goes is not advised as a variable to define (RELU = 2 is refused)
+    # a layer word where a number goes is not advised as a variable to define (RELU = 2 would hide the layer)
     ("INPUT 8x8x3 -> CONV3-RELU", "'RELU' is a layer, not a number: a number, a variable or a (expression) goes "
                                   "here, and a layer after '->'"),
 ])

@@ -56,8 +56,6 @@ def test_a_suffix_takes_a_parenthesised_expression(design, rows):
     # a block that a call would read as a layer with a suffix, and a fused layer word, are not names
     ("conv3d(C) = [CONV3-C]\nINPUT 8x8x3 -> conv3d(4)",
      "'conv3d(…)' reads as the layer 'conv3' with a 'd' suffix; choose another name for this block", (1, 1)),
-    ("POOL3p1 = 2\nINPUT 8x8x3 -> RELU",
-     "'POOL3p1' is a layer name; choose another name for this definition", (1, 1)),
     ("INPUT 8x8x3 -> POOL3p(1",
      "expected ')' to close the '(' at column 22, found end of input", (1, 24)),
 ])

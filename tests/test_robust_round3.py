@@ -250,3 +250,44 @@ def test_sigterm_during_sweep_leaves_nothing_and_says_nothing(jobs, tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode in (128 + signal.SIGTERM, -signal.SIGTERM), stderr
     assert stderr == "" and list(tmp_path.iterdir()) == []
+
+
+# -- a user's design broke on upgrade ------------------------------------------------------------------------
+DENSE_BLOCK = "dense = (ID | [BN -> RELU -> CONV1-128 -> BN -> RELU -> CONV3-32])\n"
+
+
+@pytest.mark.parametrize("name", ["dense", "linear", "ln", "crop", "relu", "conv", "max", "make_divisible"])
+def test_a_definition_named_like_a_layer_word_wins(name):
+    """0.4's alias DENSE broke every design with a block named `dense` ("'dense' is a layer name"); LINEAR,
+    LN and CROP did the same. The user's definition wins, with a warning naming what it hides."""
+    design = f"{name} = (ID | [BN -> RELU -> CONV1-4])\nINPUT 8x8x4 -> {name} -> {name} -> GAP -> FC-3"
+    report = cnncalc.plan(design)
+    assert [r.kind for r in report.layers].count("concat") == 2
+    assert report.layers[-1].output.c == 3 and report.layers[-2].output.c == 4 + 4 + 4
+    assert any(w.startswith(f"'{name}' (line 1, column 1) is your definition") for w in report.warnings)
+
+
+def test_the_densenet_block_of_issue_21_plans_as_in_0_3():
+    report = cnncalc.plan(DENSE_BLOCK + "INPUT 56x56x64 -> [dense]*6 -> BN -> RELU -> GAP -> FC-10")
+    assert report.totals.heads is None and report.layers[-1].output.c == 10
+    assert report.layers[-4].output.c == 64 + 6 * 32
+    one_by_one = sum((64 + 32 * k) * 128 + 128 for k in range(6))  # each layer's input grows by 32 channels
+    three_by_three = 6 * (3 * 3 * 128 * 32 + 32)
+    bns = sum(2 * (64 + 32 * k) + 2 * 128 for k in range(6)) + 2 * (64 + 6 * 32)
+    assert report.totals.params == one_by_one + three_by_three + bns + (64 + 6 * 32) * 10 + 10
+
+
+def test_a_shadowing_block_defined_after_its_use_and_the_layer_by_another_spelling():
+    design = "a = [dense -> RELU]\n" + DENSE_BLOCK.replace("CONV1-128", "CONV1-8").replace("CONV3-32", "CONV3-4") + \
+        "INPUT 8x8x4 -> a -> DENSE-3"  # DENSE written in capitals: the layer (FC)
+    report = cnncalc.plan(design)
+    assert [r.kind for r in report.layers][-3:] == ["concat", "act", "fc"]
+    assert report.layers[-1].params == 8 * 8 * 8 * 3 + 3
+
+
+def test_a_shadowing_definition_still_refuses_recursion_and_takes_d_overrides():
+    with pytest.raises(cnncalc.DesignError, match="uses itself"):
+        cnncalc.plan("relu = [BN -> relu]\nINPUT 8x8x4 -> relu")
+    report = cnncalc.plan("dense = [BN]\nINPUT 8x8x4 -> dense -> GAP", defines=["dense = [BN -> RELU]"])
+    assert [r.kind for r in report.layers] == ["input", "bn", "act", "gap"]
+    assert cnncalc.plan("max = 3\nINPUT 8x8x4 -> CONV3-max -> CONV1-(max(2, 5))").layers[-1].output.c == 5

@@ -127,7 +127,8 @@ Statement = VarDef | BlockDef | DefaultDef
 
 
 class Design(_Node):
-    __slots__ = ("statements", "chain")
+    # shadows: the definitions named like a layer word or a function, each (name, span, what it hides)
+    __slots__ = ("statements", "chain", "shadows")
 
 
 def variables_in(value: Value):

@@ -53,7 +53,7 @@ import unicodedata
 
 from ..errors import DesignSyntaxError, Source, Span, describe_char, excerpt, shows, visible
 from ..limits import MAX_DIGITS, MAX_NESTING
-from ..kinds import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, split_word
+from ..kinds import DEFAULT_KINDS, KERNEL_THEN_SUFFIX, SHARED_SETTINGS, WORDS, split_word
 from . import ast
 
 
@@ -77,8 +77,14 @@ _SUFFIXES = re.compile(r"(?:[pdgPDG][0-9]+)*([pdgPDG]?)")
 
 
 def parse(text: str, label: str = "") -> ast.Design:
-    """Parse a whole design."""
-    return Parser(Source(_drop_bom(text), label)).design()
+    """Parse a whole design. A definition named like a layer word or a function wins over it in this
+    design (a word the language adds later must never break a design that planned): a second reading,
+    with those names known from the first, lets a block use one that is defined after it."""
+    source = Source(_drop_bom(text), label)
+    design = Parser(source).design()
+    if not design.shadows:
+        return design
+    return Parser(source, mine={name for name, _, _ in design.shadows}).design()
 
 
 def parse_definition(text: str) -> ast.Statement:
@@ -132,12 +138,14 @@ def _kernel_then_open_suffix(word: str) -> int:
 
 
 class Parser:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, mine: set[str] | None = None) -> None:
         self.source = source
         self.text = source.text
         self.pos = 0
         self.depth = 0
         self.blocks: set[str] = set()  # block names defined so far, to tell `X = stem` from `X = N`
+        self.mine: set[str] = set(mine or ())  # definitions named like a layer word: the word, written so, is theirs
+        self.shadows: list[tuple[str, Span, str]] = []
         self.refuse_stray_characters()
 
     # -- helpers ------------------------------------------------------------
@@ -257,7 +265,7 @@ class Parser:
                     f"expected '->' before {found}: a design holds exactly one architecture, "
                     "so join its parts with '->'", start)
             raise self.error(f"unexpected {found} after the architecture", start)
-        return ast.Design(statements, chain)
+        return ast.Design(statements, chain, self.shadows)
 
     def definition(self) -> ast.Statement:
         self.skip_ws()
@@ -333,11 +341,8 @@ class Parser:
         if word.lower() in SHARED_SETTINGS and form == "name":
             value = self.setting()
             return ast.DefaultDef("", word.lower(), value, self.span(start))
-        if _is_layer_word(word):
-            raise DesignSyntaxError(f"'{word}' is a layer name; choose another name for this definition", name_span)
-        if word in ast.FUNCTIONS:
-            raise DesignSyntaxError(f"'{word}' is a function ({', '.join(ast.FUNCTIONS)}); choose another name "
-                                    f"for this definition", name_span)
+        if _is_layer_word(word) or word in ast.FUNCTIONS:
+            self.shadow(word, name_span)
         if word == "in":
             raise DesignSyntaxError("'in' is the channel count of a layer's input (CONV1-(in/2)); choose another "
                                     "name for this definition", name_span)
@@ -519,10 +524,25 @@ class Parser:
         return chain
 
     # -- layers and block references ----------------------------------------
+    def shadow(self, word: str, span: Span) -> None:
+        """A definition named like a layer word or a function: its name, written exactly so, is the
+        user's in this design (the layer stays reachable by another spelling or alias)."""
+        if word in ast.FUNCTIONS:
+            what = f"the function {word}()"
+        else:
+            split = split_word(word)
+            upper = split[0] if split is not None else word.upper()
+            main = WORDS[upper].words[0] if upper in WORDS else upper
+            what = f"the layer word {upper}" + (f" (an alias of {main})" if main != upper else "")
+        self.mine.add(word)
+        self.shadows.append((word, span, what))
+
     def layer_or_ref(self) -> ast.Node:
         start = self.pos
         word = self.name()
         assert word is not None
+        if word in self.mine:  # the user's definition, though the word is also a layer's
+            return self.block_ref(word, start)
         split = split_word(word)
         if split is None:
             # POOL3p1, CONV3d2 and, before '(', POOL3p(S), CONV3p1d(D): a kernel word whose suffixes

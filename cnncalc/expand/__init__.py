@@ -44,8 +44,14 @@ def build(text: str, defines: list[str] | tuple[str, ...] = (), input_size: tupl
     overrides = [parse_definition(d) for d in defines]
     refuse_unused([design], overrides)
     graph = Expander(design, overrides, input_size, optional, max_layers).run()
-    graph.warnings = [unread_warning(s) for s in unread_defaults([design], overrides)]
+    graph.warnings = [*(shadow_warning(*shadow) for shadow in design.shadows),
+                      *(unread_warning(s) for s in unread_defaults([design], overrides))]
     return graph
+
+
+def shadow_warning(name: str, span, what: str) -> str:
+    """A definition named like a layer word or a function: it wins, and says what it hides."""
+    return f"'{name}' ({span.where()}) is your definition: in this design the name means it, not {what}"
 
 
 def unread_warning(statement: ast.DefaultDef) -> str:
