@@ -97,9 +97,11 @@ class Branch(Kind):
     helper_source = ""  # the exported module's source
     # traits: a merge's output is a new tensor (a side head's: the head's own), never in place or a view
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
-    keeps_layout = makes_channels_last = packs_params = counts_batches = batch_statistics = False
+    makes_channels_last = packs_params = counts_batches = batch_statistics = False
     grows_with_input = elementwise = concatenates = splits_input = side = skip = False
-    keeps_input_when_frozen = True
+    # the layout the walk hands a merge is already its output's (merged_layout: an element-wise merge
+    # takes its first full-size arm's), and what follows reads it so
+    keeps_layout = keeps_input_when_frozen = True
     flat_copy = None
     fill = "#ffffff"
     # rules

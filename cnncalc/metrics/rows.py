@@ -104,11 +104,6 @@ class Rows(Walk):
         x, rf, sid, flow = self.layer(inp, (inp.size, START, -1, saved.START), 0, None)
         self.started(rf)
         state = self.walk(self.graph.items, (x, rf, sid, saved.Flow(True, False)))
-        out, _, _, flow = state
-        if flow.channels_last and (out.h, out.w) != (1, 1):
-            # the network's output laid out channels last, larger than 1x1, is copied by the loss: not modelled
-            last = max(i for i, s in enumerate(self.steps) if not s.side)
-            self.steps[last] = self.steps[last]._replace(unmodelled=True)
         self.requires.clear()  # the walk's own bookkeeping, done with (100,000 rows: 10 MB less at the peak)
         self.storages.saved.clear()
         return state

@@ -32,7 +32,6 @@ class Step(NamedTuple):
     copy: int | None = None  # FC flattening a channels-last or cropped volume: the storage of the copy it makes
     splits: tuple[int, ...] = ()  # a channel split's merge: the storages (views, no bytes) its arms read
     side: bool = False  # in a side head (or its output row): it runs in training only
-    unmodelled: bool = False  # the network's output laid out channels last, which the loss copies: not modelled
 
 
 class Cuda(NamedTuple):
@@ -78,8 +77,7 @@ def supported(steps: list[Step], amp: int | None = None) -> bool:
                    or s.weights is None or (amp is not None and s.item.autocast is UNSUPPORTED)
                    or (s.item.subview and s.ckpt is not None)  # recomputed views: not modelled
                    or (s.copy is not None and (amp is not None or s.ckpt is not None))
-                   or (s.side and s.ckpt is not None)  # a checkpointed side head: not modelled
-                   or s.unmodelled for s in steps)
+                   or (s.side and s.ckpt is not None) for s in steps)  # a checkpointed side head: not modelled
 
 
 def model(t: Timeline, steps: list[Step], dtype_bytes: int) -> None:
