@@ -291,3 +291,20 @@ def test_a_shadowing_definition_still_refuses_recursion_and_takes_d_overrides():
     report = cnncalc.plan("dense = [BN]\nINPUT 8x8x4 -> dense -> GAP", defines=["dense = [BN -> RELU]"])
     assert [r.kind for r in report.layers] == ["input", "bn", "act", "gap"]
     assert cnncalc.plan("max = 3\nINPUT 8x8x4 -> CONV3-max -> CONV1-(max(2, 5))").layers[-1].output.c == 5
+
+
+SE_GATED = "INPUT 32x32x8 -> CONV3-8/2 -> (ID .* [GAP -> CONV1-8 -> SIGMOID]) -> GAP -> FC-10"
+
+
+@pytest.mark.parametrize("design, budget", [(SE_GATED, "1GiB"), ("mobilenet_v3_large", "8GiB"),
+                                            ("efficientnet_b0", "8GiB"), ("regnet_y_400mf", "8GiB")])
+def test_max_input_through_a_squeeze_excitation_gate(design, budget):
+    """The fit search walked a gate's 1x1 arm as a misfit of the merge, so no square input was ever found
+    for a design with a squeeze-excitation gate; a gate's 1 broadcasts (the product merge's axis rule)."""
+    found = cnncalc.plan(design, budget=budget, max_input=True).budget.max_input
+    assert found is not None and found.h == found.w > 224
+    c = found.c
+    at = cnncalc.plan(design, budget=budget, input=f"{found.h}x{found.w}x{c}")
+    assert not at.problems and at.budget.max_batch >= 1
+    twice = cnncalc.plan(design, budget=budget, input=f"{2 * found.h}x{2 * found.w}x{c}")
+    assert not twice.budget.max_batch  # the peak grows with the input: twice the side does not fit

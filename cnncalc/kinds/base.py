@@ -94,6 +94,7 @@ MERGE_RULES = {
     "arm_input": "(x) -> what each arm reads",
     "after": "(x, y) -> what follows the branch reads",
     "fields": "(outs, y, fields) -> the arms' receptive fields the merge's field is the union of",
+    "axis_size": "(sizes) -> the merge's size along one axis from its arms', None where they disagree",
     "merged_layout": "(outs, y, layouts) -> whether the merge's output is laid out channels last",
     "operator": "how the design writes it: |, +, .*, || or {}",
     "symbol": "what the drawings put in its circle",

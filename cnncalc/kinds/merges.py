@@ -170,6 +170,10 @@ class Branch(Kind):
     def fields(self, outs: list[Volume], y: Volume, fields: list) -> list:
         return fields
 
+    def axis_size(self, sizes: list[int]) -> int | None:
+        """Along one axis (the fit search's walk): the arms must agree."""
+        return sizes[0] if len(set(sizes)) == 1 else None
+
     def merged_layout(self, outs: list[Volume], y: Volume, layouts: list[bool]) -> bool:
         """A sum or a product takes its first full-size arm's layout (the operand PyTorch's element-wise
         kernels lay their output out by)."""
@@ -244,6 +248,12 @@ class Mul(Branch):
         """A 1x1xC arm broadcast over the other's H x W is a gate (squeeze-and-excitation), global by
         construction: left out, so that the field stays the spatial path's."""
         return [f for out, f in zip(outs, fields) if out == y] or fields
+
+    def axis_size(self, sizes: list[int]) -> int | None:
+        """Along one axis: a gate's 1 broadcasts over the other arm's size (the volumes' own check, that
+        a gate is 1 x 1 on both axes, is merge's)."""
+        full = set(sizes) - {1}
+        return (full.pop() if full else 1) if len(full) <= 1 else None
 
     def backward(self, sim, index: int, s) -> None:
         """The gradient of each factor that requires grad, the output's gradient times the other factor

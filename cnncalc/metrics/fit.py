@@ -329,15 +329,11 @@ class _Axis(Walk):
 
     def branch(self, branch: Branch, size: int, depth: int, arm: int | None) -> int:
         """Every arm must fit and agree; after a side head, what follows reads its input."""
-        sizes = set()
-        for index, chain in enumerate(branch.arms, start=1):
-            try:
-                sizes.add(self.walk(chain, size, depth + 1, index))
-            except _NoSize:
-                sizes.add(None)
-        if len(sizes) != 1 or None in sizes:
+        sizes = [self.walk(chain, size, depth + 1, index) for index, chain in enumerate(branch.arms, start=1)]
+        merged = branch.axis_size(sizes)  # the arms agree (a gate's 1 broadcasts: the merge's rule)
+        if merged is None:
             raise _NoSize
-        return size if branch.side else sizes.pop()
+        return size if branch.side else merged
 
 
 class _Valid(Volumes):
