@@ -113,7 +113,8 @@ def test_verify_memory_reports_a_disagreement(monkeypatch):
     monkeypatch.setattr(steps, "BATCHES_TRACKED_BYTES", 8 + 10**6)  # a wrong rule: the check must notice
     result = verify("INPUT 8x8x3 -> CONV3-4 -> BN -> RELU -> FC-2", memory=True, batch=2)
     assert not result.ok and result.peak_expected > result.peak_actual
-    assert result.notes[0].startswith("training-step peak: cnncalc")
+    assert result.inference_peak_expected > result.inference_peak_actual  # the rule counts in both
+    assert [n.split(":")[0] for n in result.notes[:2]] == ["inference peak", "training-step peak"]
 
 
 # -- the exported network's output: N x classes logits when the design ends in a vector --------------------------
@@ -339,3 +340,19 @@ def test_verify_checks_zeropad():
     assert result.ok, result.notes
     assert [r.actual_shape for r in result.rows[:2]] == ["16x16x3", f"{16 + 2 + 3}x{16 + 0 + 1}x3"]
     assert result.saved_actual == result.saved_expected and result.peak_actual == result.peak_expected
+
+
+@pytest.mark.parametrize("design", [
+    "INPUT 16x16x8 -> CROP16 -> FC-9",  # a crop of every row and column is in order: FC flattens a view (was +30.7%)
+    "INPUT 16x16x8 -> CONV1-8 -> CROP16 -> CROP8 -> FC-9",
+    "INPUT 16x16x8 -> LAYERNORM -> CROP12 -> FC-9",
+    "INPUT 8x8x8 -> CONV1-8 -> ((ID || RELU) || (TANH || ID)) -> FC-5",
+])
+def test_verify_memory_checks_the_inference_peak(design):
+    """verify --memory compares the inference peak (evaluation mode, no_grad) with MemTracker's too, and a
+    wrong one is a problem: issue 21 found inference peaks off by -28% to +31% that verify never flagged."""
+    result = verify(design, device="cpu", memory=True, batch=4)
+    assert result.ok, result.notes
+    assert result.inference_peak_actual is not None and result.inference_peak_expected == result.inference_peak_actual
+    result = run_cli("verify", design, "--memory", "--device", "cpu", "--batch", "4")
+    assert "inference peak (eval, no_grad, batch 4)" in result.output and "+0.00%" in result.output

@@ -217,7 +217,7 @@ class Rows(Walk):
                   and (flow.channels_last or sid in self.storages.strided))
         if copies and layer.flat_copy == "output":  # the copy is its output
             return self.storages.new(y), None
-        return self.storages.output(layer, y, flow.protected, sid), self.storages.new(x) if copies else None
+        return self.storages.output(layer, x, y, flow.protected, sid), self.storages.new(x) if copies else None
 
     def shape(self, layer: Layer, x: Volume):
         """The layer's output volume and windows on `x` (Layer.apply), computed once a walk."""

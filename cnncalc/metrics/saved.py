@@ -78,12 +78,16 @@ class Storages:
         self.sizes.append(y.h * y.w * y.c)
         return len(self.sizes) - 1
 
-    def output(self, layer: Layer, y: Volume, protected: bool, sid_in: int) -> int:
+    def output(self, layer: Layer, x: Volume, y: Volume, protected: bool, sid_in: int) -> int:
         """The storage of a layer's output: its input's, in place or as a view; else a new one. A crop, a
-        view of another size, has a storage of its own that holds nothing (the kind's `subview`)."""
+        view of another size, has a storage of its own that holds nothing (the kind's `subview`); its values
+        are out of order (strided: flattening copies them) unless it keeps every row and column of an input
+        laid out in order."""
         if layer.subview:
-            self.strided.add(self.view(sid_in))
-            return len(self.sizes) - 1
+            view = self.view(sid_in)
+            if (y.h, y.w) != (x.h, x.w) or sid_in in self.strided:
+                self.strided.add(view)
+            return view
         return sid_in if shares_storage(layer, protected) else self.new(y)
 
     def view(self, of: int) -> int:

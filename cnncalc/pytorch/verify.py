@@ -65,6 +65,9 @@ class Verification(BaseModel):
     peak_actual: int | None = None
     peak_breakdown_expected: dict[str, int] | None = None
     peak_breakdown_actual: dict[str, int] | None = None
+    # --memory: the peak of an evaluation-mode forward pass under no_grad, cnncalc's and MemTracker's
+    inference_peak_expected: int | None = None
+    inference_peak_actual: int | None = None
     optimizer: str = "sgd"
     foreach: bool = False
     ok: bool
@@ -246,6 +249,7 @@ def _compare_peaks(graph, result: Verification, settings: Settings, problems: li
     m = report.totals.memory
     optimizer, foreach, amp = settings.optimizer, settings.uses_foreach, settings.amp
     result.optimizer, result.foreach = optimizer, foreach
+    _compare_inference(graph, result, m.inference_peak_bytes, settings, problems, notes)
     if m.training_peak_bytes is None:
         notes.append("no simulated peak: a layer kind has no training rule yet (see totals.partial)")
         return
@@ -268,6 +272,25 @@ def _compare_peaks(graph, result: Verification, settings: Settings, problems: li
     if amp is not None:
         notes.append(f"under autocast ({amp}) FakeTensorMode keeps BN's statistics in {amp}, a real run and cnncalc "
                      f"in float32: the measurement is lower by 4 bytes a channel of each BN alive at the peak")
+
+
+def _compare_inference(graph, result: Verification, expected: int | None, settings: Settings, problems: list[str],
+                       notes: list[str]) -> None:
+    """The simulated inference peak (evaluation mode, no_grad) against MemTracker's, within the training
+    peak's band."""
+    from .memory import measure_inference
+
+    if expected is None:
+        notes.append("no simulated inference peak: a layer kind has no inference rule yet (see totals.partial)")
+        return
+    try:
+        measured = measure_inference(export_source(graph), batch=settings.batch, amp=settings.amp)
+    except Exception as e:
+        notes.append(f"no inference measurement: {type(e).__name__}: {_first_line(e)}")
+        return
+    result.inference_peak_expected, result.inference_peak_actual = expected, measured
+    if not measured * (1 - 0.01) <= expected <= measured * (1 + PEAK_TOLERANCE):
+        problems.append(f"inference peak: cnncalc {expected:,} B, MemTracker {measured:,} B")
 
 
 def _saved_in_training(torch, net, x, notes: list[str]) -> int | None:

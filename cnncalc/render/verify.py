@@ -33,6 +33,11 @@ def render_verification(v, color: bool = False) -> str:
                    f"({v.peak_expected:,} B), MemTracker {binary(v.peak_actual)} ({v.peak_actual:,} B), {diff:+.2f}%")
         out.append("  cnncalc:    " + ", ".join(f"{k} {binary(n)}" for k, n in v.peak_breakdown_expected.items() if n))
         out.append("  MemTracker: " + ", ".join(f"{k} {binary(n)}" for k, n in v.peak_breakdown_actual.items() if n))
+    if v.inference_peak_actual is not None:
+        diff = (v.inference_peak_expected - v.inference_peak_actual) / max(v.inference_peak_actual, 1) * 100
+        out.append(f"inference peak (eval, no_grad, batch {v.batch}): cnncalc {binary(v.inference_peak_expected)} "
+                   f"({v.inference_peak_expected:,} B), MemTracker {binary(v.inference_peak_actual)} "
+                   f"({v.inference_peak_actual:,} B), {diff:+.2f}%")
     out += [paint(f"note: {note}", YELLOW) for note in v.notes]
     out.append(paint("agree: every row's shape and parameters match" if v.ok else "DISAGREE: see the rows marked",
                      BOLD + (GREEN if v.ok else RED)))
