@@ -308,3 +308,49 @@ def test_max_input_through_a_squeeze_excitation_gate(design, budget):
     assert not at.problems and at.budget.max_batch >= 1
     twice = cnncalc.plan(design, budget=budget, input=f"{2 * found.h}x{2 * found.w}x{c}")
     assert not twice.budget.max_batch  # the peak grows with the input: twice the side does not fit
+
+
+# -- misleading messages, GROUPNORM ---------------------------------------------------------------------------
+@pytest.mark.parametrize("design, message", [
+    ("INPUT 8x8x3 -> CROP", "CROP has no size: write it, as in CROP392"),  # was: set crop.None = CROP392
+    ("INPUT 8x8x3 -> DROPPATH", "DROPPATH has no drop probability: write it, as in DROPPATH(0.1)"),
+    ("INPUT 8x8x3 -> ADAPTIVEPOOL", "ADAPTIVEPOOL has no output size: write it, as in ADAPTIVEAVGPOOL7"),
+    # was: set groupnorm.groups = GROUPNORM(32), which does not plan
+    ("INPUT 8x8x4 -> GROUPNORM", "GROUPNORM has no group count: write GROUPNORM(32), or set groupnorm.groups = 32 "
+                                 "in the design (or -D groupnorm.groups=32)"),
+    ("INPUT 8x8x3 -> DROPPATH(1.5)", "got 1.5 (at 1 it drops every path)"),  # was: at 0 it does nothing
+    ("INPUT 8x8x3 -> DROPPATH(0)", "got 0 (at 0 it does nothing: leave the layer out)"),
+    # was: it needs from 2 to 1 groups
+    ("INPUT 8x8x3 -> SHUFFLE(3)", "a shuffle needs at least 2 groups of at least 2 channels (4 channels or more)"),
+])
+def test_messages_point_at_the_fix(design, message):
+    with pytest.raises(cnncalc.DesignError) as e:
+        cnncalc.plan(design)
+    assert message in e.value.message
+
+
+def test_the_suggested_default_plans():
+    """What the GROUPNORM message suggests works as written."""
+    assert cnncalc.plan("groupnorm.groups = 32\nINPUT 8x8x64 -> GROUPNORM").layers[-1].name == "GROUPNORM(32)"
+    assert cnncalc.plan("INPUT 8x8x64 -> GROUPNORM", defines=["groupnorm.groups=32"]).layers[-1].name == "GROUPNORM(32)"
+
+
+def test_groupnorm_over_one_value_warns_with_the_batch_that_runs():
+    """GROUPNORM(4) on 1x1x4 at batch 1 planned silently; PyTorch refuses it (F.group_norm checks the batch
+    times a group's values, in both modes): a warning, and the design still plans."""
+    design = "INPUT 8x8x4 -> GAP -> GROUPNORM(4) -> FC-3"
+    warned = [w for w in cnncalc.plan(design).warnings if "GROUPNORM(4)" in w]
+    assert len(warned) == 1 and "one value per group at batch 1" in warned[0] and "run it at batch 2" in warned[0]
+    assert not [w for w in cnncalc.plan(design, batch=2).warnings if "GROUPNORM" in w]
+    assert not [w for w in cnncalc.plan(design.replace("GROUPNORM(4)", "GROUPNORM(2)")).warnings if "GROUPNORM" in w]
+
+
+@pytest.mark.parametrize("size", [5, 16])
+def test_the_field_after_groupnorm_holds_for_every_pixel(size):
+    """GroupNorm pools each group over every position: the field reported held for pixel 0 alone. Now every
+    output pixel's window (start i*stride - pad, length size) covers the whole input."""
+    report = cnncalc.plan(f"INPUT {size}x{size}x8 -> CONV3-8 -> GROUPNORM(2) -> CONV3-8")
+    for row in report.layers[2:]:
+        (k, _), (s, _), (p, _) = row.rf.size, row.rf.stride, row.rf.padding
+        for i in range(size):
+            assert i * s - p <= 0 and i * s - p + k - 1 >= size - 1

@@ -210,8 +210,12 @@ _EXPR = (ast.Num, ast.Var, ast.BinOp, ast.Neg, ast.Call)
 
 
 def _missing(cls: type[Layer], setting: Setting, word: str, span: Span) -> DesignError:
-    """'CONV has no filter count: write CONV3-64, or set conv.filters = 64 …'"""
+    """'CONV has no filter count: write CONV3-64, or set conv.filters = 64 …'; the layer default only where
+    the kind has one for this setting (CROP's size has none)."""
     example = cls.example
-    value = example.split("-")[-1].split("/")[0]
+    if not setting.attr or setting.shared:
+        return DesignError(f"{word} has no {setting.noun}: write it, as in {example}", span)
+    # the value the example writes: CONV3-64 and DECONV4-64/2 after '-', GROUPNORM(32) in the parentheses
+    value = example.split("-")[-1].split("/")[0] if "-" in example else example.partition("(")[2].rstrip(")")
     return DesignError(f"{word} has no {setting.noun}: write {example}, or set {cls.kind}.{setting.attr} = {value} "
-                       f"in the design (or -D {cls.kind}.{setting.attr}=...)", span)
+                       f"in the design (or -D {cls.kind}.{setting.attr}={value})", span)

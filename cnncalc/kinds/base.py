@@ -117,7 +117,8 @@ TRAITS = {
                  "output), 'input' (a copy beside it) or None",
     "packs_params": "its backward node holds its parameters",
     "counts_batches": "it has an int64 num_batches_tracked buffer (BN)",
-    "batch_statistics": "it normalises over the batch in training: one value per channel is refused",
+    "batch_statistics": "its training refuses a statistic over one value (statistic_values: BN's channel over the "
+                        "batch, GROUPNORM's group)",
     "keeps_input_when_frozen": "with frozen parameters it still keeps its input for backward",
     "grows_with_input": "its parameters grow with its input's height and width (an FC that flattens)",
     "elementwise": "its output keeps its input's shape, element by element",

@@ -116,8 +116,8 @@ class DropPath(Dropping):
 
     def check(self, where: Callable[[str], Span]) -> None:
         if not 0.0 < self.p < 1.0:
-            raise DesignError(f"a drop-path probability is in (0, 1), got {self.p:g} (at 0 it does nothing: "
-                              f"leave the layer out)", where("p"))
+            why = "at 0 it does nothing: leave the layer out" if self.p <= 0 else "at 1 it drops every path"
+            raise DesignError(f"a drop-path probability is in (0, 1), got {self.p:g} ({why})", where("p"))
 
     @cached_property
     def name(self) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 from ..errors import DesignError, Span
 from .base import (EPS, FLOAT32, INPUT, ONE_OP, SAME, STAT_BYTES, UNSUPPORTED, Layer, Setting, Volume, check_eps,
                    formula, no_macs, nothing_learned, saved_extras)
-from .geometry import rf_whole
+from .geometry import rf_slide
 
 LAYERNORM2D = '''
 class LayerNorm2d(nn.LayerNorm):
@@ -57,6 +57,13 @@ class Normalization(Layer):
     # rules
     macs = no_macs  # normalisation counts 0
     backward = ONE_OP  # the input's and the parameters' gradients at once
+    statistic = "channel"  # what one statistic is over, for the warning of batch_statistics
+    refuses = "train"  # what PyTorch then refuses: BN's running statistics serve evaluation
+
+    def statistic_values(self, x: Volume, batch: int) -> int:
+        """The values one statistic is computed over in training (batch_statistics: PyTorch refuses one):
+        BN's, a channel over the batch and every position."""
+        return x.h * x.w * batch
     autocast = UNSUPPORTED  # not measured under autocast yet: the peak is left out there
     checkpointed = saved_extras
 
@@ -174,6 +181,12 @@ class GroupNorm(Normalization):
     positional = "groups"
     example = "GROUPNORM(32)"
     params = _norm_params
+    batch_statistics = True  # PyTorch checks the batch times a group's values, as BN's: one is refused
+    statistic = "group"
+    refuses = "run"  # in evaluation too: F.group_norm checks in both modes (measured, torch 2.13)
+
+    def statistic_values(self, x: Volume, batch: int) -> int:
+        return batch * (x.c // self.groups) * x.h * x.w
 
     def check(self, where: Callable[[str], Span]) -> None:
         check_eps(self, where, self.word)
@@ -194,7 +207,11 @@ class GroupNorm(Normalization):
         return 2 * self.groups * STAT_BYTES * batch  # its statistics, in both modes
 
     def receptive(self, rf, x: Volume):
-        return rf_whole(rf, x)  # each group is normalised over every position
+        """Each group is normalised over every position, and the output keeps H x W: every output pixel
+        sees the whole input. As a window that holds for every pixel (not only the first, as one of the
+        input's size would): 2H-1 x 2W-1, same-padded (H-1, W-1), stride 1, which covers the whole input
+        from any pixel."""
+        return rf_slide(rf, (2 * x.h - 1, 2 * x.w - 1), (1, 1), (x.h - 1, x.w - 1), (1, 1))
 
     def emit(self, writer, x: Volume, y: Volume, inplace: bool) -> tuple[str, str]:
         return "gn", f"nn.GroupNorm({self.groups}, {x.c}" + _eps(self) + ")"

@@ -278,6 +278,9 @@ class Shuffle(Moving):
         g = self.groups
         if x.c % g:
             raise DesignError(f"{self.name}: {g} groups do not divide the {x.c} channels", self.span)
+        if g in (1, x.c) and x.c < 4:
+            raise DesignError(f"{self.name} on {x.c} channels changes nothing: a shuffle needs at least 2 groups of "
+                              f"at least 2 channels (4 channels or more)", self.span)
         if g in (1, x.c):
             raise DesignError(f"{self.name} on {x.c} channels changes nothing: it needs from 2 to {x.c // 2} groups "
                               f"that divide the channels", self.span)

@@ -195,11 +195,11 @@ class Rows(Walk):
                 f"designs: -D torchvision=1)")
         if layer.pins_size:
             self.pinned = True
-        if layer.batch_statistics and x.h * x.w * batch == 1 and self.peaks and not self.warned_bn:
+        if layer.batch_statistics and self.peaks and not self.warned_bn and layer.statistic_values(x, batch) == 1:
             self.warned_bn = True
-            self.warnings.append(f"{layer.name} ({where(*place)}) normalises one value per channel at "
-                                 f"batch {batch} ({x}): PyTorch refuses to train it (the training peak is that "
-                                 f"of a step it would not run); train at batch 2 or more")
+            self.warnings.append(f"{layer.name} ({where(*place)}) normalises one value per {layer.statistic} at "
+                                 f"batch {batch} ({x}): PyTorch refuses to {layer.refuses} it (the training peak is "
+                                 f"that of a step it would not run); {layer.refuses} it at batch 2 or more")
 
     def resized(self) -> bool:
         """Is the input another size than the design writes (--input, -D input=), for the first time asked?

@@ -59,7 +59,9 @@ RECEPTIVE = [
     ("lrn", "LRN", START),
     ("bn", "BN", START),
     ("layernorm", "LAYERNORM", START),  # across channels only
-    ("groupnorm", "GROUPNORM(2)", ((8, 8), (1, 1), (0, 0))),  # each group over every position
+    # each group over every position, for every output pixel: a 2H-1 window padded H-1 covers the input from
+    # any pixel (X is 8x8; a window of 8 unpadded held for pixel 0 only)
+    ("groupnorm", "GROUPNORM(2)", ((2 * 8 - 1, 2 * 8 - 1), (1, 1), (8 - 1, 8 - 1))),
     ("scale", "SCALE", START),
 ]
 
