@@ -93,10 +93,10 @@ class _Batches:
     """The exported network's training step: a random batch and its targets (each side head's too), the
     cross-entropy of each output, summed, and its backward; then the optimizer's step."""
 
-    def __init__(self, torch, namespace: dict, batch: int, amp: str | None) -> None:
+    def __init__(self, torch, namespace: dict, batch: int, amp: str | None, device: str = "cpu") -> None:
         import torch.nn.functional as F
 
-        self.torch, self.F, self.batch, self.amp = torch, F, batch, amp
+        self.torch, self.F, self.batch, self.amp, self.device = torch, F, batch, amp, device
         self.input = namespace["INPUT_SHAPE"]  # C, H, W
         self.classes, *self.spatial = namespace["OUTPUT_SHAPE"]  # (classes,) for N x classes logits, or (C, H, W)
         self.sides = namespace.get("SIDE_SHAPES", [])  # the side heads' outputs, returned after the main one
@@ -111,16 +111,16 @@ class _Batches:
 
     def micro(self, net):
         """One micro-batch's forward and backward; the caller holds the batch."""
-        torch, batch = self.torch, self.batch
-        x = torch.randn(batch, *self.input)
-        y = torch.randint(self.classes, (batch, *self.spatial))
+        torch, batch, device = self.torch, self.batch, self.device
+        x = torch.randn(batch, *self.input, device=device)  # made where the network is, as a loader's batch
+        y = torch.randint(self.classes, (batch, *self.spatial), device=device)
         if self.sides:
-            ys = [y, *(torch.randint(k, (batch, *rest)) for k, *rest in self.sides)]
-            with _autocast(torch, self.amp):
+            ys = [y, *(torch.randint(k, (batch, *rest), device=device) for k, *rest in self.sides)]
+            with _autocast(torch, self.amp, device):
                 loss = self.summed(net(x), ys)
             loss.backward()
             return x, ys, loss
-        with _autocast(torch, self.amp):
+        with _autocast(torch, self.amp, device):
             loss = self.F.cross_entropy(net(x), y)
         loss.backward()
         return x, y, loss
@@ -132,11 +132,52 @@ class _Batches:
         del held
 
 
-def _autocast(torch, amp: str | None):
-    """CPU autocast to `amp`'s dtype, or nothing."""
+def _autocast(torch, amp: str | None, device: str = "cpu"):
+    """Autocast on `device` to `amp`'s dtype, or nothing."""
     import contextlib
 
-    return contextlib.nullcontext() if amp is None else torch.autocast("cpu", dtype=getattr(torch, amp))
+    return contextlib.nullcontext() if amp is None else torch.autocast(device, dtype=getattr(torch, amp))
+
+
+class CudaMeasured(NamedTuple):
+    """torch.cuda's own figures for the second of two training steps (after reset_peak_memory_stats)."""
+
+    max_allocated: int  # torch.cuda.max_memory_allocated() over the step
+    max_reserved: int  # torch.cuda.max_memory_reserved() over the step (the segments, never released)
+    allocated_between: int  # memory_allocated() between the steps: what lives from step to step
+
+
+def measure_cuda_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bool | None = False,
+                      accumulate: int = 1, amp: str | None = None, freeze: int | None = None,
+                      checkpoint: tuple[tuple[int, int], ...] = ()) -> CudaMeasured:
+    """The step measure_step runs (the same batch, targets, loss, optimizer and order), on the GPU, two
+    times: the network moved to the device, a first step that makes the optimizer's state, then the
+    measured one. The caller empties the cache and resets the statistics before (benchmarks/cuda_check.py):
+    the figures are the process's. Needs a CUDA build of torch and a GPU."""
+    import torch
+
+    namespace: dict = {}
+    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    batches = _Batches(torch, namespace, batch, amp, device="cuda")
+    torch.manual_seed(0)
+    net = namespace["Net"]().train().cuda()
+    if freeze is not None:
+        freeze_rows(net, freeze)
+    if checkpoint:
+        checkpoint_segments(net, checkpoint)
+    opt = optimizer_for(torch, optimizer, [p for p in net.parameters() if p.requires_grad], foreach)
+    batches.step(net, opt)
+    torch.cuda.synchronize()
+    between = torch.cuda.memory_allocated()  # parameters and optimizer state
+    for _ in range(accumulate - 1):  # the micro-batches before the last: their gradients stay
+        batches.micro(net)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    batches.step(net, opt)
+    torch.cuda.synchronize()
+    measured = CudaMeasured(torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved(), between)
+    del net, opt, batches
+    return measured
 
 
 def measure_inference(source: str, *, batch: int, fake: bool = True, amp: str | None = None) -> int:
