@@ -144,6 +144,16 @@ class Comparison:
         labels = ", ".join(d["label"] for d in self.designs)
         return f"<Comparison of {len(self.designs)} designs: {labels}>"
 
+    def __str__(self) -> str:
+        """The table `cnncalc compare` prints."""
+        return self.render("table")
+
+    def _repr_html_(self) -> str:
+        """The markdown table as HTML, for Jupyter: the measures down, the designs across."""
+        from .render.compare import render_compare
+
+        return render_compare(self.data, "html")
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 

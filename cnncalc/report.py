@@ -312,6 +312,11 @@ class Report(_Model):
         return (f"<Report INPUT {v.h}x{v.w}x{v.c}: {len(self.layers):,} layers, {t.params:,} params, "
                 f"{short(t.macs)} MACs{batch}, {fit}{partial}>")
 
+    def __str__(self) -> str:
+        """The text table and its sections, as to_table() (print(report) shows what `cnncalc plan` does,
+        not pydantic's field dump); repr() stays the one line."""
+        return self.to_table()
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 

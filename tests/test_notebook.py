@@ -226,12 +226,24 @@ def test_plan_takes_a_path_and_labels_messages_with_it(tmp_path):
 
 def test_a_plain_string_stays_a_design():
     assert cnncalc.plan("INPUT 8x8x3 -> CONV3-4").totals.params == 3 * 3 * 3 * 4 + 4
-    with pytest.raises(cnncalc.CnnCalcError):
-        cnncalc.plan(str(RESNET18))  # a path as a str is not read: pass a Path
+    assert cnncalc.plan("INPUT 8x8x3 -> CONV3-16/2").layers[-1].name == "CONV3-16/2"  # a slash, no file
     with pytest.raises(cnncalc.CnnCalcError):
         cnncalc.plan("vgg17")
     with pytest.raises(cnncalc.CnnCalcError):
         cnncalc.plan(" vgg16")  # only exactly a built-in name
+
+
+def test_a_string_naming_a_file_reads_it_as_the_command_line_does(tmp_path, monkeypatch):
+    """Issue 22: cnncalc.plan("plain2.cnn") said "unexpected '.' after the architecture"; a string that
+    names an existing file is that file (design_path, the command line's one rule), labelled with it."""
+    assert cnncalc.plan(str(RESNET18)).totals.params == cnncalc.plan(RESNET18).totals.params
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain2.cnn").write_text("INPUT 8x8x3 -> CONV3-4\n")
+    assert cnncalc.plan("plain2.cnn").totals.params == 3 * 3 * 3 * 4 + 4
+    with pytest.raises(cnncalc.SettingsError, match="no such design file: missing.cnn"):
+        cnncalc.plan("missing.cnn")
+    with pytest.raises(cnncalc.SettingsError, match="no such design file: nets/x"):
+        cnncalc.plan("nets/x")
 
 
 def test_defines_as_a_dict_equal_the_list():
@@ -300,3 +312,26 @@ def test_the_library_folds_and_picks_columns_as_the_command_line_does():
                                          "name,output,params,params_pct"]).output
         assert method(depth=1, columns="name,output,params,params_pct") == shown
     assert len(report.to_table(depth=1).splitlines()) < len(report.to_table().splitlines())
+
+
+def test_print_shows_the_table_not_a_field_dump():
+    """Issue 22: print(cnncalc.plan('resnet50')) printed a 106,517-character one-line model dump."""
+    report = cnncalc.plan("resnet50")
+    assert str(report) == report.to_table()
+    assert str(report).splitlines()[0].split()[:2] == ["#", "layer"] and len(str(report).splitlines()) > len(report.layers)
+    assert repr(report).startswith("<Report INPUT 224x224x3:") and "\n" not in repr(report)
+
+
+def test_sweeps_and_comparisons_display_in_a_notebook():
+    swept = cnncalc.sweep("w = 2\nINPUT 8x8x3 -> CONV3-w", vary={"w": [1, 2]})
+    assert repr(swept) == "<Sweep of w = 2 INPUT 8x8x3 -> CONV3-w: 2 points over w>"
+    html = swept._repr_html_()
+    assert html.startswith('<table class="cnncalc-sweep">') and html.count("<tr>") == 1 + 2
+    assert "<td style=\"text-align:right\">56</td>" in html  # w=2: 3*3*3*2 + 2 params
+    assert str(swept).splitlines()[0].split() == ["index", "w", "params", "macs", "forward_bytes",
+                                                 "training_peak_bytes", "fits"]
+    both = cnncalc.compare(["vgg11", "vgg16"])
+    assert str(both) == both.render("table")
+    html = both._repr_html_()
+    assert html.startswith('<table class="cnncalc-compare">') and "<th>vgg16</th>" in html
+    assert "138,357,544" in html  # VGG16's params (Simonyan & Zisserman; torchvision)

@@ -15,9 +15,7 @@ import typer
 
 from .. import zoo
 from ..errors import CnnCalcError, SettingsError, Source, Span
-
-
-PATH_SEPARATORS = frozenset(filter(None, ("/", os.sep, os.altsep)))
+from ..source import design_path
 
 
 def read_design(design: str) -> str:
@@ -31,35 +29,6 @@ def read_design(design: str) -> str:
         return read_stdin()
     path = design_path(design)
     return design if path is None else zoo.read_file(path, design)
-
-
-def design_path(design: str) -> Path | None:
-    """The file a DESIGN argument names, or None for a design text (read_design's rules); a missing
-    file is an error."""
-    one_line = "\n" not in design and "\r" not in design and len(design) < 4096
-    if not one_line:
-        return None
-    path = zoo.path(design)
-    if path is None and design.strip() and _exists(design):
-        path = Path(design)
-    if path is None and "->" not in design and "\u2192" not in design:
-        if design.endswith(".cnn"):
-            raise SettingsError(f"no such design file: {design}")
-        if PATH_SEPARATORS.intersection(design):
-            from ..dsl.parser import parse
-
-            try:
-                parse(design)
-            except CnnCalcError as e:
-                raise SettingsError(f"no such design file: {design}; read as a design instead: {e}") from None
-    return path
-
-
-def _exists(name: str) -> bool:
-    try:
-        return os.path.exists(name)
-    except (OSError, ValueError):  # a name too long, an embedded NUL
-        return False
 
 
 def read_stdin() -> str:

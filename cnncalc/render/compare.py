@@ -71,6 +71,14 @@ def render_compare(data: dict, fmt: str, width: int | None = None) -> str:
     if fmt == "csv":
         return _csv(data)
     titles, rows = grid(data)
+    if fmt == "html":  # a notebook's table: the measures down, the designs across, escaped
+        from html import escape as text
+
+        head = "".join(f"<th>{text(t)}</th>" for t in titles)
+        body = "".join("<tr>" + "".join(f'<td style="text-align:{"left" if i == 0 else "right"}">{text(c)}</td>'
+                                        for i, c in enumerate(row)) + "</tr>" for row in rows)
+        return (f'<table class="cnncalc-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+                f"<p>{text(settings_line(data))}</p>")
     if fmt == "markdown":
         lines = ["| " + " | ".join(escape(t) for t in titles) + " |",
                  "|---|" + "---:|" * (len(titles) - 1)]

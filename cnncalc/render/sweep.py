@@ -115,6 +115,9 @@ def chunks(header: dict, rows: Iterable[dict], summary: Callable[[], dict], fmt:
             yield "| " + " | ".join(escape(cell(n, flat.get(n))) for n in names) + " |\n"
         yield "\n" + "".join(f"- {escape(line, bullet=True)}\n" for line in summary_lines(header, summary()))
         return
+    if fmt == "html":
+        yield from _html(names, rows, header, summary)
+        return
     if fmt == "table":
         cells = [[cell(n, record(row).get(n)) for n in names] for row in rows]
         right = [True] * len(names)
@@ -122,3 +125,16 @@ def chunks(header: dict, rows: Iterable[dict], summary: Callable[[], dict], fmt:
         yield "\n".join(lines) + "\n\n" + "\n".join(summary_lines(header, summary())) + "\n"
         return
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def _html(names: list[str], rows: Iterable[dict], header: dict, summary: Callable[[], dict]) -> Iterator[str]:
+    """A notebook's table (Sweep._repr_html_), then what happened to the grid."""
+    from html import escape as text
+
+    yield "<table class=\"cnncalc-sweep\"><thead><tr>" + "".join(f"<th>{text(n)}</th>" for n in names) + \
+        "</tr></thead><tbody>"
+    for row in rows:
+        flat = record(row)
+        yield "<tr>" + "".join(f'<td style="text-align:right">{text(cell(n, flat.get(n)))}</td>' for n in names) + \
+            "</tr>"
+    yield "</tbody></table>" + "".join(f"<p>{text(line)}</p>" for line in summary_lines(header, summary()))

@@ -285,6 +285,22 @@ class Sweep:
                         if stopped else None),
             "kept": note, "failures": failures.summary()})
 
+    def __repr__(self) -> str:
+        return f"<Sweep of {self.name}: {self.total:,} points over {', '.join(v.name for v in self.varied)}>"
+
+    def render(self, fmt: str = "table") -> str:
+        """The whole sweep as `cnncalc sweep --format FMT` writes it (table, markdown, json, jsonl, csv, html):
+        its points are computed now."""
+        from ..render.sweep import chunks
+
+        return "".join(chunks(self.header(), iter(self), lambda: self.summary, fmt, ties=bool(self.pareto)))
+
+    def __str__(self) -> str:
+        return self.render("table")
+
+    def _repr_html_(self) -> str:
+        return self.render("html")
+
     def header(self) -> dict:
         """What a rendering states before the rows: the design, the grid, the settings and options."""
         return {"schema": SCHEMA, "design": self.name, "vary": {v.name: describe(v.values) for v in self.varied},
