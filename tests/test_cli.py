@@ -263,3 +263,42 @@ def test_shell_completion_gets_the_whole_application(monkeypatch):
 
     monkeypatch.setenv("_CNNCALC_COMPLETE", "complete_bash")
     assert command_app(["plan"]) is app
+
+
+@pytest.mark.parametrize("command", ["plan", "check", "draw", "verify", "export", "sweep", "compare"])
+def test_a_command_without_a_design_gives_a_short_usage(command, monkeypatch, capsys):
+    """Issue 22: `cnncalc plan` alone printed its 122-line help. Now: the usage, what it does, two examples
+    and where the rest is, on standard error, exit 2."""
+    from cnncalc.cli import main
+
+    monkeypatch.setattr("sys.argv", ["cnncalc", command])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and lines[0] == f"Usage: cnncalc {command} DESIGN [OPTIONS]" and len(lines) <= 10
+    assert [line for line in lines if line.startswith(f"  cnncalc {command} ")][:2] and \
+        lines[-1] == f"Every option: cnncalc {command} --help"
+
+
+def test_an_output_extension_cnncalc_does_not_write_is_an_error(tmp_path):
+    """`-o out.pdf` wrote a text table under a name that promised a PDF; a name without an extension still
+    gets the table."""
+    result = run("plan", "vgg16", "-o", tmp_path / "out.pdf")
+    assert result.exit_code == 2 and "-o " in result.output and ".html" in result.output and ".md" in result.output
+    assert not (tmp_path / "out.pdf").exists()
+    assert run("plan", "vgg16", "-o", tmp_path / "out").exit_code == 0
+    assert (tmp_path / "out").read_text().split()[:2] == ["#", "layer"]
+    assert run("plan", "vgg16", "-o", tmp_path / "x.pdf", "-f", "json").exit_code == 0  # -f: any name
+
+
+def test_check_prints_the_notes_with_the_misfits():
+    """Issue 22: check dropped the notes when there was a misfit (CONV5-128/3's, which plan shows)."""
+    design = "INPUT 227x227x3 -> CONV7-64/2 -> RELU -> POOL3/2 -> CONV5-128/3 -> RELU -> POOL2 -> FC-10"
+    result = run("check", design)
+    assert result.exit_code == 1 and result.stdout.count("misfit:") == 2
+    import cnncalc
+
+    planned = cnncalc.plan(design)
+    assert result.stdout.count("\nnote: ") == len(planned.notes) >= 1

@@ -39,7 +39,29 @@ __all__ = ["GC_THRESHOLD", "app", "main", "command_app", "read_design", "box_cha
 
 
 def main() -> None:
-    command_app(sys.argv[1:])()
+    args = sys.argv[1:]
+    if len(args) == 1 and (usage := short_usage(args[0])) is not None:  # `cnncalc plan`, nothing else
+        print(usage, file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    command_app(args)()
+
+
+def short_usage(name: str) -> str | None:
+    """What `cnncalc COMMAND` with no design says: its usage line and its first two examples, and where the
+    rest is (its --help runs to a hundred lines); None for a command that runs without arguments."""
+    info = next((i for i in app.registered_commands if i.name == name), None)
+    if info is None or not (info.context_settings or {}).get("no_args_is_help", info.no_args_is_help):
+        return None
+    text = info.help or ""
+    lines = text.splitlines()
+    first = " ".join(text.split("\n\n")[0].split()).split(". ")[0].rstrip(".") + "."  # its first sentence
+    examples = [line.strip() for line in lines[lines.index("Examples:") + 1:] if line.startswith("  cnncalc")
+                and not line.rstrip().endswith("\\")] if "Examples:" in lines else []  # one-line ones
+    import textwrap
+
+    return "\n".join([f"Usage: cnncalc {name} DESIGN [OPTIONS]", textwrap.fill(first, 96, initial_indent="  ",
+                                                                               subsequent_indent="  "), "Examples:",
+                      *(f"  {e}" for e in examples[:2]), f"Every option: cnncalc {name} --help"])
 
 
 def command_app(args: list[str]) -> typer.Typer:

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 from typer._types import TyperChoice
 
+from ..errors import SettingsError
 from ..render import FORMATS
 from ..settings import (AMP_DTYPES, BUDGET_FOR, DEFAULTS, DTYPE_ALIASES, DTYPES, FIT_RULES, MEMORY_RULES, OPTIMIZERS,
                         OPTIONAL_MODES, Settings)
@@ -146,5 +147,9 @@ def output_format(ctx: typer.Context, fmt: Enum, output: Path | None, formats=FO
     source = ctx.get_parameter_source("fmt")
     if output is None or (source is not None and source.name != "DEFAULT"):
         return fmt.value
-    named = (extensions or {**EXTENSION_FORMATS, **HTML_EXTENSIONS}).get(output.suffix.lower())
-    return named if named in formats else fmt.value
+    known = {ext: f for ext, f in (extensions or {**EXTENSION_FORMATS, **HTML_EXTENSIONS}).items() if f in formats}
+    suffix = output.suffix.lower()
+    if suffix and suffix not in known:  # -o out.pdf wrote a text table under a name that promised a PDF
+        raise SettingsError(f"-o {output}: cnncalc writes {', '.join(sorted(known))} (the extension picks the "
+                            f"format), or any name with -f FORMAT")
+    return known.get(suffix, fmt.value)

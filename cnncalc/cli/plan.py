@@ -146,18 +146,17 @@ def check_command(
 
         planned = plan(read_design(design), defines=define or (), settings=settings_from(ctx), peaks=False)
         report = planned.data
+        width = output_width()
         if not report["fits"]:
             print_problems(planned, as_errors=False)
-            return EXIT_PROBLEMS
-        inp = report["input"]
-        notes = report["notes"]
-        also = (f"; {len(notes)} not exactly, dropping only padding or what a stride always skips (notes below)"
-                if notes else "")
-        width = output_width()
-        print(wrapped(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']}){also}",
-                      width))
-        for note in notes:
+        else:
+            inp = report["input"]
+            also = (f"; {len(report['notes'])} not exactly, dropping only padding or what a stride always skips "
+                    f"(notes below)" if report["notes"] else "")
+            print(wrapped(f"ok: all {len(report['layers'])} layers fit (input {inp['h']}x{inp['w']}x{inp['c']})"
+                          f"{also}", width))
+        for note in report["notes"]:  # with the misfits too, as plan shows them
             print(wrapped(f"note: {note['message']} ({where(note['line'], note['column'], note['source'])})", width))
-        return 0
+        return 0 if report["fits"] else EXIT_PROBLEMS
 
     finish(run, ctx)
