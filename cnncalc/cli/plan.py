@@ -34,7 +34,7 @@ Examples:
       -D N=2 -D M=3 -D K=1 -D H=256 -D conv.filters=32 --input 32x32x3
   cnncalc plan "stage(C) = [CONV3-C -> RELU]*2 -> POOL2;
       INPUT 32x32x3 -> stage(32) -> stage(64) -> stage(128) -> FC-10"
-  cnncalc plan resnet.cnn --batch 32 --dtype float16 --optimizer adam
+  cnncalc plan resnet50 --batch 32 --dtype float16 --optimizer adam
   cnncalc plan resnet50 --optimizer adam --budget 24GiB --max-input
   cnncalc plan resnet50 --depth 1 --columns name,output,params,params_pct,macs,macs_pct
   cnncalc plan vgg16 --format json -o vgg16.json
