@@ -264,13 +264,16 @@ class Report(_Model):
 
         return render_csv(self._contract())
 
-    def to_table(self, width: int | None = None, depth: int | None = None, columns: str | None = None) -> str:
-        """The plain-text table (no colour) and its sections, as `cnncalc plan` writes to a pipe;
-        `width` hides the columns that give way until the table fits, None keeps them all; `depth`
-        and `columns` as for to_markdown()."""
+    def to_table(self, width: int | None = None, depth: int | None = None, columns: str | None = None,
+                 notes: bool = False, assumptions: bool = False) -> str:
+        """The plain-text table (no colour) and its sections, as `cnncalc plan` writes to a pipe (its warnings
+        at the end, where the command line writes them on standard error); `width` hides the columns that
+        give way until the table fits, None keeps them all; `depth` and `columns` as for to_markdown();
+        `notes` shows each fit note in full (else a line per kind), `assumptions` lists them."""
         from .render import render
 
-        return render(self._contract(), "table", width=width, depth=depth, columns=columns)
+        return render(self._contract(), "table", width=width, depth=depth, columns=columns, notes=notes,
+                      assumptions=assumptions)
 
     def to_svg(self, depth: int | None = None, style: str = "blocks", emphasis: str | None = None,
                direction: str | None = None, color: bool = True) -> str:

@@ -117,7 +117,7 @@ def test_output_width(monkeypatch):
 
 
 def test_a_pipe_gets_totals_and_assumptions_whole():
-    text = run("plan", "resnet18").stdout
+    text = run("plan", "resnet18", "--assumptions").stdout
     data = plan_data(zoo.path("resnet18").read_text())
     lines = text.splitlines()
     totals = lines[lines.index("Totals") + 1:lines.index("Fit")]

@@ -11,7 +11,7 @@ from ..errors import position as where
 from ..errors import visible
 from ..render import PLAN_FORMATS
 from ..settings import MAX_LAYERS
-from .app import EXIT_PROBLEMS, app, finish
+from .app import EXIT_PROBLEMS, app, finish, say
 from .io import design_path, emit, read_design
 from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
                       CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,
@@ -95,11 +95,19 @@ def plan_command(
              "activations (as the notes write it: 3.2M), formula (the weights column), saved_bytes, rf, "
              "kind, fit, implied_pad ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
                                                         "saved_bytes")] = None,
+    notes: Annotated[bool, typer.Option(
+        "--notes", help="The table: each fit note in full (by default one line per kind of note, naming its "
+                        "rows).")] = False,
+    assumptions: Annotated[bool, typer.Option(
+        "--assumptions", help="The table: list the assumptions behind the figures (the JSON always has "
+                              "them; markdown and HTML list them).")] = False,
 ) -> None:
-    finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns), ctx)
+    sections = {"notes": notes, "assumptions": assumptions}
+    finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections), ctx)
 
 
-def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, strict: bool, depth, columns) -> int:
+def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, strict: bool, depth, columns,
+          sections: dict) -> int:
     from ..planner import run as plan
     from ..render import check_view, render, render_pieces
 
@@ -110,9 +118,13 @@ def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, str
     if strict and not report["fits"]:
         print_problems(planned, as_errors=True)
         return EXIT_PROBLEMS
-    if output is None and chosen == "table":
+    if output is None and chosen == "table":  # the warnings first, on standard error; the answer on stdout
+        for warning in report["warnings"]:
+            say(wrapped(f"warning: {warning}", output_width(sys.stderr)))
         sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,
-                                columns=columns, ascii=not box_characters(sys.stdout)))
+                                columns=columns, ascii=not box_characters(sys.stdout), warnings=False, **sections))
+    elif chosen == "table":
+        emit(render(report, "table", depth=depth, columns=columns, **sections), output, force)
     elif chosen == "html":
         emit(render(report, "html", depth=depth, title=design_title(design), color=svg_color()), output, force)
     else:

@@ -9,13 +9,14 @@ from .formats import (DIRECTIONS, DRAW_STYLES, EMPHASES, FORMATS, PLAN_FORMATS, 
 
 
 def render(report, fmt: str, width: int | None = None, color: bool = False, depth: int | None = None,
-           columns: str | None = None, ascii: bool = False, title: str = "") -> str:
+           columns: str | None = None, ascii: bool = False, title: str = "", **sections) -> str:
     """The report (the contract dict of planner.plan_data, or a Report) as text in one of PLAN_FORMATS.
     `width` is a terminal's, for the table; None: no limit. `depth` folds the table's and markdown's
     rows into the design's blocks (1: the top-level items); `columns` names their columns by the
     JSON contract's keys ("name,output,params"); JSON and CSV always list every layer, with every
     key, so either is an error there. `ascii`: the table's branch gutter without box characters.
-    HTML: `title` names the design, `color` False styles it in black and grey (NO_COLOR)."""
+    HTML: `title` names the design, `color` False styles it in black and grey (NO_COLOR). `sections`: the
+    table's notes, assumptions and warnings flags (render_table)."""
     if not isinstance(report, dict):
         report = report.model_dump(by_alias=True)
     chosen = check_view(fmt, depth, columns)
@@ -32,7 +33,7 @@ def render(report, fmt: str, width: int | None = None, color: bool = False, dept
     if fmt == "table":
         from .table import render_table
 
-        return render_table(report, width=width, color=color, depth=depth, columns=chosen, ascii=ascii)
+        return render_table(report, width=width, color=color, depth=depth, columns=chosen, ascii=ascii, **sections)
     if fmt == "html":
         from .html import render_html
 

@@ -113,8 +113,12 @@ def _budget_lines(report: dict) -> list[tuple[str, str]]:
     return lines
 
 
-def fit_lines(report: dict) -> list[str]:
+def fit_lines(report: dict, notes_in_full: bool = True) -> list[str]:
+    """The fit section: the misfits, the input that fits them all, and the notes (each in full, or folded
+    into a line per kind with the rows they concern)."""
     notes = [f"{p['message']} ({where(p['line'], p['column'], p['source'])})" for p in report.get("notes", ())]
+    if not notes_in_full:
+        notes = folded_notes(report.get("notes", ()))
     if report["fits"]:
         if notes:
             return ["no misfit: every layer sees all of its input; the notes below do not fit exactly, but drop only "
@@ -132,3 +136,24 @@ def input_fix_text(report: dict) -> str:
     if not sizes:
         return ""
     return f"an input of {', '.join(sizes)} (now {report['input']['h']}x{report['input']['w']})"
+
+
+NOTE_KINDS = (  # (what the notes of a kind have in common, the test on a note)
+    ("drop only padding", lambda n: not n.get("dropped")),
+    ("drop no more than their stride always skips", lambda n: bool(n.get("dropped"))))
+FOLDED_NAMES = 6  # the rows a folded line names, then a count
+
+
+def folded_notes(notes) -> list[str]:
+    """A line per kind of note, naming its rows (the first FOLDED_NAMES): `--notes` shows each in full."""
+    lines = []
+    for what, test in NOTE_KINDS:
+        mine = [n for n in notes if test(n)]
+        if not mine:
+            continue
+        named = ", ".join(f"{n['name']} (row {n['index']})" for n in mine[:FOLDED_NAMES])
+        more = f" and {len(mine) - FOLDED_NAMES} more" if len(mine) > FOLDED_NAMES else ""
+        layers = "1 layer does" if len(mine) == 1 else f"{len(mine)} layers do"
+        lines.append(f"{layers} not fit exactly but {what.replace('their', 'its') if len(mine) == 1 else what}: "
+                     f"{named}{more} (--notes shows each)")
+    return lines

@@ -25,11 +25,15 @@ MIN_WRAP = 20  # a text section never wraps narrower than this
 
 
 def render_table(report: dict, width: int | None = None, color: bool = False, depth: int | None = None,
-                 columns: tuple[Column, ...] | None = None, ascii: bool = False) -> str:
+                 columns: tuple[Column, ...] | None = None, ascii: bool = False, notes: bool = False,
+                 assumptions: bool = False, warnings: bool = True) -> str:
     """The table and its sections. `width` (a terminal's) hides the default columns that give way
     until the table fits and wraps the sections; None keeps every column and line whole. `depth`
     folds the rows into the design's blocks (render/structure.py); `columns` (columns.select) are
-    shown as asked, none giving way; `ascii` draws the branch gutter without box characters."""
+    shown as asked, none giving way; `ascii` draws the branch gutter without box characters. The answer
+    first: `notes` False folds the fit notes into a line per kind, `assumptions` False leaves them to one
+    line saying how to see them (the JSON always has them), `warnings` False leaves them out (the command
+    line writes them on standard error, before the table)."""
     chosen = COLUMNS if columns is None else columns
     give_way = GIVE_WAY if columns is None else ()
     name = next((i for i, c in enumerate(chosen) if c.key == "name"), None)
@@ -62,9 +66,14 @@ def render_table(report: dict, width: int | None = None, color: bool = False, de
             out.extend(paint(w, code) for w in wrap(text, width, "  ", hang))
 
     section("Totals", [f"{name:<{LABEL}} {text}" for name, text in totals_lines(report)], hang=" " * (LABEL + 3))
-    section("Fit", fit_lines(report), "" if report["fits"] else YELLOW)
-    section("Warnings", report["warnings"], YELLOW)
-    section("Assumptions", report["assumptions"])
+    section("Fit", fit_lines(report, notes_in_full=notes), "" if report["fits"] else YELLOW)
+    if warnings:
+        section("Warnings", report["warnings"], YELLOW)
+    if assumptions:
+        section("Assumptions", report["assumptions"])
+    elif report["assumptions"]:
+        out.extend(wrap(f"{len(report['assumptions'])} assumptions behind these figures: --assumptions shows them "
+                        f"(the JSON always has them)", width, "", "  "))
     return "\n".join(out) + "\n"
 
 
