@@ -302,3 +302,21 @@ def test_check_prints_the_notes_with_the_misfits():
 
     planned = cnncalc.plan(design)
     assert result.stdout.count("\nnote: ") == len(planned.notes) >= 1
+
+
+def test_the_answer_first_warnings_on_stderr_notes_folded_assumptions_on_request():
+    """Issue 22: at COLUMNS=120, ResNet-50 with a budget printed 62 lines after its table (8 three-line
+    notes, 7 assumptions); warnings sat at the end of standard output."""
+    import cnncalc
+
+    result = run("plan", "resnet50", "--batch", "32", "--optimizer", "adam", "--budget", "8GiB", env={"COLUMNS": "120"})
+    lines = result.stdout.splitlines()
+    last_row = max(i for i, line in enumerate(lines) if line.strip().startswith(str(len(cnncalc.plan("resnet50").layers) - 1)))
+    assert len(lines) - last_row - 1 <= 30
+    assert "5 layers do not fit exactly but drop only padding" in result.stdout
+    assert "Assumptions" not in lines and "--assumptions shows them" in result.stdout
+    full = run("plan", "resnet50", "--notes", "--assumptions").stdout
+    assert full.count("does not fit exactly (a note") == 8 and "\nAssumptions\n" in full
+    warned = run("plan", "INPUT 8x8x4 -> GAP -> BN -> FC-3")  # BN over one value per channel at batch 1
+    assert warned.stderr.startswith("warning: BN (line 1, column 23) normalises one value per channel")
+    assert "Warnings" not in warned.stdout and "normalises" not in warned.stdout
