@@ -149,10 +149,12 @@ def test_resnet18_at_depth_one_shows_its_top_level_items():
         ("0", "INPUT 224x224x3"), ("1", "CONV7-64/2 (p3)"), ("2", "BN"), ("3", "RELU"), ("4", "POOL3/2p1"),
         ("5-20", "basic(64) x2"), ("21-29", "down(128)"), ("30-37", "basic(128)"), ("38-46", "down(256)"),
         ("47-54", "basic(256)"), ("55-63", "down(512)"), ("64-71", "basic(512)"), ("72", "GAP"), ("73", "FC-1000")]
+    # a group or branch folded is named by its rows at the call's arguments (issue 22: it showed the template's
+    # CONV3-C, not the network's CONV3-64)
     assert shown(data, 3)[5:12] == [
-        ("5-11", "(ID + [CONV3-C -> BN -> RELU -> CONV3-C -> BN])"), ("12", "RELU"),
-        ("13-19", "(ID + [CONV3-C -> BN -> RELU -> CONV3-C -> BN])"), ("20", "RELU"),
-        ("21-22", "┌1 [CONV1-C/2 -> BN]"), ("23-27", "├2 [CONV3-C/2 -> BN -> RELU -> CONV3-C -> BN]"),
+        ("5-11", "(ID + [CONV3-64 -> BN -> RELU -> CONV3-64 -> BN])"), ("12", "RELU"),
+        ("13-19", "(ID + [CONV3-64 -> BN -> RELU -> CONV3-64 -> BN])"), ("20", "RELU"),
+        ("21-22", "┌1 [CONV1-128/2 -> BN]"), ("23-27", "├2 [CONV3-128/2 -> BN -> RELU -> CONV3-128 -> BN]"),
         ("28", "└─ ADD")]
 
 

@@ -54,7 +54,7 @@ def folded(block: dict, rows: list[dict]) -> dict:
     last = inside[-1]
     misfits = [r for r in inside if not r["fits"]]
     notes = [r for r in inside if r.get("fit") == "note"]
-    name = block["name"]
+    name = computed_name(block, inside)
     if block["repeat"] is not None:
         name = f"{name.removesuffix('*' + str(block['repeat']))} x{block['repeat']}"
     weights = block["weights"]
@@ -72,6 +72,30 @@ def folded(block: dict, rows: list[dict]) -> dict:
     for key in SUMS:
         row[key] = block[key]
     return row
+
+
+def computed_name(block: dict, inside: list[dict]) -> str:
+    """What a folded row is called: a block call as written (its arguments are numbers), a group or a
+    branch by the rows it holds (CONV1-64, not the template's CONV1-C): the network, not the design's text."""
+    if block["kind"] == "group":
+        return "[" + " -> ".join(_top_names(inside, block["depth"])) + "]"
+    if block["kind"] == "branch":
+        merge = inside[-1]
+        arms: dict[int, list[dict]] = {}
+        for r in inside[:-1]:
+            if r["depth"] == merge["depth"] + 1:
+                arms.setdefault(r["arm"], []).append(r)
+        shown = [" -> ".join(r["name"] for r in rows) for rows in arms.values()]
+        operator = MERGES[merge["kind"]].operator
+        if operator == "{}":
+            return "{" + (shown[0] if shown else "ID") + "}"
+        return "(" + f" {operator} ".join(f"[{s}]" if " -> " in s else s for s in shown) + ")"
+    return block["name"]
+
+
+def _top_names(rows: list[dict], depth: int) -> list[str]:
+    """The names of the rows of a chain at `depth` (a branch inside shows as its merge row)."""
+    return [r["name"] for r in rows if r["depth"] == depth]
 
 
 def _listed(rows: list[dict], noun: str, then: str) -> str | None:
