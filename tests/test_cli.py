@@ -320,3 +320,22 @@ def test_the_answer_first_warnings_on_stderr_notes_folded_assumptions_on_request
     warned = run("plan", "INPUT 8x8x4 -> GAP -> BN -> FC-3")  # BN over one value per channel at batch 1
     assert warned.stderr.startswith("warning: BN (line 1, column 23) normalises one value per channel")
     assert "Warnings" not in warned.stdout and "normalises" not in warned.stdout
+
+
+def test_summary_is_the_headline_with_torchinfos_figures():
+    """Issue 22: `plan --summary` prints only the headline, in at most 25 lines, with torchinfo's closing block's
+    figures (total, trainable and non-trainable params, mult-adds, input, pass and params sizes, their total)."""
+    import cnncalc
+
+    result = run("plan", "resnet50", "--batch", "32", "--optimizer", "adam", "--budget", "8GiB", "--summary",
+                 env={"COLUMNS": "120"})
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and lines[0] == "Summary" and len(lines) <= 25
+    r = cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB")
+    labels = [line[2:19].strip() for line in lines[1:] if not line.startswith("   ")]
+    assert labels == ["input", "rows", "total params", "trainable params", "non-trainable", "total mult-adds",
+                      "params size", "pass sizes", "estimated total", "budget", "training peak", "inference peak",
+                      "on the GPU", "fit"]
+    assert f"{r.totals.params:,}" in result.stdout and f"{r.totals.macs:,} per image" in result.stdout
+    assert f"is {r.budget.max_batch}" in result.stdout
+    assert run("plan", "vgg16", "--summary", "-f", "json").exit_code == 2

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import position as where
-from ..errors import visible
+from ..errors import SettingsError, visible
 from ..render import PLAN_FORMATS
 from ..settings import MAX_LAYERS
 from .app import EXIT_PROBLEMS, app, finish, say
@@ -101,8 +101,12 @@ def plan_command(
     assumptions: Annotated[bool, typer.Option(
         "--assumptions", help="The table: list the assumptions behind the figures (the JSON always has "
                               "them; markdown and HTML list them).")] = False,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Only the headline, in place of the table: total, trainable and non-trainable params, "
+                          "mult-adds, input, pass and params sizes (torchinfo's closing block), then the peaks, "
+                          "the budget's answer and the fit.")] = False,
 ) -> None:
-    sections = {"notes": notes, "assumptions": assumptions}
+    sections = {"notes": notes, "assumptions": assumptions, "summary": summary}
     finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections), ctx)
 
 
@@ -118,7 +122,21 @@ def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, str
     if strict and not report["fits"]:
         print_problems(planned, as_errors=True)
         return EXIT_PROBLEMS
-    if output is None and chosen == "table":  # the warnings first, on standard error; the answer on stdout
+    summary = sections.pop("summary")
+    if summary:
+        from ..render.table import render_summary
+
+        if chosen != "table":
+            raise SettingsError("--summary is a text headline: leave out --format (or -o FILE.txt)")
+        for warning in report["warnings"]:
+            say(wrapped(f"warning: {warning}", output_width(sys.stderr)))
+        text = render_summary(report, width=output_width() if output is None else None,
+                              color=use_color() and output is None)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            emit(text, output, force)
+    elif output is None and chosen == "table":  # the warnings first, on standard error; the answer on stdout
         for warning in report["warnings"]:
             say(wrapped(f"warning: {warning}", output_width(sys.stderr)))
         sys.stdout.write(render(report, "table", width=output_width(), color=use_color(), depth=depth,

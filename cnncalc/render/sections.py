@@ -157,3 +157,32 @@ def folded_notes(notes) -> list[str]:
         lines.append(f"{layers} not fit exactly but {what.replace('their', 'its') if len(mine) == 1 else what}: "
                      f"{named}{more} (--notes shows each)")
     return lines
+
+
+def summary_lines(report: dict) -> list[tuple[str, str]]:
+    """The headline of a plan (`plan --summary`), with torchinfo's closing block's figures: total, trainable
+    and non-trainable params, total mult-adds, input size, forward/backward pass size, params size and
+    their estimated total; then the training peak, the budget's answer and the fit."""
+    t, m = report["totals"], report["totals"]["memory"]
+    batch, size = report["batch"], m["dtype_bytes"]
+    inp = report["input"]
+    input_bytes = inp["h"] * inp["w"] * inp["c"] * size * batch
+    trainable = t.get("trainable_params", t["params"])
+    passes = m["forward_bytes"] + m["backward_bytes"]
+    lines = [
+        ("input", f"{volume(inp)} x batch {batch}: {binary(input_bytes)} as {report['dtype']}"),
+        ("rows", f"{len(report['layers']):,}"),
+        ("total params", f"{t['params']:,} ({short(t['params'])})"),
+        ("trainable params", f"{trainable:,}"),
+        ("non-trainable", f"{t['params'] - trainable:,} (frozen params); buffers {t['buffers']:,} (BN statistics)"),
+        ("total mult-adds", f"{short(t['macs'] * batch)} for batch {batch} ({t['macs']:,} per image)"),
+        ("params size", binary(m["params_bytes"] + m["buffers_bytes"])),
+        ("pass sizes", f"{binary(passes)}: forward and backward (forward {binary(m['forward_bytes'])} x2, "
+                       f"the notes' rule)"),
+        ("estimated total", f"{binary(input_bytes + passes + m['params_bytes'] + m['buffers_bytes'])} "
+                            f"(input + passes + params, as torchinfo sums them)"),
+    ]
+    fit = "every layer fits" if report["fits"] and not report["notes"] else \
+        f"no misfit; {len(report['notes'])} notes (drop only padding or what a stride skips)" if report["fits"] else \
+        f"{len(report['problems'])} misfits: `cnncalc check` shows each with its fixes"
+    return lines + _peak_lines(report) + [("fit", fit)]  # the budget's answer first among the peaks

@@ -16,7 +16,7 @@ import textwrap
 
 from . import align
 from .columns import COLUMNS, GIVE_WAY, Column, cells, header
-from .sections import fit_lines, totals_lines
+from .sections import fit_lines, summary_lines, totals_lines
 from .structure import ASCII, UNICODE, fold, labels
 
 BOLD, RED, YELLOW, RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
@@ -74,6 +74,16 @@ def render_table(report: dict, width: int | None = None, color: bool = False, de
     elif report["assumptions"]:
         out.extend(wrap(f"{len(report['assumptions'])} assumptions behind these figures: --assumptions shows them "
                         f"(the JSON always has them)", width, "", "  "))
+    return "\n".join(out) + "\n"
+
+
+def render_summary(report: dict, width: int | None = None, color: bool = False) -> str:
+    """The headline alone (`plan --summary`): what torchinfo's closing block says, then the peaks, the
+    budget's answer and the fit, each label in a column, the text wrapped under it."""
+    paint = _painter(color)
+    out = [paint("Summary", BOLD)]
+    for name, text in summary_lines(report):
+        out.extend(wrap(f"{name:<{LABEL}} {text}", width, "  ", " " * (LABEL + 3)))
     return "\n".join(out) + "\n"
 
 
