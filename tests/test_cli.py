@@ -339,3 +339,14 @@ def test_summary_is_the_headline_with_torchinfos_figures():
     assert f"{r.totals.params:,}" in result.stdout and f"{r.totals.macs:,} per image" in result.stdout
     assert f"is {r.budget.max_batch}" in result.stdout
     assert run("plan", "vgg16", "--summary", "-f", "json").exit_code == 2
+
+
+def test_the_html_headline_shows_the_peak_and_the_budget_answer(tmp_path):
+    import cnncalc
+
+    assert run("plan", "resnet50", "--batch", "32", "--optimizer", "adam", "--budget", "8GiB",
+               "-o", tmp_path / "r.html").exit_code == 0
+    html = (tmp_path / "r.html").read_text()
+    header = html[html.index("<header>"):html.index("</header>")]
+    r = cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB")
+    assert f"budget 8.0 GiB: batch {r.budget.max_batch} fits" in header and "training peak 2.9 GiB at batch 32" in header

@@ -14,7 +14,7 @@ from __future__ import annotations
 from html import escape
 
 from .columns import ALL, COLUMNS, cells, header
-from .sections import fit_lines, totals_lines
+from .sections import answer_line, fit_lines, totals_lines
 from .structure import display_name, folded
 from .table import title_lines
 from .svg import GLYPH, LABEL_MAX, arm_paths, box_label, share, strips, summary_line
@@ -47,11 +47,13 @@ def render_html(report: dict, depth: int | None = None, title: str = "", color: 
     widths = column_widths(report, items)
     name = title or "design"
     summary = summary_line(report)
+    answer = answer_line(report)
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>cnncalc: {escape(name)}</title>", f"<style>{stylesheet(widths, color)}</style>", "</head>", "<body>",
-        f"<header><h1>{escape(name)}</h1><p>{escape(summary)}</p>",
+        f"<header><h1>{escape(name)}</h1><p>{escape(summary)}</p>"
+        + (f'<p class="answer">{escape(answer)}</p>' if answer else ""),
         '<nav><a href="#diagram">Diagram</a> \u00b7 <a href="#layers">Layers</a> \u00b7 <a href="#totals">Totals</a>'
         ' \u00b7 <a href="#fit">Fit</a> \u00b7 <a href="#assumptions">Assumptions</a></nav></header>',
         '<section id="diagram"><h2>Diagram</h2>',

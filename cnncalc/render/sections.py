@@ -186,3 +186,19 @@ def summary_lines(report: dict) -> list[tuple[str, str]]:
         f"no misfit; {len(report['notes'])} notes (drop only padding or what a stride skips)" if report["fits"] else \
         f"{len(report['problems'])} misfits: `cnncalc check` shows each with its fixes"
     return lines + _peak_lines(report) + [("fit", fit)]  # the budget's answer first among the peaks
+
+
+def answer_line(report: dict) -> str:
+    """The memory answer in one line, for a page's headline: the training peak, the budget's batch, the
+    inference peak ('' when none was simulated)."""
+    m, batch = report["totals"]["memory"], report["batch"]
+    parts = []
+    if m.get("training_peak_bytes") is not None:
+        parts.append(f"training peak {binary(m['training_peak_bytes'])} at batch {batch} ({report['optimizer']})")
+    budget = report.get("budget")
+    if budget and budget.get("max_batch") is not None:
+        parts.append(f"budget {binary(budget['bytes'])}: "
+                     + (f"batch {budget['max_batch']:,} fits" if budget["max_batch"] else "nothing fits"))
+    if m.get("inference_peak_bytes") is not None:
+        parts.append(f"inference peak {binary(m['inference_peak_bytes'])}")
+    return " \u00b7 ".join(parts)
