@@ -354,3 +354,24 @@ def test_the_field_after_groupnorm_holds_for_every_pixel(size):
         (k, _), (s, _), (p, _) = row.rf.size, row.rf.stride, row.rf.padding
         for i in range(size):
             assert i * s - p <= 0 and i * s - p + k - 1 >= size - 1
+
+
+@pytest.mark.parametrize("design, message", [
+    ("INPUT 8x8x3 -> [CONV3-4 -> RELU]x2", "a repeat is written with '*': ]*2, not ]x2"),
+    ("INPUT 8x8x3 -> DROPOUT0.5", "a fraction is written in parentheses after the layer: DROPOUT(0.5), not DROPOUT0.5"),
+    ("INPUT 8x8x3 -> CONV1D3-64", "CONV1D3 reads as CONV1 with a dilation: cnncalc writes a 2-D layer as CONV3-64"),
+    ("INPUT 8x8x3 -> CONV3d2-64", "the filter count of CONV comes right after the kernel"),  # a dilation, as before
+])
+def test_errors_that_name_the_fix(design, message):
+    """Issue 22, point 10: these errors did not point at the fix."""
+    with pytest.raises(cnncalc.DesignSyntaxError) as e:
+        cnncalc.plan(design)
+    assert e.value.message.startswith(message)
+
+
+def test_volumes_suggests_only_the_depths_it_can_draw():
+    """`draw unet --style volumes` suggested --depth 1 to 13, and --depth 3 was an error."""
+    result = run_cli("draw", "unet", "--style", "volumes")
+    assert result.exit_code == 0 and "choose with --depth N (1 to 2)" in result.stderr
+    assert run_cli("draw", "unet", "--style", "volumes", "--depth", "2").exit_code == 0
+    assert run_cli("draw", "unet", "--style", "volumes", "--depth", "3").exit_code == 2

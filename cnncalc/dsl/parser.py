@@ -260,6 +260,15 @@ class Parser:
             if self.statement_ahead():
                 raise self.error("definitions must come before the architecture", start)
             found = self.describe_here()
+            if self.text[self.pos - 1:self.pos] in "])" and self.peek() in "xX×" and self.peek(1) in _DIGITS:
+                raise self.error(f"a repeat is written with '*': {self.text[self.pos - 1]}*{self.peek(1)}, not "
+                                 f"{self.text[self.pos - 1]}{self.peek()}{self.peek(1)}", start)
+            if self.peek() == "." and self.text[self.pos - 1:self.pos] in _DIGITS:
+                word = re.search(r"([A-Za-z]+)([0-9]+)$", self.text[:self.pos])
+                if word:  # DROPOUT0.5: a fraction is a setting, in parentheses
+                    raise self.error(f"a fraction is written in parentheses after the layer: "
+                                     f"{word.group(1)}({word.group(2)}{self.text[self.pos:].split()[0].rstrip(')')})"
+                                     f", not {word.group(0)}{self.text[self.pos:].split()[0]}", start)
             if self.peek() in _NAME_START or self.peek() in "[({":
                 raise self.error(
                     f"expected '->' before {found}: a design holds exactly one architecture, "
@@ -664,6 +673,11 @@ class Parser:
         if self.peek() == "/":
             raise self.error(f"the stride of {word} is given twice, or after p/d/g: write {word}3-64/2p1")
         if self.peek() == "-" and not self.at_arrow():
+            torch_name = re.search(r"\b([A-Za-z]+)([123])D\d*$", self.text[:self.pos])
+            if torch_name:  # CONV1D3-64, CONV2D3-64: PyTorch's module names (a capital D; CONV3d2 is a dilation)
+                raise self.error(f"{torch_name.group(0)} reads as {torch_name.group(1).upper()}{torch_name.group(2)} "
+                                 f"with a dilation: cnncalc writes a 2-D layer as {word}3-64 (kernel, then filters); "
+                                 f"1-D and 3-D layers are not in the language yet", torch_name.start())
             raise self.error(f"the filter count of {word} comes right after the kernel: write {word}3-64/2p1")
         if self.peek() in _NAME_CHARS:
             start = self.pos

@@ -143,8 +143,9 @@ def choose_depth(report: dict, depth: int | None, style: str = "blocks") -> tupl
             f"(write repeats as X*N, or group layers with [..] or a block, to fold them)")
     why = (f"{rows:,} rows make {whole:,} boxes, more than {MAX_BOXES}" if whole > MAX_BOXES
            else "its rows hold branches, which volumes cannot draw")
-    return chosen, (f"folded to depth {chosen} ({boxes[chosen]:,} boxes): {why}; choose with --depth N "
-                    f"(1 to {deepest})")
+    choices = sorted(d for d in drawable if d is not None)  # the depths this style can draw (volumes: chains)
+    span = f"{choices[0]} to {choices[-1]}" if len(choices) > 1 else f"{choices[0]}"
+    return chosen, f"folded to depth {chosen} ({boxes[chosen]:,} boxes): {why}; choose with --depth N ({span})"
 
 
 def _boxes(report: dict, depth: int | None, style: str) -> int:
