@@ -266,3 +266,18 @@ def test_layouts_and_views_peak_to_the_byte(design, batch, optimizer):
         measured = measure_step(source, batch=batch, optimizer=optimizer, foreach=False, fake=False)
     assert report.totals.memory.training_peak_bytes == measured.peak_bytes
     assert report.totals.memory.inference_peak_bytes == measure_inference(source, batch=batch)
+
+
+@pytest.mark.parametrize("design", [
+    "INPUT 6x6x10 -> (CONV3-3 + CONV3-3 + [SCALE -> CONV1-3])",  # was -3.0% (the random generator, seed 515)
+    "INPUT 8x8x8 -> (ID + RELU + TANH) -> FC-4",  # was -14.1%
+    "INPUT 8x8x8 -> CONV1-8 -> (ID + RELU + TANH + SIGMOID) -> FC-4",
+])
+@pytest.mark.parametrize("batch, optimizer", [(2, "sgd"), (3, "adam")])
+def test_a_sum_of_three_arms_or_more_peaks_to_the_byte(design, batch, optimizer):
+    """Summed pairwise, left to right: each partial sum lives beside the next (issue 21's generator)."""
+    report = cnncalc.plan(design, batch=batch, optimizer=optimizer, device="cpu")
+    source = export_design(design)
+    measured = measure_step(source, batch=batch, optimizer=optimizer, foreach=False, fake=True)
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+    assert report.totals.memory.inference_peak_bytes == measure_inference(source, batch=batch)

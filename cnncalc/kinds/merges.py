@@ -215,6 +215,12 @@ class Add(Branch):
                                   f"branch {i + 1} ({names[i]}) gives {other}", span)
         return first
 
+    def transient(self, step, training: bool, size: int, device: str, batch: int) -> int:
+        """Three arms or more are summed pairwise, left to right (out = out + other, as the export and
+        torchvision's code write it): each partial sum lives until the next is made, beside it, so one
+        output-size tensor more is alive as the last sum is made."""
+        return step.y.size * size * batch if len(self.arms) > 2 else 0
+
 
 class Mul(Branch):
     """Each factor whose partner requires grad is kept (mul's backward multiplies the gradient by the

@@ -255,8 +255,9 @@ class TrainingStep(Checkpointing, Backward):
             kept, saves_out = (), False
         elif per_image or per_batch:
             t.alloc(("extra", index), per_image * self.batch + per_batch, "saved")
-        elif not records(s) and (temp := s.item.transient(s, True, din, self.device, self.batch)):
-            t.alloc("temp", temp, "other")  # made by the operation, kept by nothing: freed at once
+        elif (s.holds is not None or not records(s)) and (temp := s.item.transient(s, True, din, self.device,
+                                                                                       self.batch)):
+            t.alloc("temp", temp, "other")  # made by the operation (a merge's partial sum), kept by nothing
         t.sample("forward", index)
         t.free("temp")
         for j in range(len(s.sids_in) if rule == PROMOTE else 0):
