@@ -356,3 +356,25 @@ def test_verify_memory_checks_the_inference_peak(design):
     assert result.inference_peak_actual is not None and result.inference_peak_expected == result.inference_peak_actual
     result = run_cli("verify", design, "--memory", "--device", "cpu", "--batch", "4")
     assert "inference peak (eval, no_grad, batch 4)" in result.output and "+0.00%" in result.output
+
+
+@pytest.mark.parametrize("design", [
+    "INPUT 6x6x1 -> {{DWCONV3/2 -> CONV1-2 -> ([CROP(1x1) -> ZEROPAD1 -> CONV3-7 -> CONV3-7] || CONV3-2)} -> GAP -> "
+    "FC-7 -> RELU}",  # the random generator's seed 1733: the export returned the heads in another order
+    "INPUT 8x8x4 -> {{GAP -> FC-3} -> CONV1-2} -> CONV1-4 -> {FC-5} -> GAP -> FC-2",
+])
+def test_nested_side_heads_return_their_outputs_in_row_order(design):
+    """A head inside a head's arm makes its output first: the export returns the outputs in the order of
+    their OUTPUT rows (the plan's heads), with SIDE_SHAPES in the same order, so a training loop pairs each
+    with its target."""
+    from cnncalc.pytorch.export import export_design
+
+    namespace: dict = {}
+    exec(compile(export_design(design), "<export>", "exec"), namespace)
+    net = namespace["Net"]().train()
+    c, h, w = namespace["INPUT_SHAPE"]
+    outs = net(torch.randn(2, c, h, w))
+    heads = cnncalc.plan(design).totals.heads[1:]
+    assert [tuple(o.shape[1:]) for o in outs[1:]] == [tuple(s) for s in namespace["SIDE_SHAPES"]]
+    assert [o.shape[1] for o in outs[1:]] == [head.output.c for head in heads]
+    assert verify(design, device="cpu", memory=True, batch=2).ok

@@ -64,6 +64,12 @@ class Side(nn.Module):
     def pop(self) -> torch.Tensor:
         out, self.out = self.out, None
         return out
+
+
+def side_heads(module: nn.Module) -> list:
+    """The Side modules in the order their outputs are made (a head nested in a head's arm first)."""
+    found = [head for child in module.children() for head in side_heads(child)]
+    return found + [module] if isinstance(module, Side) else found
 '''
 SPLIT = '''
 class Split(nn.Module):
