@@ -108,8 +108,8 @@ def settings_of(config: dict, rules: str) -> Settings:
 def expected(config: dict, rules: str) -> dict:
     memory = planned(text_of(config["design"]), settings_of(config, rules))["totals"]["memory"]
     cuda = memory.get("cuda") or {}
-    return {"training_peak_bytes": memory["training_peak_bytes"], "inference_peak_bytes": memory["inference_peak_bytes"],
-            "allocated_bytes": cuda.get("allocated_bytes"), "reserved_bytes": cuda.get("reserved_bytes"),
+    return {"training_peak_bytes": memory["training_peak_bytes"],
+            "inference_peak_bytes": memory["inference_peak_bytes"], "allocated_bytes": cuda.get("allocated_bytes"), "reserved_bytes": cuda.get("reserved_bytes"),
             "context_bytes": cuda.get("context_bytes"), "workspace_bytes": cuda.get("workspace_bytes")}
 
 
@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=200.0, help="seconds after which no configuration starts")
     parser.add_argument("--max-configs", type=int, default=150)
     parser.add_argument("--cpu", action="store_true", help="the CPU rules against MemTracker, even with a GPU")
-    parser.add_argument("--fixtures", type=Path, help="turn this cuda_check.json into " + str(FIXTURE.relative_to(ROOT)))
+    parser.add_argument("--fixtures", type=Path,
+                        help="turn this cuda_check.json into " + str(FIXTURE.relative_to(ROOT)))
     args = parser.parse_args(argv)
     if args.fixtures is not None:
         return write_fixtures(args.fixtures, FIXTURE)
