@@ -1293,7 +1293,8 @@ def _compare_outputs(torch, spec: Spec, net, x, mine, result: Result) -> None:
         return
     # the builder's module has the exported one's weights now: run both again on the same input
     exported.eval()
-    sides = [m for m in exported.modules() if type(m).__name__ == "Side"]
+    # the side heads in the order the exported forward returns them (its `sides`), else in module order
+    sides = list(getattr(exported, "sides", None) or [m for m in exported.modules() if type(m).__name__ == "Side"])
     for m in sides:
         m.always = True
     net.eval()
