@@ -281,3 +281,12 @@ def test_a_sum_of_three_arms_or_more_peaks_to_the_byte(design, batch, optimizer)
     measured = measure_step(source, batch=batch, optimizer=optimizer, foreach=False, fake=True)
     assert report.totals.memory.training_peak_bytes == measured.peak_bytes
     assert report.totals.memory.inference_peak_bytes == measure_inference(source, batch=batch)
+
+
+@pytest.mark.parametrize("design", ["INPUT 4x4x2 -> {CONV1-3} -> {CONV1-3}",  # was 4 B low (the generator)
+                                    "INPUT 8x8x4 -> {GAP -> FC-3} -> CONV1-4 -> {FC-5} -> {CONV1-2} -> GAP -> FC-2"])
+def test_two_side_heads_or_more_sum_their_losses_pairwise(design):
+    """Three losses or more: a partial sum lives beside the last, one float32 scalar."""
+    report = cnncalc.plan(design, batch=2, device="cpu")
+    measured = measure_step(export_design(design), batch=2, optimizer="sgd", foreach=False, fake=True)
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes

@@ -308,8 +308,11 @@ class TrainingStep(Checkpointing, Backward):
         for k, side in enumerate(self.sides):
             self.output_loss(side, side_key(k))
         if self.sides:
+            if len(self.sides) > 1:  # three losses or more are summed pairwise: a partial sum beside the last
+                t.alloc("loss_partial", SCALAR_BYTES, "other")
             t.alloc("loss_sum", SCALAR_BYTES, "other")
             t.sample("loss", None)
+            t.free("loss_partial")
             t.free("loss")
             for k, side in enumerate(self.sides):
                 t.free(("loss", k))
