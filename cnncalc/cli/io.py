@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from .. import zoo
-from ..errors import CnnCalcError, SettingsError, Source, Span
+from ..errors import SettingsError, Source, Span
 from ..source import design_path
 
 
