@@ -12,6 +12,8 @@ copies its input in place).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from .base import INPLACE, ONE_OP, SAME, Layer, Setting, Volume, no_macs, nothing_learned, saved_extras
 
 # each word and the PyTorch module it means (torch.nn.<name>), and whether the module can run in place
@@ -32,10 +34,11 @@ class Activation(Layer):
                         words=("LEAKYRELU", "ELU")), INPLACE)
     positional = "slope"
     # traits
-    elementwise = keeps_layout = keeps_input_when_frozen = True
+    elementwise = keeps_input_when_frozen = True
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
     makes_channels_last = packs_params = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
+    orders_input = False
     fill = "#f1f1f1"
     # rules
     params = nothing_learned
@@ -43,6 +46,12 @@ class Activation(Layer):
     backward = ONE_OP
     autocast = SAME
     checkpointed = saved_extras
+
+    @cached_property
+    def keeps_layout(self) -> bool:
+        # softmax's output is contiguous whatever its input's layout (measured, torch 2.13 CPU); the
+        # element-wise others take their input's
+        return self.word != "SOFTMAX"
 
     def output(self, x: Volume):
         return x, None

@@ -47,9 +47,9 @@ MASK_BYTES = 1  # dropout's mask on CUDA
 
 # A backward's operations, in order, each a tuple of what it allocates: "input" (the gradient of the
 # input, when that requires grad), "weight", "bias" (the parameters' gradients, kept until zero_grad),
-# ("temp", k): k input volumes that live through that operation only. VIEWS: the backward allocates
-# nothing and hands its output's gradient on. A method instead: the kind runs its own backward on the
-# simulator (the product's, the crop's).
+# ("temp", k): k input volumes that live through that operation only (or k a function (layer, x) -> values per
+# image). VIEWS: the backward allocates nothing and hands its output's gradient on. A method instead: the kind
+# runs its own backward on the simulator (the product's, the crop's).
 ONE_OP = (("input", "weight", "bias"),)
 VIEWS = None
 APPLIED = "applied"  # between two operations: the node's apply has returned (what a checkpointed row
@@ -115,6 +115,10 @@ TRAITS = {
     "makes_channels_last": "its output is laid out channels last (LAYERNORM)",
     "flat_copy": "flattening a volume not laid out N x C x H x W copies it: 'output' (the copy is its "
                  "output), 'input' (a copy beside it) or None",
+    "orders_input": "its kernel reads its input laid out in order, copying one that is not first (a crop's view, a "
+                    "channel split's half at batch 2 or more) and keeping the copy for backward; on the CPU a "
+                    "channels-last input is in order, on CUDA it is copied too and the output is contiguous "
+                    "(GROUPNORM: contiguous(suggest_memory_format) on the CPU, contiguous() on CUDA)",
     "packs_params": "its backward node holds its parameters",
     "counts_batches": "it has an int64 num_batches_tracked buffer (BN)",
     "batch_statistics": "its training refuses a statistic over one value (statistic_values: BN's channel over the "

@@ -43,6 +43,7 @@ class Convolution(Sliding):
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
     makes_channels_last = counts_batches = batch_statistics = grows_with_input = elementwise = skip = False
     flat_copy = None
+    orders_input = False
     fill = "#dbe8f7"
     # rules
     backward = ONE_OP  # convolution_backward: the input's, the weight's and the bias's gradients at once

@@ -37,7 +37,7 @@ class Vector(Layer):
     # traits
     acts_globally = view_output = True
     pins_size = shares_storage = transparent = subview = identity_in_eval = keeps_layout = False
-    makes_channels_last = counts_batches = batch_statistics = elementwise = skip = False
+    makes_channels_last = counts_batches = batch_statistics = elementwise = skip = orders_input = False
     # rules
     backward = VIEWS
     checkpointed = saved_extras

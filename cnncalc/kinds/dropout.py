@@ -39,6 +39,7 @@ class Dropping(Layer):
     acts_globally = pins_size = shares_storage = view_output = subview = makes_channels_last = False
     packs_params = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
+    orders_input = False
     fill = "#f1f1f1"
     # rules
     params = nothing_learned

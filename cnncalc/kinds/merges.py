@@ -109,6 +109,7 @@ class Branch(Kind):
     # takes its first full-size arm's), and what follows reads it so
     keeps_layout = keeps_input_when_frozen = True
     flat_copy = None
+    orders_input = False
     fill = "#ffffff"
     # rules
     params = nothing_learned

@@ -53,6 +53,7 @@ class Normalization(Layer):
     acts_globally = pins_size = shares_storage = transparent = view_output = subview = identity_in_eval = False
     makes_channels_last = counts_batches = batch_statistics = grows_with_input = skip = False
     flat_copy = None
+    orders_input = False
     fill = "#f1f1f1"
     # rules
     macs = no_macs  # normalisation counts 0
@@ -184,6 +185,9 @@ class GroupNorm(Normalization):
     batch_statistics = True  # PyTorch checks the batch times a group's values, as BN's: one is refused
     statistic = "group"
     refuses = "run"  # in evaluation too: F.group_norm checks in both modes (measured, torch 2.13)
+    # at::group_norm: X = input.contiguous(suggest_memory_format) on the CPU (a channels-last input stays so),
+    # input.contiguous() on CUDA; native_group_norm saves X (measured with saved_tensors_hooks, torch 2.13 CPU)
+    orders_input = True
 
     def statistic_values(self, x: Volume, batch: int) -> int:
         return batch * (x.c // self.groups) * x.h * x.w
@@ -251,11 +255,12 @@ class LRN(Normalization):
     words = ("LRN",)
     settings = (Setting("size", "size", "int", 5),)
     positional = "size"
-    packs_params = keeps_layout = False
+    packs_params = False
     params = nothing_learned
     # F.local_response_norm's 19 operations peak at the fourth, four input volumes above the state before
-    # it (the divisor's gradient), and end with the input's gradient
-    backward = ((("temp", 4),), ("input",))
+    # it (the divisor's gradient), or at avg_pool3d's backward, the padded square above it (higher where
+    # C + size - 1 > 4C: one channel at size 5), and end with the input's gradient (measured, torch 2.13)
+    backward = ((("temp", 4),), (("temp", lambda self, x: self.padded(x)),), ("input",))
     autocast = FLOAT32  # avg_pool3d is a float32 operation of CPU autocast: amp_forward, amp_backward
 
     def padded(self, x: Volume) -> int:

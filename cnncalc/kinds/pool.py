@@ -26,6 +26,7 @@ class Pooling(Layer):
     elementwise = skip = False
     keeps_layout = keeps_input_when_frozen = True
     flat_copy = None
+    orders_input = False
     fill = "#dff0d8"
     # rules
     params = nothing_learned

@@ -52,6 +52,7 @@ class Moving(Layer):
     grows_with_input = elementwise = skip = False
     keeps_input_when_frozen = True
     flat_copy = None
+    orders_input = False
     fill = "#ffffff"
     # rules
     params = nothing_learned
@@ -142,6 +143,7 @@ class Crop(Moving):
     positional = "size"
     example = "CROP392"
     view_output = subview = identity_in_eval = True
+    keeps_layout = True  # a slice keeps its input's strides: of a channels-last tensor, channels last
 
     @cached_property
     def name(self) -> str:

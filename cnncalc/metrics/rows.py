@@ -136,7 +136,7 @@ class Rows(Walk):
     def arm(self, branch: Branch, state, index: int):
         """Each arm reads the branch's input (protected: every arm reads it); a split's arm a half of it."""
         x, rf, sid, flow = state
-        start = self.storages.view(sid) if branch.splits_input else sid
+        start = self.storages.view(sid, half=True) if branch.splits_input else sid
         self.requires[start] = self.requires[sid]
         self.frames[-1][1].append(start)
         return branch.arm_input(x), rf, start, saved.Flow(True, flow.grad, flow.channels_last)
@@ -212,9 +212,13 @@ class Rows(Walk):
 
     def storage_of(self, layer: Layer, x: Volume, y: Volume, flow: saved.Flow, sid: int) -> tuple[int, int | None]:
         """The storage of the layer's output, and of the copy it makes of its input (or None): flattening a
-        volume laid out otherwise than N x C x H x W (channels last, a crop) copies it."""
-        copies = (layer.flat_copy is not None and (x.h, x.w) != (1, 1)
-                  and (flow.channels_last or sid in self.storages.strided))
+        volume laid out otherwise than N x C x H x W (channels last, a crop) copies it, as a kind that
+        orders its input (`orders_input`) copies a view out of order."""
+        copies = (layer.flat_copy is not None and (x.h, x.w) != (1, 1)  # one position, or one channel laid out
+                  and ((flow.channels_last and x.c > 1) or sid in self.storages.strided))  # channels last: in order
+        if layer.orders_input and self.storages.out_of_order(sid, flow.channels_last and x.c > 1,
+                                                                 layer.orders_input):
+            return self.storages.output(layer, x, y, flow.protected, sid), self.storages.new(x)
         if copies and layer.flat_copy == "output":  # the copy is its output
             return self.storages.new(y), None
         return self.storages.output(layer, x, y, flow.protected, sid), self.storages.new(x) if copies else None

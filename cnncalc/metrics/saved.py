@@ -48,12 +48,18 @@ def layout_after(item, channels_last: bool) -> bool:
     return item.makes_channels_last or (channels_last and item.keeps_layout)
 
 
+def orders_keeps_layout(orders: bool, device: str) -> bool:
+    """Does a kind's ordering of its input (`orders_input`) keep a channels-last one so? On the CPU."""
+    return not orders or device != "cuda"
+
+
 def apply(item, x: Volume, y: Volume, flow: Flow, has_params: bool, dtype_bytes: int,
           device: str = "cuda") -> tuple[Saved | object, Flow]:
     """What a layer or a merge keeps for backward (UNSUPPORTED where not known), and the flow after it.
     A row whose saved tensors are not known protects its output."""
     grad = flow.grad or has_params
-    layout = layout_after(item, flow.channels_last)
+    layout = (layout_after(item, flow.channels_last) and orders_keeps_layout(item.orders_input, device)
+              and y.h * y.w > 1)  # at one position the two layouts are one
     if item.saves is UNSUPPORTED:
         return UNSUPPORTED, Flow(True, grad, layout)
     recorded = item.saves(x, y, flow.protected, dtype_bytes, device)
@@ -65,12 +71,13 @@ class Storages:
     """The tensors of one forward pass, for counting each saved storage once: `new` registers an
     output volume, `charge` adds what a layer saves and returns its bytes for the batch."""
 
-    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device", "base", "strided")
+    __slots__ = ("sizes", "saved", "dtype_bytes", "batch", "device", "base", "strided", "gapped")
 
     def __init__(self, dtype_bytes: int, batch: int, device: str) -> None:
         self.sizes: list[int] = []  # values per image of each storage, by id
         self.base: dict[int, int] = {}  # a view of part of a storage (a crop's) -> that storage
         self.strided: set[int] = set()  # views whose values are not laid out in order (a crop's)
+        self.gapped: set[int] = set()  # views whose images are in order but not adjacent (a channel split's half)
         self.saved: set[int] = set()  # ids already saved by some layer
         self.dtype_bytes, self.batch, self.device = dtype_bytes, batch, device
 
@@ -90,12 +97,23 @@ class Storages:
             return view
         return sid_in if shares_storage(layer, protected) else self.new(y)
 
-    def view(self, of: int) -> int:
-        """A view of part of a storage (a crop's output, a channel split's half): a storage of its own
-        that holds nothing; keeping it keeps what it views."""
+    def view(self, of: int, half: bool = False) -> int:
+        """A view of part of a storage (a crop's output, a channel split's `half`): a storage of its own
+        that holds nothing; keeping it keeps what it views. A half's images, and those of any view of it,
+        are apart by the whole input's (gapped)."""
         self.sizes.append(0)
-        self.base[len(self.sizes) - 1] = self.base.get(of, of)
-        return len(self.sizes) - 1
+        view = len(self.sizes) - 1
+        self.base[view] = self.base.get(of, of)
+        if half or of in self.gapped:
+            self.gapped.add(view)
+        return view
+
+    def out_of_order(self, sid: int, channels_last: bool, orders: bool) -> bool:
+        """Does a kind that orders its input (`orders_input`) copy this storage's tensor? A view out of order
+        per image (a crop's), one whose images are apart (a channel split's half) at batch 2 or more, a
+        channels-last tensor unless the kind keeps that layout (GROUPNORM on the CPU)."""
+        return (sid in self.strided or (sid in self.gapped and self.batch > 1)
+                or (channels_last and not orders_keeps_layout(orders, self.device)))
 
     def charge(self, saves: Saved, kept_in: tuple[int, ...], sid_out: int) -> int:
         """Bytes the layer adds to what autograd keeps for the backward pass, for the batch; `kept_in`:

@@ -202,8 +202,9 @@ class Backward:
                     t.alloc(new, s.x.size * (self.low if cast else din) * self.N, "other")
                 elif what in ("weight", "bias"):
                     self.param_gradient(index, s, param_i, what, cast)
-                elif isinstance(what, tuple):
-                    t.alloc(("temp", index), what[1] * s.x.size * din * self.N, "other")
+                elif isinstance(what, tuple):  # ("temp", k input volumes) or ("temp", values per image of x)
+                    values = what[1](s.item, s.x) if callable(what[1]) else what[1] * s.x.size
+                    t.alloc(("temp", index), values * din * self.N, "other")
             t.sample("backward", index)
             t.free(("temp", index))
         return new, dropped
