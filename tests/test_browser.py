@@ -259,3 +259,26 @@ def test_a_folded_report_opens_a_block_on_a_click(browser, reports, tmp_path, sh
     assert browser.evaluate("document.querySelector('#diagram a[href=\"#row-5\"]') !== null")
     browser.screenshot(shots / "resnet18-depth1.png", min(3000, browser.evaluate("document.documentElement.scrollHeight")))
     assert browser.problems() == []
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_the_layer_table_fits_a_1400_pixel_window(name, browser, reports, shots):
+    """Issue 22: at 1400 px the table needed a horizontal scrollbar that hid the receptive-field and saved
+    columns; its font now shrinks (to 8 px at least) until every column is in view."""
+    path, report = reports[name]
+    browser.open(path.as_uri(), width=1400)
+    seen = browser.evaluate(CUT)
+    assert seen["cut"] == 0 and seen["scroll"] <= seen["page"], seen
+    assert browser.evaluate("parseFloat(getComputedStyle(document.querySelector('#layers .grid')).fontSize)") >= 8
+
+
+def test_notes_have_a_colour_of_their_own(browser, tmp_path):
+    """Issue 22: the fit section drew notes in the misfit red."""
+    report = cnncalc.plan("INPUT 227x227x3 -> CONV7-64/2 -> RELU -> POOL3/2 -> CONV5-128/3 -> RELU -> POOL2 -> FC-10")
+    assert report.problems and report.notes
+    path = tmp_path / "notes.html"
+    path.write_text(report.to_html(), encoding="utf-8")
+    browser.open(path.as_uri())
+    colour = "getComputedStyle(document.querySelector('#fit li.{}')).color"
+    misfit, note = browser.evaluate(colour.format("misfit")), browser.evaluate(colour.format("fitnote"))
+    assert misfit != note and "180, 35, 24" in misfit  # the misfit red, #b42318

@@ -731,3 +731,28 @@ def test_the_width_table_is_the_fonts():
 def test_widths_add_up_and_an_unknown_character_counts_as_the_widest():
     assert width("CONV3-64", 10) == pytest.approx(10 * sum(WIDTHS[c] for c in "CONV3-64"))
     assert width("\u4e00", 12) == 12 * max(WIDTHS.values())
+
+
+SE_RESNET = """conv.bias = false
+se(C) = (ID .* [GAP -> CONV1-(C/16) -> RELU -> CONV1-C -> SIGMOID])
+bottleneck(C) = (ID + [CONV1-C -> BN -> RELU -> CONV3-C -> BN -> RELU -> CONV1-(4*C) -> BN -> se(4*C)]) -> RELU
+first(C, S) = ([CONV1-C -> BN -> RELU -> CONV3-C/S -> BN -> RELU -> CONV1-(4*C) -> BN -> se(4*C)]
+               + [CONV1-(4*C)/S -> BN]) -> RELU
+INPUT 224x224x3 -> CONV7-64/2 -> BN -> RELU -> POOL3/2p1 -> first(64, 1) -> bottleneck(64)*2 -> first(128, 2)
+  -> bottleneck(128)*3 -> GAP -> FC-1000"""
+
+
+@pytest.mark.parametrize("design", [SE_RESNET, "resnet50", "densenet121", "inception_v3"])
+def test_no_column_of_the_html_diagram_holds_a_lone_box(design):
+    """Issue 22: the page-long columns cut a SE-ResNet into pieces, several holding a single RELU box: a box
+    alone stays with the column before it (a little longer), and no column passes the page."""
+    from cnncalc.render.html import STRIP_PX
+    from cnncalc.render.svg import strips
+
+    report = plan_data(zoo.path(design).read_text() if zoo.path(design) else design)
+    pieces = strips(report, height=STRIP_PX)[0]
+    assert len(pieces) > 1
+    for svg in pieces[1:]:  # the first holds the caption and INPUT
+        boxes = svg.count('class="node') + svg.count('class="merge')
+        assert boxes > 1, svg[:300]
+        assert float(re.search(r'<svg[^>]* height="([\d.]+)"', svg).group(1)) <= 718  # a landscape A4 page

@@ -93,7 +93,8 @@ def plan_command(
         help="The table's and markdown's columns, by the JSON contract's keys, comma-separated: "
              "--columns name,output,params,params_pct,macs,macs_pct,memory_bytes,memory_pct. Also "
              "activations (as the notes write it: 3.2M), formula (the weights column), saved_bytes, rf, "
-             "kind, fit, implied_pad ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
+             "kind, fit, implied_pad, path (the row's place in the design), module (its module in the "
+             "exported network) ...", show_default="index,name,output,memory_bytes,formula,params,macs,rf,"
                                                         "saved_bytes")] = None,
     notes: Annotated[bool, typer.Option(
         "--notes", help="The table: each fit note in full (by default one line per kind of note, naming its "

@@ -36,3 +36,29 @@ def written(span: Span, width: int) -> str:
     text = "\n".join(line.partition("#")[0] for line in span.source.text[start:min(end, start + 4 * width + 200)]
                      .split("\n"))
     return excerpt(text, width, len(text) + (end - start > 4 * width + 200))
+
+
+def row_paths(blocks: list[Block], rows: int) -> list[str | None]:
+    """Each row's place in the design, by the block calls and X*N repeats around it, outermost first:
+    `bottleneck(64)*2 #1 > ...`; a call repeated is named once, by its repeat. None where a row is in
+    neither (and for INPUT). One pass over the records, each over its rows."""
+    parts: list[list[str] | None] = [None] * rows
+    names: list[str | None] = []  # each record's own segment, for its children to compare
+    for b in blocks:
+        segment = None
+        if b.kind == "repeat" and b.repeat:
+            segment = f"{b.name or '[..]'}*{b.repeat}"
+        elif b.kind == "call" and not (b.parent is not None and blocks[b.parent].kind == "repeat"
+                                       and blocks[b.parent].name == b.name):
+            segment = b.name
+        names.append(segment)
+        if segment is None:
+            continue
+        size = (b.last - b.first + 1) // b.repeat if b.kind == "repeat" else 0
+        for row in range(b.first, min(b.last + 1, rows)):
+            text = f"{segment} #{(row - b.first) // size + 1}" if size else segment
+            if parts[row] is None:
+                parts[row] = [text]
+            else:
+                parts[row].append(text)
+    return [None if p is None else " > ".join(p) for p in parts]

@@ -95,6 +95,8 @@ ALL = {c.key: c for c in (
     Column("source", lambda report: "source", _text("source")),
     Column("implied_pad", lambda report: "implied pad", lambda r, report: _pair(r.get("implied_pad"))),
     Column("unsupported", lambda report: "unsupported", lambda r, report: ", ".join(r["unsupported"])),
+    Column("path", lambda report: "place in the design", _text("path")),
+    Column("module", lambda report: "module (export)", _text("module")),
 )}
 
 # the default table: the notes' VGGNet columns, then the receptive field and the saved tensors

@@ -90,27 +90,29 @@ def section(key: str, title: str, body: str, cls: str = "") -> str:
     return f'<section id="{key}"{klass}><h2>{escape(title)}</h2>{body}</section>'
 
 
-def bullets(items: list[tuple[str, int | None]]) -> str:
-    """A list; an item with a row index links to that row."""
+def bullets(items: list[tuple]) -> str:
+    """A list; an item with a row index links to that row; a third element is the item's class (a misfit's
+    colour, a note's)."""
     out = []
-    for text, index in items:
+    for text, index, *cls in items:
         inner = escape(text) if index is None else f'<a href="#row-{index}">{escape(text)}</a>'
-        out.append(f"<li>{inner}</li>")
+        klass = f' class="{cls[0]}"' if cls and cls[0] else ""
+        out.append(f"<li{klass}>{inner}</li>")
     return "<ul>" + "".join(out) + "</ul>"
 
 
-def fit_items(report: dict) -> list[tuple[str, int | None]]:
+def fit_items(report: dict) -> list[tuple[str, int | None, str]]:
     """The fit report's lines (sections.fit_lines, as the table prints them), each misfit and note
-    with the row it is about: fit_lines lists the misfits, then any input that fits them all, then
-    the notes; or, when everything fits, a summary line, then the notes."""
+    with the row it is about and its class: fit_lines lists the misfits, then any input that fits them
+    all, then the notes; or, when everything fits, a summary line, then the notes."""
     lines = fit_lines(report)
-    notes = [n["index"] for n in report.get("notes", ())]
+    notes = [(n["index"], "fitnote") for n in report.get("notes", ())]
     if report["fits"]:
-        targets = [None] + notes
+        targets = [(None, ""), *notes]
     else:
-        misfits = [p["index"] for p in report["problems"]]
-        targets = misfits + [None] * (len(lines) - len(misfits) - len(notes)) + notes
-    return list(zip(lines, targets))
+        misfits = [(p["index"], "misfit") for p in report["problems"]]
+        targets = misfits + [(None, "")] * (len(lines) - len(misfits) - len(notes)) + notes
+    return [(line, index, cls) for line, (index, cls) in zip(lines, targets)]
 
 
 # -- the table's tree: rows, blocks, arms -------------------------------------------------------------------------
@@ -271,16 +273,25 @@ def render_items(items: list[tuple], report: dict, depth: int | None, level: int
 
 # -- the style sheet ----------------------------------------------------------------------------------------------
 
+def _palette(color: bool) -> str:
+    """The page's colours: ink, muted text, a misfit's, a note's, the linked row's, the bars'."""
+    ink, muted, warn, note, accent, bar = (("#1f2933", "#52606d", "#b42318", "#8a5a00", "#fff3bf", "#3b6fb6")
+                                           if color else ("#000", "#444", "#000", "#444", "#eee", "#444"))
+    return (f":root {{ --ink: {ink}; --muted: {muted}; --warn: {warn}; --note: {note}; --target: {accent}; "
+            f"--bar: {bar}; --line: #d5dae0; }}")
+
+
 def stylesheet(widths: list[int], color: bool) -> str:
     """The page's CSS: the grid's column widths in ch, and a print font small enough for every column
     to fit a landscape page."""
     template = " ".join(f"{w}ch" for w in widths)
     line = sum(widths) + 2 * (len(widths) - 1)  # characters, with the 2ch gaps
     print_px = min(9.0, int(PAGE_PX / (line * MONO_CH) * 10) / 10)
-    ink, muted, warn, accent, bar = ("#1f2933", "#52606d", "#b42318", "#fff3bf", "#3b6fb6") if color else \
-        ("#000", "#444", "#000", "#eee", "#444")
+    # on screen the table's font shrinks (to 8px at least) until its whole line fits the window: every column
+    # stays in view at 1400 px; past that the grid scrolls
+    fit = f"clamp(8px, calc((100vw - 64px) / {line * MONO_CH:.1f}), 12px)"
     return f"""
-:root {{ --ink: {ink}; --muted: {muted}; --warn: {warn}; --target: {accent}; --bar: {bar}; --line: #d5dae0; }}
+{_palette(color)}
 body {{ font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--ink);
   margin: 24px; max-width: none; }}
 h1 {{ font-size: 20px; margin: 0 0 4px; }}
@@ -291,7 +302,8 @@ a {{ color: inherit; }}
 .diagram {{ display: flex; flex-wrap: wrap; align-items: flex-start; gap: 4px 12px; border: 1px solid var(--line);
   padding: 4px; }}
 .diagram svg {{ display: block; break-inside: avoid; }}
-.grid {{ font: 12px/1.55 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; overflow-x: auto; }}
+.grid {{ font: 12px/1.55 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: {fit};
+  overflow-x: auto; }}
 .r {{ display: grid; grid-template-columns: {template}; column-gap: 2ch; white-space: pre; width: max-content; }}
 .r > .num {{ text-align: right; }}
 .head {{ font-weight: bold; border-bottom: 1px solid var(--ink); }}
@@ -304,7 +316,8 @@ details:not([open]) > summary > .n::before {{ content: "\\25b8  "; }}
 div.r > .n {{ margin-left: 2ch; }}
 .r:hover {{ background: #f3f5f7; }}
 .misfit {{ color: var(--warn); }}
-section.misfit ul {{ color: var(--warn); }}
+li.misfit {{ color: var(--warn); }}
+li.fitnote {{ color: var(--note); }}
 :target {{ background: var(--target); outline: 1px solid var(--warn); }}
 .pct {{ display: flex; justify-content: space-between; gap: 1ch; }}
 .track {{ display: inline-block; width: {BAR_CH}ch; height: 0.8em; align-self: center; border: 1px solid var(--line);

@@ -33,8 +33,17 @@ def totals_lines(report: dict) -> list[tuple[str, str]]:
          f"{binary(m['training_bytes'])}, the notes' rule of thumb = params {binary(m['params_bytes'])} + buffers {binary(m['buffers_bytes'])} "
          f"+ gradients {binary(m['gradients_bytes'])} + optimizer {binary(m['optimizer_bytes'])} "
          f"({state[optimizer]}) + forward and backward {binary(m['forward_bytes'] + m['backward_bytes'])}"),
-    ] + ([("partial", f"{', '.join(t['partial'])}: not known for some layer kinds; their rows show '?' and these "
-                      f"totals leave them out")] if t.get("partial") else [])
+    ] + ([("partial", _partial(t["partial"]))] if t.get("partial") else [])
+
+
+def _partial(partial: list[str]) -> str:
+    """What the totals leave out: metrics some rows have no rule for (they show '?'), the peaks (a warning says
+    which row and why)."""
+    rows = [p for p in partial if p != "training_peak"]
+    parts = [f"{', '.join(rows)}: not known for some layer kinds; their rows show '?'"] if rows else []
+    if "training_peak" in partial:
+        parts.append("training_peak: not known, the warning says which row and why")
+    return "; ".join(parts) + "; these totals leave them out"
 
 
 def _head_lines(heads: list[dict] | None) -> list[tuple[str, str]]:

@@ -12,6 +12,10 @@ from .canvas import (BAR_GAP, BAR_H, BAR_LEN, BLOCK_FILL, BOX_H, FRAME_HEAD, FRA
                      box_label, clip, num, text, text_width, volume)
 from .tree import Branch, Frame
 
+# px a piece may grow past its length to keep a lone box: with the captions, a column stays inside a landscape A4
+# page (718 px) when the length is the HTML report's 560
+LONE_SLACK = 84
+
 
 class Extent(NamedTuple):
     main: float  # along the flow
@@ -61,7 +65,20 @@ class BlockDiagram(Canvas):
 
     def split(self, chain: list, height: float) -> list[list]:
         """The chain cut into pieces at most `height` long along the flow, between its elements; a frame
-        longer than that is cut between its own elements into frames of the same block."""
+        longer than that is cut between its own elements into frames of the same block. A piece of one box
+        stays with the piece before it, which may then be up to LONE_SLACK longer (a column of one RELU box
+        said nothing)."""
+        kept: list[list] = []
+        for piece in self._cut(chain, height):
+            if kept and len(piece) == 1 and not isinstance(piece[0], (Frame, Branch)):
+                before = sum(self.extent(e).main for e in kept[-1]) + GAP * (len(kept[-1]) - 1)
+                if before + GAP + self.extent(piece[0]).main <= height + LONE_SLACK:
+                    kept[-1] = kept[-1] + piece
+                    continue
+            kept.append(piece)
+        return kept
+
+    def _cut(self, chain: list, height: float) -> list[list]:
         pieces, piece, length = [], [], 0.0
         for element in chain:
             size = self.extent(element).main
