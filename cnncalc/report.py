@@ -73,6 +73,12 @@ class Row(_Model):
     # the padding [h, w] a window used that `name` does not write (the "same" default of CONV, DWCONV, LOCAL),
     # where the output's H x W is not the input's: CONV3-10/2 on 7x7 uses [1, 1]; null otherwise
     implied_pad: tuple[int, int] | None = None
+    # the row's module in the network `cnncalc export --to pytorch` writes, as named_modules() names it
+    # (layers.res1.add1.arms.1.conv2); null for INPUT
+    module: str | None = None
+    # its place in the design: the block calls and X*N repeats around it, outermost first
+    # ("bottleneck(64)*2 #1"); null at the top level
+    path: str | None = None
 
 
 class Block(_Model):

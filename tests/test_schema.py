@@ -79,6 +79,7 @@ def test_cli_prints_the_shipped_schema():
     ["resnet18", "--device", "cpu"], ["resnet18", "--dtype", "int8", "--budget", "1GiB"],
     ["resnet18", "--budget", "4GiB"], ["resnet18", "--budget", "4GiB", "--max-input"],
     ["resnet18", "--amp", "bfloat16", "--freeze", "9"], ["resnet18", "--checkpoint", "5-11", "--fit-rule", "notes"],
+    ["resnet18", "--amp", "bfloat16", "--checkpoint", "5-11"],
     ["INPUT 8x8x3 -> CONV3-4 -> LOCAL3-4 -> FC-2"],  # LOCAL: no training rule, the peaks null
 ])
 def test_what_the_command_line_writes_validates(args):
@@ -90,5 +91,5 @@ def test_what_the_command_line_writes_validates(args):
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 0:
         VALIDATOR.validate(json.loads(result.output))
-    else:  # --amp with --freeze is refused with a one-line error
+    else:  # a refused combination (--amp with --checkpoint) is a one-line error
         assert result.output.startswith("error: ") and "Traceback" not in result.output

@@ -378,3 +378,26 @@ def test_nested_side_heads_return_their_outputs_in_row_order(design):
     assert [tuple(o.shape[1:]) for o in outs[1:]] == [tuple(s) for s in namespace["SIDE_SHAPES"]]
     assert [o.shape[1] for o in outs[1:]] == [head.output.c for head in heads]
     assert verify(design, device="cpu", memory=True, batch=2).ok
+
+
+MODULE_DESIGNS = [
+    *zoo.names(),
+    # calls in arms, a call that starts with a branch and one with an arm, nested calls, side heads, splits
+    "blk(c) = CONV3-c -> RELU\nres(c) = (ID + [blk(c) -> CONV3-c])\n"
+    "INPUT 8x8x4 -> blk(4) -> res(4)*2 -> {GAP -> FC-3} -> (ID || [CONV1-2 -> (TANH | ID)]) -> GAP -> FC-2",
+    "a = CONV1-4\nb = a -> a\nc = (b | a)\nINPUT 4x4x4 -> c -> b -> [c]*2",
+]
+
+
+@pytest.mark.parametrize("design", MODULE_DESIGNS)
+def test_each_rows_module_is_its_module_in_the_exported_network(design):
+    """The report's `module` (issue 22) is what named_modules() calls the row's module in the built Net."""
+    from cnncalc.pytorch.memory import modules_in_row_order
+
+    text = zoo.path(design).read_text() if zoo.path(design) else design
+    namespace: dict = {}
+    exec(compile(export_design(text), "<export>", "exec"), namespace)
+    net = namespace["Net"]()
+    names = {module: name for name, module in net.named_modules()}
+    built = [None] + [names[m] for m in modules_in_row_order(net)[1:]]
+    assert [row.module for row in cnncalc.plan(text).layers] == built

@@ -60,6 +60,8 @@ CAST = "cast"  # in low precision: casts its parameters and a float32 input (con
 SAME = "same"  # in its input's dtype
 PROMOTE = "promote"  # a merge: in the widest of its inputs' dtypes (concat casts its low arms first)
 FLOAT32 = "float32"  # LRN: a low input goes through float32 operations (its amp_forward and amp_backward)
+WIDENS = "widens"  # SCALE: its float32 parameter promotes a low input (gain * x is float32); its backward works
+# in float32, then the engine casts the input's gradient to the input's dtype
 
 # -- the names every engine may ask, with what they mean ----------------------------------------------
 ROW_RULES = {

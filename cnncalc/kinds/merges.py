@@ -13,7 +13,7 @@ their output; only the product keeps its factors for backward.
 from __future__ import annotations
 
 from ..errors import DesignError, Span
-from .base import (INPUT, NOTHING, PROMOTE, UNSUPPORTED, VIEWS, Kind, Layer, Volume, check_size, no_macs,
+from .base import (INPUT, NOTHING, PROMOTE, SAME, UNSUPPORTED, VIEWS, Kind, Layer, Volume, check_size, no_macs,
                    nothing_learned, saved_extras)
 
 BRANCHES = '''
@@ -311,7 +311,6 @@ class Split(Branch):
     helper = "Split"
     helper_source = SPLIT
     concatenates = splits_input = True
-    autocast = UNSUPPORTED  # not measured under autocast yet
     merge = Concat.merge  # the halves' outputs, concatenated
     merged_layout = Concat.merged_layout
 
@@ -328,7 +327,7 @@ class Output(Branch):
     helper = "Side"
     helper_source = SIDE
     side = True
-    autocast = UNSUPPORTED  # not measured under autocast yet
+    autocast = SAME  # the head's output, in its dtype
 
     def merge(self, volumes: list[Volume], names: list[str], span) -> Volume:
         return volumes[0]  # the head's output

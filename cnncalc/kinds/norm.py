@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Callable
 
 from ..errors import DesignError, Span
-from .base import (EPS, FLOAT32, INPUT, ONE_OP, SAME, STAT_BYTES, UNSUPPORTED, Layer, Setting, Volume, check_eps,
+from .base import (EPS, FLOAT32, INPUT, ONE_OP, SAME, STAT_BYTES, UNSUPPORTED, WIDENS, Layer, Setting, Volume, check_eps,
                    formula, no_macs, nothing_learned, saved_extras)
 from .geometry import rf_slide
 
@@ -152,6 +152,7 @@ class LayerNorm(Normalization):
     view_output = True
     keeps_layout = False
     params = _norm_params
+    autocast = SAME  # CPU autocast runs layer_norm in its input's dtype, the gain, shift and statistics float32
 
     def check(self, where: Callable[[str], Span]) -> None:
         check_eps(self, where, self.word)
@@ -162,6 +163,10 @@ class LayerNorm(Normalization):
 
     def saves(self, x: Volume, y: Volume, protected: bool, size: int, device: str):
         return True, False, 2 * x.h * x.w * STAT_BYTES, 0  # its input + a float32 mean and inverse std per position
+
+    def autocast_extra(self, saves, din: int, device: str, fake: bool) -> tuple[int, int]:
+        # real kernels keep the statistics in float32; FakeTensorMode in the input's dtype (as BN's)
+        return (saves[2] * din // 4 if fake else saves[2]), saves[3]
 
     def transient(self, step, training: bool, size: int, device: str, batch: int) -> int:
         return 2 * step.x.h * step.x.w * STAT_BYTES * batch  # its statistics, in both modes
@@ -188,6 +193,7 @@ class GroupNorm(Normalization):
     # at::group_norm: X = input.contiguous(suggest_memory_format) on the CPU (a channels-last input stays so),
     # input.contiguous() on CUDA; native_group_norm saves X (measured with saved_tensors_hooks, torch 2.13 CPU)
     orders_input = True
+    autocast = SAME  # as LAYERNORM: in its input's dtype, the gain, shift and statistics float32
 
     def statistic_values(self, x: Volume, batch: int) -> int:
         return batch * (x.c // self.groups) * x.h * x.w
@@ -230,6 +236,7 @@ class Scale(Normalization):
     positional = "init"
     # gain * x: the gain's gradient is made at the input's size, then summed to C while the input's is alive
     backward = ((("temp", 1), "input", "weight"),)
+    autocast = WIDENS  # under autocast a low input times the float32 gain is float32 (measured, torch 2.13 CPU)
 
     def params(self, x: Volume, y: Volume):
         return x.c, 0, 0, formula(f"{x.c}", x.c)

@@ -104,9 +104,20 @@ class Rows(Walk):
         x, rf, sid, flow = self.layer(inp, (inp.size, START, -1, saved.START), 0, None)
         self.started(rf)
         state = self.walk(self.graph.items, (x, rf, sid, saved.Flow(True, False)))
+        self.hold_block_inputs()
         self.requires.clear()  # the walk's own bookkeeping, done with (100,000 rows: 10 MB less at the peak)
         self.storages.saved.clear()
         return state
+
+    def hold_block_inputs(self) -> None:
+        """A block call's input lives until the call's last row has run: module-structured code (torchvision's
+        models, cnncalc's export, where each call is an nn.Sequential) holds a module's input in its caller's
+        frame until the module returns."""
+        steps = self.steps
+        for block in self.graph.blocks:
+            if block.kind == "call" and block.last > block.first:
+                s = steps[block.last]
+                steps[block.last] = s._replace(keeps=(*s.keeps, steps[block.first].sids_in[0]))
 
     def started(self, rf) -> None:
         """The input's row is made (Lean quotes the receptive field from there)."""

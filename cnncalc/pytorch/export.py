@@ -14,7 +14,10 @@ N x C, logits ready for `cross_entropy` with N integer targets, and `OUTPUT_SHAP
 
 from __future__ import annotations
 
+import textwrap
+
 from ..graph import LayerGraph
+from ..graph.modules import Names
 from ..graph.walk import Walk
 from ..kinds import MERGES, UNSUPPORTED, Branch, Volume
 from ..metrics.saved import Flow, apply
@@ -30,21 +33,51 @@ class _Writer(Walk):
     volume and the flow after them. Activations run in place only where the walk's saved-tensor model
     says (saved.Flow)."""
 
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+    def __init__(self, blocks: list | None = None) -> None:
+        self.modules = Names(blocks)
         self.helpers: dict[str, str] = {}  # the helper modules the network uses: name -> source
         self.sides: list[tuple[Volume, bool]] = []  # each side head's output and whether it is a vector
         self.names: list[str] = []  # the open branches' module names (named before their arms)
+        self.row = 0  # the rows written so far (INPUT is row 0)
+
+    def walk(self, items: list, state, depth: int = 0, arm: int | None = None):
+        """The chain's entries, then each block call made of whole entries of it wrapped in an nn.Sequential
+        of its own (a module, as the design's block: its input lives until it returns)."""
+        rows = []
+        for item in items:
+            first = self.row + 1
+            self.modules.open(first)
+            state = super().walk([item], state, depth, arm)
+            rows.append((first, self.row))
+        lines = state[0]
+        starts = {a: k for k, (a, _) in enumerate(rows)}
+        ends = {b: k for k, (_, b) in enumerate(rows)}
+        by_first = self.modules.by_first
+        calls = sorted((c for a in starts for c in by_first.get(a, ()) if c[1] in ends),
+                       key=lambda c: c[1] - c[0])  # innermost first
+        if not calls:
+            return state
+        entries: list = [(a, b, line) for (a, b), line in zip(rows, lines[len(lines) - len(rows):])]
+        pad = " " * (12 + 8 * depth)
+        for call in calls:
+            first, last, _ = call
+            i, j = starts[first], ends[last]
+            inside = [e for e in entries[i:j + 1] if e is not None]
+            body = "\n".join(textwrap.indent(e[2], " " * 4) for e in inside)
+            wrapped = f'{pad}("{self.modules.call_names[call]}", nn.Sequential(OrderedDict([\n{body}\n{pad}]))),'
+            entries[i:j + 1] = [(first, last, wrapped)] + [None] * (j - i)  # the indexes stay the items'
+        lines[len(lines) - len(rows):] = [e[2] for e in entries if e is not None]
+        return state
 
     def helper(self, name: str, source: str) -> None:
         """A helper module the network's source defines (a kind's emitter asks for it)."""
         self.helpers[name] = source
 
     def name(self, base: str) -> str:
-        self.counts[base] = self.counts.get(base, 0) + 1
-        return f"{base}{self.counts[base]}"
+        return self.modules.name(base)
 
     def layer(self, layer, state, depth: int, arm: int | None):
+        self.row += 1
         lines, x, flow = state
         y, _ = layer.apply(x)
         base, code = layer.emit(self, x, y, layer.runs_inplace(flow.protected))
@@ -62,6 +95,7 @@ class _Writer(Walk):
         return [], branch.arm_input(x), Flow(True, flow.grad)
 
     def merge(self, branch: Branch, state, ends: list, names: list[str], depth: int, arm: int | None):
+        self.row += 1
         lines, x, flow = state
         pad = " " * (12 + 8 * depth)
         if branch.side:
@@ -95,7 +129,7 @@ def ends_in_vector(items: list) -> bool:
 def export_source(graph: LayerGraph, title: str = "") -> str:
     """Standalone PyTorch source for the design's network."""
     inp = graph.input.size
-    writer = _Writer()
+    writer = _Writer(graph.blocks)
     body, out, _ = writer.walk(graph.items, ([], inp, Flow(True, False)))
     order = sorted(writer.helpers, key=lambda h: (ORDER.index(h) if h in ORDER else len(ORDER), h))
     helpers = "".join(writer.helpers[h] + "\n" for h in order)

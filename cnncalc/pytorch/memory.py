@@ -34,6 +34,17 @@ class Measured(NamedTuple):
     timeline: list[tuple[str, int]] | None  # (operation, live bytes after it), when asked for
 
 
+def network_namespace(source) -> dict:
+    """What the measures read of a network: `Net` (made with no arguments), `INPUT_SHAPE`, `OUTPUT_SHAPE`
+    and `SIDE_SHAPES`, from the source `cnncalc export` writes, or given as such a dict (another model:
+    benchmarks/torchvision_memory.py measures torchvision's own)."""
+    if isinstance(source, dict):
+        return source
+    namespace: dict = {}
+    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    return namespace
+
+
 def optimizer_for(torch, name: str, params, foreach: bool | None):
     if name == "sgd":
         return torch.optim.SGD(params, lr=0.01, foreach=foreach)
@@ -58,8 +69,7 @@ def measure_step(source: str, *, batch: int, optimizer: str = "sgd", foreach: bo
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    namespace: dict = {}
-    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    namespace = network_namespace(source)
     batches = _Batches(torch, namespace, batch, amp)
 
     mode = FakeTensorMode() if fake else None
@@ -156,8 +166,7 @@ def measure_cuda_step(source: str, *, batch: int, optimizer: str = "sgd", foreac
     the figures are the process's. Needs a CUDA build of torch and a GPU."""
     import torch
 
-    namespace: dict = {}
-    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    namespace = network_namespace(source)
     batches = _Batches(torch, namespace, batch, amp, device="cuda")
     torch.manual_seed(0)
     net = namespace["Net"]().train().cuda()
@@ -187,8 +196,7 @@ def measure_inference(source: str, *, batch: int, fake: bool = True, amp: str | 
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
 
-    namespace: dict = {}
-    exec(compile(source, "<cnncalc export>", "exec"), namespace)
+    namespace = network_namespace(source)
     c, h, w = namespace["INPUT_SHAPE"]
     mode = FakeTensorMode() if fake else None
     if mode is not None:
@@ -262,11 +270,19 @@ def is_merge(module) -> bool:
     return type(module).__name__ in MERGE_MODULES
 
 
+def is_call(module) -> bool:
+    """A block call of the design: an nn.Sequential of its rows (the export's)."""
+    return type(module).__name__ == "Sequential"
+
+
 def row_modules(sequential) -> list:
     """The modules of the exported Net in the order of cnncalc's rows: arms (each arm's modules in
-    order, recursively), then their merge."""
+    order, recursively), then their merge; a block call's modules in order."""
     out = []
     for module in sequential.children():
+        if is_call(module):
+            out.extend(row_modules(module))
+            continue
         if is_merge(module):
             for arm in module.arms:
                 out.extend(row_modules(arm))
@@ -298,9 +314,22 @@ def checkpoint_segments(net, segments) -> None:
 
     spans, row = [], 1  # (first row, last row, module) of every top-level module
     for m in net.layers.children():
-        n = len(modules_in_row_order(type("Wrap", (), {"layers": nn.Sequential(m)})())) - 1
+        n = len(row_modules(nn.Sequential(m)))
         spans.append((row, row + n - 1, m))
         row += n
+    cut = True
+    while cut:  # a block call that a segment starts or ends inside: its modules, each on its own
+        cut = False
+        for k, (a, b, m) in enumerate(spans):
+            if is_call(m) and any(a < first <= b or a <= last < b for first, last in segments):
+                inner, row = [], a
+                for child in m.children():
+                    n = len(row_modules(nn.Sequential(child)))
+                    inner.append((row, row + n - 1, child))
+                    row += n
+                spans[k:k + 1] = inner
+                cut = True
+                break
     starts = {a: i for i, (a, _, _) in enumerate(spans)}
     ends = {b: i for i, (_, b, _) in enumerate(spans)}
     modules, at = [], 0

@@ -17,8 +17,8 @@ from .budget import allocated, held, largest_batch
 from .evaluate import inference
 from .peaks import ALL_PEAKS, add_peaks
 from .step import peak_of
-from .steps import Cuda, Setup, Step, records, setup_of, supported
+from .steps import Cuda, Setup, Step, records, setup_of, supported, unsupported
 from .timeline import Peak, Timeline
 
 __all__ = ["ALL_PEAKS", "Cuda", "Peak", "Setup", "Step", "Timeline", "add_peaks", "allocated", "held", "inference",
-           "largest_batch", "peak_of", "records", "setup_of", "supported"]
+           "largest_batch", "peak_of", "records", "setup_of", "supported", "unsupported"]

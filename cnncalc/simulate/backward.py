@@ -5,7 +5,7 @@ backward."""
 
 from __future__ import annotations
 
-from ..kinds.base import APPLIED, CAST, FLOAT32
+from ..kinds.base import APPLIED, CAST, FLOAT32, WIDENS
 from .steps import Step
 from .timeline import SCALAR_BYTES
 
@@ -93,6 +93,13 @@ class Backward:
             if not self.graded(side):
                 continue
             grad = self.loss_backward(side, side_key(k))
+            dt = self.value_bytes(side.sid_out)
+            if self.low is not None and dt != F32:  # the logits' cast's backward: back to the head's dtype
+                low = side_key(k)("grad_out_low")
+                t.alloc(low, side.y.size * dt * self.N, "other")
+                t.sample("backward", None)
+                t.free(grad)
+                grad = low
             self.refs[grad] = 0
             self.deliver(side.sid_out, grad, len(steps))
             if self.refs[grad] == 0:
@@ -117,9 +124,9 @@ class Backward:
 
     @property
     def gradient(self) -> str:
-        """The key of a parameter's gradient made by a backward: its own, or a new one to add to it. (Under
-        autocast the new one is taken as added into its own, the measurement of issue 23 aside.)"""
-        return "grad_new" if self.accumulating and self.low is None else "grad_p"
+        """The key of a parameter's gradient made by a backward: its own, or (accumulating) a new one that
+        AccumulateGrad adds into its own, then frees."""
+        return "grad_new" if self.accumulating else "grad_p"
 
     def row_backward(self, index: int, s: Step, param_i: int) -> None:
         """A row's backward: its kind's operations (or its own backward, run on this simulation), then its
@@ -155,8 +162,9 @@ class Backward:
         gradient is delivered."""
         cast = self.low is not None and s.item.autocast == CAST
         din = self.value_bytes(s.sids_in[0])
+        work = F32 if self.low is not None and s.item.autocast == WIDENS else din  # what its operations make
         key = self.grads.pop(s.sid_out)
-        new, dropped = self.run_ops(index, s, param_i, ops, cast, din)
+        new, dropped = self.run_ops(index, s, param_i, ops, cast, work)
         if self.accumulating:  # the new gradients were added into the parameters' own
             for i in range(param_i, param_i + 2):
                 self.t.free(("grad_new", i))
@@ -166,7 +174,8 @@ class Backward:
         elif not dropped:
             self.drop_saved(index, s)
         self.end_frame(index, s)
-        if new is not None and cast and din != self.low:  # the input cast's backward: back to float32
+        if new is not None and ((cast and din != self.low) or work != din):
+            # the input cast's backward (back to float32), or the engine's cast to a low input's dtype
             self.t.alloc(("grad_in32", index), s.x.size * din * self.N, "other")
             self.t.sample("backward", index)
             self.t.free(new)
@@ -239,16 +248,17 @@ class Backward:
             self.release(self.input_storage(s))
 
     def cast_gradients(self, index: int, s: Step, param_i: int) -> None:
-        """The parameters' casts' backward: float32 gradients, then the low ones go."""
-        t = self.t
-        if s.weights:
-            t.alloc(("grad_p", param_i), s.weights * F32, "gradients")
-            t.sample("backward", index)
-            t.free(("gw_low", index))
-        if s.biases:
-            t.alloc(("grad_p", param_i + (1 if s.weights else 0)), s.biases * F32, "gradients")
-            t.sample("backward", index)
-            t.free(("gb_low", index))
+        """The parameters' casts' backward: float32 gradients, then the low ones go; accumulating, each float32
+        gradient lives beside the parameter's own until AccumulateGrad has added it in (measured with real
+        runs: VGG16 bfloat16 with two micro-batches was 11.4% low)."""
+        t, key = self.t, self.gradient
+        for n, i, low in ((s.weights, param_i, "gw_low"), (s.biases, param_i + (1 if s.weights else 0), "gb_low")):
+            if n:
+                t.alloc((key, i), n * F32, "gradients")
+                t.sample("backward", index)
+                t.free((low, index))
+                if self.accumulating:
+                    t.free((key, i))
 
     def split_starts(self) -> dict[int, list[int]]:
         """A channel split's first row (its arms' first, which may read a half of a half) -> the rows of

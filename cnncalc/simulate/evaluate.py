@@ -5,7 +5,7 @@ ends (they are leaves that require grad), each kind running as its `autocast` ru
 
 from __future__ import annotations
 
-from ..kinds.base import CAST, FLOAT32, PROMOTE
+from ..kinds.base import CAST, FLOAT32, PROMOTE, WIDENS
 from .steps import Step, aliased, model, readers, reads, view_bases
 from .timeline import Log, Timeline
 
@@ -96,4 +96,6 @@ class _Pass:
                 if cast:
                     t.alloc(("catcast", index), cast, "other")
             return dout
+        if rule == WIDENS:
+            return 4  # float32: its float32 parameter promotes a low input
         return din

@@ -46,7 +46,7 @@ on PyTorch 2.13's CPU autocast (float16 and bfloat16 alike, to the byte):
 
 from __future__ import annotations
 
-from ..kinds.base import CAST, FLOAT32, PROMOTE
+from ..kinds.base import CAST, FLOAT32, PROMOTE, WIDENS
 from ..settings import OPTIMIZERS
 from .backward import F32, Backward, main_key, side_key
 from .checkpoint import Checkpointing
@@ -127,8 +127,10 @@ class TrainingStep(Checkpointing, Backward):
         return self.sizes[sid] * self.dt[sid] * self.N
 
     def value_bytes(self, sid: int) -> int:
-        """The bytes of one value of a storage (autocast gives storages their own dtypes)."""
-        return self.dt.get(sid, self.dtype_bytes)
+        """The bytes of one value of a storage (autocast gives storages their own dtypes; a channel split's half
+        has the dtype of what it halves)."""
+        dt = self.dt.get(sid)
+        return dt if dt is not None else self.dt.get(self.base.get(sid, sid), self.dtype_bytes)
 
     def grad_bytes(self, sid: int) -> int:
         """The bytes of the gradient of a storage, for the batch."""
@@ -243,8 +245,7 @@ class TrainingStep(Checkpointing, Backward):
         if s.copy is not None:  # the flattened copy of its input, first
             self.dt[s.copy] = din
             t.alloc(s.copy, s.x.size * self.per, "activation")
-        casts = self.promote(index, s) if rule == PROMOTE else 0
-        self.dt[s.sid_out] = casts or din
+        self.dt[s.sid_out] = self.out_dtype(index, s, din, rule)
         t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
         if seg is not None and records(s):
             # checkpointed: its saved tensors are packed as empty holders; what it would save beside its
@@ -267,6 +268,13 @@ class TrainingStep(Checkpointing, Backward):
         if s.copy is not None:
             self.release(s.copy)
 
+    def out_dtype(self, index: int, s: Step, din: int, rule) -> int:
+        """The bytes of a value of the row's output: its input's, under autocast a merge's widest input's (its
+        casts made), SCALE's float32 (WIDENS)."""
+        if rule == WIDENS:
+            return F32
+        return (self.promote(index, s) or din) if rule == PROMOTE else din
+
     def promote(self, index: int, s: Step) -> int:
         """A merge under autocast: the widest of its inputs' dtypes; a concatenation of mixed dtypes casts
         its low arms first (copies, for the call)."""
@@ -279,8 +287,21 @@ class TrainingStep(Checkpointing, Backward):
         return dout
 
     def cast_forward(self, index: int, s: Step, din: int) -> None:
-        """A convolution or FC under autocast: in low precision, with its casts."""
+        """A convolution or FC under autocast: in low precision, with its casts. A frozen row that autograd does
+        not record (a frozen prefix) casts its parameters (autocast caches only what requires grad) and its
+        input for the operation alone."""
         t, low = self.t, self.low
+        if not records(s):
+            casts = [(("bcast", index), s.biases * low), (("wcast", index), s.weights * low),
+                     (("xcast", index), s.x.size * low * self.N if din != low else 0)]
+            for key, size in casts:
+                t.alloc(key, size, "other")
+            self.dt[s.sid_out] = low
+            t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
+            t.sample("forward", index)
+            for key, _ in casts:
+                t.free(key)
+            return
         if s.biases:
             t.alloc(("bcast", index), s.biases * low, "other")  # cached until autocast exits
             self.bias_casts.append(("bcast", index))
@@ -306,6 +327,9 @@ class TrainingStep(Checkpointing, Backward):
             t.alloc("logits_cast", last.y.size * F32 * self.N, "other")
         self.output_loss(last, main_key)
         for k, side in enumerate(self.sides):
+            t.free("logits_cast")  # cross_entropy has returned: its float32 cast of the logits goes
+            if self.low is not None and self.value_bytes(side.sid_out) != F32:
+                t.alloc("logits_cast", side.y.size * F32 * self.N, "other")
             self.output_loss(side, side_key(k))
         if self.sides:
             if len(self.sides) > 1:  # three losses or more are summed pairwise: a partial sum beside the last

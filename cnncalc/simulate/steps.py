@@ -32,6 +32,8 @@ class Step(NamedTuple):
     copy: int | None = None  # FC flattening a channels-last or cropped volume: the storage of the copy it makes
     splits: tuple[int, ...] = ()  # a channel split's merge: the storages (views, no bytes) its arms read
     side: bool = False  # in a side head (or its output row): it runs in training only
+    keeps: tuple[int, ...] = ()  # the inputs of the block calls that end here: a module's input lives until it
+    # returns (its caller's frame holds it), in torchvision's models as in cnncalc's export
 
 
 class Cuda(NamedTuple):
@@ -73,11 +75,29 @@ def records(s: Step) -> bool:
 
 def supported(steps: list[Step], amp: int | None = None) -> bool:
     """Does the simulation know every row? (A kind's rule UNSUPPORTED, or under --amp its autocast rule.)"""
-    return not any(s.item.backward is UNSUPPORTED or s.item.transient is UNSUPPORTED or s.saves is UNSUPPORTED
-                   or s.weights is None or (amp is not None and s.item.autocast is UNSUPPORTED)
-                   or (s.item.subview and s.ckpt is not None)  # recomputed views: not modelled
-                   or (s.copy is not None and (amp is not None or s.ckpt is not None))
-                   or (s.side and s.ckpt is not None) for s in steps)  # a checkpointed side head: not modelled
+    return unsupported(steps, amp) is None
+
+
+def unsupported(steps: list[Step], amp: int | None = None) -> tuple[int, str] | None:
+    """The first row the simulation does not know, and why (None: it knows every row)."""
+    for index, s in enumerate(steps):
+        why = _unknown(s, amp)
+        if why:
+            return index, why
+    return None
+
+
+def _unknown(s: Step, amp: int | None) -> str:
+    if s.item.backward is UNSUPPORTED or s.item.transient is UNSUPPORTED or s.saves is UNSUPPORTED or s.weights is None:
+        return "its kind's memory rules are not known"
+    if amp is not None and s.item.autocast is UNSUPPORTED:
+        return "its kind under autocast (--amp) is not measured yet"
+    if s.ckpt is not None and (s.item.subview or s.copy is not None or s.side):
+        return ("a checkpointed segment recomputing a view, a flattening copy or a side head is not modelled yet "
+                "(checkpoint the segments around it)")
+    if s.copy is not None and amp is not None:
+        return "flattening a channels-last or cropped volume under autocast (--amp) is not modelled yet"
+    return ""
 
 
 def model(t: Timeline, steps: list[Step], dtype_bytes: int) -> None:
@@ -131,8 +151,10 @@ def requires_grad(steps: list[Step], base: dict[int, int]) -> dict[int, bool]:
 
 
 def reads(s: Step) -> tuple[int, ...]:
-    """The storages a row holds until it has run: its inputs, and a merge also its branch's input."""
-    return s.sids_in if s.holds is None else (*s.sids_in, s.holds)
+    """The storages a row holds until it has run: its inputs, a merge also its branch's input, and the last
+    row of a block call the call's input."""
+    held = s.sids_in if s.holds is None else (*s.sids_in, s.holds)
+    return (*held, *s.keeps) if s.keeps else held
 
 
 def readers(steps: list[Step], base: dict[int, int]) -> dict[int, int]:

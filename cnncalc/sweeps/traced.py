@@ -48,7 +48,7 @@ def structure(steps: list[Step], sizes: list[int], setup: Setup) -> tuple:
     return (setup, len(sizes), tuple(i for i, n in enumerate(sizes) if not n), tuple(
         (s.kind, s.sids_in, s.sid_out, s.saves if s.saves is UNSUPPORTED else
          (s.saves[0], s.saves[1], not s.saves[2], not s.saves[3]), s.grad, s.holds, s.trainable, s.ckpt, s.relaid,
-         s.copy, s.splits, s.side, s.weights is None or not s.weights,
+         s.copy, s.splits, s.side, s.keeps, s.weights is None or not s.weights,
          s.biases is None or not s.biases, s.buffers is None or not s.buffers,
          s.weights is None, s.biases is None, s.buffers is None) for s in steps))
 

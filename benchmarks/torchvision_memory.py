@@ -1,0 +1,145 @@
+"""Memory peaks of torchvision's own models: the fixtures tests/test_torchvision_memory.py holds cnncalc to.
+
+cnncalc's other memory fixtures measure the network `cnncalc export` writes; these measure the code people
+run, torchvision's models and their forward methods, for every built-in design with a torchvision
+counterpart. It needs torchvision, which nothing else in cnncalc does, so it runs in an environment of its
+own (a CUDA build is fine: everything runs on the CPU):
+
+    python3.11 -m venv /tmp/tv && /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1 \\
+        'typer>=0.28,<0.29' rich pydantic
+    PYTHONPATH=. /tmp/tv/bin/python benchmarks/torchvision_memory.py            # every configuration
+    PYTHONPATH=. /tmp/tv/bin/python benchmarks/torchvision_memory.py --only mobilenet_v3_large --print
+
+Each configuration is measured as cnncalc.pytorch.memory measures an export (the same training step: a
+random batch, cross-entropy, backward, the optimizer's step, the second step measured, after the earlier
+micro-batches with accumulation; the inference pass: eval mode under no_grad), with MemTracker: under
+FakeTensorMode for float32, which computes nothing and gives the peak to the byte; real runs under
+bfloat16 autocast (FakeTensorMode keeps BN's statistics in low precision, a real run in float32) and for
+RegNet (its initialisation reads tensor values). The models are built with torchvision's defaults
+(weights=None; GoogLeNet and Inception-v3 without their slow initialisation, which changes no tensor's
+size). All of it takes about 10 minutes on two cores (the real bfloat16 runs most of it).
+
+It writes tests/fixtures/torchvision_memory.json: per entry the design, the settings (the names of
+cnncalc.plan's options) and the measured peak. The test plans each entry with cnncalc and compares,
+without torchvision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE.parent / "tests" / "fixtures" / "torchvision_memory.json"
+NO_INIT = {"init_weights": False}
+# cnncalc's built-in design -> torchvision's constructor and its arguments, the input (C, H, W), side heads
+MODELS = {
+    "alexnet": ("alexnet", {}, (3, 224, 224), []),
+    "vgg16": ("vgg16", {}, (3, 224, 224), []),
+    "vgg16_bn": ("vgg16_bn", {}, (3, 224, 224), []),
+    "resnet18": ("resnet18", {}, (3, 224, 224), []),
+    "resnet50": ("resnet50", {}, (3, 224, 224), []),
+    "googlenet": ("googlenet", {"aux_logits": False, **NO_INIT}, (3, 224, 224), []),
+    "inception_v3": ("inception_v3", {"aux_logits": False, **NO_INIT}, (3, 299, 299), []),
+    "inception_v3_aux": ("inception_v3", {"aux_logits": True, **NO_INIT}, (3, 299, 299), [(1000,)]),
+    "mobilenet_v2": ("mobilenet_v2", {}, (3, 224, 224), []),
+    "mobilenet_v3_large": ("mobilenet_v3_large", {}, (3, 224, 224), []),
+    "efficientnet_b0": ("efficientnet_b0", {}, (3, 224, 224), []),
+    "squeezenet1_0": ("squeezenet1_0", {}, (3, 224, 224), []),
+    "densenet121": ("densenet121", {}, (3, 224, 224), []),
+    "regnet_y_400mf": ("regnet_y_400mf", {}, (3, 224, 224), []),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, (3, 224, 224), []),
+    "convnext_tiny": ("convnext_tiny", {}, (3, 224, 224), []),
+}
+# the cnncalc settings that build the torchvision variant of a design (its -D defines)
+DEFINES = {"alexnet": ["torchvision=1"], "vgg16": ["torchvision=1"], "vgg16_bn": ["torchvision=1"]}
+# what is measured of every model: (mode, batch, optimizer, accumulate, amp); float32 under FakeTensorMode
+CONFIGS = [("inference", 24, None, 1, None), ("training", 3, "sgd", 1, None), ("training", 12, "adam", 1, None),
+           ("training", 4, "momentum", 2, None)]
+# mixed precision, measured with real runs (FakeTensorMode keeps BN's statistics in low precision, a real run in
+# float32): a few models, where cnncalc models every layer under autocast
+AMP_MODELS = ("alexnet", "resnet18", "mobilenet_v3_large")
+AMP_CONFIGS = [("inference", 4, None, 1, "bfloat16"), ("training", 1, "sgd", 2, "bfloat16"),
+               ("training", 2, "adam", 1, "bfloat16")]
+# their initialisation reads tensor values (.item()): FakeTensorMode cannot build them, so real runs
+REAL = ("regnet_y_400mf", "convnext_tiny")
+
+
+def namespace(torch, name: str) -> dict:
+    """What cnncalc.pytorch.memory measures: the model's constructor and its shapes."""
+    import torchvision
+
+    builder, kwargs, shape, sides = MODELS[name]
+    make = getattr(torchvision.models, builder)
+    return {"Net": lambda: make(weights=None, **kwargs), "INPUT_SHAPE": shape, "OUTPUT_SHAPE": (1000,),
+            "SIDE_SHAPES": sides}
+
+
+def measure(torch, name: str, mode: str, batch: int, optimizer: str | None, accumulate: int, amp: str | None) -> int:
+    from cnncalc.pytorch.memory import measure_inference, measure_step
+
+    ns = namespace(torch, name)
+    fake = amp is None and name not in REAL
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if mode == "inference":
+            return measure_inference(ns, batch=batch, fake=fake, amp=amp)
+        return measure_step(ns, batch=batch, optimizer=optimizer, foreach=False, fake=fake, accumulate=accumulate,
+                            amp=amp).peak_bytes
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", help="these designs only (their entries replace theirs in the fixture)")
+    ap.add_argument("--print", action="store_true", help="print cnncalc's figure beside each measured one")
+    args = ap.parse_args(argv)
+    import torch
+    import torchvision
+
+    names = args.only or list(MODELS)
+    kept = json.loads(FIXTURE.read_text())["entries"] if args.only and FIXTURE.exists() else []
+    entries = [e for e in kept if e["design"] not in names]
+    for name in names:
+        for mode, batch, optimizer, accumulate, amp in CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else []):
+            start = time.perf_counter()
+            peak = measure(torch, name, mode, batch, optimizer, accumulate, amp)
+            settings = {"batch": batch, "device": "cpu", "defines": DEFINES.get(name, [])}
+            if optimizer:
+                settings.update(optimizer=optimizer, foreach=False, accumulate=accumulate)
+            if amp:
+                settings["amp"] = amp
+            entry = {"design": name, "mode": mode, "settings": settings, "peak_bytes": peak}
+            entries.append(entry)
+            line = (f"{name:20} {mode:9} b{batch:<3} {optimizer or '':8} x{accumulate} {amp or 'float32':8} "
+                    f"{peak:>14,} B  {time.perf_counter() - start:5.1f} s")
+            if args.print:
+                line += "  " + _cnncalc(entry)
+            print(line, flush=True)
+        order = {n: i for i, n in enumerate(MODELS)}  # written after each model: a long run keeps what it measured
+        FIXTURE.write_text(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
+                                       "entries": sorted(entries, key=lambda e: order[e["design"]])}, indent=1) + "\n")
+    print(f"wrote {FIXTURE}")
+    return 0
+
+
+def _cnncalc(entry: dict) -> str:
+    """cnncalc's figure for an entry, and how far it is from the measured one."""
+    import cnncalc
+
+    s = dict(entry["settings"])
+    defines = s.pop("defines")
+    report = cnncalc.plan(entry["design"], defines=defines, **s)
+    mine = (report.totals.memory.inference_peak_bytes if entry["mode"] == "inference"
+            else report.totals.memory.training_peak_bytes)
+    if mine is None:
+        return "cnncalc: none"
+    return f"cnncalc {mine:>14,} B  {100 * (mine - entry['peak_bytes']) / entry['peak_bytes']:+6.2f}%"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Every question gets an answer (issue 22): every built-in design under --amp float16 and bfloat16, with a
+budget, gives a training peak, an inference peak and a budget answer; and where a construct is not modelled,
+the warning names the row and why."""
+
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc import zoo
+
+
+@pytest.mark.parametrize("amp", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_built_in_answers_under_mixed_precision(name, amp):
+    report = cnncalc.plan(name, amp=amp, optimizer="adam", budget="8GiB")
+    memory = report.totals.memory
+    assert memory.training_peak_bytes and memory.inference_peak_bytes, report.warnings
+    assert report.budget.max_batch, report.warnings
+    assert "training_peak" not in report.totals.partial
+
+
+def test_a_construct_not_modelled_names_its_row_and_why():
+    """A flattening copy under autocast is not modelled: the peaks are null, and the warning says where and why."""
+    report = cnncalc.plan("INPUT 8x8x4 -> CONV1-4 -> LAYERNORM -> FC-10", amp="bfloat16", budget="1GiB")
+    assert report.totals.memory.training_peak_bytes is None and report.budget.max_batch is None
+    assert "training_peak" in report.totals.partial
+    (warning,) = [w for w in report.warnings if "peaks are not known" in w]
+    assert "row 3, FC-10 (line 1, column 40)" in warning and "under autocast" in warning
+    assert "the budget has no answer" in warning
