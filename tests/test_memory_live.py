@@ -115,12 +115,14 @@ def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer
         warnings.simplefilter("ignore")
         source = export_design(design)
         try:
+            # under autocast a real run: FakeTensorMode keeps BN's and LAYERNORM's statistics in the low dtype
             measured = measure_step(source, batch=batch, optimizer=optimizer[0], foreach=optimizer[1], amp=amp,
-                                    freeze=settings.get("freeze"), checkpoint=tuple(settings.get("checkpoint", ())))
+                                    freeze=settings.get("freeze"), checkpoint=tuple(settings.get("checkpoint", ())),
+                                    fake=amp is None)
         except ValueError as e:  # BN over one value per channel: PyTorch refuses to train it
             assume("Expected more than 1 value per channel" not in str(e))
             raise
-        inference = measure_inference(source, batch=batch, amp=amp)
+        inference = measure_inference(source, batch=batch, amp=amp, fake=amp is None)
     predicted = report.totals.memory.training_peak_bytes
     if predicted is None:  # not modelled yet (README): a crop, a side head or a flattening copy recomputed in a
         # checkpoint, or that copy or a side head under autocast
