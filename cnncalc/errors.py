@@ -135,6 +135,11 @@ def caret(span: Span) -> str:
     return f"  {lead}{line}{tail}\n  {' ' * (len(lead) + start - first)}{'^' * max(1, end - start)}"
 
 
+class WorkerDied(Exception):
+    """A worker process of `sweep --jobs` ended before it answered (killed from outside, out of memory):
+    not bad input, and not a bug in cnncalc."""
+
+
 class DesignSyntaxError(CnnCalcError):
     """The text is not in the design language."""
 

@@ -252,6 +252,33 @@ def test_sigterm_during_sweep_leaves_nothing_and_says_nothing(jobs, tmp_path):
     assert stderr == "" and list(tmp_path.iterdir()) == []
 
 
+
+@pytest.mark.slow
+def test_a_sweep_worker_killed_from_outside_ends_the_sweep_with_one_line(tmp_path):
+    """As the out-of-memory killer does: SIGKILL to one worker. multiprocessing.Pool waited for ever;
+    now the sweep ends with one line that says what happened, exit 3, and no -o file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    design = "w = 2\nINPUT 32x32x3 -> [CONV3-w -> RELU]*20 -> GAP -> FC-10"
+    process = subprocess.Popen([sys.executable, "-m", "cnncalc", "sweep", design, "--vary", "w=1..400000",
+                                "-o", "out.csv", "--jobs", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    children = f"/proc/{process.pid}/task/{process.pid}/children"
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):  # writing has begun
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    worker = int(open(children).read().split()[0])
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3 and list(tmp_path.iterdir()) == []
+    assert stderr == f"error: sweep worker process {worker} was killed by signal 9 before it answered: killed " \
+        "from outside or out of memory? --jobs 1 computes in this process\n"
+
 # -- a user's design broke on upgrade ------------------------------------------------------------------------
 DENSE_BLOCK = "dense = (ID | [BN -> RELU -> CONV1-128 -> BN -> RELU -> CONV3-32])\n"
 

@@ -2,8 +2,9 @@
 messages and exit codes.
 
 Exit codes: 0 success, 1 design problems (a layer does not fit), 2 unreadable design or bad usage, 3 an
-internal error (a bug: please report it), 141 (quietly) when the reader of standard output went away
-(`cnncalc check vgg16 | head -1`), 130 on Ctrl-C.
+internal error (a bug: please report it) or a `sweep --jobs` worker process killed from outside, 141
+(quietly) when the reader of standard output went away (`cnncalc check vgg16 | head -1`), 130 on Ctrl-C,
+143 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import zoo
-from ..errors import CnnCalcError
+from ..errors import CnnCalcError, WorkerDied
 from .io import check_arguments
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG = 1, 2, 3
@@ -133,6 +134,9 @@ def finish(run, ctx: typer.Context | None = None) -> None:
     except CnnCalcError as e:
         say(e.render())
         code = EXIT_USAGE
+    except WorkerDied as e:  # killed from outside: say so, it is not a bug
+        say(f"error: {e}")
+        code = EXIT_BUG
     except KeyboardInterrupt:
         code = 130
     except Terminated:  # SIGTERM: what was being written is removed on the way here (write_atomically)

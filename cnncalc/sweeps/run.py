@@ -23,6 +23,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 from .. import measures as M
 from ..dsl import names as dsl_names
@@ -214,27 +215,16 @@ class Sweep:
             for index, point in self.points():
                 yield (index, point, *self.outcome(point))
             return
-        import multiprocessing
-        from collections import deque
+        from .workers import chunks
 
         global _WORKER
         # Linux forks the workers, each a copy of this sweep, parsed and checked; elsewhere they start
         # afresh and rebuild it (a script calling sweep(jobs=...) then needs `if __name__ == "__main__":`)
         fork = sys.platform.startswith("linux")
-        context = multiprocessing.get_context("fork" if fork else "spawn")
-        starts = iter(range(0, self.total, CHUNK))
         _WORKER = self if fork else None
-        with context.Pool(self.jobs, initializer=_quiet_worker if fork else _start_worker,
-                          initargs=() if fork else (self._spec,)) as pool:
-            pending = deque(pool.apply_async(_work, (start, min(start + CHUNK, self.total)))
-                            for start in itertools.islice(starts, 3 * self.jobs))
-            while pending:
-                batch = pending.popleft().get()
-                start = next(starts, None)
-                if start is not None:
-                    pending.append(pool.apply_async(_work, (start, min(start + CHUNK, self.total))))
-                for index, values, failure in batch:
-                    yield index, self.point(index), values, failure
+        for batch in chunks(self.jobs, CHUNK, self.total, partial(_start_worker, None if fork else self._spec), fork):
+            for index, values, failure in batch:
+                yield index, self.point(index), values, failure
 
     def passing(self, failures: Failures, counts: dict) -> Iterator[tuple[dict, dict]]:
         """(row, measures) of every point computed that meets --where, in order; failures counted by reason,
@@ -315,24 +305,16 @@ CHUNK = 256  # points a worker process computes at a time
 _WORKER: Sweep | None = None  # in a worker process: its copy of the sweep
 
 
-def _quiet_worker() -> None:
-    """A worker ends at SIGTERM as a process does by default (the command line's handler, inherited
-    through fork, would print its traceback); the parent removes what it was writing."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _start_worker(spec: dict) -> None:
-    global _WORKER
-    _quiet_worker()
-    _WORKER = Sweep(**spec)
-
-
-def _work(start: int, stop: int) -> list[tuple]:
-    """(index, measures, failure) for the points start..stop-1, in a worker process."""
-    sweep = _WORKER
+def _start_worker(spec: dict | None) -> Callable[[int, int], list[tuple]]:
+    """In a worker process: its sweep (the parent's copy where it forked, else rebuilt from spec) and
+    the function that computes a chunk of it."""
+    sweep = _WORKER if spec is None else Sweep(**spec)
     assert sweep is not None
+    return partial(_work, sweep)
+
+
+def _work(sweep: Sweep, start: int, stop: int) -> list[tuple]:
+    """(index, measures, failure) for the points start..stop-1."""
     out = []
     for index in range(start, stop):
         values, failure = sweep.outcome(sweep.point(index))
