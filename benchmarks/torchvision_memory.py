@@ -67,22 +67,87 @@ AMP_CONFIGS = [("inference", 4, None, 1, "bfloat16"), ("training", 1, "sgd", 2, 
                ("training", 2, "adam", 1, "bfloat16")]
 # their initialisation reads tensor values (.item()): FakeTensorMode cannot build them, so real runs
 REAL = ("regnet_y_400mf", "convnext_tiny")
+# fine-tuning and checkpointing, float32: torchvision's blocks (the modules the design's block calls stand for, in
+# order) -> every block checkpointed (torch.utils.checkpoint, non-reentrant, around the block's forward), and the
+# parameters up to the end of the first half of the blocks frozen (requires_grad False, out of the optimizer)
+BLOCKS = {"resnet18": [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)],
+          "resnet50": [f"layer{i}.{j}" for i, n in zip(range(1, 5), (3, 4, 6, 3)) for j in range(n)],
+          "mobilenet_v2": [f"features.{k}" for k in range(2, 18)],
+          "mobilenet_v3_large": [f"features.{k}" for k in range(2, 16)]}
+BLOCK_CONFIGS = [("checkpoint", 12, "sgd", None), ("freeze", 12, "adam", None)]
+AMP_BLOCK_CONFIGS = [("checkpoint", 4, "adam", "bfloat16"), ("freeze", 4, "sgd", "bfloat16")]  # real runs
 
 
-def namespace(torch, name: str) -> dict:
-    """What cnncalc.pytorch.memory measures: the model's constructor and its shapes."""
+def namespace(torch, name: str, prepare=None) -> dict:
+    """What cnncalc.pytorch.memory measures: the model's constructor (`prepare` changes the model made) and its
+    shapes."""
     import torchvision
 
     builder, kwargs, shape, sides = MODELS[name]
     make = getattr(torchvision.models, builder)
-    return {"Net": lambda: make(weights=None, **kwargs), "INPUT_SHAPE": shape, "OUTPUT_SHAPE": (1000,),
-            "SIDE_SHAPES": sides}
+    build = (lambda: make(weights=None, **kwargs)) if prepare is None else (lambda: prepare(make(weights=None,
+                                                                                               **kwargs)))
+    return {"Net": build, "INPUT_SHAPE": shape, "OUTPUT_SHAPE": (1000,), "SIDE_SHAPES": sides}
 
 
-def measure(torch, name: str, mode: str, batch: int, optimizer: str | None, accumulate: int, amp: str | None) -> int:
+def block_segments(name: str) -> list[tuple[int, int]]:
+    """cnncalc's rows of each of the design's block calls that stand for torchvision's BLOCKS, in order: the runs
+    of rows whose `path` starts with the same top-level call."""
+    import cnncalc
+
+    report = cnncalc.plan(name, defines=DEFINES.get(name, []))
+    runs: list[list[int]] = []
+    last = None
+    for row in report.layers:
+        top = row.path.split(" > ")[0] if row.path else None
+        if top is not None and top == last:
+            runs[-1][1] = row.index
+        elif top is not None:
+            runs.append([row.index, row.index])
+        last = top
+    assert len(runs) == len(BLOCKS[name]), (name, len(runs), len(BLOCKS[name]))
+    return [tuple(r) for r in runs]
+
+
+def checkpointed(torch, names: list[str]):
+    """The model with each named module's forward run under non-reentrant torch.utils.checkpoint."""
+    from torch.utils.checkpoint import checkpoint
+
+    def prepare(model):
+        for module_name in names:
+            module = model.get_submodule(module_name)
+            module.forward = (lambda f: lambda x: checkpoint(f, x, use_reentrant=False))(module.forward)
+        return model
+    return prepare
+
+
+def frozen(torch, tensors: int):
+    """The model with its first `tensors` parameter tensors frozen."""
+    def prepare(model):
+        for p in list(model.parameters())[:tensors]:
+            p.requires_grad_(False)
+        return model
+    return prepare
+
+
+def block_config(torch, name: str, what: str) -> tuple[dict, object]:
+    """cnncalc's settings and the model's preparation for BLOCK_CONFIGS' `what`."""
+    import cnncalc
+
+    segments, blocks = block_segments(name), BLOCKS[name]
+    if what == "checkpoint":
+        return {"checkpoint": [f"{a}-{b}" for a, b in segments]}, checkpointed(torch, blocks)
+    last = segments[len(segments) // 2 - 1][1]  # the end of the first half of the blocks
+    report = cnncalc.plan(name, defines=DEFINES.get(name, []))
+    tensors = sum((row.weights > 0) + (row.biases > 0) for row in report.layers[1:last + 1])
+    return {"freeze": last}, frozen(torch, tensors)
+
+
+def measure(torch, name: str, mode: str, batch: int, optimizer: str | None, accumulate: int, amp: str | None,
+            prepare=None) -> int:
     from cnncalc.pytorch.memory import measure_inference, measure_step
 
-    ns = namespace(torch, name)
+    ns = namespace(torch, name, prepare)
     fake = amp is None and name not in REAL
     torch.manual_seed(0)
     with warnings.catch_warnings():
@@ -97,15 +162,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="these designs only (their entries replace theirs in the fixture)")
     ap.add_argument("--print", action="store_true", help="print cnncalc's figure beside each measured one")
+    ap.add_argument("--blocks", action="store_true", help="only the checkpointed and frozen configurations (the "
+                                                          "others' entries kept)")
     args = ap.parse_args(argv)
     import torch
     import torchvision
 
     names = args.only or list(MODELS)
     kept = json.loads(FIXTURE.read_text())["entries"] if args.only and FIXTURE.exists() else []
-    entries = [e for e in kept if e["design"] not in names]
+    entries = [e for e in kept if e["design"] not in names or (args.blocks and not _is_block(e))]
     for name in names:
-        for mode, batch, optimizer, accumulate, amp in CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else []):
+        plain = [] if args.blocks else CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else [])
+        for mode, batch, optimizer, accumulate, amp in plain:
             start = time.perf_counter()
             peak = measure(torch, name, mode, batch, optimizer, accumulate, amp)
             settings = {"batch": batch, "device": "cpu", "defines": DEFINES.get(name, [])}
@@ -120,11 +188,29 @@ def main(argv=None) -> int:
             if args.print:
                 line += "  " + _cnncalc(entry)
             print(line, flush=True)
+        blocks = (BLOCK_CONFIGS + (AMP_BLOCK_CONFIGS if name in AMP_MODELS else [])) if name in BLOCKS else []
+        for what, batch, optimizer, amp in blocks:
+            start = time.perf_counter()
+            extra, prepare = block_config(torch, name, what)
+            peak = measure(torch, name, "training", batch, optimizer, 1, amp, prepare)
+            settings = {"batch": batch, "device": "cpu", "defines": DEFINES.get(name, []), "optimizer": optimizer,
+                        "foreach": False, "accumulate": 1, **extra}
+            if amp:
+                settings["amp"] = amp
+            entry = {"design": name, "mode": "training", "settings": settings, "peak_bytes": peak}
+            entries.append(entry)
+            line = (f"{name:20} {what:10} b{batch:<3} {optimizer:8} {amp or 'float32':8} {peak:>14,} B  "
+                    f"{time.perf_counter() - start:5.1f} s")
+            print(line + ("  " + _cnncalc(entry) if args.print else ""), flush=True)
         order = {n: i for i, n in enumerate(MODELS)}  # written after each model: a long run keeps what it measured
         FIXTURE.write_text(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
                                        "entries": sorted(entries, key=lambda e: order[e["design"]])}, indent=1) + "\n")
     print(f"wrote {FIXTURE}")
     return 0
+
+
+def _is_block(entry: dict) -> bool:
+    return "checkpoint" in entry["settings"] or "freeze" in entry["settings"]
 
 
 def _cnncalc(entry: dict) -> str:

@@ -226,8 +226,6 @@ class Settings:
                                 f"with it")
         if self.max_input and self.budget is None:
             raise SettingsError("max_input needs a budget: the largest input whose peak fits what (--budget 8GiB)?")
-        if self.checkpoint and self.amp is not None:
-            raise SettingsError("activation checkpointing under --amp is not simulated yet: use one or the other")
 
     def __setattr__(self, name, value):
         raise AttributeError("Settings are immutable: use settings.but(name=value)")

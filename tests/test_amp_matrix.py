@@ -28,3 +28,12 @@ def test_a_construct_not_modelled_names_its_row_and_why():
     (warning,) = [w for w in report.warnings if "peaks are not known" in w]
     assert "row 3, FC-10 (line 1, column 40)" in warning and "under autocast" in warning
     assert "the budget has no answer" in warning
+
+
+def test_a_float32_operation_checkpointed_under_autocast_has_no_peak_and_says_why():
+    report = cnncalc.plan("INPUT 16x16x4 -> CONV3-8 -> [LRN -> CONV1-8] -> FC-3", batch=2, device="cpu",
+                          amp="bfloat16", checkpoint=["2-3"])
+    assert report.totals.memory.training_peak_bytes is None
+    assert report.warnings == ["the training and inference peaks are not known: row 2, LRN (line 1, column 30): a "
+                               "float32 operation of autocast (--amp) in a checkpointed segment is not modelled yet "
+                               "(checkpoint the segments around it)"]

@@ -91,5 +91,5 @@ def test_what_the_command_line_writes_validates(args):
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 0:
         VALIDATOR.validate(json.loads(result.output))
-    else:  # a refused combination (--amp with --checkpoint) is a one-line error
+    else:  # a refused combination is a one-line error
         assert result.output.startswith("error: ") and "Traceback" not in result.output

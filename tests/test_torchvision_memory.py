@@ -27,7 +27,8 @@ OPEN = {
 def _id(e: dict) -> str:
     s = e["settings"]
     return (f"{e['design']}-{e['mode']}-b{s['batch']}-{s.get('optimizer', 'eval')}"
-            f"{'-x' + str(s['accumulate']) if s.get('accumulate', 1) > 1 else ''}{'-' + s['amp'] if s.get('amp') else ''}")
+            f"{'-x' + str(s['accumulate']) if s.get('accumulate', 1) > 1 else ''}{'-' + s['amp'] if s.get('amp') else ''}"
+            f"{'-checkpointed' if s.get('checkpoint') else ''}{'-frozen' if s.get('freeze') else ''}")
 
 
 def _plan(entry: dict) -> int | None:
@@ -45,6 +46,20 @@ def test_the_fixture_covers_every_built_in_with_a_torchvision_counterpart():
     assert {e["mode"] for e in ENTRIES} == {"inference", "training"}
     assert any(e["settings"].get("amp") for e in ENTRIES) and any(e["settings"].get("accumulate", 1) > 1
                                                                   for e in ENTRIES)
+    for what in ("checkpoint", "freeze"):  # every block of ResNet-18/50 and MobileNetV2/V3 checkpointed; half frozen
+        assert {e["design"] for e in ENTRIES if e["settings"].get(what)} == {"resnet18", "resnet50", "mobilenet_v2",
+                                                                             "mobilenet_v3_large"}
+
+
+def test_resnet50_checkpointed_block_by_block_adds_its_shortcut_in_place():
+    """Issue 23: with every bottleneck checkpointed, an out-of-place sum was 1.38% above torchvision's peak (its
+    Bottleneck writes `out += identity`; the peak falls on that sum); the design's `add.inplace = true` follows it."""
+    (entry,) = [e for e in ENTRIES if e["design"] == "resnet50" and e["settings"].get("checkpoint")]
+    settings = dict(entry["settings"])
+    defines = settings.pop("defines")
+    assert _plan(entry) == entry["peak_bytes"]
+    out_of_place = cnncalc.plan("resnet50", defines=[*defines, "add.inplace=false"], **settings)
+    assert out_of_place.totals.memory.training_peak_bytes > entry["peak_bytes"]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=_id)

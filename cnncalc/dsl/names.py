@@ -120,9 +120,12 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     wanted = [s for s in overrides if isinstance(s, ast.DefaultDef) and s.kind]
     if not wanted:
         return []
-    layers = _layer_nodes([*designs, ast.Design(list(overrides), None)])
+    layers = _layer_nodes([*designs, ast.Design(list(overrides), None)], merges=True)
     read: set[tuple[str, str]] = set()
     for node in layers:
+        if type(node) is ast.Branch:  # a merge reads its kind's defaults (`add.inplace`)
+            read.update(_merge_defaults(node))
+            continue
         cls = WORDS.get(node.word)
         try:
             given = written_settings(cls, node) if cls is not None else None
@@ -137,9 +140,17 @@ def unread_defaults(designs: Sequence[ast.Design], overrides: Sequence[ast.State
     return [s for s in wanted if (s.kind, s.attr) not in read]
 
 
-def _layer_nodes(designs: Sequence[ast.Design]) -> list[ast.Layer]:
-    """Every layer node written in the designs: in their chains, block bodies, variables bound to
-    layers and a block call's layer arguments. An explicit stack, as _collect's."""
+def _merge_defaults(node: ast.Branch) -> list[tuple[str, str]]:
+    """The `kind.attr` defaults a merge reads (`add.inplace` for a sum)."""
+    from ..kinds import MERGES, OPERATORS
+
+    kind = OPERATORS.get(node.mode)
+    return [(kind, attr) for attr in MERGES[kind].default_attrs()] if kind else []
+
+
+def _layer_nodes(designs: Sequence[ast.Design], merges: bool = False) -> list:
+    """Every layer node written in the designs (and with `merges` every branch node): in their chains, block
+    bodies, variables bound to layers and a block call's layer arguments. An explicit stack, as _collect's."""
     stack: list = []
     for design in designs:
         if design.chain is not None:
@@ -156,6 +167,8 @@ def _layer_nodes(designs: Sequence[ast.Design]) -> list[ast.Layer]:
             stack.extend(node.terms)
         elif kind is ast.Branch:
             stack.extend(node.arms)
+            if merges:
+                out.append(node)
         elif kind in (ast.Repeat, ast.Optional):
             stack.append(node.body)
         elif kind is ast.Ref and node.args:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..dsl import ast
 from ..errors import DesignError, Span, excerpt
 from ..graph.blocks import Block
-from ..kinds import OPERATORS, Branch, Item
+from ..kinds import MERGES, OPERATORS, Branch, Item
 from .layers import Deferred
 from .scope import MAX_DEPTH, Local
 from .values import NeedsInput
@@ -139,9 +139,22 @@ class Items:
             self.expand_chain(arm, local, items, sole=False)
             expanded.append(items)
         self.branch_depth, self.branch_arm = around
-        out.append(Branch(OPERATORS[node.mode], expanded, node.span))
+        kind = OPERATORS[node.mode]
+        out.append(Branch(kind, expanded, node.span, self.merge_inplace(kind, local)))
         self.row += 1  # the merge's row
         self.close(index)
+
+    def merge_inplace(self, kind: str, local: Local) -> bool:
+        """A merge's `kind.inplace` default (`add.inplace = true`), unless the kind-less `inplace = false`
+        turns every in-place operation off."""
+        setting = next((s for s in MERGES[kind].settings if s.attr == "inplace"), None)
+        if setting is None:
+            return False
+        value = self.default(kind, "inplace", None)
+        everywhere = self.defaults.get(("", "inplace"))
+        if value is None or (everywhere is not None and not self.read(setting, everywhere.value, "inplace", local)):
+            return setting.default
+        return self.read(setting, value, f"{kind}.inplace", local)
 
     def expand_repeat(self, node: ast.Repeat, local: Local, out: list[Item], sole: bool) -> None:
         """X*N: X expanded once, its items and records repeated (layer models are immutable: repeats

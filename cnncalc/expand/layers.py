@@ -133,7 +133,7 @@ class _Inputs(Walk):
         out, x = state
         arms = [end[0] for end in ends]
         if not all(_same(a, b) for a, b in zip(arms, branch.arms)):
-            branch = Branch(branch.kind, arms, branch.span)
+            branch = branch.with_arms(arms)
         out.append(branch)
         return out, branch.after(x, branch.join([end[1] for end in ends], [arm_name(a) for a in arms]))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..dsl import ast
 from ..dsl.written import numeric_settings
 from ..errors import DesignError, DesignSyntaxError, Span, did_you_mean, excerpt
-from ..kinds import LAYERS, SHARED_SETTINGS, WORDS
+from ..kinds import KINDS, LAYERS, SHARED_SETTINGS, WORDS
 from ..limits import MAX_NESTING as MAX_DEPTH
 
 IN = "in"  # in a layer's settings, the channel count of its input: CONV1-(in/2)
@@ -64,7 +64,7 @@ class Scope:
     def define_default(self, statement: ast.DefaultDef, override: bool) -> None:
         """`kind.attr = value`, or a kind-less setting (`input = …`, `inplace = …`)."""
         kind, attr = statement.kind, statement.attr
-        allowed = LAYERS[kind].default_attrs() if kind else SHARED_SETTINGS
+        allowed = KINDS[kind].default_attrs() if kind else SHARED_SETTINGS
         if attr not in allowed:
             what = f"'{kind}.{attr}'" if kind else f"'{attr}'"
             options = ", ".join(f"{kind}.{a}" if kind else a for a in allowed) or "none"

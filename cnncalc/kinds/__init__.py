@@ -53,7 +53,7 @@ MERGES: dict[str, type[Branch]] = {cls.kind: cls for cls in MERGE_CLASSES}
 KINDS: dict[str, type[Kind]] = {**LAYERS, **MERGES}  # every `kind` a row of the report may have
 OPERATORS: dict[str, str] = {cls.operator: cls.kind for cls in MERGE_CLASSES}  # how a design writes a merge
 WORDS: dict[str, type[Layer]] = {word: cls for cls in LAYER_CLASSES for word in cls.words}
-DEFAULT_KINDS = tuple(cls.kind for cls in LAYER_CLASSES if cls.default_attrs())  # those `kind.attr = ` may name
+DEFAULT_KINDS = tuple(cls.kind for cls in (*LAYER_CLASSES, *MERGE_CLASSES) if cls.default_attrs())  # `kind.attr = `
 # kind-less settings written `name = value`: input, inplace
 SHARED_SETTINGS = tuple(dict.fromkeys(s.attr for cls in LAYER_CLASSES for s in cls.settings if s.shared))
 

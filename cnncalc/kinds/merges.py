@@ -13,8 +13,8 @@ their output; only the product keeps its factors for backward.
 from __future__ import annotations
 
 from ..errors import DesignError, Span
-from .base import (INPUT, NOTHING, PROMOTE, SAME, UNSUPPORTED, VIEWS, Kind, Layer, Volume, check_size, no_macs,
-                   nothing_learned, saved_extras)
+from .base import (INPUT, NOTHING, PROMOTE, SAME, UNSUPPORTED, VIEWS, Kind, Layer, Setting, Volume, check_size,
+                   no_macs, nothing_learned, saved_extras)
 
 BRANCHES = '''
 class Branches(nn.Module):
@@ -45,6 +45,24 @@ class Product(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.arms[0](x) * self.arms[1](x)
+'''
+ADD_INTO = '''
+class AddInto(nn.Module):
+    """Arms over one input, the others added in place to the output of arm `into` (torchvision's
+    ResNet: `out += identity`): no new tensor."""
+
+    def __init__(self, into: int, *arms: nn.Module) -> None:
+        super().__init__()
+        self.into = into
+        self.arms = nn.ModuleList(arms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [arm(x) for arm in self.arms]
+        out = outs[self.into]
+        for j, other in enumerate(outs):
+            if j != self.into:
+                out += other
+        return out
 '''
 SIDE = '''
 class Side(nn.Module):
@@ -98,7 +116,7 @@ class Branch(Kind):
     """Parallel arms over one input, then their merge: `Branch(kind, arms, span)` makes the merge's class
     (Concat, Add, Mul, Split or Output) by its `kind`."""
 
-    __slots__ = ("arms", "span", "names")
+    __slots__ = ("arms", "span", "names", "inplace")
     by_kind: dict[str, type[Branch]] = {}  # filled by the subclasses, each under its kind
     helper_source = ""  # the exported module's source
     # traits: a merge's output is a new tensor (a side head's: the head's own), never in place or a view
@@ -117,19 +135,35 @@ class Branch(Kind):
     backward = VIEWS  # the gradient handed on to every arm (narrowed views of it for a concatenation)
     autocast = PROMOTE
     checkpointed = saved_extras
+    settings: tuple[Setting, ...] = ()  # `kind.attr = value` defaults a design may set for every merge of the kind
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if cls.kind:
             Branch.by_kind[cls.kind] = cls
 
-    def __new__(cls, kind: str, arms: list, span: Span):
+    def __new__(cls, kind: str, arms: list, span: Span, inplace: bool = False):
         return object.__new__(Branch.by_kind[kind] if cls is Branch else cls)
 
-    def __init__(self, kind: str, arms: list, span: Span) -> None:
+    def __init__(self, kind: str, arms: list, span: Span, inplace: bool = False) -> None:
         self.arms = arms
         self.span = span
         self.names: list[str] | None = None
+        self.inplace = inplace  # a sum's `add.inplace`
+
+    def with_arms(self, arms: list) -> Branch:
+        """The same merge over other arms (its settings kept)."""
+        return Branch(self.kind, arms, self.span, self.inplace)
+
+    @classmethod
+    def default_attrs(cls) -> tuple[str, ...]:
+        """The `kind.attr` defaults this kind reads."""
+        return tuple(s.attr for s in cls.settings)
+
+    def into(self, ends: list) -> int | None:
+        """The arm whose output the merge overwrites in place (None: it makes a new tensor); `ends`: the
+        flows (saved.Flow) at the arms' ends."""
+        return None
 
     @property
     def arm_names(self) -> list[str]:
@@ -208,11 +242,26 @@ class Concat(Branch):
 
 
 class Add(Branch):
+    """`add.inplace = true`: the other arms are added in place to the first arm's output that nothing
+    else needs (`out += identity`, as torchvision's ResNet, EfficientNet, MobileNetV3 and ConvNeXt do):
+    an arm that ends in a layer which saves its output, or an empty arm (the branch's input, which the
+    other arms read), is never overwritten. Off by default (`x + f(x)`, as MobileNetV2 and RegNet);
+    the kind-less `inplace = false` turns it off too."""
+
     kind = "add"
     operator = "+"
     symbol = "+"
     helper = "Branches"
     helper_source = BRANCHES
+    settings = (Setting("inplace", "inplace", "bool", False),)
+
+    def into(self, ends: list) -> int | None:
+        if not self.inplace:
+            return None
+        return next((k for k, flow in enumerate(ends) if not flow.protected), None)
+
+    def stored(self, y: Volume) -> int:
+        return 0 if self.inplace else y.size  # as an activation's: nothing while it runs in place
 
     def merge(self, volumes: list[Volume], names: list[str], span) -> Volume:
         first = volumes[0]

@@ -13,8 +13,8 @@ from functools import cached_property
 from typing import Callable
 
 from ..errors import DesignError, Span
-from .base import (EPS, FLOAT32, INPUT, ONE_OP, SAME, STAT_BYTES, UNSUPPORTED, WIDENS, Layer, Setting, Volume, check_eps,
-                   formula, no_macs, nothing_learned, saved_extras)
+from .base import (APPLIED, EPS, FLOAT32, INPUT, ONE_OP, SAME, STAT_BYTES, UNSUPPORTED, WIDENS, Layer, Setting, Volume,
+                   check_eps, formula, no_macs, nothing_learned, saved_extras)
 from .geometry import rf_slide
 
 LAYERNORM2D = '''
@@ -234,8 +234,9 @@ class Scale(Normalization):
     words = ("SCALE", "LAYERSCALE")
     settings = (Setting("init", "init", "float", 1e-6, attr="init"),)
     positional = "init"
-    # gain * x: the gain's gradient is made at the input's size, then summed to C while the input's is alive
-    backward = ((("temp", 1), "input", "weight"),)
+    # gain * x: the gain's gradient is made at the input's size (a temporary) beside the input's; after the
+    # node's apply the engine sums it to C (sum_to): a checkpointed row's recomputed input has gone by then
+    backward = ((("temp", 1), "input"), APPLIED, ("weight",))
     autocast = WIDENS  # under autocast a low input times the float32 gain is float32 (measured, torch 2.13 CPU)
 
     def params(self, x: Volume, y: Volume):

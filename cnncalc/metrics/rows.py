@@ -166,12 +166,23 @@ class Rows(Walk):
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
             self.warnings.append(f"the branches merged at {where(*place)} have different effective strides "
                                  f"({strides}); the receptive field shown is the largest arm's")
-        sid_out = ends[0][2] if branch.side else self.storages.new(y)  # a side head's row: the head's output
+        into = branch.into([end[3] for end in ends])  # a sum in place: the arm it overwrites
+        grad = any(end[3].grad for end in ends)
+        if branch.side:
+            sid_out = ends[0][2]  # a side head's row: the head's output
+        else:
+            sid_out = self.storages.new(y) if into is None else ends[into][2]
         layout = branch.merged_layout(outs, y, [end[3].channels_last for end in ends])
+        if into is not None:
+            layout = ends[into][3].channels_last
         after = self.add(branch, x, y, depth=depth, arm=arm, place=place, rf=merged, problem=None,
-                         flow=saved.Flow(False, any(end[3].grad for end in ends), layout),
+                         flow=saved.Flow(False, grad, layout),
                          sids_in=tuple(end[2] for end in ends), sid_out=sid_out, holds=sid,
                          splits=tuple(starts) if branch.splits_input else ())
+        if into is not None:
+            self.inplace_rows.add(len(self.steps) - 1)
+            if ends[into][3].grad != grad:  # into a frozen arm's output: the sum requires grad, that arm gets none
+                self.steps[-1] = self.steps[-1]._replace(no_grad=(sid_out,))
         if branch.side:
             self.sides.append((first, len(self.steps) - 1))
             for i in range(first, len(self.steps)):  # they run in training only

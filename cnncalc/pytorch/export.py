@@ -20,12 +20,14 @@ from ..graph import LayerGraph
 from ..graph.modules import Names
 from ..graph.walk import Walk
 from ..kinds import MERGES, UNSUPPORTED, Branch, Volume
+from ..kinds.merges import ADD_INTO
 from ..metrics.saved import Flow, apply
 
 # the helper modules in the order the source defines them (a helper a kind adds later goes after these)
-ORDER = ("Branches", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop", "Dense",
+ORDER = ("Branches", "AddInto", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop",
+         "Dense",
          "Flat", "Local2d")
-MERGE_MODULES = tuple(dict.fromkeys(cls.helper for cls in MERGES.values()))  # the exported modules that hold arms
+MERGE_MODULES = (*dict.fromkeys(cls.helper for cls in MERGES.values()), "AddInto")  # the exported modules that hold arms
 
 
 class _Writer(Walk):
@@ -101,10 +103,14 @@ class _Writer(Walk):
         if branch.side:
             self.sides.append((ends[0][1], ends_in_vector(branch.arms[0])))
         y = branch.after(x, branch.join([end[1] for end in ends], names))
-        mode = "" if branch.helper != "Branches" else f'"{branch.kind}",'
+        into = branch.into([end[2] for end in ends])
+        helper, mode = branch.helper, "" if branch.helper != "Branches" else f'"{branch.kind}",'
+        if into is not None:  # a sum in place (add.inplace)
+            helper, mode = "AddInto", f"{into},"
+            self.helper(helper, ADD_INTO)
         arms = [f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(end[0]) + f"\n{pad}    ])),"
                 for end in ends]
-        lines.append(f'{pad}("{self.names.pop()}", {branch.helper}({mode}\n' + "\n".join(arms) + f"\n{pad})),")
+        lines.append(f'{pad}("{self.names.pop()}", {helper}({mode}\n' + "\n".join(arms) + f"\n{pad})),")
         # after a side head its input goes on, which the head may have saved: protected
         after = Flow(True, flow.grad, flow.channels_last) if branch.side else Flow(False, any(e[2].grad for e in ends))
         return lines, y, after

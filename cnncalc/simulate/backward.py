@@ -148,6 +148,8 @@ class Backward:
         key = self.grads.pop(s.sid_out)
         dout = self.value_bytes(s.sid_out)
         for j, sid in enumerate(s.sids_in):
+            if sid in s.no_grad:
+                continue
             if self.value_bytes(sid) != dout:  # the engine casts the gradient to the input's dtype
                 cast = ("gcast", index, j)
                 t.alloc(cast, self.sizes[sid] * self.dt[sid] * self.N, "other")
@@ -169,10 +171,11 @@ class Backward:
             for i in range(param_i, param_i + 2):
                 self.t.free(("grad_new", i))
         self.unref(key)
-        if cast:
-            self.drop_casts(index, s, din)
-        elif not dropped:
-            self.drop_saved(index, s)
+        if not dropped:
+            if cast:
+                self.drop_casts(index, s, din)
+            else:
+                self.drop_saved(index, s)
         self.end_frame(index, s)
         if new is not None and ((cast and din != self.low) or work != din):
             # the input cast's backward (back to float32), or the engine's cast to a low input's dtype
@@ -192,17 +195,21 @@ class Backward:
 
     def run_ops(self, index: int, s: Step, param_i: int, ops, cast: bool, din: int) -> tuple[object, bool]:
         """Each operation's outputs (the input's gradient, the parameters', a temporary), a sample, then the
-        temporary goes; a checkpointed row drops what it recomputed at APPLIED. Returns the key of the
+        temporary goes (one made just before APPLIED after the operation after it); a checkpointed row drops what
+        it recomputed at APPLIED. Returns the key of the
         input's gradient (None: none made) and whether what it kept was dropped."""
         t = self.t
         new = None
         dropped = False
-        for op in ops:
+        for k, op in enumerate(ops):
             if op == APPLIED:
                 if s.ckpt is not None:
                     # a recomputed tensor dies with its node's apply, before the engine's own operations (a
                     # saved one lives until release_variables, after)
-                    self.drop_saved(index, s)
+                    if cast:
+                        self.drop_casts(index, s, din)
+                    else:
+                        self.drop_saved(index, s)
                     dropped = True
                 continue
             for what in op:
@@ -215,7 +222,8 @@ class Backward:
                     values = what[1](s.item, s.x) if callable(what[1]) else what[1] * s.x.size
                     t.alloc(("temp", index), values * din * self.N, "other")
             t.sample("backward", index)
-            t.free(("temp", index))
+            if k + 1 == len(ops) or ops[k + 1] != APPLIED:  # a temporary made just before the apply returns
+                t.free(("temp", index))  # is what the engine's operation after it reads (SCALE's sum_to)
         return new, dropped
 
     def end_frame(self, index: int, s: Step) -> None:
@@ -244,8 +252,7 @@ class Backward:
         if din != self.low:
             self.t.free(("xcast", index))
         else:
-            self.t.keep(self.input_storage(s), -1)
-            self.release(self.input_storage(s))
+            self.unkeep(s, self.input_storage(s))  # checkpointed: its recomputed input
 
     def cast_gradients(self, index: int, s: Step, param_i: int) -> None:
         """The parameters' casts' backward: float32 gradients, then the low ones go; accumulating, each float32

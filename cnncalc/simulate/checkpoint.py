@@ -13,7 +13,7 @@ torch.utils.checkpoint without reentrance), measured with MemTracker:
 
 from __future__ import annotations
 
-from ..kinds.base import NOTHING
+from ..kinds.base import CAST, NOTHING, PROMOTE
 from .steps import Step, reads, records
 
 
@@ -65,7 +65,22 @@ class Checkpointing:
         for key in made:  # stopped: what nothing saved goes
             if self.kept.get(key, 0) <= 0:
                 t.free(key)
+        for key in self.bias_casts:  # under autocast the recomputation's own autocast exits: its cache goes
+            t.free(key)
+        self.bias_casts = []
         self.remap[s.ckpt] = keys
+
+    def recast(self, i: int, s: Step, din: int) -> None:
+        """A convolution or FC recomputed under autocast: its parameters cast again (the bias's cached until the
+        recomputation's autocast exits, the weight's saved), and its input's, saved, where it is not low."""
+        t, low = self.t, self.low
+        if s.biases:
+            t.alloc(("bcast", i), s.biases * low, "other")
+            self.bias_casts.append(("bcast", i))
+        if s.weights:
+            t.alloc(("wcast", i), s.weights * low, "saved")
+        if din != low:
+            t.alloc(("xcast", i), s.x.size * low * self.N, "saved")
 
     def recompute_row(self, i: int, s: Step, keys: dict, made: list, last: int) -> bool:
         """One row recomputed: its output (unless it stops before its operation ran) and what it saves;
@@ -74,9 +89,12 @@ class Checkpointing:
         _, saves_out, per_image, per_batch = s.saves
         recording = records(s)
         before = i == last and not s.item.packs_after_op(s)  # stopped before the operation ran
+        rule = s.item.autocast if self.low is not None else None
+        if rule is not None:
+            per_image, per_batch = self.autocast_again(i, s, rule, before)
         if not before and s.sid_out not in keys:
             keys[s.sid_out] = ("re", s.ckpt, s.sid_out)
-            t.alloc(keys[s.sid_out], self.sizes[s.sid_out] * self.per, "activation")
+            t.alloc(keys[s.sid_out], self.vol(s.sid_out), "activation")  # in the dtype its forward gave it
             made.append(keys[s.sid_out])
         if recording and (per_image or per_batch):
             t.alloc(("extra", i), per_image * self.batch + per_batch, "saved")
@@ -84,9 +102,27 @@ class Checkpointing:
             t.alloc("temp", temp, "other")
         t.sample("recompute", i)
         t.free("temp")
-        if recording:
-            for sid in self.kept_in(s):
-                t.keep(keys[sid], +1)
-            if saves_out and not before:
-                t.keep(keys[s.sid_out], +1)
+        for j in range(len(s.sids_in) if rule == PROMOTE else 0):
+            t.free(("catcast", i, j))
+        if not recording:
+            return before
+        if rule == CAST:  # its casts saved instead of the input, or its (recomputed) low input
+            if self.value_bytes(s.sids_in[0]) == self.low:
+                sid = self.input_storage(s)
+                t.keep(keys.get(sid, sid), +1)
+            return before
+        for sid in self.kept_in(s):
+            t.keep(keys[sid], +1)
+        if saves_out and not before:
+            t.keep(keys[s.sid_out], +1)
         return before
+
+    def autocast_again(self, i: int, s: Step, rule, before: bool) -> tuple[int, int]:
+        """A row recomputed under autocast, in a fresh autocast context (checkpoint restores its state): a
+        convolution's or FC's casts, a concatenation's of its low arms; what it saves beside its tensors."""
+        din = self.value_bytes(s.sids_in[0])
+        if rule == CAST:
+            self.recast(i, s, din)
+        elif rule == PROMOTE and not before:
+            self.promote(i, s)
+        return s.item.autocast_extra(s.saves, din, self.device, self.fake)

@@ -88,6 +88,8 @@ class _Pass:
             if din != low:
                 t.alloc(("xcast", index), s.x.size * low * batch, "other")
             return low
+        if rule == PROMOTE and s.sid_out in s.sids_in:  # a sum in place keeps the dtype of what it overwrites
+            return self.dt[aliased(self.alias, s.sid_out)]
         if rule == PROMOTE:
             dins = [self.dt[aliased(self.alias, sid)] for sid in s.sids_in]
             dout = max(dins)

@@ -273,6 +273,8 @@ class TrainingStep(Checkpointing, Backward):
         casts made), SCALE's float32 (WIDENS)."""
         if rule == WIDENS:
             return F32
+        if rule == PROMOTE and s.sid_out in s.sids_in:  # a sum in place keeps the dtype of what it overwrites
+            return self.dt[s.sid_out]
         return (self.promote(index, s) or din) if rule == PROMOTE else din
 
     def promote(self, index: int, s: Step) -> int:
@@ -302,17 +304,24 @@ class TrainingStep(Checkpointing, Backward):
             for key, _ in casts:
                 t.free(key)
             return
+        seg = self.segments.get(s.ckpt)
+        if seg is not None and index == seg["rows"][0]:
+            t.keep(seg["input"], +1)  # the checkpoint's frame holds its input
         if s.biases:
             t.alloc(("bcast", index), s.biases * low, "other")  # cached until autocast exits
             self.bias_casts.append(("bcast", index))
-        if s.weights:
-            t.alloc(("wcast", index), s.weights * low, "saved")  # cached, and saved for backward
+        if s.weights:  # cached, and saved for backward; checkpointed, cached only (its backward casts again)
+            t.alloc(("wcast", index), s.weights * low, "saved" if seg is None else "other")
+            if seg is not None:
+                self.bias_casts.append(("wcast", index))
         if din != low:
             t.alloc(("xcast", index), s.x.size * low * self.N, "saved")  # saved instead of the input
         self.dt[s.sid_out] = low
         t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
         t.sample("forward", index)
-        if din == low:
+        if seg is not None:  # checkpointed: nothing saved, the input's cast made for the operation alone
+            t.free(("xcast", index))
+        elif din == low:
             t.keep(self.input_storage(s), +1)
 
     def loss(self) -> None:
@@ -343,8 +352,9 @@ class TrainingStep(Checkpointing, Backward):
                 self.held.discard(side.sid_out)
                 self.release(side.sid_out)
         t.free("logits_cast")
-        for key in self.bias_casts:  # autocast exits: its cache goes; the biases' casts were kept by it only
-            t.free(key)
+        for key in self.bias_casts:  # autocast exits: its cache goes (the biases' casts, and the weights' of
+            t.free(key)  # checkpointed rows, were kept by it only)
+        self.bias_casts = []
         self.output_read(last)
 
     def output_read(self, last: Step) -> None:

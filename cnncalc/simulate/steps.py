@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..kinds import UNSUPPORTED, Volume
+from ..kinds.base import FLOAT32
 from ..settings import AMP_DTYPES
 from .timeline import BATCHES_TRACKED_BYTES, CUDA_BLOCK, Timeline
 
@@ -34,6 +35,8 @@ class Step(NamedTuple):
     side: bool = False  # in a side head (or its output row): it runs in training only
     keeps: tuple[int, ...] = ()  # the inputs of the block calls that end here: a module's input lives until it
     # returns (its caller's frame holds it), in torchvision's models as in cnncalc's export
+    no_grad: tuple[int, ...] = ()  # inputs its backward sends nothing, though their storage requires grad now (a
+    # sum in place into a frozen arm's output: the storage is the sum's)
 
 
 class Cuda(NamedTuple):
@@ -95,6 +98,9 @@ def _unknown(s: Step, amp: int | None) -> str:
     if s.ckpt is not None and (s.item.subview or s.copy is not None or s.side):
         return ("a checkpointed segment recomputing a view, a flattening copy or a side head is not modelled yet "
                 "(checkpoint the segments around it)")
+    if s.ckpt is not None and amp is not None and s.item.autocast == FLOAT32:
+        return "a float32 operation of autocast (--amp) in a checkpointed segment is not modelled yet " \
+               "(checkpoint the segments around it)"
     if s.copy is not None and amp is not None:
         return "flattening a channels-last or cropped volume under autocast (--amp) is not modelled yet"
     return ""

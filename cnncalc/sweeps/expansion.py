@@ -270,7 +270,7 @@ class Expansion(Expander):
 
     def rebuild(self, items: list, local: dict) -> list:
         nodes = self.shared["nodes"]
-        return [Branch(item.kind, [self.rebuild(arm, local) for arm in item.arms], item.span)
+        return [item.with_arms([self.rebuild(arm, local) for arm in item.arms])
                 if isinstance(item, Branch) else self.layer(nodes[item], local) for item in items]
 
 

@@ -439,7 +439,7 @@ def compile_point(graph: LayerGraph, walker: Callable) -> Callable | None:
         return _Proxy(layer, f"L[{next(count)}]", trace)
 
     def items(chain) -> list:
-        return [Branch(item.kind, [items(arm) for arm in item.arms], item.span) if isinstance(item, Branch)
+        return [item.with_arms([items(arm) for arm in item.arms]) if isinstance(item, Branch)
                 else proxy(item) for item in chain]
 
     first = proxy(graph.input)

@@ -95,3 +95,60 @@ def test_a_gate_is_left_out_of_the_product_s_field():
     mul = S.item("(ID .* GAP)")
     assert mul.fields([X, Volume(1, 1, 4)], X, [spatial, gate]) == [spatial]
     assert S.item("(ID + ID)").fields([X, X], X, [spatial, gate]) == [spatial, gate]
+
+
+# -- add.inplace: a sum into one arm's output ------------------------------------------------------------------
+def _rows(design: str, **settings):
+    import cnncalc
+
+    return cnncalc.plan(design, device="cpu", **settings)
+
+
+@pytest.mark.parametrize("sum_, into", [
+    ("(ID + [CONV3-4 -> BN])", 1),  # the empty arm is the input the other arm reads: never overwritten
+    ("([CONV3-4 -> BN] + ID)", 0),
+    ("([CONV3-4 -> RELU] + [CONV1-4 -> BN])", 1),  # RELU keeps its output for backward
+    ("([CONV3-4 -> BN] + [CONV1-4 -> BN] + ID)", 0),
+    ("(ID + [CONV3-4 -> SIGMOID])", None),  # both protected: a new tensor
+])
+def test_a_sum_in_place_overwrites_the_first_arm_nothing_else_needs(sum_, into):
+    from cnncalc.pytorch.export import export_design
+
+    design = f"add.inplace = true\nINPUT 8x8x4 -> CONV1-4 -> {sum_} -> GAP -> FC-3"
+    report = _rows(design)
+    merge = next(r for r in report.layers if r.kind == "add")
+    assert merge.memory_bytes == 0  # stores nothing, as an in-place activation: add.inplace says so
+    source = export_design(design)
+    assert (f"AddInto({into}," in source) == (into is not None)
+    assert ('Branches("add",' in source) == (into is None)
+
+
+def test_add_inplace_is_off_by_default_and_inplace_false_turns_it_off():
+    from cnncalc.pytorch.export import export_design
+
+    body = "INPUT 8x8x4 -> CONV1-4 -> (ID + [CONV3-4 -> BN]) -> GAP -> FC-3"
+    for design in (body, "add.inplace = true\ninplace = false\n" + body, "add.inplace = false\n" + body):
+        merge = next(r for r in _rows(design).layers if r.kind == "add")
+        assert merge.memory_bytes == 8 * 8 * 4 * 4  # H*W*C float32 values: a new tensor
+        assert "AddInto" not in export_design(design)
+    with_define = _rows(body, defines=["add.inplace=true"])
+    assert next(r for r in with_define.layers if r.kind == "add").memory_bytes == 0 and with_define.warnings == []
+
+
+def test_add_inplace_on_a_design_without_a_sum_changes_nothing_and_says_so():
+    report = _rows("INPUT 8x8x4 -> (ID | CONV1-4)", defines=["add.inplace=true"])
+    assert any(w.startswith("-D add.inplace=true changes nothing") for w in report.warnings)
+
+
+@pytest.mark.parametrize("design, message, at", [
+    ("add.inplace = 2\nINPUT 8x8x4 -> (ID + ID)", "add.inplace: inplace is true or false", (1, 15)),
+    ("add.eps = 1\nINPUT 8x8x4 -> (ID + ID)", "unknown setting 'add.eps' (settings: add.inplace)", (1, 1)),
+    ("concat.inplace = true\nINPUT 8x8x4 -> (ID | ID)", "'concat' has no defaults", (1, 1)),
+])
+def test_add_inplace_errors_say_where(design, message, at):
+    import cnncalc
+
+    with pytest.raises(cnncalc.CnnCalcError) as e:
+        cnncalc.plan(design)
+    assert e.value.message.startswith(message) and e.value.span.line_col() == at
+
