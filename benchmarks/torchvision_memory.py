@@ -20,8 +20,9 @@ RegNet (its initialisation reads tensor values). The models are built with torch
 size). All of it takes about 10 minutes on two cores (the real bfloat16 runs most of it).
 
 It writes tests/fixtures/torchvision_memory.json: per entry the design, the settings (the names of
-cnncalc.plan's options) and the measured peak. The test plans each entry with cnncalc and compares,
-without torchvision.
+cnncalc.plan's options) and the measured peak (a budget's entry: cnncalc's answer and the peaks at it and
+one more). The test plans each entry with cnncalc and compares, without torchvision. `--blocks` and
+`--budgets` re-measure only the checkpointed/frozen or the budget entries of the models named by --only.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ BLOCKS = {"resnet18": [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)],
           "mobilenet_v3_large": [f"features.{k}" for k in range(2, 16)]}
 BLOCK_CONFIGS = [("checkpoint", 12, "sgd", None), ("freeze", 12, "adam", None)]
 AMP_BLOCK_CONFIGS = [("checkpoint", 4, "adam", "bfloat16"), ("freeze", 4, "sgd", "bfloat16")]  # real runs
+# budgets, float32, CPU rules: cnncalc's answer N (the largest batch whose peak fits), torchvision's peak measured
+# at N and N + 1: the answer is right when the first fits and the second does not
+BUDGETS = {"resnet50": ("training", "4GiB", "adam"), "mobilenet_v2": ("inference", "1GiB", None),
+           "efficientnet_b0": ("training", "3GiB", "sgd"), "vgg16": ("training", "6GiB", "momentum"),
+           "densenet121": ("training", "4GiB", "sgd"), "inception_v3": ("inference", "2GiB", None)}
 
 
 def namespace(torch, name: str, prepare=None) -> dict:
@@ -162,6 +168,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="these designs only (their entries replace theirs in the fixture)")
     ap.add_argument("--print", action="store_true", help="print cnncalc's figure beside each measured one")
+    ap.add_argument("--budgets", action="store_true", help="only the budget answers (the others' entries kept)")
     ap.add_argument("--blocks", action="store_true", help="only the checkpointed and frozen configurations (the "
                                                           "others' entries kept)")
     args = ap.parse_args(argv)
@@ -170,9 +177,10 @@ def main(argv=None) -> int:
 
     names = args.only or list(MODELS)
     kept = json.loads(FIXTURE.read_text())["entries"] if args.only and FIXTURE.exists() else []
-    entries = [e for e in kept if e["design"] not in names or (args.blocks and not _is_block(e))]
+    entries = [e for e in kept if e["design"] not in names or (args.blocks and not _is_block(e))
+               or (args.budgets and e["mode"] != "budget")]
     for name in names:
-        plain = [] if args.blocks else CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else [])
+        plain = [] if args.blocks or args.budgets else CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else [])
         for mode, batch, optimizer, accumulate, amp in plain:
             start = time.perf_counter()
             peak = measure(torch, name, mode, batch, optimizer, accumulate, amp)
@@ -189,6 +197,7 @@ def main(argv=None) -> int:
                 line += "  " + _cnncalc(entry)
             print(line, flush=True)
         blocks = (BLOCK_CONFIGS + (AMP_BLOCK_CONFIGS if name in AMP_MODELS else [])) if name in BLOCKS else []
+        blocks = [] if args.budgets else blocks
         for what, batch, optimizer, amp in blocks:
             start = time.perf_counter()
             extra, prepare = block_config(torch, name, what)
@@ -202,11 +211,30 @@ def main(argv=None) -> int:
             line = (f"{name:20} {what:10} b{batch:<3} {optimizer:8} {amp or 'float32':8} {peak:>14,} B  "
                     f"{time.perf_counter() - start:5.1f} s")
             print(line + ("  " + _cnncalc(entry) if args.print else ""), flush=True)
+        if name in BUDGETS and not args.blocks:
+            entries.append(budget_entry(torch, name, *BUDGETS[name], show=args.print))
         order = {n: i for i, n in enumerate(MODELS)}  # written after each model: a long run keeps what it measured
         FIXTURE.write_text(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
                                        "entries": sorted(entries, key=lambda e: order[e["design"]])}, indent=1) + "\n")
     print(f"wrote {FIXTURE}")
     return 0
+
+
+def budget_entry(torch, name: str, mode: str, budget: str, optimizer: str | None, show: bool = False) -> dict:
+    """cnncalc's budget answer for BUDGETS[name], and torchvision's peaks at that batch and the next."""
+    import cnncalc
+
+    settings = {"device": "cpu", "defines": DEFINES.get(name, []), "budget": budget, "budget_for": mode}
+    if optimizer:
+        settings.update(optimizer=optimizer, foreach=False)
+    plan_settings = {k: v for k, v in settings.items() if k != "defines"}
+    answer = cnncalc.plan(name, defines=settings["defines"], **plan_settings).budget.max_batch
+    start = time.perf_counter()
+    peaks = {str(n): measure(torch, name, mode, n, optimizer, 1, None) for n in (answer, answer + 1)}
+    print(f"{name:20} budget {budget:6} {mode:9} {optimizer or '':8} answer {answer}: torchvision "
+          f"{peaks[str(answer)]:,} B and {peaks[str(answer + 1)]:,} B at {answer + 1}  "
+          f"{time.perf_counter() - start:5.1f} s", flush=True)
+    return {"design": name, "mode": "budget", "settings": settings, "answer": answer, "peaks": peaks}
 
 
 def _is_block(entry: dict) -> bool:

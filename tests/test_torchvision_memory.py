@@ -15,7 +15,8 @@ import pytest
 import cnncalc
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_memory.json").read_text())
-ENTRIES = FIXTURE["entries"]
+ENTRIES = [e for e in FIXTURE["entries"] if e["mode"] != "budget"]
+BUDGETS = [e for e in FIXTURE["entries"] if e["mode"] == "budget"]
 # where cnncalc's model is not yet torchvision's code: each must keep differing (strict xfail) until its fix
 OPEN = {
     ("densenet121", "inference"): "torchvision's _DenseBlock keeps its features in a list and concatenates them all "
@@ -89,3 +90,25 @@ def test_mobilenet_v3_inference_budget_is_torchvisions():
     returns: a block call is a module)."""
     report = cnncalc.plan("mobilenet_v3_large", budget="1GiB", budget_for="inference", device="cpu")
     assert report.budget.max_batch == 134
+
+
+def _bytes(text: str) -> int:
+    number, unit = text[:-3], text[-3:]
+    return int(number) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
+
+
+@pytest.mark.parametrize("entry", BUDGETS, ids=lambda e: f"{e['design']}-{e['settings']['budget_for']}-"
+                                                          f"{e['settings']['budget']}")
+def test_the_budget_answer_is_the_largest_batch_torchvisions_model_fits(entry):
+    """--budget's answer N on torchvision's own model: its measured peak at N fits the budget, at N + 1 it
+    does not (peaks measured by benchmarks/torchvision_memory.py at the answer it found then)."""
+    settings = dict(entry["settings"])
+    defines = settings.pop("defines")
+    answer = cnncalc.plan(entry["design"], defines=defines, **settings).budget.max_batch
+    assert answer == entry["answer"], "the answer moved: re-measure (benchmarks/torchvision_memory.py --budgets)"
+    budget = _bytes(settings["budget"])
+    assert entry["peaks"][str(answer)] <= budget < entry["peaks"][str(answer + 1)]
+
+
+def test_the_fixture_holds_budget_answers_for_training_and_inference():
+    assert {e["settings"]["budget_for"] for e in BUDGETS} == {"training", "inference"} and len(BUDGETS) >= 5
