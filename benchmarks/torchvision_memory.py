@@ -62,8 +62,8 @@ DEFINES = {"alexnet": ["torchvision=1"], "vgg16": ["torchvision=1"], "vgg16_bn":
 CONFIGS = [("inference", 24, None, 1, None), ("training", 3, "sgd", 1, None), ("training", 12, "adam", 1, None),
            ("training", 4, "momentum", 2, None)]
 # mixed precision, measured with real runs (FakeTensorMode keeps BN's statistics in low precision, a real run in
-# float32): a few models, where cnncalc models every layer under autocast
-AMP_MODELS = ("alexnet", "resnet18", "mobilenet_v3_large")
+# float32): every model
+AMP_MODELS = tuple(MODELS)
 AMP_CONFIGS = [("inference", 4, None, 1, "bfloat16"), ("training", 1, "sgd", 2, "bfloat16"),
                ("training", 2, "adam", 1, "bfloat16")]
 # their initialisation reads tensor values (.item()): FakeTensorMode cannot build them, so real runs
@@ -74,7 +74,18 @@ REAL = ("regnet_y_400mf", "convnext_tiny")
 BLOCKS = {"resnet18": [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)],
           "resnet50": [f"layer{i}.{j}" for i, n in zip(range(1, 5), (3, 4, 6, 3)) for j in range(n)],
           "mobilenet_v2": [f"features.{k}" for k in range(2, 18)],
-          "mobilenet_v3_large": [f"features.{k}" for k in range(2, 16)]}
+          "mobilenet_v3_large": [f"features.{k}" for k in range(2, 16)],
+          "efficientnet_b0": [f"features.{k}.{j}" for k, n in zip(range(2, 8), (2, 2, 3, 3, 4, 1)) for j in range(n)],
+          "shufflenet_v2_x1_0": [f"stage{k}.{j}" for k, n in zip(range(2, 5), (4, 8, 4)) for j in range(n)],
+          "regnet_y_400mf": [f"trunk_output.block{k}.block{k}-{j}" for k, n in zip(range(1, 5), (1, 3, 6, 6))
+                             for j in range(n)],
+          "googlenet": ["inception3a", "inception3b", "inception4a", "inception4b", "inception4c", "inception4d",
+                        "inception4e", "inception5a", "inception5b"]}
+# the design's block calls before the first of BLOCKS (the stem's calls, the first block's gate)
+SKIP_CALLS = {"efficientnet_b0": 1, "googlenet": 2, "regnet_y_400mf": 1}
+# which part of a row's path names its block (default: the top-level call); RegNet's blocks sit in its stages,
+# the first stage's one block is the stage
+BLOCK_OF = {"regnet_y_400mf": lambda parts: parts[:2] if parts[:2] == ["trunk", "stage1"] else parts[:3]}
 BLOCK_CONFIGS = [("checkpoint", 12, "sgd", None), ("freeze", 12, "adam", None)]
 AMP_BLOCK_CONFIGS = [("checkpoint", 4, "adam", "bfloat16"), ("freeze", 4, "sgd", "bfloat16")]  # real runs
 # budgets, float32, CPU rules: cnncalc's answer N (the largest batch whose peak fits), torchvision's peak measured
@@ -105,12 +116,13 @@ def block_segments(name: str) -> list[tuple[int, int]]:
     runs: list[list[int]] = []
     last = None
     for row in report.layers:
-        top = row.path.split(" > ")[0] if row.path else None
+        top = " > ".join(BLOCK_OF.get(name, lambda parts: parts[:1])(row.path.split(" > "))) if row.path else None
         if top is not None and top == last:
             runs[-1][1] = row.index
         elif top is not None:
             runs.append([row.index, row.index])
         last = top
+    runs = runs[SKIP_CALLS.get(name, 0):]
     assert len(runs) == len(BLOCKS[name]), (name, len(runs), len(BLOCKS[name]))
     return [tuple(r) for r in runs]
 
@@ -168,6 +180,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="these designs only (their entries replace theirs in the fixture)")
     ap.add_argument("--print", action="store_true", help="print cnncalc's figure beside each measured one")
+    ap.add_argument("--amp", action="store_true", help="only the bfloat16 configurations (the others' entries kept)")
     ap.add_argument("--budgets", action="store_true", help="only the budget answers (the others' entries kept)")
     ap.add_argument("--blocks", action="store_true", help="only the checkpointed and frozen configurations (the "
                                                           "others' entries kept)")
@@ -178,10 +191,13 @@ def main(argv=None) -> int:
     names = args.only or list(MODELS)
     kept = json.loads(FIXTURE.read_text())["entries"] if args.only and FIXTURE.exists() else []
     entries = [e for e in kept if e["design"] not in names or (args.blocks and not _is_block(e))
-               or (args.budgets and e["mode"] != "budget")]
+               or (args.budgets and e["mode"] != "budget") or (args.amp and not _is_amp(e))]
     for name in names:
         plain = [] if args.blocks or args.budgets else CONFIGS + (AMP_CONFIGS if name in AMP_MODELS else [])
+        plain = AMP_CONFIGS if args.amp else plain
         for mode, batch, optimizer, accumulate, amp in plain:
+            if MODELS[name][3] and mode == "training":
+                batch = max(batch, 2)  # a side head's BN over 1x1: PyTorch refuses to train it at batch 1
             start = time.perf_counter()
             peak = measure(torch, name, mode, batch, optimizer, accumulate, amp)
             settings = {"batch": batch, "device": "cpu", "defines": DEFINES.get(name, [])}
@@ -197,7 +213,7 @@ def main(argv=None) -> int:
                 line += "  " + _cnncalc(entry)
             print(line, flush=True)
         blocks = (BLOCK_CONFIGS + (AMP_BLOCK_CONFIGS if name in AMP_MODELS else [])) if name in BLOCKS else []
-        blocks = [] if args.budgets else blocks
+        blocks = [] if args.budgets or args.amp else blocks
         for what, batch, optimizer, amp in blocks:
             start = time.perf_counter()
             extra, prepare = block_config(torch, name, what)
@@ -211,7 +227,7 @@ def main(argv=None) -> int:
             line = (f"{name:20} {what:10} b{batch:<3} {optimizer:8} {amp or 'float32':8} {peak:>14,} B  "
                     f"{time.perf_counter() - start:5.1f} s")
             print(line + ("  " + _cnncalc(entry) if args.print else ""), flush=True)
-        if name in BUDGETS and not args.blocks:
+        if name in BUDGETS and not args.blocks and not args.amp:
             entries.append(budget_entry(torch, name, *BUDGETS[name], show=args.print))
         order = {n: i for i, n in enumerate(MODELS)}  # written after each model: a long run keeps what it measured
         FIXTURE.write_text(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
@@ -235,6 +251,10 @@ def budget_entry(torch, name: str, mode: str, budget: str, optimizer: str | None
           f"{peaks[str(answer)]:,} B and {peaks[str(answer + 1)]:,} B at {answer + 1}  "
           f"{time.perf_counter() - start:5.1f} s", flush=True)
     return {"design": name, "mode": "budget", "settings": settings, "answer": answer, "peaks": peaks}
+
+
+def _is_amp(entry: dict) -> bool:
+    return bool(entry["settings"].get("amp")) and not _is_block(entry)
 
 
 def _is_block(entry: dict) -> bool:

@@ -116,7 +116,8 @@ def report(walk: Rows, fixes: bool = True, want: frozenset = simulate.ALL_PEAKS)
             "fit_rule": settings.fit_rule, "fits": not walk.problems, "problems": walk.problems, "notes": walk.notes,
             "input_fixes": input_fixes,
             "warnings": walk.warnings,
-            "assumptions": [*CONVENTIONS, *assumptions(settings, walk.peaks, graph), *graph.assumptions],
+            "assumptions": [*CONVENTIONS, *assumptions(settings, walk.peaks, graph), *in_place_sums(walk),
+                            *graph.assumptions],
             "blocks": block_contract(graph.blocks, rows) if walk.peaks else []}  # check: the fit alone
 
 
@@ -192,6 +193,25 @@ def assumptions(settings: Settings, peaks: bool, graph: LayerGraph | None = None
                     f"stream), not checked on a GPU; the context ({settings.cuda_context:,} B, --cuda-context) and the "
                     f"cuBLAS/cuDNN workspaces ({settings.cuda_workspace:,} B, --cuda-workspace) are assumptions, "
                     f"counted apart"]
+
+
+def in_place_sums(walk: Rows) -> list[str]:
+    """What the memory figures assume of the design's sums (a merge that reads `inplace`): in place or not."""
+    if not walk.peaks:
+        return []
+    rows = [i for i, s in enumerate(walk.steps) if isinstance(s.item, Branch) and "inplace" in s.item.default_attrs()]
+    if not rows:
+        return []
+    inplace = sum(1 for i in rows if i in walk.inplace_rows)
+    if inplace == len(rows):
+        return ["sums: each adds its other arms in place to one arm's output (add.inplace = true: `out += identity`, "
+                "as torchvision's ResNet)"]
+    if inplace:
+        return [f"sums: {inplace} of {len(rows)} add in place to one arm's output (add.inplace = true); the others "
+                f"make a new tensor: none of their arms may be overwritten (each ends in a layer that keeps its "
+                f"output, or is ID)"]
+    return ["sums: each makes a new tensor (x + f(x)); code that adds in place (`out += identity`, as torchvision's "
+            "ResNet) is modelled by add.inplace = true"]
 
 
 def dense_units(items: list) -> bool:

@@ -269,8 +269,8 @@ def test_a_sweep_worker_killed_from_outside_ends_the_sweep_with_one_line(tmp_pat
                                stderr=subprocess.PIPE, text=True)
     children = f"/proc/{process.pid}/task/{process.pid}/children"
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):  # writing has begun
-        assert time.monotonic() < deadline and process.poll() is None
+    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) or not open(children).read().split():
+        assert time.monotonic() < deadline and process.poll() is None  # writing has begun, a worker runs
         time.sleep(0.05)
     worker = int(open(children).read().split()[0])
     os.kill(worker, signal.SIGKILL)
@@ -278,6 +278,41 @@ def test_a_sweep_worker_killed_from_outside_ends_the_sweep_with_one_line(tmp_pat
     assert process.returncode == 3 and list(tmp_path.iterdir()) == []
     assert stderr == f"error: sweep worker process {worker} was killed by signal 9 before it answered: killed " \
         "from outside or out of memory? --jobs 1 computes in this process\n"
+
+
+@pytest.mark.slow
+def test_sweep_workers_end_when_their_parent_is_killed(tmp_path):
+    """SIGKILL to the sweep (nothing of it can run): its worker processes see their pipes end and exit,
+    none is left computing for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    design = "w = 2\nINPUT 32x32x3 -> [CONV3-w -> RELU]*20 -> GAP -> FC-10"
+    process = subprocess.Popen([sys.executable, "-m", "cnncalc", "sweep", design, "--vary", "w=1..400000",
+                                "-o", "out.csv", "--jobs", "2"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    children = f"/proc/{process.pid}/task/{process.pid}/children"
+    deadline = time.monotonic() + 60
+    while len(open(children).read().split()) < 2:  # both workers started
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    workers = [int(pid) for pid in open(children).read().split()]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a sweep worker outlived its parent"
+        time.sleep(0.05)
 
 # -- a user's design broke on upgrade ------------------------------------------------------------------------
 DENSE_BLOCK = "dense = (ID | [BN -> RELU -> CONV1-128 -> BN -> RELU -> CONV3-32])\n"

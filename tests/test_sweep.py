@@ -324,7 +324,8 @@ def test_a_worker_that_dies_ends_the_sweep_with_one_line_not_a_hang():
     with pytest.raises(WorkerDied, match=r"ended \(exit code 9\) before it answered"):
         for batch in chunks(2, 10, 100, lambda: _dies_at_chunk_two):
             got.extend(batch)
-    assert got == list(range(20)) and multiprocessing.active_children() == []
+    # what came before is in order (at most chunks 0 and 1: the error may come as soon as chunk 4 is sent)
+    assert got == list(range(len(got))) and len(got) <= 20 and multiprocessing.active_children() == []
 
 
 def test_a_sweep_left_early_leaves_no_worker_behind():

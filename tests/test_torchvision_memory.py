@@ -25,6 +25,15 @@ OPEN = {
 }
 
 
+# single configurations (by their test id) where cnncalc's model is not yet torchvision's code
+OPEN_IDS = {
+    "convnext_tiny-training-b2-adam-bfloat16": "under autocast the weight gradient of a convolution whose input is "
+                                               "channels last (the downsampling after LAYERNORM) is copied into the "
+                                               "parameter's layout beside its float32 cast (2,359,296 B here); that "
+                                               "copy is modelled in float32 only: -0.39%",
+}
+
+
 def _id(e: dict) -> str:
     s = e["settings"]
     return (f"{e['design']}-{e['mode']}-b{s['batch']}-{s.get('optimizer', 'eval')}"
@@ -47,15 +56,18 @@ def test_the_fixture_covers_every_built_in_with_a_torchvision_counterpart():
     assert {e["mode"] for e in ENTRIES} == {"inference", "training"}
     assert any(e["settings"].get("amp") for e in ENTRIES) and any(e["settings"].get("accumulate", 1) > 1
                                                                   for e in ENTRIES)
-    for what in ("checkpoint", "freeze"):  # every block of ResNet-18/50 and MobileNetV2/V3 checkpointed; half frozen
-        assert {e["design"] for e in ENTRIES if e["settings"].get(what)} == {"resnet18", "resnet50", "mobilenet_v2",
-                                                                             "mobilenet_v3_large"}
+    for what in ("checkpoint", "freeze"):  # every block checkpointed; the first half of the blocks frozen
+        for amp in (None, "bfloat16"):
+            assert {e["design"] for e in ENTRIES if e["settings"].get(what) and e["settings"].get("amp") == amp} == {
+                "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0",
+                "regnet_y_400mf", "googlenet"}
 
 
 def test_resnet50_checkpointed_block_by_block_adds_its_shortcut_in_place():
     """Issue 23: with every bottleneck checkpointed, an out-of-place sum was 1.38% above torchvision's peak (its
     Bottleneck writes `out += identity`; the peak falls on that sum); the design's `add.inplace = true` follows it."""
-    (entry,) = [e for e in ENTRIES if e["design"] == "resnet50" and e["settings"].get("checkpoint")]
+    (entry,) = [e for e in ENTRIES if e["design"] == "resnet50" and e["settings"].get("checkpoint")
+                and not e["settings"].get("amp")]
     settings = dict(entry["settings"])
     defines = settings.pop("defines")
     assert _plan(entry) == entry["peak_bytes"]
@@ -65,7 +77,7 @@ def test_resnet50_checkpointed_block_by_block_adds_its_shortcut_in_place():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=_id)
 def test_peak_equals_torchvisions_own_model(entry):
-    reason = OPEN.get((entry["design"], entry["mode"]))
+    reason = OPEN.get((entry["design"], entry["mode"])) or OPEN_IDS.get(_id(entry))
     mine = _plan(entry)
     if reason is not None:
         if mine != entry["peak_bytes"]:

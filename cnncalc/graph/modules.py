@@ -56,6 +56,7 @@ class _Paths(Walk):
         self.ends: dict[int, int] = {}  # a call's last row -> the calls (containers) that close after it
         self.branches: list[str] = []  # the open branches' names
         self.bases: dict = {}  # a layer -> its module's base name (its kind's emit): a design repeats layers
+        self.shapes: dict = {}  # (a layer, its input) -> (its output, its base name)
         self.pending: dict[int, list] = {}  # a first row -> the calls named there, not yet opened as containers
         self.counted: dict[int, int] = {}  # id(item) -> its rows
         self.chains: list[set[int]] = []  # the open chains' item ends (chain())
@@ -106,12 +107,16 @@ class _Paths(Walk):
 
     def layer(self, layer, x, depth: int, arm: int | None):
         self.opening()
-        y, _ = layer.apply(x)
-        base = self.bases.get(layer)
-        if base is None:
-            base = self.bases[layer] = layer.emit(self, x, y, False)[0]
-        self.named(self.modules.name(base))
-        return y
+        key = (layer, x)  # a design repeats its layer objects: each shape and module base computed once
+        known = self.shapes.get(key)
+        if known is None:
+            y = layer.apply(x)[0]
+            base = self.bases.get(layer)
+            if base is None:
+                base = self.bases[layer] = layer.emit(self, x, y, False)[0]
+            known = self.shapes[key] = (y, base)
+        self.named(self.modules.name(known[1]))
+        return known[0]
 
     def branch(self, branch: Branch, x, depth: int, arm: int | None):
         self.opening()

@@ -25,8 +25,7 @@ from ..metrics.saved import Flow, apply
 
 # the helper modules in the order the source defines them (a helper a kind adds later goes after these)
 ORDER = ("Branches", "AddInto", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop",
-         "Dense",
-         "Flat", "Local2d")
+         "Dense", "Flat", "Local2d")
 MERGE_MODULES = (*dict.fromkeys(cls.helper for cls in MERGES.values()), "AddInto")  # the exported modules that hold arms
 
 
@@ -88,7 +87,6 @@ class _Writer(Walk):
         return lines, y, apply(layer, x, y, flow, has_params, 4)[1]
 
     def branch(self, branch: Branch, state, depth: int, arm: int | None):
-        self.helper(branch.helper, branch.helper_source)
         self.names.append(self.name(branch.kind))
         return super().branch(branch, state, depth, arm)
 
@@ -107,7 +105,7 @@ class _Writer(Walk):
         helper, mode = branch.helper, "" if branch.helper != "Branches" else f'"{branch.kind}",'
         if into is not None:  # a sum in place (add.inplace)
             helper, mode = "AddInto", f"{into},"
-            self.helper(helper, ADD_INTO)
+        self.helper(helper, ADD_INTO if into is not None else branch.helper_source)
         arms = [f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(end[0]) + f"\n{pad}    ])),"
                 for end in ends]
         lines.append(f'{pad}("{self.names.pop()}", {helper}({mode}\n' + "\n".join(arms) + f"\n{pad})),")

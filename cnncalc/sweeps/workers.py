@@ -40,9 +40,13 @@ def _serve(conn: Connection, setup: Callable[[], Callable[[int, int], list]]) ->
     while True:
         try:
             task = conn.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # the parent is done, or gone
             return
-        conn.send(work(*task))
+        result = work(*task)
+        try:
+            conn.send(result)
+        except OSError:
+            return
 
 
 def died(process) -> WorkerDied:
@@ -59,6 +63,7 @@ def chunks(jobs: int, size: int, total: int, setup: Callable[[], Callable[[int, 
     processes; `setup` (run in each worker, picklable where it does not fork) returns work."""
     context = multiprocessing.get_context("fork" if fork else "spawn")
     workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    opened: list[Connection] = []  # the parent's ends, closed at the end
     starts = iter(range(0, total, size))
 
     def send(index: int) -> None:
@@ -74,11 +79,12 @@ def chunks(jobs: int, size: int, total: int, setup: Callable[[], Callable[[int, 
         try:
             for _ in range(min(jobs, -(-total // size))):
                 parent_end, child_end = context.Pipe()
+                opened.append(parent_end)
+                _OPEN.append(parent_end)  # a forked worker closes it: when the parent dies, its pipe ends
                 process = context.Process(target=_serve, args=(child_end, setup), daemon=True)
                 process.start()
                 child_end.close()
                 workers.append((process, parent_end))
-                _OPEN.append(parent_end)
         finally:
             _block(signal.SIG_UNBLOCK)  # a stop signal that came meanwhile is raised here
         for _ in range(AHEAD):
@@ -94,9 +100,10 @@ def chunks(jobs: int, size: int, total: int, setup: Callable[[], Callable[[int, 
             send(index)
             yield batch
     finally:
-        for process, conn in workers:
-            conn.close()
-            _OPEN.remove(conn)
+        for process, _ in workers:
             if process.is_alive():
                 process.kill()
             process.join()
+        for conn in opened:
+            conn.close()
+            _OPEN.remove(conn)

@@ -152,3 +152,14 @@ def test_add_inplace_errors_say_where(design, message, at):
         cnncalc.plan(design)
     assert e.value.message.startswith(message) and e.value.span.line_col() == at
 
+
+
+@pytest.mark.parametrize("design, says", [
+    ("INPUT 8x8x4 -> (ID + CONV1-4)", "sums: each makes a new tensor (x + f(x))"),
+    ("add.inplace = true\nINPUT 8x8x4 -> (ID + CONV1-4)", "sums: each adds its other arms in place"),
+    ("add.inplace = true\nINPUT 8x8x4 -> (ID + RELU) -> (ID + CONV1-4)", "sums: 1 of 2 add in place"),
+    ("INPUT 8x8x4 -> (ID | CONV1-4)", None),  # no sum: nothing to say
+])
+def test_the_assumptions_say_which_code_the_sums_follow(design, says):
+    lines = [a for a in _rows(design).assumptions if a.startswith("sums:")]
+    assert (lines[0].startswith(says) and len(lines) == 1) if says else lines == []
