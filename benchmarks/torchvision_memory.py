@@ -17,7 +17,7 @@ FakeTensorMode for float32, which computes nothing and gives the peak to the byt
 bfloat16 autocast (FakeTensorMode keeps BN's statistics in low precision, a real run in float32) and for
 RegNet (its initialisation reads tensor values). The models are built with torchvision's defaults
 (weights=None; GoogLeNet and Inception-v3 without their slow initialisation, which changes no tensor's
-size). All of it takes about 10 minutes on two cores (the real bfloat16 runs most of it).
+size). All of it takes about 45 minutes on two cores (the real bfloat16 runs most of it: VGG's 12 minutes).
 
 It writes tests/fixtures/torchvision_memory.json: per entry the design, the settings (the names of
 cnncalc.plan's options) and the measured peak (a budget's entry: cnncalc's answer and the peaks at it and

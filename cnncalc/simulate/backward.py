@@ -196,8 +196,8 @@ class Backward:
     def run_ops(self, index: int, s: Step, param_i: int, ops, cast: bool, din: int) -> tuple[object, bool]:
         """Each operation's outputs (the input's gradient, the parameters', a temporary), a sample, then the
         temporary goes (one made just before APPLIED after the operation after it); a checkpointed row drops what
-        it recomputed at APPLIED. Returns the key of the
-        input's gradient (None: none made) and whether what it kept was dropped."""
+        it recomputed at APPLIED. Returns the key of the input's gradient (None: none made) and whether what it
+        kept was dropped."""
         t = self.t
         new = None
         dropped = False
