@@ -127,7 +127,7 @@ def block_segments(name: str) -> list[tuple[int, int]]:
     return [tuple(r) for r in runs]
 
 
-def checkpointed(torch, names: list[str]):
+def checkpointed(names: list[str]):
     """The model with each named module's forward run under non-reentrant torch.utils.checkpoint."""
     from torch.utils.checkpoint import checkpoint
 
@@ -139,7 +139,7 @@ def checkpointed(torch, names: list[str]):
     return prepare
 
 
-def frozen(torch, tensors: int):
+def frozen(tensors: int):
     """The model with its first `tensors` parameter tensors frozen."""
     def prepare(model):
         for p in list(model.parameters())[:tensors]:
@@ -148,17 +148,17 @@ def frozen(torch, tensors: int):
     return prepare
 
 
-def block_config(torch, name: str, what: str) -> tuple[dict, object]:
+def block_config(name: str, what: str) -> tuple[dict, object]:
     """cnncalc's settings and the model's preparation for BLOCK_CONFIGS' `what`."""
     import cnncalc
 
     segments, blocks = block_segments(name), BLOCKS[name]
     if what == "checkpoint":
-        return {"checkpoint": [f"{a}-{b}" for a, b in segments]}, checkpointed(torch, blocks)
+        return {"checkpoint": [f"{a}-{b}" for a, b in segments]}, checkpointed(blocks)
     last = segments[len(segments) // 2 - 1][1]  # the end of the first half of the blocks
     report = cnncalc.plan(name, defines=DEFINES.get(name, []))
     tensors = sum((row.weights > 0) + (row.biases > 0) for row in report.layers[1:last + 1])
-    return {"freeze": last}, frozen(torch, tensors)
+    return {"freeze": last}, frozen(tensors)
 
 
 def measure(torch, name: str, mode: str, batch: int, optimizer: str | None, accumulate: int, amp: str | None,
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         blocks = [] if args.budgets or args.amp else blocks
         for what, batch, optimizer, amp in blocks:
             start = time.perf_counter()
-            extra, prepare = block_config(torch, name, what)
+            extra, prepare = block_config(name, what)
             peak = measure(torch, name, "training", batch, optimizer, 1, amp, prepare)
             settings = {"batch": batch, "device": "cpu", "defines": DEFINES.get(name, []), "optimizer": optimizer,
                         "foreach": False, "accumulate": 1, **extra}

@@ -13,7 +13,7 @@ their output; only the product keeps its factors for backward.
 from __future__ import annotations
 
 from ..errors import DesignError, Span
-from .base import (INPUT, NOTHING, PROMOTE, SAME, UNSUPPORTED, VIEWS, Kind, Layer, Setting, Volume, check_size,
+from .base import (INPUT, NOTHING, PROMOTE, SAME, VIEWS, Kind, Layer, Setting, Volume, check_size,
                    no_macs, nothing_learned, saved_extras)
 
 BRANCHES = '''
