@@ -70,18 +70,6 @@ class Checkpointing:
         self.bias_casts = []
         self.remap[s.ckpt] = keys
 
-    def recast(self, i: int, s: Step, din: int) -> None:
-        """A convolution or FC recomputed under autocast: its parameters cast again (the bias's cached until the
-        recomputation's autocast exits, the weight's saved), and its input's, saved, where it is not low."""
-        t, low = self.t, self.low
-        if s.biases:
-            t.alloc(("bcast", i), s.biases * low, "other")
-            self.bias_casts.append(("bcast", i))
-        if s.weights:
-            t.alloc(("wcast", i), s.weights * low, "saved")
-        if din != low:
-            t.alloc(("xcast", i), s.x.size * low * self.N, "saved")
-
     def recompute_row(self, i: int, s: Step, keys: dict, made: list, last: int) -> bool:
         """One row recomputed: its output (unless it stops before its operation ran) and what it saves;
         returns whether the recomputation stops there."""
@@ -121,8 +109,8 @@ class Checkpointing:
         """A row recomputed under autocast, in a fresh autocast context (checkpoint restores its state): a
         convolution's or FC's casts, a concatenation's of its low arms; what it saves beside its tensors."""
         din = self.value_bytes(s.sids_in[0])
-        if rule == CAST:
-            self.recast(i, s, din)
+        if rule == CAST:  # cast again, the weight's cast saved (the recomputation's autocast caches the bias's)
+            self.make_casts(i, s, din, checkpointed=False)
         elif rule == PROMOTE and not before:
             self.promote(i, s)
         return s.item.autocast_extra(s.saves, din, self.device, self.fake)

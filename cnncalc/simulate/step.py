@@ -307,15 +307,7 @@ class TrainingStep(Checkpointing, Backward):
         seg = self.segments.get(s.ckpt)
         if seg is not None and index == seg["rows"][0]:
             t.keep(seg["input"], +1)  # the checkpoint's frame holds its input
-        if s.biases:
-            t.alloc(("bcast", index), s.biases * low, "other")  # cached until autocast exits
-            self.bias_casts.append(("bcast", index))
-        if s.weights:  # cached, and saved for backward; checkpointed, cached only (its backward casts again)
-            t.alloc(("wcast", index), s.weights * low, "saved" if seg is None else "other")
-            if seg is not None:
-                self.bias_casts.append(("wcast", index))
-        if din != low:
-            t.alloc(("xcast", index), s.x.size * low * self.N, "saved")  # saved instead of the input
+        self.make_casts(index, s, din, seg is not None)
         self.dt[s.sid_out] = low
         t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
         t.sample("forward", index)
@@ -323,6 +315,21 @@ class TrainingStep(Checkpointing, Backward):
             t.free(("xcast", index))
         elif din == low:
             t.keep(self.input_storage(s), +1)
+
+    def make_casts(self, index: int, s: Step, din: int, checkpointed: bool) -> None:
+        """A recorded convolution's or FC's casts under autocast: its bias's (cached until autocast exits), its
+        weight's (cached, and saved for backward; checkpointed, cached only: the recomputation casts again) and
+        its input's where it is not low (saved instead of the input)."""
+        t, low = self.t, self.low
+        if s.biases:
+            t.alloc(("bcast", index), s.biases * low, "other")
+            self.bias_casts.append(("bcast", index))
+        if s.weights:
+            t.alloc(("wcast", index), s.weights * low, "other" if checkpointed else "saved")
+            if checkpointed:
+                self.bias_casts.append(("wcast", index))
+        if din != low:
+            t.alloc(("xcast", index), s.x.size * low * self.N, "saved")
 
     def loss(self) -> None:
         """Log-softmax over the channels (kept for its backward), then the loss and its total weight; with
