@@ -159,6 +159,10 @@ def check(design: str, batch: int = 2) -> None:
     "INPUT 6x6x3 -> CONV3-3 -> ([DROPOUT -> RELU6] + ID) -> (ID + [ID -> HARDSWISH])",
     "INPUT 6x6x3 -> CONV3-4 -> RELU -> (ID + [RELU -> CONV3-4]) -> RELU",
     "INPUT 6x6x3 -> CONV3-4 -> (ID .* [GAP -> CONV1-2 -> RELU -> CONV1-4 -> HARDSIGMOID]) -> RELU",
+    # sums in place (add.inplace): into the arm nothing else needs, never into the input the other arms read
+    "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> (ID + [CONV3-4 -> BN]) -> RELU -> (ID + [CONV3-4 -> BN]) -> RELU",
+    "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> ([CONV1-4 -> BN] + ID + [CONV3-4 -> BN]) -> RELU",
+    "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> (RELU + [CONV1-4 -> BN]) -> (ID + [ID -> HARDSWISH])",
 ])
 def test_reproductions(design):
     check(design)
@@ -189,11 +193,12 @@ LAYERS = st.one_of(
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(3, 9), st.integers(1, 3), st.lists(LAYERS, min_size=1, max_size=5),
-       st.sampled_from(["", " -> FC-3", " -> GAP -> RELU", " -> FLATTEN -> RELU6"]))
-@example(5, 3, ["(ID -> RELU + ID)"], "")
-@example(4, 2, ["CONV3-3", "FLATTEN -> RELU"], " -> FC-3")  # N x 3 logits
-def test_random_designs_compute_what_they_say(size, c, layers, tail):
-    design = f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
+       st.sampled_from(["", " -> FC-3", " -> GAP -> RELU", " -> FLATTEN -> RELU6"]), st.booleans())
+@example(5, 3, ["(ID -> RELU + ID)"], "", False)
+@example(4, 2, ["CONV3-3", "FLATTEN -> RELU"], " -> FC-3", False)  # N x 3 logits
+@example(5, 3, ["(CONV3-3 -> BN -> RELU + CONV1-3)", "(ID + CONV1-3)"], "", True)
+def test_random_designs_compute_what_they_say(size, c, layers, tail, in_place):
+    design = ("add.inplace = true\n" if in_place else "") + f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
     try:
         cnncalc.plan(design)
     except cnncalc.CnnCalcError:
