@@ -77,26 +77,29 @@ LAYERS = st.one_of(
        st.sampled_from(["", " -> FC-3", " -> GAP -> FC-4", " -> CONV1-5"]), st.sampled_from([1, 3]),
        st.sampled_from([("sgd", False), ("momentum", True), ("adam", False), ("adam", True)]),
        st.sampled_from(["CONV3-4 -> ", ""]),
-       st.sampled_from([None, None, "bfloat16", "freeze", "checkpoint", "bfloat16+checkpoint"]))
-@example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False), "CONV3-4 -> ", None)
+       st.sampled_from([None, None, "bfloat16", "freeze", "checkpoint", "bfloat16+checkpoint"]), st.booleans())
+@example(6, 3, ["POOL2", "(ID -> RELU + ID)"], " -> FC-3", 2, ("adam", False), "CONV3-4 -> ", None, False)
 @example(8, 3, ["CONV3-5", "(ID -> RELU + ID)", "(CONV1-2 | CONV3-3 | POOL3/1p1)", "UPSAMPLE2"], " -> CONV1-4", 4,
-         ("sgd", False), "CONV3-4 -> ", None)
-@example(8, 4, ["(ID + CONV3-3p1)"], " -> FC-3", 3, ("adam", False), "", None)  # an arm without parameters on the input
-@example(8, 4, ["(CONV1-2 | CONV3-3 | POOL3/1p1)", "LRN", "POOL2"], " -> FC-3", 2, ("sgd", False), "", "bfloat16")
-@example(4, 1, ["(CONV1-2 | CONV3-3 | POOL3/1p1)"], "", 1, ("sgd", False), "", "bfloat16")  # cat casts low arms
-@example(6, 2, ["(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> FC-3", 2, ("adam", False), "", "bfloat16")  # fp32 x bf16
+         ("sgd", False), "CONV3-4 -> ", None, False)
+@example(8, 4, ["(ID + CONV3-3p1)"], " -> FC-3", 3, ("adam", False), "", None, False)  # an arm without parameters on the input
+@example(8, 4, ["(CONV1-2 | CONV3-3 | POOL3/1p1)", "LRN", "POOL2"], " -> FC-3", 2, ("sgd", False), "", "bfloat16", False)
+@example(4, 1, ["(CONV1-2 | CONV3-3 | POOL3/1p1)"], "", 1, ("sgd", False), "", "bfloat16", False)  # cat casts low arms
+@example(6, 2, ["(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> FC-3", 2, ("adam", False), "", "bfloat16", False)  # fp32 x bf16
 @example(6, 2, ["LRN", "(ID .* [GAP -> DWCONV1 -> SIGMOID])"], " -> CONV1-4", 2, ("sgd", False), "CONV3-4 -> ",
-         "bfloat16")  # float32 (LRN's) times bf16: the gate's gradient is cast back
+         "bfloat16", False)  # float32 (LRN's) times bf16: the gate's gradient is cast back
 @example(4, 1, ["CONV1-1/1p0", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE", "RELU"], "", 1,
-         ("sgd", False), "CONV3-4 -> ", None)  # the shuffle's output is a view: RELU after it is not in place
+         ("sgd", False), "CONV3-4 -> ", None, False)  # the shuffle's output is a view: RELU after it is not in place
 @example(4, 1, ["CONV3-5/1p1", "CONV1-4 -> (ID || [CONV1-2 -> BN -> RELU]) -> SHUFFLE", "RELU"], " -> CONV1-5", 3,
-         ("adam", False), "CONV3-4 -> ", None)
-@example(4, 1, ["RELU", "{GAP -> FC-2}"], "", 1, ("sgd", False), "", None)  # the head reads the network's output:
+         ("adam", False), "CONV3-4 -> ", None, False)
+@example(6, 2, ["(CONV1-2 + [CONV3-2p1 -> BN])", "(ID + CONV1-2)"], " -> FC-3", 3, ("adam", False), "", "checkpoint",
+         True)  # sums in place, one checkpointed
+@example(4, 1, ["RELU", "{GAP -> FC-2}"], "", 1, ("sgd", False), "", None, False)  # the head reads the network's output:
 # that output lives until the loss reads it, not until the head has
-def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, variant):
+def test_random_designs_peak_as_measured(size, c, layers, tail, batch, optimizer, head, variant, in_place):
     """`variant`: autocast (bfloat16), the first half of the rows frozen, or the middle top-level
-    item checkpointed (with or without autocast), or none."""
-    design = f"INPUT {size}x{size}x{c} -> {head}" + " -> ".join(layers) + tail
+    item checkpointed (with or without autocast), or none; `in_place`: sums in place (add.inplace)."""
+    design = (("add.inplace = true\n" if in_place else "") + f"INPUT {size}x{size}x{c} -> {head}" + " -> ".join(layers)
+              + tail)
     amp = "bfloat16" if variant and variant.startswith("bfloat16") else None
     settings = dict(batch=batch, optimizer=optimizer[0], foreach=optimizer[1], device="cpu", amp=amp)
     try:
