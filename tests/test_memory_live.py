@@ -497,3 +497,22 @@ def test_a_channels_last_weight_gradient_under_autocast_is_copied_into_the_param
         measured = measure_step(export_design(design), batch=batch, optimizer=optimizer, foreach=False,
                                 amp="bfloat16", fake=False)
     assert report.totals.memory.training_peak_bytes == measured.peak_bytes
+
+
+@pytest.mark.parametrize("design, checkpoint, freeze, accumulate", [
+    ("INPUT 16x16x4 -> CONV3-8 -> [CONV3-8 -> BN -> RELU] -> [CONV3-8 -> BN -> RELU] -> FC-3", ["2-4", "5-7"], 3, 1),
+    ("INPUT 16x16x4 -> CONV3-8 -> [CONV3-8 -> BN -> RELU] -> [CONV3-8 -> BN -> RELU] -> FC-3", ["2-4", "5-7"], None, 2),
+    ("add.inplace = true\nINPUT 16x16x4 -> CONV3-8 -> (ID + [CONV3-8 -> BN]) -> RELU -> FC-3", ["2-5"], 1, 2),
+])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_autocast_checkpointing_with_a_frozen_prefix_and_accumulation(design, checkpoint, freeze, accumulate,
+                                                                     optimizer):
+    """--amp, --checkpoint, --freeze and --accumulate together: real runs, to the byte."""
+    report = cnncalc.plan(design, batch=2, optimizer=optimizer, foreach=False, device="cpu", amp="bfloat16",
+                          checkpoint=checkpoint, freeze=freeze, accumulate=accumulate)
+    segments = tuple(tuple(int(v) for v in c.split("-")) for c in checkpoint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        measured = measure_step(export_design(design), batch=2, optimizer=optimizer, foreach=False, amp="bfloat16",
+                                fake=False, checkpoint=segments, freeze=freeze, accumulate=accumulate)
+    assert report.totals.memory.training_peak_bytes == measured.peak_bytes
