@@ -314,7 +314,7 @@ def test_workers_answer_every_chunk_in_order(jobs):
 
 def test_a_worker_that_dies_ends_the_sweep_with_one_line_not_a_hang():
     """multiprocessing.Pool waited for ever when a worker was killed while it held the task queue's lock
-    (SIGTERM to the process group hung 4 of 40 sweeps); each worker now has a pipe of its own."""
+    (SIGTERM to the process group hung 3 of 40 sweeps); each worker now has a pipe of its own."""
     import multiprocessing
 
     from cnncalc.errors import WorkerDied
