@@ -65,9 +65,7 @@ class Checkpointing:
         for key in made:  # stopped: what nothing saved goes
             if self.kept.get(key, 0) <= 0:
                 t.free(key)
-        for key in self.bias_casts:  # under autocast the recomputation's own autocast exits: its cache goes
-            t.free(key)
-        self.bias_casts = []
+        self.exit_autocast()  # the recomputation's own autocast context
         self.remap[s.ckpt] = keys
 
     def recompute_row(self, i: int, s: Step, keys: dict, made: list, last: int) -> bool:

@@ -119,7 +119,8 @@ class TrainingStep(Checkpointing, Backward):
         self.req = requires_grad(steps, self.base)  # storage -> whether it requires grad
         self.segments = self.segments_of()  # checkpointed segment -> its rows, input and saving rows
         self.remap: dict[int, dict] = {}  # segment -> storage -> the key of its recomputed tensor
-        self.bias_casts: list = []  # under autocast: the biases' casts, cached until autocast exits
+        # under autocast: the casts only its cache keeps (the biases', a checkpointed row's weight's), until it exits
+        self.autocast_cache: list = []
 
     # -- storages -----------------------------------------------------------------------------------------
     def vol(self, sid: int) -> int:
@@ -323,11 +324,11 @@ class TrainingStep(Checkpointing, Backward):
         t, low = self.t, self.low
         if s.biases:
             t.alloc(("bcast", index), s.biases * low, "other")
-            self.bias_casts.append(("bcast", index))
+            self.autocast_cache.append(("bcast", index))
         if s.weights:
             t.alloc(("wcast", index), s.weights * low, "other" if checkpointed else "saved")
             if checkpointed:
-                self.bias_casts.append(("wcast", index))
+                self.autocast_cache.append(("wcast", index))
         if din != low:
             t.alloc(("xcast", index), s.x.size * low * self.N, "saved")
 
@@ -359,10 +360,15 @@ class TrainingStep(Checkpointing, Backward):
                 self.held.discard(side.sid_out)
                 self.release(side.sid_out)
         t.free("logits_cast")
-        for key in self.bias_casts:  # autocast exits: its cache goes (the biases' casts, and the weights' of
-            t.free(key)  # checkpointed rows, were kept by it only)
-        self.bias_casts = []
+        self.exit_autocast()
         self.output_read(last)
+
+    def exit_autocast(self) -> None:
+        """Autocast exits (after the loss, or a checkpointed segment's recomputation): its cache goes, and with
+        it the casts nothing else keeps."""
+        for key in self.autocast_cache:
+            self.t.free(key)
+        self.autocast_cache = []
 
     def output_read(self, last: Step) -> None:
         """cross_entropy has returned: the network's output (a view's: what it views), held until then, goes
