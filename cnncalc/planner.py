@@ -177,11 +177,16 @@ def assumptions(settings: Settings, peaks: bool, graph: LayerGraph | None = None
         lines.append("tensor lifetimes: a block call is a module, whose input lives until the call's last row has run "
                      "(its caller holds it, as in torchvision's models and the export); the rows of a [..] group "
                      "free their inputs at their last read")
-    if peaks and graph is not None and dense_units(graph.items):
+    if peaks and graph is not None and any(b.dense for b in branches(graph.items)):
+        lines.append("dense blocks (concat.dense = true): a run of (ID | [..]) units keeps its input and each unit's "
+                     "output in a list; each unit concatenates the list afresh (the first: a copy of the block's "
+                     "input), holds it until its arm's first convolution has run, and the last concatenates it once "
+                     "more, as torchvision's DenseNet (_DenseBlock) and the export (DenseUnit)")
+    elif peaks and graph is not None and dense_units(graph.items):
         lines.append("dense units (ID | [..]) in a row: each concatenation is one new tensor, freed when the next is "
                      "made; torchvision's DenseNet keeps the features in a list and concatenates them all again in "
-                     "every layer, so its inference peak is higher (DenseNet-121 at batch 24: 20.1% above this model, "
-                     "measured); training peaks are equal")
+                     "every layer, which concat.dense = true models (DenseNet-121's inference at batch 24: 20.1% "
+                     "above this model, measured; training peaks are equal)")
     if settings.amp is not None and peaks:
         lines.append(f"mixed precision (--amp {settings.amp}): the forward pass and the loss under autocast, "
                      f"parameters, gradients and optimizer state float32, with the casts autocast makes and caches "
@@ -218,14 +223,22 @@ def dense_units(items: list) -> bool:
     """Are there two concatenations (ID | [..]) in a row anywhere in the design (DenseNet's dense block)?"""
     before = False
     for item in items:
-        unit = (isinstance(item, Branch) and item.concatenates and not item.splits_input and len(item.arms) == 2
-                and len(item.arms[0]) == 1 and item.arms[0][0].skip)
+        unit = isinstance(item, Branch) and item.concatenates and not item.splits_input and item.dense_unit(item.arms)
         if unit and before:
             return True
         before = unit
         if isinstance(item, Branch) and any(dense_units(arm) for arm in item.arms):
             return True
     return False
+
+
+def branches(items: list):
+    """Every branch of the design, however deeply nested."""
+    for item in items:
+        if isinstance(item, Branch):
+            yield item
+            for arm in item.arms:
+                yield from branches(arm)
 
 
 HEAD_SUMS = ("params", "buffers", "macs")
@@ -254,8 +267,8 @@ def heads(rows: list[dict], steps: list, sides: list[tuple[int, int]]) -> list[d
         else:
             base = of(s.holds)
             total = add(base, own)
-            for end in s.sids_in:
-                total = add(total, tuple(e - b for e, b in zip(of(end), base)))
+            for end in s.sids_in[-1:] if s.item.dense else s.sids_in:  # a dense unit reads its block's features:
+                total = add(total, tuple(e - b for e, b in zip(of(end), base)))  # its arm's output is its own
         if s.item.side:  # a side head's output row: its storage is its arm's end
             outputs[i] = total
         else:

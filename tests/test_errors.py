@@ -128,7 +128,7 @@ BAD_DESIGNS = [
      'input sizes must be at least 1, got 0', (1, 7)),
     ('id.eps = 1\nINPUT 8x8x3 -> BN',
      "'id' has no defaults; layer defaults exist for conv, pool, fc, dwconv, deconv, local, dropout, bn, layernorm, "
-     "groupnorm, scale, lrn, upsample, add",
+     "groupnorm, scale, lrn, upsample, concat, add",
      (1, 1)),
     ('INPUT 8x8x3 -> CONV3-(8/0)',
      'division by zero', (1, 23)),

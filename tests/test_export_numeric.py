@@ -163,6 +163,10 @@ def check(design: str, batch: int = 2) -> None:
     "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> (ID + [CONV3-4 -> BN]) -> RELU -> (ID + [CONV3-4 -> BN]) -> RELU",
     "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> ([CONV1-4 -> BN] + ID + [CONV3-4 -> BN]) -> RELU",
     "add.inplace = true\nINPUT 6x6x3 -> CONV3-4 -> (RELU + [CONV1-4 -> BN]) -> (ID + [ID -> HARDSWISH])",
+    # dense blocks (concat.dense): the features in a list, concatenated afresh by each unit (DenseUnit)
+    "concat.dense = true\nINPUT 6x6x3 -> CONV3-4 -> (ID | [BN -> RELU -> CONV1-4 -> BN -> RELU -> CONV3-2])*3 -> RELU",
+    "concat.dense = true\nINPUT 6x6x3 -> (ID | [RELU -> CONV3-2]) -> ([(ID | CONV1-2) -> (ID | BN)] + CONV1-14)",
+    "concat.dense = true\nINPUT 6x6x3 -> (ID | [CONV1-2 -> DROPOUT]) -> (ID | [POOL3/1p1 -> BN]) -> FC-3",
 ])
 def test_reproductions(design):
     check(design)
@@ -198,7 +202,8 @@ LAYERS = st.one_of(
 @example(4, 2, ["CONV3-3", "FLATTEN -> RELU"], " -> FC-3", False)  # N x 3 logits
 @example(5, 3, ["(CONV3-3 -> BN -> RELU + CONV1-3)", "(ID + CONV1-3)"], "", True)
 def test_random_designs_compute_what_they_say(size, c, layers, tail, in_place):
-    design = ("add.inplace = true\n" if in_place else "") + f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
+    """`in_place`: sums in place and dense blocks (add.inplace, concat.dense)."""
+    design = ("add.inplace = true\nconcat.dense = true\n" if in_place else "") + f"INPUT {size}x{size}x{c} -> " + " -> ".join(layers) + tail
     try:
         cnncalc.plan(design)
     except cnncalc.CnnCalcError:

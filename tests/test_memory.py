@@ -58,11 +58,12 @@ def test_training_peak_equals_memtracker(entry):
     report = cnncalc.plan(zoo.path(entry["design"]).read_text(), **settings)
     predicted, measured = report.totals.memory.training_peak_bytes, entry["peak_bytes"]
     unmodelled = ((entry.get("amp") and any(KINDS[r.kind].autocast is UNSUPPORTED for r in report.layers))
-                  or (entry.get("checkpoint") and any(r.kind in ("crop", "output") for r in report.layers)))
+                  or (entry.get("checkpoint") and any(r.kind in ("crop", "output") for r in report.layers))
+                  or (entry.get("checkpoint") and any("checkpointed dense unit" in w for w in report.warnings)))
     if predicted is None:
-        # autocast's rules for LAYERNORM, GROUPNORM, SCALE, the split and side heads, and a recomputed crop or
-        # side head, are not modelled
-        # yet: the peak is left out, and named; nothing else may be
+        # autocast's rules for LAYERNORM, GROUPNORM, SCALE, the split and side heads, and a recomputed crop,
+        # side head or dense unit (concat.dense), are not modelled yet: the peak is left out, and named; nothing
+        # else may be
         assert unmodelled and "training_peak" in report.totals.partial
         return
     assert abs(predicted - measured) <= 0.03 * measured and predicted >= 0.99 * measured  # the bar

@@ -115,6 +115,9 @@ MODERN = """se(C) = (ID .* [GAP -> CONV1-(C//4) -> RELU -> CONV1-C -> SIGMOID])
 INPUT 32x32x3 -> CONV3-W -> BN -> RELU -> se(W) -> ([CONV1-(W//2) -> RELU] || [DWCONV3 -> BN])
   -> SHUFFLE(2) -> {GAP -> FC-5} -> (ID + [CONV3-W -> GROUPNORM(2) -> SCALE -> DROPPATH(0.1)])*D -> LAYERNORM
   -> GAP -> FC-10"""
+DENSE = """concat.dense = true
+unit(G) = (ID | [BN -> RELU -> CONV1-(4*G) -> BN -> RELU -> CONV3-G])
+INPUT 16x16x3 -> CONV3-W -> unit(W)*D -> BN -> RELU -> CONV1-W -> AVGPOOL2 -> unit(W)*2 -> GAP -> FC-10"""
 LEAN = ("params,buffers,macs,flops,activations,forward_bytes,forward_bytes_per_image,params_bytes,training_bytes,"
         "fits,rows,rf,saved_bytes,training_peak_bytes")
 
@@ -127,7 +130,7 @@ def test_sweep_rows_replayed_equal_plan(monkeypatch, data):
     monkeypatch.setattr(Lean, "COMPILE_AT", data.draw(st.sampled_from([1, 2])))
     points = data.draw(st.booleans())
     monkeypatch.setattr(sweep_points, "COMPILE_AT", 1 if points else 10**9)
-    design = data.draw(st.sampled_from([MODERN, RESNETISH]))
+    design = data.draw(st.sampled_from([MODERN, RESNETISH, DENSE]))
     widths = sorted(data.draw(st.sets(st.sampled_from([4, 8, 12, 16]), min_size=2, max_size=3)))
     depths = sorted(data.draw(st.sets(st.sampled_from([0, 1, 2]), min_size=1, max_size=2)))
     device, optimizer, accumulate, foreach, amp = data.draw(st.sampled_from(SETTINGS))

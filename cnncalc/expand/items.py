@@ -8,6 +8,7 @@ from ..dsl import ast
 from ..errors import DesignError, Span, excerpt
 from ..graph.blocks import Block
 from ..kinds import MERGES, OPERATORS, Branch, Item
+from ..kinds.base import INPLACE
 from .layers import Deferred
 from .scope import MAX_DEPTH, Local
 from .values import NeedsInput
@@ -140,21 +141,27 @@ class Items:
             expanded.append(items)
         self.branch_depth, self.branch_arm = around
         kind = OPERATORS[node.mode]
-        out.append(Branch(kind, expanded, node.span, self.merge_inplace(kind, local)))
+        out.append(Branch(kind, expanded, node.span, self.merge_inplace(kind, local),
+                          self.merge_setting(kind, "dense", local)))
         self.row += 1  # the merge's row
         self.close(index)
+
+    def merge_setting(self, kind: str, attr: str, local: Local):
+        """A merge's `kind.attr` default as set in the design (`concat.dense = true`), else the built-in; False
+        for a kind without the setting."""
+        setting = next((s for s in MERGES[kind].settings if s.attr == attr), None)
+        if setting is None:
+            return False
+        value = self.default(kind, attr, None)
+        return setting.default if value is None else self.read(setting, value, f"{kind}.{attr}", local)
 
     def merge_inplace(self, kind: str, local: Local) -> bool:
         """A merge's `kind.inplace` default (`add.inplace = true`), unless the kind-less `inplace = false`
         turns every in-place operation off."""
-        setting = next((s for s in MERGES[kind].settings if s.attr == "inplace"), None)
-        if setting is None:
-            return False
-        value = self.default(kind, "inplace", None)
         everywhere = self.defaults.get(("", "inplace"))
-        if value is None or (everywhere is not None and not self.read(setting, everywhere.value, "inplace", local)):
-            return setting.default
-        return self.read(setting, value, f"{kind}.inplace", local)
+        if everywhere is not None and not self.read(INPLACE, everywhere.value, "inplace", local):
+            return False
+        return self.merge_setting(kind, "inplace", local)
 
     def expand_repeat(self, node: ast.Repeat, local: Local, out: list[Item], sole: bool) -> None:
         """X*N: X expanded once, its items and records repeated (layer models are immutable: repeats

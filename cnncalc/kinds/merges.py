@@ -13,7 +13,7 @@ their output; only the product keeps its factors for backward.
 from __future__ import annotations
 
 from ..errors import DesignError, Span
-from .base import (INPUT, NOTHING, PROMOTE, SAME, VIEWS, Kind, Layer, Setting, Volume, check_size,
+from .base import (INPUT, NOTHING, PROMOTE, SAME, UNSUPPORTED, VIEWS, Kind, Layer, Setting, Volume, check_size,
                    no_macs, nothing_learned, saved_extras)
 
 BRANCHES = '''
@@ -63,6 +63,57 @@ class AddInto(nn.Module):
             if j != self.into:
                 out += other
         return out
+'''
+DENSE_UNIT = '''
+class Features(list):
+    """A dense block's features, handed on from unit to unit: a list that pytree leaves whole. (MemTracker's
+    ModTracker hooks the tensors a module takes, each gradient held until all of them have one: on a list of
+    features that holds gradients a step without the tracker frees, as a live-storage count shows.)"""
+
+
+class DenseUnit(nn.Module):
+    """A dense unit (`concat.dense = true`), as torchvision's _DenseLayer in its _DenseBlock: it takes the
+    block's features (a tensor, the block's input, or the list the unit before returns), concatenates them
+    (the identity arm sees the concatenation), runs arm 1's modules as far as the one that holds its
+    `head`-th row (the concatenation held until they return), then the rest (the head's output held until
+    they return), and returns the features with the arm's output appended; the block's `last` unit
+    returns their concatenation."""
+
+    def __init__(self, last: bool, head: int, *arms: nn.Module) -> None:
+        super().__init__()
+        self.last = last
+        self.arms = nn.ModuleList(arms)
+        self.head, rows = len(arms[1]), 0
+        for k, module in enumerate(arms[1], start=1):
+            rows += _rows_in(module)
+            if rows >= head:
+                self.head = k
+                break
+
+    def forward(self, features):
+        if isinstance(features, torch.Tensor):
+            features = Features([features])
+        new = self.tail(self.bottleneck(features))
+        features = Features([*features, new])
+        return torch.cat(features, dim=1) if self.last else features
+
+    def bottleneck(self, features: list) -> torch.Tensor:
+        joined = self.arms[0](torch.cat(features, dim=1))
+        x = joined
+        for module in self.arms[1][: self.head]:
+            x = module(x)
+        return x
+
+    def tail(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for module in self.arms[1][self.head:]:
+            y = module(y)
+        return y
+
+
+def _rows_in(module: nn.Module) -> int:
+    """The design's rows a module runs: a block call (an nn.Sequential) its modules', a layer one."""
+    return sum(_rows_in(child) for child in module.children()) if type(module) is nn.Sequential else 1
 '''
 SIDE = '''
 class Side(nn.Module):
@@ -116,7 +167,7 @@ class Branch(Kind):
     """Parallel arms over one input, then their merge: `Branch(kind, arms, span)` makes the merge's class
     (Concat, Add, Mul, Split or Output) by its `kind`."""
 
-    __slots__ = ("arms", "span", "names", "inplace")
+    __slots__ = ("arms", "span", "names", "inplace", "dense")
     by_kind: dict[str, type[Branch]] = {}  # filled by the subclasses, each under its kind
     helper_source = ""  # the exported module's source
     # traits: a merge's output is a new tensor (a side head's: the head's own), never in place or a view
@@ -142,18 +193,32 @@ class Branch(Kind):
         if cls.kind:
             Branch.by_kind[cls.kind] = cls
 
-    def __new__(cls, kind: str, arms: list, span: Span, inplace: bool = False):
+    def __new__(cls, kind: str, arms: list, span: Span, inplace: bool = False, dense: bool = False):
         return object.__new__(Branch.by_kind[kind] if cls is Branch else cls)
 
-    def __init__(self, kind: str, arms: list, span: Span, inplace: bool = False) -> None:
+    def __init__(self, kind: str, arms: list, span: Span, inplace: bool = False, dense: bool = False) -> None:
         self.arms = arms
         self.span = span
         self.names: list[str] | None = None
         self.inplace = inplace  # a sum's `add.inplace`
+        self.dense = dense and self.dense_unit(arms)  # a concatenation's `concat.dense`, where it applies
 
     def with_arms(self, arms: list) -> Branch:
         """The same merge over other arms (its settings kept)."""
-        return Branch(self.kind, arms, self.span, self.inplace)
+        return Branch(self.kind, arms, self.span, self.inplace, self.dense)
+
+    @staticmethod
+    def head_ends(item, x: Volume, y: Volume) -> bool:
+        """Does a dense unit's head (torchvision's bn_function) end with this row of its arm: its first that
+        counts MACs (a convolution, an FC)?"""
+        return item.macs is not UNSUPPORTED and bool(item.macs(x, y))
+
+    @staticmethod
+    def dense_unit(arms: list) -> bool:
+        """Is this the shape of a dense unit, (ID | arm): two arms, the first the identity, the second
+        layers only (DenseNet's dense layer)?"""
+        return (len(arms) == 2 and len(arms[0]) == 1 and getattr(arms[0][0], "skip", False) and bool(arms[1])
+                and not any(isinstance(item, Branch) for item in arms[1]))
 
     @classmethod
     def default_attrs(cls) -> tuple[str, ...]:
@@ -222,12 +287,22 @@ class Branch(Kind):
 
 
 class Concat(Branch):
+    """`concat.dense = true`: a run of dense units (ID | arm), each reading the one before, is a dense
+    block as torchvision's DenseNet writes it (`_DenseBlock`): the block keeps its input and every arm's
+    output in a list, each unit concatenates the list afresh (its first one too: a copy of the block's
+    input), runs its arm's head (as far as its first layer with MACs, `bn_function`, which holds the
+    concatenation until it returns) and then its tail (holding the head's output until the unit
+    returns), and the block's last unit concatenates the whole list once more as the block's output.
+    Shapes, params and MACs are those of the plain concatenations; only the tensors' lifetimes differ
+    (simulate/ and the export's DenseUnit). Off by default."""
+
     kind = "concat"
     operator = "|"
     symbol = "C"
     helper = "Branches"
     helper_source = BRANCHES
     concatenates = True
+    settings = (Setting("dense", "dense", "bool", False),)
 
     def merge(self, volumes: list[Volume], names: list[str], span) -> Volume:
         first = volumes[0]

@@ -13,13 +13,15 @@ kept.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from ..errors import position as where
 from ..graph import LayerGraph
 from ..graph.walk import Walk
 from ..kinds import UNSUPPORTED, Branch, Item, Layer, Volume
 from ..kinds.geometry import START
 from ..settings import Settings
-from ..simulate.steps import Setup, Step, setup_of
+from ..simulate.steps import Setup, Step, readers, reads, setup_of
 from . import fit, receptive, saved
 
 
@@ -86,6 +88,8 @@ class Rows(Walk):
         self.inplace_rows: set[int] = set()  # rows that overwrite their input (the kind's runs_inplace)
         self.frames: list[tuple[int, list[int]]] = []  # open branches: their first step, their arms' storages
         self.sides: list[tuple[int, int]] = []  # each side head's rows: its first, its output row
+        self.dense: list[tuple[int, int]] = []  # each dense unit (concat.dense): its first row (ID's), its merge row
+        self.arm_calls: list[tuple[int, int]] | None = None  # the block calls' rows, sorted (call_around)
         self.rows: list[dict] = []
         self.problems: list[dict] = []
         self.notes: list[dict] = []  # windows that do not fit exactly but leave no input unseen
@@ -104,20 +108,73 @@ class Rows(Walk):
         x, rf, sid, flow = self.layer(inp, (inp.size, START, -1, saved.START), 0, None)
         self.started(rf)
         state = self.walk(self.graph.items, (x, rf, sid, saved.Flow(True, False)))
-        self.hold_block_inputs()
+        self.hold_block_inputs(self.dense_blocks() if self.dense else {})
         self.requires.clear()  # the walk's own bookkeeping, done with (100,000 rows: 10 MB less at the peak)
         self.storages.saved.clear()
         return state
 
-    def hold_block_inputs(self) -> None:
+    def hold_block_inputs(self, inputs: dict[int, tuple[int, ...]]) -> None:
         """A block call's input lives until the call's last row has run: module-structured code (torchvision's
         models, cnncalc's export, where each call is an nn.Sequential) holds a module's input in its caller's
-        frame until the module returns."""
+        frame until the module returns. `inputs`: a first row -> the inputs its call takes instead of the row's
+        (a dense unit's: the features it is handed, the block's input first)."""
         steps = self.steps
         for block in self.graph.blocks:
             if block.kind == "call" and block.last > block.first:
                 s = steps[block.last]
-                steps[block.last] = s._replace(keeps=(*s.keeps, steps[block.first].sids_in[0]))
+                held = inputs.get(block.first, steps[block.first].sids_in[:1])
+                steps[block.last] = s._replace(keeps=(*s.keeps, *held))
+
+    def dense_blocks(self) -> dict[int, tuple[int, ...]]:
+        """The dense units' steps rewritten as torchvision's _DenseBlock runs them (kinds/merges.py, Concat): a run
+        of units, each reading the one before and nothing else reading that, is one block. Each unit's merge
+        concatenates the block's input and every arm output so far (the list, alive until the block's last
+        merge); its arm reads the merge before (its first unit: a copy of the block's input), held until the
+        arm's head has run (as far as its first row with MACs), and the head's output is held until the arm has
+        run. Returns each unit's first row -> the features it is handed (a block call's input: hold_block_inputs)."""
+        steps, inputs = self.steps, {}
+        count = readers(steps, {})
+        features: list[int] = []
+        before = None  # the merge row of the unit before, while the run goes on
+        for first, merge in self.dense:
+            branch_in = steps[first].sids_in[0]
+            own = sum(reads(steps[i]).count(branch_in) for i in range(first, merge + 1))
+            if before is None or first != before + 1 or steps[before].sid_out != branch_in or count[branch_in] != own:
+                features = [branch_in]  # a new block: its input first
+                head = steps[first + 1]
+                if head.copy is None:  # cat([x]): the first unit's concatenation copies the block's input
+                    steps[first + 1] = head._replace(copy=self.storages.new(head.x))
+            arm_in = steps[first + 1].copy if len(features) == 1 else branch_in
+            inputs[first] = tuple(features)
+            features.append(steps[merge].sids_in[1])
+            steps[merge] = steps[merge]._replace(sids_in=tuple(features), holds=features[0])
+            self.hold_within_unit(first + 1, merge - 1, arm_in)
+            before = merge
+        return inputs
+
+    def hold_within_unit(self, start: int, last: int, arm_in: int) -> None:
+        """A dense unit's arm as torchvision's _DenseLayer: bn_function holds the concatenation until the head
+        (as far as the first row with MACs, a convolution) returns; forward holds the head's output until the
+        arm's last row has run."""
+        steps = self.steps
+        head = next((i for i in range(start, last + 1) if Branch.head_ends(steps[i].item, steps[i].x, steps[i].y)), last)
+        head = self.call_around(head, start, last)
+        if head > start:
+            steps[head] = steps[head]._replace(keeps=(*steps[head].keeps, arm_in))
+        if head < last:
+            steps[last] = steps[last]._replace(keeps=(*steps[last].keeps, steps[head].sid_out))
+
+    def call_around(self, row: int, start: int, last: int) -> int:
+        """The last row of the outermost block call within rows start..last that holds `row` (a module the
+        head runs whole), or `row` itself."""
+        calls = self.arm_calls
+        if calls is None:
+            calls = self.arm_calls = sorted((b.first, b.last) for b in self.graph.blocks if b.kind == "call")
+        end = row
+        for first, call_last in calls[bisect_left(calls, (start, start)):bisect_right(calls, (row, last + 1))]:
+            if first <= row <= call_last <= last:
+                end = max(end, call_last)
+        return end
 
     def started(self, rf) -> None:
         """The input's row is made (Lean quotes the receptive field from there)."""
@@ -166,6 +223,8 @@ class Rows(Walk):
             strides = ", ".join(f"{f[1][0]}" for f in fields if f)
             self.warnings.append(f"the branches merged at {where(*place)} have different effective strides "
                                  f"({strides}); the receptive field shown is the largest arm's")
+        if branch.dense:
+            self.dense.append((first, len(self.steps)))  # the merge's row is made next
         into = branch.into([end[3] for end in ends])  # a sum in place: the arm it overwrites
         grad = any(end[3].grad for end in ends)
         if branch.side:

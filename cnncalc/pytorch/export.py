@@ -20,13 +20,14 @@ from ..graph import LayerGraph
 from ..graph.modules import Names
 from ..graph.walk import Walk
 from ..kinds import MERGES, UNSUPPORTED, Branch, Volume
-from ..kinds.merges import ADD_INTO
+from ..kinds.merges import ADD_INTO, DENSE_UNIT
 from ..metrics.saved import Flow, apply
 
 # the helper modules in the order the source defines them (a helper a kind adds later goes after these)
-ORDER = ("Branches", "AddInto", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNorm2d", "LayerScale", "Crop",
-         "Dense", "Flat", "Local2d")
-MERGE_MODULES = (*dict.fromkeys(cls.helper for cls in MERGES.values()), "AddInto")  # the exported modules that hold arms
+ORDER = ("Branches", "AddInto", "DenseUnit", "Product", "Side", "Split", "Shuffle", "DropPath", "LayerNorm2d",
+         "LayerScale", "Crop", "Dense", "Flat", "Local2d")
+# the exported modules that hold arms
+MERGE_MODULES = (*dict.fromkeys(cls.helper for cls in MERGES.values()), "AddInto", "DenseUnit")
 
 
 class _Writer(Walk):
@@ -40,14 +41,17 @@ class _Writer(Walk):
         self.sides: list[tuple[Volume, bool]] = []  # each side head's output and whether it is a vector
         self.names: list[str] = []  # the open branches' module names (named before their arms)
         self.row = 0  # the rows written so far (INPUT is row 0)
+        self.next_dense = False  # the item after the one being written is a dense unit (concat.dense)
+        self.continued: list[bool] = []  # the open branches: whether a dense unit follows each
 
     def walk(self, items: list, state, depth: int = 0, arm: int | None = None):
         """The chain's entries, then each block call made of whole entries of it wrapped in an nn.Sequential
         of its own (a module, as the design's block: its input lives until it returns)."""
         rows = []
-        for item in items:
+        for k, item in enumerate(items):
             first = self.row + 1
             self.modules.open(first)
+            self.next_dense = k + 1 < len(items) and isinstance(items[k + 1], Branch) and items[k + 1].dense
             state = super().walk([item], state, depth, arm)
             rows.append((first, self.row))
         lines = state[0]
@@ -88,6 +92,7 @@ class _Writer(Walk):
 
     def branch(self, branch: Branch, state, depth: int, arm: int | None):
         self.names.append(self.name(branch.kind))
+        self.continued.append(self.next_dense)  # a dense unit followed by one hands it the features (a list)
         return super().branch(branch, state, depth, arm)
 
     def arm(self, branch: Branch, state, index: int):
@@ -103,15 +108,31 @@ class _Writer(Walk):
         y = branch.after(x, branch.join([end[1] for end in ends], names))
         into = branch.into([end[2] for end in ends])
         helper, mode = branch.helper, "" if branch.helper != "Branches" else f'"{branch.kind}",'
+        source = branch.helper_source
         if into is not None:  # a sum in place (add.inplace)
-            helper, mode = "AddInto", f"{into},"
-        self.helper(helper, ADD_INTO if into is not None else branch.helper_source)
+            helper, mode, source = "AddInto", f"{into},", ADD_INTO
+        followed = self.continued.pop()
+        if branch.dense:  # a dense block's unit (concat.dense): the block's last returns the concatenation
+            helper, source = "DenseUnit", DENSE_UNIT
+            mode = f"{not followed}, {head_length(branch.arms[1], x)},"
+        self.helper(helper, source)
         arms = [f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(end[0]) + f"\n{pad}    ])),"
                 for end in ends]
         lines.append(f'{pad}("{self.names.pop()}", {helper}({mode}\n' + "\n".join(arms) + f"\n{pad})),")
         # after a side head its input goes on, which the head may have saved: protected
         after = Flow(True, flow.grad, flow.channels_last) if branch.side else Flow(False, any(e[2].grad for e in ends))
         return lines, y, after
+
+
+def head_length(arm: list, x: Volume) -> int:
+    """How many modules of a dense unit's arm its head runs: as far as the first that ends it
+    (Branch.head_ends), or all of them."""
+    for k, layer in enumerate(arm, start=1):
+        y = layer.apply(x)[0]
+        if Branch.head_ends(layer, x, y):
+            return k
+        x = y
+    return len(arm)
 
 
 def returns_vector(graph: LayerGraph) -> bool:

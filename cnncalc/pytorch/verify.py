@@ -182,8 +182,8 @@ def _run_shapes(torch, net, modules: list, x, device: str, problems: list[str]) 
     for m in modules:
         if type(m).__name__ == "Side":
             m.always = True  # a side head runs in training only: here too, for its shapes
-    handles = [m.register_forward_hook(lambda m_, _i, out, i=i: shapes.__setitem__(
-               i, tuple((m_.out if type(m_).__name__ == "Side" else out).shape))) for i, m in enumerate(modules)]
+    handles = [m.register_forward_hook(lambda m_, _i, out, i=i: shapes.__setitem__(i, _shape_of(m_, out)))
+               for i, m in enumerate(modules)]
     try:
         with torch.no_grad():
             return shapes, tuple(net.eval()(x).shape)
@@ -196,6 +196,16 @@ def _run_shapes(torch, net, modules: list, x, device: str, problems: list[str]) 
     finally:
         for h in handles:
             h.remove()
+
+
+def _shape_of(module, out) -> tuple:
+    """A row's output shape: a side head's output; a dense unit's features (a list, DenseUnit) concatenated."""
+    if type(module).__name__ == "Side":
+        out = module.out
+    if isinstance(out, list):
+        first = out[0].shape
+        return (first[0], sum(t.shape[1] for t in out), *first[2:])
+    return tuple(out.shape)
 
 
 def _rows(report: Report, modules: list, shapes: list, batch: int) -> list[VerifiedRow]:

@@ -53,14 +53,17 @@ class _Pass:
             alias[s.sid_out] = ins[0]
             self.dt[s.sid_out] = din
             self.readers[ins[0]] += self.readers.pop(s.sid_out, 0) - 1
+            self.done(ins[1:])  # what else it holds until it has run (a block call's input, Step.keeps)
             return
         rule = s.item.autocast if self.low is not None else None
         if rule == FLOAT32:
             dout, temp = s.item.amp_evaluate(s.x, din, self.low, batch, din, self.device)
         else:
             dout = self.casts(index, s, din, rule)
-            temp = (s.item.transient(s, False, din, self.device, batch)
-                    + (s.x.size * self.dtype_bytes * batch if s.copy is not None else 0))  # an FC's flattened copy
+            temp = s.item.transient(s, False, din, self.device, batch)
+            if s.copy is not None:  # the copy it makes of its input first (an FC's flattened copy, a dense unit's cat)
+                self.dt[s.copy] = din
+                t.alloc(s.copy, s.x.size * din * batch, "other")
         self.dt[s.sid_out] = dout
         out = aliased(alias, s.sid_out)
         if out not in t.live or not s.item.shares_storage:
@@ -71,10 +74,16 @@ class _Pass:
         t.free("temp")
         t.free(("xcast", index))
         t.free(("catcast", index))
+        if s.copy is not None and self.readers.get(s.copy, 0) <= 0:
+            t.free(s.copy)  # unless a later row holds it (a dense unit's head: simulate/steps.py reads)
+        self.done(ins)
+
+    def done(self, ins: list[int]) -> None:
+        """A row has read these storages: each goes when nothing else reads it (the batch stays)."""
         for sid in ins:
             self.readers[sid] -= 1
             if self.readers[sid] <= 0 and sid != self.steps[0].sid_out:
-                t.free(sid)
+                self.t.free(sid)
 
     def casts(self, index: int, s: Step, din: int, rule) -> int:
         """The row's output dtype under autocast, and the casts it makes first (a convolution's or FC's

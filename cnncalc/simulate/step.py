@@ -245,7 +245,7 @@ class TrainingStep(Checkpointing, Backward):
             t.keep(seg["input"], +1)  # the checkpoint's frame holds its input
         if s.copy is not None:  # the flattened copy of its input, first
             self.dt[s.copy] = din
-            t.alloc(s.copy, s.x.size * self.per, "activation")
+            t.alloc(s.copy, s.x.size * din * self.N, "activation")
         self.dt[s.sid_out] = self.out_dtype(index, s, din, rule)
         t.alloc(s.sid_out, self.vol(s.sid_out), "activation")
         if seg is not None and records(s):

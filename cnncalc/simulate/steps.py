@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..kinds import UNSUPPORTED, Volume
-from ..kinds.base import FLOAT32
+from ..kinds import UNSUPPORTED, Branch, Volume
+from ..kinds.base import CAST, FLOAT32
 from ..settings import AMP_DTYPES
 from .timeline import BATCHES_TRACKED_BYTES, CUDA_BLOCK, Timeline
 
@@ -95,14 +95,33 @@ def _unknown(s: Step, amp: int | None) -> str:
         return "its kind's memory rules are not known"
     if amp is not None and s.item.autocast is UNSUPPORTED:
         return "its kind under autocast (--amp) is not measured yet"
-    if s.ckpt is not None and (s.item.subview or s.copy is not None or s.side):
+    return (_unknown_checkpointed(s, amp) if s.ckpt is not None else "") or (
+        _unknown_copy(s) if s.copy is not None and amp is not None else "")
+
+
+def _unknown_checkpointed(s: Step, amp: int | None) -> str:
+    """What the simulation does not know of a row in a checkpointed segment."""
+    flattens = s.copy is not None and (s.item.flat_copy is not None or s.item.orders_input)
+    if s.item.subview or flattens or s.side:
         return ("a checkpointed segment recomputing a view, a flattening copy or a side head is not modelled yet "
                 "(checkpoint the segments around it)")
-    if s.ckpt is not None and amp is not None and s.item.autocast == FLOAT32:
+    if s.copy is not None or (isinstance(s.item, Branch) and s.item.dense):  # a dense block's first unit copies
+        return ("a checkpointed dense unit (concat.dense) is not modelled yet (checkpoint the segments around it, "
+                "or plan one concatenation a unit: -D concat.dense=false)")
+    if amp is not None and s.item.autocast == FLOAT32:
         return "a float32 operation of autocast (--amp) in a checkpointed segment is not modelled yet " \
                "(checkpoint the segments around it)"
-    if s.copy is not None and amp is not None:
+    return ""
+
+
+def _unknown_copy(s: Step) -> str:
+    """What the simulation does not know of a row that copies its input first (a flattening, or a dense block's
+    first unit: cat of one tensor), under autocast."""
+    if s.item.flat_copy is not None or s.item.orders_input:
         return "flattening a channels-last or cropped volume under autocast (--amp) is not modelled yet"
+    if s.item.autocast in (CAST, FLOAT32):
+        return ("a dense block's first unit starting with a convolution, an FC or LRN under autocast (--amp) is not "
+                "modelled yet (start its arm with a BN)")
     return ""
 
 
