@@ -208,12 +208,6 @@ class Branch(Kind):
         return Branch(self.kind, arms, self.span, self.inplace, self.dense)
 
     @staticmethod
-    def head_ends(item, x: Volume, y: Volume) -> bool:
-        """Does a dense unit's head (torchvision's bn_function) end with this row of its arm: its first that
-        counts MACs (a convolution, an FC)?"""
-        return item.macs is not UNSUPPORTED and bool(item.macs(x, y))
-
-    @staticmethod
     def dense_unit(arms: list) -> bool:
         """Is this the shape of a dense unit, (ID | arm): two arms, the first the identity, the second
         layers only (DenseNet's dense layer)?"""
@@ -303,6 +297,12 @@ class Concat(Branch):
     helper_source = BRANCHES
     concatenates = True
     settings = (Setting("dense", "dense", "bool", False),)
+
+    @staticmethod
+    def head_ends(item, x: Volume, y: Volume) -> bool:
+        """Does a dense unit's head (torchvision's bn_function) end with this row of its arm: its first that
+        counts MACs (a convolution, an FC)?"""
+        return item.macs is not UNSUPPORTED and bool(item.macs(x, y))
 
     def merge(self, volumes: list[Volume], names: list[str], span) -> Volume:
         first = volumes[0]

@@ -148,16 +148,16 @@ class Rows(Walk):
             inputs[first] = tuple(features)
             features.append(steps[merge].sids_in[1])
             steps[merge] = steps[merge]._replace(sids_in=tuple(features), holds=features[0])
-            self.hold_within_unit(first + 1, merge - 1, arm_in)
+            self.hold_within_unit(steps[merge].item, first + 1, merge - 1, arm_in)
             before = merge
         return inputs
 
-    def hold_within_unit(self, start: int, last: int, arm_in: int) -> None:
+    def hold_within_unit(self, unit: Branch, start: int, last: int, arm_in: int) -> None:
         """A dense unit's arm as torchvision's _DenseLayer: bn_function holds the concatenation until the head
         (as far as the first row with MACs, a convolution) returns; forward holds the head's output until the
         arm's last row has run."""
         steps = self.steps
-        head = next((i for i in range(start, last + 1) if Branch.head_ends(steps[i].item, steps[i].x, steps[i].y)), last)
+        head = next((i for i in range(start, last + 1) if unit.head_ends(steps[i].item, steps[i].x, steps[i].y)), last)
         head = self.call_around(head, start, last)
         if head > start:
             steps[head] = steps[head]._replace(keeps=(*steps[head].keeps, arm_in))
