@@ -132,6 +132,13 @@ BAD_DESIGNS = [
      (1, 1)),
     ('INPUT 8x8x3 -> CONV3-(8/0)',
      'division by zero', (1, 23)),
+    # a setting that takes a word names the words, even where no layer reads it (was: "unbound variable yes")
+    ('add.inplace = yes\nINPUT 8x8x3 -> RELU',
+     'add.inplace: inplace is true or false', (1, 15)),
+    ('pool.type = median\nINPUT 8x8x3 -> RELU',
+     'pool.type: type is one of max, avg, got median', (1, 13)),
+    ('inplace = no\nINPUT 8x8x3 -> RELU',
+     'inplace: inplace is true or false', (1, 11)),
     ('INPUT 8x8x3 -> RELU ->-> RELU',
      "expected a layer, a block name, '[' or '(', found '->'", (1, 23)),
     ('INPUT 8x8x3 -> CONV3-8 -> DECONV2-4/2(op=2)',

@@ -123,7 +123,11 @@ class Scope:
 
         node(chain, frozenset(), 0)
         for d in self.defaults.values():
-            expr(d.value, frozenset())
+            setting = word_setting(d)
+            if setting is None:
+                expr(d.value, frozenset())
+            else:  # true or false, a choice: read now, a wrong word an error even where no layer reads it
+                self.read(setting, d.value, f"{d.kind}.{d.attr}" if d.kind else d.attr, {})
         for v in self.variables.values():
             expr(v.value, frozenset())
         if unbound:
@@ -198,3 +202,12 @@ class Scope:
         value = None if statement is None else statement.value
         self.default_cache[key] = value
         return value
+
+
+def word_setting(default: ast.DefaultDef):
+    """The Setting a `kind.attr = value` (or the kind-less `inplace = value`) sets when it takes a word, true or
+    false or one of its choices, rather than a number whose variables must be bound; else None. (`add.inplace =
+    yes` is told the words it takes, not that `yes` is an unbound variable.)"""
+    classes = [KINDS[default.kind]] if default.kind else KINDS.values()
+    return next((s for cls in classes for s in cls.settings
+                 if s.attr == default.attr and (s.shared or default.kind) and s.read in ("bool", "choice")), None)

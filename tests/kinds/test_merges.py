@@ -191,7 +191,10 @@ DENSE_DESIGN = ("unit = (ID | [BN -> RELU -> CONV1-16 -> BN -> RELU -> CONV3-4])
 
 def test_concat_dense_changes_lifetimes_only():
     """Rows, shapes, params, MACs, what each row stores and saves are the plain concatenations'; the inference
-    peak is higher (the list beside each concatenation); off by default, and -D sets it as the design does."""
+    peak is higher (the list beside each concatenation); off by default, and -D sets it as the design does
+    (and says which words it takes)."""
+    import cnncalc
+
     plain, dense = _rows(DENSE_DESIGN), _rows("concat.dense = true\n" + DENSE_DESIGN)
     keys = ("name", "kind", "output", "params", "macs", "memory_bytes", "saved_bytes", "rf")
     assert [[getattr(r, k) for k in keys] for r in plain.layers] == [[getattr(r, k) for k in keys] for r in dense.layers]
@@ -199,6 +202,8 @@ def test_concat_dense_changes_lifetimes_only():
     assert dense.totals.memory.inference_peak_bytes > plain.totals.memory.inference_peak_bytes
     defined = _rows(DENSE_DESIGN, defines=["concat.dense=true"])
     assert defined.totals.memory == dense.totals.memory
+    with pytest.raises(cnncalc.CnnCalcError, match=r"^concat.dense: dense is true or false"):
+        _rows(DENSE_DESIGN, defines=["concat.dense=yes"])
 
 
 def test_the_export_writes_dense_units_and_which_ends_its_block():
