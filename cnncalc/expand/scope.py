@@ -78,7 +78,8 @@ class Scope:
             self.input_from_define = True
 
     def check_free_variables(self, chain: ast.Chain) -> None:
-        """Name every unbound variable at once, with the first one's position."""
+        """Name every unbound variable at once, with the first one's position; a default that takes a word
+        (true or false, a choice) is read instead, so that a wrong word is named where it is set."""
         unbound: dict[str, Span] = {}
         seen_blocks: set[str] = set()
 

@@ -299,10 +299,14 @@ class Concat(Branch):
     settings = (Setting("dense", "dense", "bool", False),)
 
     @staticmethod
-    def head_ends(item, x: Volume, y: Volume) -> bool:
-        """Does a dense unit's head (torchvision's bn_function) end with this row of its arm: its first that
-        counts MACs (a convolution, an FC)?"""
-        return item.macs is not UNSUPPORTED and bool(item.macs(x, y))
+    def head_length(rows) -> int:
+        """How many of a dense unit's arm rows, (item, input, output) in order, its head runs (torchvision's
+        bn_function): as far as the first that counts MACs (a convolution, an FC), or all of them."""
+        count = 0
+        for count, (item, x, y) in enumerate(rows, start=1):
+            if item.macs is not UNSUPPORTED and item.macs(x, y):
+                break
+        return count
 
     def merge(self, volumes: list[Volume], names: list[str], span) -> Volume:
         first = volumes[0]

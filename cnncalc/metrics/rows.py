@@ -157,7 +157,7 @@ class Rows(Walk):
         (as far as the first row with MACs, a convolution) returns; forward holds the head's output until the
         arm's last row has run."""
         steps = self.steps
-        head = next((i for i in range(start, last + 1) if unit.head_ends(steps[i].item, steps[i].x, steps[i].y)), last)
+        head = start - 1 + unit.head_length((s.item, s.x, s.y) for s in steps[start:last + 1])
         head = self.call_around(head, start, last)
         if head > start:
             steps[head] = steps[head]._replace(keeps=(*steps[head].keeps, arm_in))

@@ -114,7 +114,7 @@ class _Writer(Walk):
         followed = self.continued.pop()
         if branch.dense:  # a dense block's unit (concat.dense): the block's last returns the concatenation
             helper, source = "DenseUnit", DENSE_UNIT
-            mode = f"{not followed}, {head_length(branch, x)},"
+            mode = f"{not followed}, {branch.head_length(arm_rows(branch.arms[1], x))},"
         self.helper(helper, source)
         arms = [f"{pad}    nn.Sequential(OrderedDict([\n" + "\n".join(end[0]) + f"\n{pad}    ])),"
                 for end in ends]
@@ -124,16 +124,12 @@ class _Writer(Walk):
         return lines, y, after
 
 
-def head_length(unit: Branch, x: Volume) -> int:
-    """How many rows of a dense unit's arm its head runs: as far as the first that ends it (its kind's
-    head_ends), or all of them."""
-    arm = unit.arms[1]
-    for k, layer in enumerate(arm, start=1):
+def arm_rows(arm: list, x: Volume):
+    """An arm of layers as rows: (layer, its input, its output), in order."""
+    for layer in arm:
         y = layer.apply(x)[0]
-        if unit.head_ends(layer, x, y):
-            return k
+        yield layer, x, y
         x = y
-    return len(arm)
 
 
 def returns_vector(graph: LayerGraph) -> bool:
