@@ -66,14 +66,33 @@ def test_a_large_block_is_not_split_for_a_rest_of_1_mib_or_less():
 
 def test_best_fit_takes_the_smallest_block_that_holds_the_request():
     a = CachingAllocator()
-    a.malloc("p", 12 * MiB)  # a segment of its own, at address 0
+    a.malloc("p", 12 * MiB)  # a segment of its own
     a.malloc("q", 6 * MiB)  # a 20 MiB segment after it, split
     a.malloc("r", 6 * MiB)  # keeps q from merging with the rest
+    p, q = a.block("p"), a.block("q")
+    assert p[0] < q[0] and (p[1], q[1]) == (12 * MiB, 6 * MiB)
     a.free("p")
-    a.free("q")  # cached: p's 12 MiB at address 0, q's 6 MiB at 12 MiB, and the 8 MiB rest
+    a.free("q")  # cached: p's 12 MiB, q's 6 MiB, and the 8 MiB rest
     before = a.reserved
     a.malloc("y", 5 * MiB)  # q's block, the smallest that holds it, not the first; its 1 MiB rest not split
-    assert a.reserved == before and (a.used["y"].address, a.used["y"].size) == (12 * MiB, 6 * MiB)
+    assert a.reserved == before and a.block("y") == q
+
+
+def test_the_lowest_address_among_equal_blocks_and_no_merge_across_segments():
+    a = CachingAllocator()
+    for key in "abcd":
+        a.malloc(key, 1 * MiB)  # two small segments of 2 MiB, each two blocks
+    first, second = a.block("a"), a.block("c")
+    assert a.segments == 2 and first[0] < second[0]
+    a.free("d")
+    a.free("b")  # the end of the second segment and of the first: equal free blocks
+    a.malloc("x", 1 * MiB)
+    assert a.block("x") == (first[0] + 1 * MiB, 1 * MiB)  # the lower address of the two
+    for key in "acx":
+        a.free(key)  # two free segments of 2 MiB: one block each, never one block of 4 MiB
+    for k in range(5):
+        a.malloc(k, 768 * KiB)  # two fit a segment, with 512 KiB left: the fifth needs a third segment
+    assert a.segments == 3 and a.reserved == 3 * 2 * MiB
 
 
 def test_a_plan_on_cuda_reports_allocated_reserved_context_and_workspace():

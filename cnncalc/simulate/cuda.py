@@ -51,88 +51,82 @@ def segment_size(size: int) -> int:
     return -(-size // ROUND_LARGE) * ROUND_LARGE
 
 
-class _Block:
-    __slots__ = ("address", "free", "next", "prev", "size", "small")
-
-
-SHIFT = 128  # a free block's sort key: its size above its address, one int (sizes and addresses stay below 2**128)
+SHIFT = 128  # a block is one int: its size above its address (sizes and addresses stay below 2**126)
+ADDRESS = (1 << SHIFT) - 1
+SMALL_ADDRESS = 1 << 126  # the small pool's segments have their addresses from here, the large pool's from 0
 
 
 class CachingAllocator:
     """Blocks by the caller's key; `reserved`: the bytes of all segments (`segments` of them);
-    `allocated`: of the blocks in use (rounded sizes). Each pool's free blocks are a
-    sorted list of ints, size << SHIFT | address (the smallest that holds a request, the lowest address
-    among equals, by one bisection), and a dict from those ints to the blocks. (The hot paths are written
-    out: a plan of 100,000 rows makes a million requests.)"""
+    `allocated`: of the blocks in use (rounded sizes). A block is one int, its size above its address
+    (`SHIFT`): in use, by key (`used`), or cached: then in its pool, a sorted list (the smallest block that
+    holds a request, the lowest address among equals, is one bisection away), and in `starts` (address ->
+    size) and `ends` (end -> address), where a freed block finds its free neighbours. Segments are laid out
+    with a gap between them, so no block ends where another segment begins. (The hot paths are written out:
+    a plan of 100,000 rows makes a million requests.)"""
 
     def __init__(self) -> None:
-        self.pools: dict[bool, list[int]] = {True: [], False: []}  # small? -> sorted keys of free blocks
-        self.free_blocks: dict[int, _Block] = {}  # key -> free block
-        self.used: dict[object, _Block] = {}
+        self.pools: dict[bool, list[int]] = {True: [], False: []}  # small? -> cached blocks, sorted
+        self.starts: dict[int, int] = {}
+        self.ends: dict[int, int] = {}
+        self.used: dict[object, int] = {}
+        self.tops = {True: SMALL_ADDRESS, False: 0}  # small? -> the next segment's address
         self.reserved = 0
         self.allocated = 0
         self.segments = 0
-        self.top = 0  # the next segment's address
+
+    def block(self, key) -> tuple[int, int]:
+        """The address and size of the block in use under `key`."""
+        block = self.used[key]
+        return block & ADDRESS, block >> SHIFT
 
     def malloc(self, key, size: int) -> None:
-        size = round_size(size)
+        size = MIN_BLOCK if size < MIN_BLOCK else -(-size // MIN_BLOCK) * MIN_BLOCK
         small = size <= SMALL_SIZE
         pool = self.pools[small]
         i = bisect_left(pool, size << SHIFT)
         if i < len(pool):
-            block = self.free_blocks.pop(pool.pop(i))
+            block = pool.pop(i)
+            address, bytes_ = block & ADDRESS, block >> SHIFT
+            del self.starts[address], self.ends[address + bytes_]
         else:  # a new segment
-            block = _Block()
-            block.size = segment = segment_size(size)
-            block.address, block.small, block.prev, block.next = self.top, small, None, None
-            self.top += segment
-            self.reserved += segment
+            bytes_ = segment_size(size)
+            address = self.tops[small]
+            self.tops[small] = address + bytes_ + MIN_BLOCK
+            self.reserved += bytes_
             self.segments += 1
-        rest = block.size - size
+        rest = bytes_ - size
         if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # split: the rest is cached
-            tail = _Block()
-            tail.size, tail.address, tail.small, tail.free = rest, block.address + size, small, True
-            tail.prev, tail.next = block, block.next
-            if block.next is not None:
-                block.next.prev = tail
-            block.next = tail
-            block.size = size
-            cached = rest << SHIFT | tail.address
-            insort(pool, cached)
-            self.free_blocks[cached] = tail
-        block.free = False
-        self.used[key] = block
-        self.allocated += block.size
+            tail = address + size
+            insort(pool, rest << SHIFT | tail)
+            self.starts[tail] = rest
+            self.ends[tail + rest] = tail
+            bytes_ = size
+        self.used[key] = bytes_ << SHIFT | address
+        self.allocated += bytes_
 
     def free(self, key) -> None:
         """A block goes back to its pool, merged with its free neighbours in its segment."""
         block = self.used.pop(key, None)
         if block is None:
             return
-        self.allocated -= block.size
-        pool, free_blocks = self.pools[block.small], self.free_blocks
-        prev, after = block.prev, block.next
-        if prev is not None and prev.free:  # absorbed into its predecessor
-            cached = prev.size << SHIFT | prev.address
-            del pool[bisect_left(pool, cached)]
-            del free_blocks[cached]
-            prev.size += block.size
-            prev.next = after
-            if after is not None:
-                after.prev = prev
-            block = prev
-        if after is not None and after.free:  # absorbs its successor
-            cached = after.size << SHIFT | after.address
-            del pool[bisect_left(pool, cached)]
-            del free_blocks[cached]
-            block.size += after.size
-            block.next = after.next
-            if after.next is not None:
-                after.next.prev = block
-        block.free = True
-        cached = block.size << SHIFT | block.address
-        insort(pool, cached)
-        free_blocks[cached] = block
+        address, size = block & ADDRESS, block >> SHIFT
+        self.allocated -= size
+        pool, starts, ends = self.pools[address >= SMALL_ADDRESS], self.starts, self.ends
+        before = ends.pop(address, None)
+        if before is not None:  # absorbed into its predecessor
+            bytes_ = starts.pop(before)
+            del pool[bisect_left(pool, bytes_ << SHIFT | before)]
+            address, size = before, size + bytes_
+        end = address + size
+        bytes_ = starts.pop(end, None)
+        if bytes_ is not None:  # absorbs its successor
+            del ends[end + bytes_]
+            del pool[bisect_left(pool, bytes_ << SHIFT | end)]
+            size += bytes_
+        insort(pool, size << SHIFT | address)
+        starts[address] = size
+        ends[address + size] = address
 
     def run(self, keys: list, sizes: list[int]) -> None:
         """Events of a Log: an allocation (bytes) or a free (0)."""
