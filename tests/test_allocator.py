@@ -6,11 +6,14 @@ rules of c10/cuda/CUDACachingAllocator.cpp and one published allocator snapshot,
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 import cnncalc
 from cnncalc import zoo
-from cnncalc.simulate.cuda import CachingAllocator, round_size, segment_size
+from cnncalc.simulate.cuda import CachingAllocator, replay, round_size, segment_size
+from cnncalc.simulate.timeline import MODEL, Log
 
 KiB, MiB = 2**10, 2**20
 
@@ -93,6 +96,95 @@ def test_the_lowest_address_among_equal_blocks_and_no_merge_across_segments():
     for k in range(5):
         a.malloc(k, 768 * KiB)  # two fit a segment, with 512 KiB left: the fifth needs a third segment
     assert a.segments == 3 and a.reserved == 3 * 2 * MiB
+
+
+def _two_steps(log: Log) -> tuple[int, int]:
+    """The bytes reserved after each of two steps, both always replayed: the protocol of replay() written
+    out on the allocator's own calls, without its shortcut."""
+    keys, sizes, categories, start = log.keys, log.sizes, log.model, log.forward
+    optimizer = len(keys) if log.optimizer is None else log.optimizer
+    a = CachingAllocator()
+    for i in range(start):
+        if categories[i] in ("params", "buffers"):
+            a.malloc(keys[i], sizes[i])
+    kept = {keys[i] for i in range(start) if categories[i] in MODEL}
+    reserved = []
+    for first in (True, False):
+        for i in range(start):
+            if not first and sizes[i] and keys[i] not in a.used:
+                a.malloc(keys[i], sizes[i])
+        a.run(keys[start:optimizer], sizes[start:optimizer])
+        for i in range(start):
+            if first and categories[i] == "optimizer":
+                a.malloc(keys[i], sizes[i])
+        a.run(keys[optimizer:], sizes[optimizer:])
+        for key in [k for k in a.used if k not in kept]:
+            a.free(key)
+        reserved.append(a.reserved)
+    return reserved[0], reserved[1]
+
+
+def _random_log(seed: int) -> tuple[Log, bool]:
+    """A step's log of random requests across both pools: the network's tensors, at times an optimizer's
+    state, then requests and frees, the optimizer's step three quarters in."""
+    r = random.Random(seed)
+    log = Log()
+
+    def event(key, size: int, category: str | None = None) -> None:
+        log.keys.append(key)
+        log.sizes.append(size)
+        if category is not None:
+            log.model.append(category)
+
+    def size() -> int:
+        return r.choice([r.randrange(1, 64 * KiB), r.randrange(MiB // 2, 3 * MiB), r.randrange(3 * MiB, 40 * MiB),
+                         r.choice([512, MiB, 2 * MiB, 10 * MiB, 20 * MiB])])
+    for i in range(r.randrange(6)):
+        event(("param", i), size(), "params")
+    state = r.random() < 0.3
+    for i in range(r.randrange(1, 4) if state else 0):
+        event(("state", i), size(), "optimizer")
+    log.mark_forward()
+    live, n = [], r.randrange(5, 60)
+    for e in range(n):
+        if e == n * 3 // 4:
+            log.mark_optimizer()
+        if live and r.random() < 0.4:
+            event(live.pop(r.randrange(len(live))), 0)
+        else:
+            live.append(("t", e))
+            event(("t", e), size())
+    return log, state
+
+
+def test_the_second_step_is_replayed_unless_it_repeats_the_first():
+    # replay() skips the second step when the first leaves no optimizer state and its large requests would
+    # choose alike among the segments it made: then the second makes no segment. Against both steps replayed,
+    # on random logs where the second step does add segments (with and without optimizer state) and where not
+    seen = {}
+    for seed in range(1500):
+        log, state = _random_log(seed)
+        first, second = _two_steps(log)
+        assert replay(log) == second, seed
+        seen[state, second > first] = seen.get((state, second > first), 0) + 1
+    assert len(seen) == 4 and min(seen.values()) >= 50, seen
+
+
+def test_a_large_segment_made_later_that_an_earlier_request_would_take_stops_the_shortcut():
+    a = CachingAllocator()
+    a.watch()
+    a.malloc("x", 5 * MiB)  # a segment of 20 MiB: the rest, 15 MiB, cached
+    a.free("x")
+    a.malloc("y", 12 * MiB)  # the 20 MiB block: a segment of 12 MiB would hold x closer, were it there
+    assert a.repeats and a.segments == 1
+    a.malloc("z", 12 * MiB)  # that segment: made again from here, x would take it
+    assert not a.repeats
+    b = CachingAllocator()
+    b.watch()
+    b.malloc("x", 5 * MiB)
+    b.malloc("z", 30 * MiB)  # 30 MiB is no closer a fit for x than its 20 MiB: the choices would repeat
+    b.malloc("w", 1 * MiB)  # the small pool: always the same choices
+    assert b.repeats and b.segments == 3
 
 
 def test_a_plan_on_cuda_reports_allocated_reserved_context_and_workspace():

@@ -18,12 +18,13 @@ benchmarks/cuda_check.py is ready for the first that is).
 
 `cuda_reserved` runs a simulated step (or inference pass) with its allocations logged, and replays
 the log through the model: the network moved to the device, a first step whose optimizer state
-appears at its optimizer step, then a step in the steady state.
+appears at its optimizer step, then a step in the steady state (not replayed where it provably makes
+the first step's choices again: `replay`).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 
 from .evaluate import inference
 from .step import peak_of
@@ -74,6 +75,31 @@ class CachingAllocator:
         self.reserved = 0
         self.allocated = 0
         self.segments = 0
+        self.watch()
+
+    def watch(self) -> None:
+        """Start watching whether the requests from here on, made again from where they end once all their
+        blocks are freed (the segments they made then free and whole), would make the same choices and so no
+        new segment (`repeats`; see `replay`). In the small pool they would: every segment is 2 MiB, and the
+        lowest address among the free ones is always the one these requests made next. In the large pool a
+        segment made later may be a closer fit for an earlier request than the block it took: `taken` holds
+        the sizes a segment made later must not have, the union of [request, block taken) over the large
+        requests, as sorted disjoint intervals (`taken`: their starts and ends)."""
+        self.repeats = True
+        self.taken: tuple[list[int], list[int]] = ([], [])
+
+    def _large(self, size: int, block: int, made: bool) -> None:
+        """A large request of `size` took a block of `block` bytes, a new segment if `made`."""
+        starts, ends = self.taken
+        if made:
+            i = bisect_right(starts, block) - 1
+            if i >= 0 and block < ends[i]:  # an earlier request would take this segment instead
+                self.repeats = False
+        if block > size:
+            i, j = bisect_left(ends, size), bisect_right(starts, block)  # the intervals it overlaps or touches
+            if i < j:
+                size, block = min(size, starts[i]), max(block, ends[j - 1])
+            starts[i:j], ends[i:j] = [size], [block]
 
     def block(self, key) -> tuple[int, int]:
         """The address and size of the block in use under `key`."""
@@ -89,12 +115,16 @@ class CachingAllocator:
             block = pool.pop(i)
             address, bytes_ = block & ADDRESS, block >> SHIFT
             del self.starts[address], self.ends[address + bytes_]
+            if not small:
+                self._large(size, bytes_, False)
         else:  # a new segment
             bytes_ = segment_size(size)
             address = self.tops[small]
             self.tops[small] = address + bytes_ + MIN_BLOCK
             self.reserved += bytes_
             self.segments += 1
+            if not small:
+                self._large(size, bytes_, True)
         rest = bytes_ - size
         if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # split: the rest is cached
             tail = address + size
@@ -153,27 +183,37 @@ def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mod
 def replay(log: Log) -> int:
     """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
     the device, a first step whose optimizer state appears at its optimizer step, then a step in the
-    steady state; the bytes reserved then."""
+    steady state; the bytes reserved then. When the first step leaves nothing behind (no optimizer state)
+    and its large requests would choose alike from the segments it made (`CachingAllocator.watch`), the
+    second makes the same choices and no segment: it is not replayed."""
     keys, sizes, categories = log.keys, log.sizes, log.model
-    start = log.forward
-    optimizer = len(keys) if log.optimizer is None else log.optimizer
-    before = range(start)
+    before = range(log.forward)
     allocator = CachingAllocator()
     for i in before:  # the network
         if categories[i] in ("params", "buffers"):
             allocator.malloc(keys[i], sizes[i])
     state = [i for i in before if categories[i] == "optimizer"]
     kept = {keys[i] for i in before if categories[i] in MODEL}
-    for first in (True, False):
-        if not first:
-            for i in before:  # the steady state: what lives from step to step
-                if sizes[i] and keys[i] not in allocator.used:
-                    allocator.malloc(keys[i], sizes[i])
-        allocator.run(keys[start:optimizer], sizes[start:optimizer])
-        if first:  # the optimizer's state appears at its first step
-            for i in state:
-                allocator.malloc(keys[i], sizes[i])
-        allocator.run(keys[optimizer:], sizes[optimizer:])
-        for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
-            allocator.free(key)
+    network = list(allocator.used.values())
+    _step(allocator, log, state, kept)
+    if allocator.repeats and not state and "" not in categories and list(allocator.used.values()) == network:
+        return allocator.reserved  # the second step starts where the first did, the first's segments free
+    for i in before:  # the steady state: what lives from step to step
+        if sizes[i] and keys[i] not in allocator.used:
+            allocator.malloc(keys[i], sizes[i])
+    _step(allocator, log, [], kept)
     return allocator.reserved
+
+
+def _step(allocator: CachingAllocator, log: Log, state: list[int], kept: set) -> None:
+    """One step of the log through the allocator, watched (`CachingAllocator.watch`); `state`: the events of
+    the optimizer's state, allocated at its step (the first step's); `kept`: what lives from step to step."""
+    keys, sizes, start = log.keys, log.sizes, log.forward
+    optimizer = len(keys) if log.optimizer is None else log.optimizer
+    allocator.watch()
+    allocator.run(keys[start:optimizer], sizes[start:optimizer])
+    for i in state:
+        allocator.malloc(keys[i], sizes[i])
+    allocator.run(keys[optimizer:], sizes[optimizer:])
+    for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
+        allocator.free(key)
