@@ -4,7 +4,7 @@ batch whose peak fits (`largest_batch`)."""
 
 from __future__ import annotations
 
-from .cuda import cuda_reserved, replay
+from .cuda import Network, cuda_reserved, replay
 from .evaluate import inference
 from .step import peak_of
 from .steps import Setup, Step
@@ -46,6 +46,7 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
     cuda = setup.device == "cuda" and setup.cuda is not None
     around = setup.cuda.context + setup.cuda.workspace if cuda else 0  # on CUDA the device holds these too
     logs: dict[int, Log] = {}
+    network = Network()  # moved to the device once for every replay
 
     def allocated_at(n: int) -> int:
         log = Log() if cuda else None
@@ -59,7 +60,7 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
     def held_at(n: int) -> int:
         if n not in logs:
             allocated_at(n)
-        return around + replay(logs[n])
+        return around + replay(logs[n], network)
 
     peaks = {n: peak + around for n, peak in (known or {}).items()}
     first = None if line is None or line[1] <= 0 else (budget - around - line[0]) // line[1]

@@ -101,6 +101,15 @@ class CachingAllocator:
                 size, block = min(size, starts[i]), max(block, ends[j - 1])
             starts[i:j], ends[i:j] = [size], [block]
 
+    def copy(self) -> CachingAllocator:
+        """Another allocator in this one's state (its watch started afresh)."""
+        other = CachingAllocator()
+        other.pools = {small: list(pool) for small, pool in self.pools.items()}
+        other.starts, other.ends, other.used, other.tops = (dict(self.starts), dict(self.ends), dict(self.used),
+                                                            dict(self.tops))
+        other.reserved, other.allocated, other.segments = self.reserved, self.allocated, self.segments
+        return other
+
     def block(self, key) -> tuple[int, int]:
         """The address and size of the block in use under `key`."""
         block = self.used[key]
@@ -180,23 +189,42 @@ def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mod
     return replay(log)
 
 
-def replay(log: Log) -> int:
+class Network:
+    """The allocator once the network's tensors are on the device, for the logs that move the same tensors
+    there (a plan's training step and inference pass, the probes of a budget search): made once, each replay
+    starting from a copy."""
+
+    def __init__(self) -> None:
+        self.tensors: tuple[list, list[int]] | None = None  # the keys and sizes it was made from
+        self.allocator = CachingAllocator()
+
+    def moved(self, log: Log) -> CachingAllocator:
+        """An allocator holding the parameters and buffers of the log's network."""
+        keys, sizes, categories = log.keys, log.sizes, log.model
+        network = [i for i in range(log.forward) if categories[i] in ("params", "buffers")]
+        tensors = ([keys[i] for i in network], [sizes[i] for i in network])
+        if tensors != self.tensors:
+            self.tensors, self.allocator = tensors, CachingAllocator()
+            for key, size in zip(*tensors):
+                self.allocator.malloc(key, size)
+        return self.allocator.copy()
+
+
+def replay(log: Log, network: Network | None = None) -> int:
     """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
     the device, a first step whose optimizer state appears at its optimizer step, then a step in the
     steady state; the bytes reserved then. When the first step leaves nothing behind (no optimizer state)
     and its large requests would choose alike from the segments it made (`CachingAllocator.watch`), the
-    second makes the same choices and no segment: it is not replayed."""
+    second makes the same choices and no segment: it is not replayed. `network`: the network moved, shared
+    by the replays of one plan."""
     keys, sizes, categories = log.keys, log.sizes, log.model
     before = range(log.forward)
-    allocator = CachingAllocator()
-    for i in before:  # the network
-        if categories[i] in ("params", "buffers"):
-            allocator.malloc(keys[i], sizes[i])
+    allocator = (network or Network()).moved(log)
     state = [i for i in before if categories[i] == "optimizer"]
     kept = {keys[i] for i in before if categories[i] in MODEL}
-    network = list(allocator.used.values())
+    moved = list(allocator.used.values())
     _step(allocator, log, state, kept)
-    if allocator.repeats and not state and "" not in categories and list(allocator.used.values()) == network:
+    if allocator.repeats and not state and "" not in categories and list(allocator.used.values()) == moved:
         return allocator.reserved  # the second step starts where the first did, the first's segments free
     for i in before:  # the steady state: what lives from step to step
         if sizes[i] and keys[i] not in allocator.used:

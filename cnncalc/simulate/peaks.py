@@ -4,7 +4,7 @@ and on CUDA what the device holds; with a budget, the largest batch that fits.""
 from __future__ import annotations
 
 from .budget import largest_batch
-from .cuda import replay
+from .cuda import Network, replay
 from .evaluate import inference
 from .step import peak_of
 from .steps import Cuda, Setup, Step, supported
@@ -30,14 +30,15 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in CATEGORIES}}
-    reserved = None if log is None else replay(log)  # replayed at once: one log in memory at a time
+    network = Network()  # moved to the device once for both replays
+    reserved = None if log is None else replay(log, network)  # replayed at once: one log in memory at a time
     log = Log() if cuda else None
     memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference(
         steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block, device=setup.device,
         amp=setup.amp, log=log)
     memory["cuda"] = None
     if log is not None:
-        inferring = replay(log)
+        inferring = replay(log, network)
         del log
         held = setup.cuda or Cuda(0, 0)
         around = held.context + held.workspace

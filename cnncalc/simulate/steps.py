@@ -128,8 +128,8 @@ def _unknown_copy(s: Step) -> str:
 def model(t: Timeline, steps: list[Step], dtype_bytes: int) -> None:
     """The network itself: its parameter tensors, and its buffers (BN's running statistics and
     num_batches_tracked)."""
-    for i, n in enumerate(n for s in steps for n in (s.weights, s.biases) if n):
-        t.alloc(("param", i), n * dtype_bytes, "params")
+    sizes = [n * dtype_bytes for s in steps for n in (s.weights, s.biases) if n]
+    t.alloc_all([("param", i) for i in range(len(sizes))], sizes, "params")
     counters = sum(1 for s in steps if s.item.counts_batches)
     buffers = sum(s.buffers for s in steps) * dtype_bytes + counters * BATCHES_TRACKED_BYTES
     if buffers:

@@ -82,6 +82,23 @@ class Timeline:
                 if log.forward is None:
                     log.model.append(category)
 
+    def alloc_all(self, keys: list, sizes: list[int], category: str) -> None:
+        """`alloc` of each key in turn, at once, for keys none of which is live, sizes none of which is 0 and a
+        category other than "activation" (the network's tensors: a hundred thousand in a large design)."""
+        block, log = self.block, self.log
+        if block != 1:
+            sizes = [-(-size // block) * block for size in sizes]
+        self.live.update(zip(keys, [(size, category) for size in sizes]))
+        added = sum(sizes)
+        self.sums[category] += added
+        self.total += added
+        if log is not None:
+            log.keys.extend(keys)
+            interned = log.interned
+            log.sizes.extend([interned.setdefault(size, size) for size in sizes])
+            if log.forward is None:
+                log.model.extend([category] * len(keys))
+
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:

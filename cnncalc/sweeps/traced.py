@@ -319,6 +319,10 @@ class _Recorder(Timeline):
             self.live[key] = (var, category)
             self.ops.append(("+", var))
 
+    def alloc_all(self, keys: list, sizes: list, category: str) -> None:
+        for key, size in zip(keys, sizes):
+            self.alloc(key, size, category)
+
     def free(self, key) -> None:
         entry = self.live.pop(key, None)
         if entry is not None:
