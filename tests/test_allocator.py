@@ -163,12 +163,12 @@ def test_the_second_step_is_replayed_unless_it_repeats_the_first():
     # on random logs where the second step does add segments (with and without optimizer state) and where not
     # One Network shared by every replay: moved again for each log's network, reused for the same one
     seen, network = {}, Network()
-    for seed in range(1500):
+    for seed in range(800):
         log, state = _random_log(seed)
         first, second = _two_steps(log)
         assert replay(log) == replay(log, network) == replay(log, network) == second, seed
         seen[state, second > first] = seen.get((state, second > first), 0) + 1
-    assert len(seen) == 4 and min(seen.values()) >= 50, seen
+    assert len(seen) == 4 and min(seen.values()) >= 20, seen
 
 
 def test_a_large_segment_made_later_that_an_earlier_request_would_take_stops_the_shortcut():

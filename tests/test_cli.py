@@ -203,6 +203,7 @@ def test_export_needs_no_torch(monkeypatch):
     assert result.exit_code == 0 and "class Net(nn.Module)" in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_no_framework_import():
     result = subprocess.run([sys.executable, "-m", "cnncalc", "check", "vgg16"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("ok: all 39 layers fit")
@@ -211,6 +212,7 @@ def test_python_dash_m_and_no_framework_import():
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["json", "table", "csv"])
 def test_plan_command_keeps_pydantic_models_out_of_the_start(fmt):
     # speed guard (not a timing): the command line renders the contract dict, never building models
@@ -237,6 +239,7 @@ def test_export_checks_its_settings_like_plan():
 
 
 # -- main() builds only the command it runs ---------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["plan", "check", "compare", "sweep", "draw", "export", "verify", "zoo", "schema"])
 def test_the_application_of_one_command_is_the_whole_ones(command):
     """cli.command_app builds the command named (a cold `plan` does not build the other eight): its help,
@@ -304,6 +307,7 @@ def test_check_prints_the_notes_with_the_misfits():
     assert result.stdout.count("\nnote: ") == len(planned.notes) >= 1
 
 
+@pytest.mark.slow
 def test_the_answer_first_warnings_on_stderr_notes_folded_assumptions_on_request():
     """Issue 22: at COLUMNS=120, ResNet-50 with a budget printed 62 lines after its table (8 three-line
     notes, 7 assumptions); warnings sat at the end of standard output."""

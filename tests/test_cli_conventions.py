@@ -96,6 +96,7 @@ def test_an_unknown_word_gets_the_usual_did_you_mean(word, expect):
     assert "is not a command" not in result.output
 
 
+@pytest.mark.slow
 def test_commands_still_run():
     assert run("zoo").exit_code == 0
     assert run("check", "vgg16").exit_code == 0
@@ -140,6 +141,7 @@ def test_an_unknown_dtype_lists_names_and_aliases():
     (("plan", DESIGN), "md", "markdown"), (("plan", DESIGN), "txt", "table"),
     (("zoo",), "md", "markdown"), (("zoo",), "txt", "table"),
 ])
+@pytest.mark.slow
 def test_format_aliases(command, alias, name):
     result = run(*command, "-f", alias)
     assert result.exit_code == 0, result.output

@@ -141,12 +141,14 @@ def _stdout_to_closed_pipe(*args: str):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGPIPE semantics are POSIX")
 @pytest.mark.parametrize("args", [("check", "vgg16"), ("zoo",), ("plan", "resnet50", "-f", "json"),
                                   ("check", "INPUT 7x7x3 -> CONV3-1/5p0")])
+@pytest.mark.slow
 def test_closed_pipe_exits_quietly(args):
     proc = _stdout_to_closed_pipe(*args)
     assert proc.returncode == EXIT_BROKEN_PIPE == 141, proc.stderr
     assert proc.stderr == b""  # no "error: Broken pipe", no "Exception ignored … BrokenPipeError"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX shell")
 def test_pipe_into_head_is_quiet():
     python = shlex.quote(sys.executable)

@@ -75,6 +75,7 @@ def test_variants_of_one_design():
     assert [d["versus_first"]["rows"] for d in c.designs] == [0, 6, 12]
 
 
+@pytest.mark.slow
 def test_every_measure_equals_plan():
     names = list(measures.MEASURES)
     options = {"budget": "2GiB", "optimizer": "adam", "max_input": True}

@@ -22,6 +22,7 @@ def _kit():
     return module
 
 
+@pytest.mark.slow
 def test_the_gpu_configurations_plan_and_fit_the_call():
     """What the GPU will run: every built-in design at its 16 GiB batch (Adam, foreach), the sample's five
     variants at a quarter of it, accumulation and checkpointing on two designs; at most 150, each planned

@@ -175,6 +175,7 @@ def test_the_arithmetic_in_integers_is_the_fractions(n, d):
 @settings(max_examples=300, deadline=None)
 @given(size=st.integers(1, 40), kernel=st.integers(1, 12), pad=st.integers(0, 14), stride=st.integers(1, 12),
        top=st.integers(0, 12))
+@pytest.mark.slow
 def test_fixes_are_the_nearest_by_definition(size, kernel, pad, stride, top):
     assume(size + 2 * pad >= kernel)
     w = window(size, kernel, pad, stride)
@@ -306,6 +307,7 @@ def open_example(name: str) -> str:
     return zoo.path(name).read_text()
 
 
+@pytest.mark.slow
 def test_check_passes_every_example_but_squeezenet_and_still_fails_the_notes_example():
     from conftest import run_cli
 

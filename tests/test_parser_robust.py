@@ -223,6 +223,7 @@ def in_comment(text: str, where: int) -> bool:
     return "#" in text[text.rfind("\n", 0, where) + 1:where]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 200), st.sampled_from(ODD)), max_size=4))
 @example(VALID[0], [(0, "\ufeff")])

@@ -89,6 +89,7 @@ def test_the_readme_has_what_these_tests_read():
     assert len(COMMANDS) >= 6 and len(PYTHON) >= 3 and len(GUIDE) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line, body", COMMANDS, ids=[f"line {n}" for n, _ in COMMANDS])
 def test_every_shell_command_prints_what_the_readme_shows(line, body, monkeypatch):
     args, shown = command_of(body)

@@ -124,6 +124,7 @@ def test_rows_equal_plan_course(data):
     check_against_plan(COURSE, vary, WALK, defines=["H=32"], optional=optional)
 
 
+@pytest.mark.slow
 @SLOW
 @given(st.data())
 def test_rows_equal_plan_tricky(data):
@@ -137,6 +138,7 @@ def test_rows_equal_plan_tricky(data):
     check_against_plan(TRICKY, vary, WALK, defines=["F=8"], fit_rule=rule)
 
 
+@pytest.mark.slow
 @SLOW
 @given(st.data())
 def test_rows_equal_plan_with_peaks(data):
@@ -233,6 +235,7 @@ def test_sort_and_top():
     assert got == everything[:3] and result.summary["evaluated"] == 3 and result.summary["stopped"]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(*[st.integers(0, 6)] * 3), min_size=1, max_size=40))
 def test_pareto_front_is_its_definition(vectors):
@@ -282,6 +285,7 @@ def test_jobs_give_the_same_rows():
         list(cnncalc.sweep(SMALL, vary=vary, columns="params,rf"))
 
 
+@pytest.mark.slow
 def test_the_command_line_uses_every_core_by_default_and_says_the_same():
     grid = ("sweep", SMALL, "--vary", f"C=1..{2 * CHUNK + 50}", "--columns", "params,rf", "--format", "csv")
     default, alone = run(*grid), run(*grid, "-j", "1")

@@ -78,6 +78,7 @@ def test_a_terminal_gets_colour_and_its_width():
     assert "RF size/stride/pad" in wide.splitlines()[0] and "saved/batch of 1" in wide.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_no_color_turns_off_all_styling():
     assert "\033" not in on_terminal("plan", "resnet18", NO_COLOR="1")
     assert "\033" not in on_terminal("plan", MISFIT, NO_COLOR="1")
@@ -91,6 +92,7 @@ def test_a_terminal_that_reports_0x0_is_taken_as_80_columns():
     assert "(hidden to fit 80 columns:" in text
 
 
+@pytest.mark.slow
 def test_columns_sets_the_width_on_a_terminal_and_through_a_pipe():
     narrow = ANSI.sub("", on_terminal("plan", "resnet18", cols=200, COLUMNS="60"))
     assert max(map(len, narrow.splitlines())) <= 60 or "(hidden to fit 60 columns" in narrow
@@ -173,6 +175,7 @@ def test_wrap_keeps_words_sizes_and_arithmetic(text, width):
 
 # -- zoo --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", ["80", "60", "100"])
 def test_zoo_never_cuts_a_name(columns):
     lines = run("zoo", columns=columns).stdout.splitlines()
@@ -186,6 +189,7 @@ def test_zoo_never_cuts_a_name(columns):
         assert note.startswith(f"(hidden to fit {width} columns: RF at the last spatial layer")
 
 
+@pytest.mark.slow
 def test_zoo_on_100_columns_shortens_the_sources_not_the_names():
     lines = run("zoo", columns="100").stdout.splitlines()
     assert lines[0].split() == ["name", "input", "params", "MACs", "source"]

@@ -170,6 +170,7 @@ def test_compiled_point_is_the_walks(index, name):
         assert compiled(layers, batch) == result.lean(graph, batch, {}).measures()
 
 
+@pytest.mark.slow
 def test_compiled_points_refuse_what_fails_or_misfits(monkeypatch):
     """Kernels larger than their input, groups that do not divide, windows that misfit at some points:
     every point compiled or refused equals plan's (failures too)."""

@@ -128,12 +128,14 @@ def test_plan_at_another_input_size():
     assert report.totals.macs > 4_089_184_256 * 2  # (320/224)^2 ≈ 2.04 times the convolution work
 
 
+@pytest.mark.slow
 def test_examples_readme_is_generated_and_fresh():
     readme = Path(zoo.folder()) / "README.md"
     assert readme.read_text() == render_zoo(zoo.catalog(), "markdown"), \
         "examples/README.md is stale: run cnncalc zoo --format markdown > examples/README.md"
 
 
+@pytest.mark.slow
 def test_zoo_command():
     listing = run_cli(*["zoo"])
     assert listing.exit_code == 0 and "resnet50" in listing.output and "25,557,032" in listing.output
