@@ -126,7 +126,7 @@ def _two_steps(log: Log) -> tuple[int, int]:
 
 def _random_log(seed: int) -> tuple[Log, bool]:
     """A step's log of random requests across both pools: the network's tensors, at times an optimizer's
-    state, then requests and frees, the optimizer's step three quarters in."""
+    state, then requests and frees, the optimizer's step three quarters in (at times a parameter moved)."""
     r = random.Random(seed)
     log = Log()
 
@@ -146,10 +146,14 @@ def _random_log(seed: int) -> tuple[Log, bool]:
         event(("state", i), size(), "optimizer")
     log.mark_forward()
     live, n = [], r.randrange(5, 60)
+    moves = r.randrange(n) if log.keys and r.random() < 0.1 else None  # the step frees a parameter, then makes it again
     for e in range(n):
         if e == n * 3 // 4:
             log.mark_optimizer()
-        if live and r.random() < 0.4:
+        if e == moves:
+            event(log.keys[0], 0)
+            event(log.keys[0], size())
+        elif live and r.random() < 0.4:
             event(live.pop(r.randrange(len(live))), 0)
         else:
             live.append(("t", e))

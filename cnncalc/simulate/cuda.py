@@ -222,20 +222,24 @@ def replay(log: Log, network: Network | None = None) -> int:
     allocator = (network or Network()).moved(log)
     state = [i for i in before if categories[i] == "optimizer"]
     kept = {keys[i] for i in before if categories[i] in MODEL}
-    moved = list(allocator.used.values())
-    _step(allocator, log, state, kept)
-    if allocator.repeats and not state and "" not in categories and list(allocator.used.values()) == moved:
-        return allocator.reserved  # the second step starts where the first did, the first's segments free
+    moved = dict(allocator.used)
+    _step(allocator, log, state)
+    if (allocator.repeats and not state and "" not in categories and moved.items() <= allocator.used.items()
+            and not any(key in allocator.used for key in kept.difference(moved))):
+        # the step left the network's blocks as they were and nothing else will outlive it: the second step
+        # starts where the first did, with the first's segments free
+        return allocator.reserved
+    _drop(allocator, kept)
     for i in before:  # the steady state: what lives from step to step
         if sizes[i] and keys[i] not in allocator.used:
             allocator.malloc(keys[i], sizes[i])
-    _step(allocator, log, [], kept)
+    _step(allocator, log, [])
     return allocator.reserved
 
 
-def _step(allocator: CachingAllocator, log: Log, state: list[int], kept: set) -> None:
+def _step(allocator: CachingAllocator, log: Log, state: list[int]) -> None:
     """One step of the log through the allocator, watched (`CachingAllocator.watch`); `state`: the events of
-    the optimizer's state, allocated at its step (the first step's); `kept`: what lives from step to step."""
+    the optimizer's state, allocated at its step (the first step's)."""
     keys, sizes, start = log.keys, log.sizes, log.forward
     optimizer = len(keys) if log.optimizer is None else log.optimizer
     allocator.watch()
@@ -243,5 +247,10 @@ def _step(allocator: CachingAllocator, log: Log, state: list[int], kept: set) ->
     for i in state:
         allocator.malloc(keys[i], sizes[i])
     allocator.run(keys[optimizer:], sizes[optimizer:])
-    for key in [k for k in allocator.used if k not in kept]:  # the loop drops the batch, zero_grad the grads
+
+
+def _drop(allocator: CachingAllocator, kept: set) -> None:
+    """The end of a step: the loop drops the batch, zero_grad the gradients; what lives from step to step
+    (`kept`) stays."""
+    for key in [k for k in allocator.used if k not in kept]:
         allocator.free(key)
