@@ -188,6 +188,27 @@ def test_internal_errors_exit_3_without_traceback(monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_plan_runs_without_garbage_collection_and_collection_resumes_after(monkeypatch, fails):
+    import gc
+
+    from cnncalc import planner
+
+    seen, real = [], planner.run
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        if fails:
+            raise ZeroDivisionError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "run", spy)
+    assert gc.isenabled()
+    result = run("plan", VGG_LIKE)
+    assert result.exit_code == (3 if fails else 0)
+    assert seen == [False] and gc.isenabled()  # also after an error: many commands run in this process
+
+
 def test_verify_without_torch_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
     result = run("verify", "vgg16")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -108,7 +110,26 @@ def plan_command(
                           "the budget's answer and the fit.")] = False,
 ) -> None:
     sections = {"notes": notes, "assumptions": assumptions, "summary": summary}
-    finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections), ctx)
+
+    def run() -> int:
+        with one_plan():
+            return _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections)
+    finish(run, ctx)
+
+
+@contextmanager
+def one_plan():
+    """No garbage collection while one design is planned and written: what a plan makes lives until it is
+    written, and the cycles it leaves are a few thousand objects at 10,000 rows, while collecting costs a
+    tenth of a 100,000-row plan (benchmarks/bench.py). A sweep, which plans point after point, collects
+    (cli/__init__.py's thresholds). Collection resumes after: the tests run many commands in one process."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, strict: bool, depth, columns,
