@@ -110,11 +110,7 @@ def plan_command(
                           "the budget's answer and the fit.")] = False,
 ) -> None:
     sections = {"notes": notes, "assumptions": assumptions, "summary": summary}
-
-    def run() -> int:
-        with one_plan():
-            return _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections)
-    finish(run, ctx)
+    finish(lambda: _plan(ctx, design, define, fmt, output, force, strict, depth, columns, sections), ctx)
 
 
 @contextmanager
@@ -132,6 +128,7 @@ def one_plan():
             gc.enable()
 
 
+@one_plan()
 def _plan(ctx: typer.Context, design: str, define, fmt, output, force: bool, strict: bool, depth, columns,
           sections: dict) -> int:
     from ..planner import run as plan
