@@ -116,7 +116,7 @@ class CachingAllocator:
         return block & ADDRESS, block >> SHIFT
 
     def malloc(self, key, size: int) -> None:
-        size = MIN_BLOCK if size < MIN_BLOCK else -(-size // MIN_BLOCK) * MIN_BLOCK
+        size = round_size(size)
         small = size <= SMALL_SIZE
         pool = self.pools[small]
         i = bisect_left(pool, size << SHIFT)

@@ -18,6 +18,11 @@ CATEGORIES = ("params", "buffers", "gradients", "optimizer", "saved", "other")
 MODEL = ("params", "buffers", "optimizer")  # what lives from one step to the next
 
 
+def granular(size: int, block: int) -> int:
+    """The bytes a tensor of `size` bytes takes where memory comes in blocks of `block` bytes."""
+    return -(-size // block) * block
+
+
 class Peak(NamedTuple):
     bytes: int
     phase: str  # forward, loss, backward, recompute, optimizer
@@ -69,7 +74,7 @@ class Timeline:
     def alloc(self, key, size: int, category: str) -> None:
         if key not in self.live and size:  # a view of no bytes of its own (a crop's) allocates nothing
             if self.block != 1:
-                size = -(-size // self.block) * self.block
+                size = -(-size // self.block) * self.block  # granular(), written out: the hot path
             if category == "activation":
                 category = "saved" if self.kept.get(key, 0) > 0 else "other"
             self.live[key] = (size, category)
@@ -87,7 +92,7 @@ class Timeline:
         category other than "activation" (the network's tensors: a hundred thousand in a large design)."""
         block, log = self.block, self.log
         if block != 1:
-            sizes = [-(-size // block) * block for size in sizes]
+            sizes = [granular(size, block) for size in sizes]
         self.live.update(zip(keys, [(size, category) for size in sizes]))
         added = sum(sizes)
         self.sums[category] += added

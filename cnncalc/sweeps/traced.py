@@ -36,7 +36,7 @@ from ..graph import LayerGraph
 from ..kinds import UNSUPPORTED, Branch, Volume
 from ..simulate.step import peak_of
 from ..simulate.steps import Setup, Step
-from ..simulate.timeline import Timeline
+from ..simulate.timeline import Timeline, granular
 
 NUMBERS = ("weights", "biases", "buffers")  # a step's counts (ints, or None where not known)
 
@@ -314,7 +314,7 @@ class _Recorder(Timeline):
     def alloc(self, key, size, category: str) -> None:
         if key not in self.live and size:
             if self.block != 1:
-                size = -(-size // self.block) * self.block
+                size = granular(size, self.block)
             var = self.trace.name(size.e) if type(size) is Sym else str(size)
             self.live[key] = (var, category)
             self.ops.append(("+", var))
