@@ -124,9 +124,10 @@ def _two_steps(log: Log) -> tuple[int, int]:
     return reserved[0], reserved[1]
 
 
-def _random_log(seed: int) -> tuple[Log, bool]:
+def _random_log(seed: int) -> tuple[Log, bool]:  # and whether more than the network lives from step to step
     """A step's log of random requests across both pools: the network's tensors, at times an optimizer's
-    state, then requests and frees, the optimizer's step three quarters in (at times a parameter moved)."""
+    state or earlier micro-batches' gradients, then requests and frees, the optimizer's step three quarters
+    in (at times a parameter moved)."""
     r = random.Random(seed)
     log = Log()
 
@@ -144,6 +145,9 @@ def _random_log(seed: int) -> tuple[Log, bool]:
     state = r.random() < 0.3
     for i in range(r.randrange(1, 4) if state else 0):
         event(("state", i), size(), "optimizer")
+    grads = r.random() < 0.15  # accumulating: earlier micro-batches' gradients
+    for i in range(r.randrange(1, 3) if grads else 0):
+        event(("grad", i), size(), "gradients")
     log.mark_forward()
     live, n = [], r.randrange(5, 60)
     moves = r.randrange(n) if log.keys and r.random() < 0.1 else None  # the step frees a parameter, then makes it again
@@ -158,20 +162,21 @@ def _random_log(seed: int) -> tuple[Log, bool]:
         else:
             live.append(("t", e))
             event(("t", e), size())
-    return log, state
+    return log, state or grads
 
 
 def test_the_second_step_is_replayed_unless_it_repeats_the_first():
-    # replay() skips the second step when the first leaves no optimizer state and its large requests would
-    # choose alike among the segments it made: then the second makes no segment. Against both steps replayed,
-    # on random logs where the second step does add segments (with and without optimizer state) and where not
-    # One Network shared by every replay: moved again for each log's network, reused for the same one
+    # replay() skips the second step when nothing but the network lives from step to step (no optimizer
+    # state, no earlier micro-batches' gradients) and the first step's large requests would choose alike
+    # among the segments it made: then the second makes no segment. Against both steps replayed, on random
+    # logs where the second step does add segments (with and without more than the network living) and where
+    # not. One Network shared by every replay: moved again for each log's network, reused for the same one
     seen, network = {}, Network()
     for seed in range(800):
-        log, state = _random_log(seed)
+        log, lives = _random_log(seed)
         first, second = _two_steps(log)
         assert replay(log) == replay(log, network) == replay(log, network) == second, seed
-        seen[state, second > first] = seen.get((state, second > first), 0) + 1
+        seen[lives, second > first] = seen.get((lives, second > first), 0) + 1
     assert len(seen) == 4 and min(seen.values()) >= 20, seen
 
 

@@ -189,6 +189,9 @@ def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mod
     return replay(log)
 
 
+NETWORK = frozenset({"params", "buffers"})  # the categories of the network's own tensors
+
+
 class Network:
     """The allocator once the network's tensors are on the device, for the logs that move the same tensors
     there (a plan's training step and inference pass, the probes of a budget search): made once, each replay
@@ -201,7 +204,7 @@ class Network:
     def moved(self, log: Log) -> CachingAllocator:
         """An allocator holding the parameters and buffers of the log's network."""
         keys, sizes, categories = log.keys, log.sizes, log.model
-        network = [i for i in range(log.forward) if categories[i] in ("params", "buffers")]
+        network = [i for i in range(log.forward) if categories[i] in NETWORK]
         tensors = ([keys[i] for i in network], [sizes[i] for i in network])
         if tensors != self.tensors:
             self.tensors, self.allocator = tensors, CachingAllocator()
@@ -213,9 +216,10 @@ class Network:
 def replay(log: Log, network: Network | None = None) -> int:
     """A recorded step replayed through the model of the CUDA caching allocator: the network moved to
     the device, a first step whose optimizer state appears at its optimizer step, then a step in the
-    steady state; the bytes reserved then. When the first step leaves nothing behind (no optimizer state)
-    and its large requests would choose alike from the segments it made (`CachingAllocator.watch`), the
-    second makes the same choices and no segment: it is not replayed. `network`: the network moved, shared
+    steady state; the bytes reserved then. When nothing but the network lives from step to step (no
+    optimizer state, no gradients of earlier micro-batches) and the first step's large requests would choose
+    alike from the segments it made (`CachingAllocator.watch`), the second makes the same choices and no
+    segment: it is not replayed. `network`: the network moved, shared
     by the replays of one plan."""
     keys, sizes, categories = log.keys, log.sizes, log.model
     before = range(log.forward)
@@ -224,10 +228,11 @@ def replay(log: Log, network: Network | None = None) -> int:
     kept = {keys[i] for i in before if categories[i] in MODEL}
     moved = dict(allocator.used)
     _step(allocator, log, state)
-    if (allocator.repeats and not state and "" not in categories and moved.items() <= allocator.used.items()
+    if (allocator.repeats and NETWORK.issuperset(categories) and moved.items() <= allocator.used.items()
             and not any(key in allocator.used for key in kept.difference(moved))):
-        # the step left the network's blocks as they were and nothing else will outlive it: the second step
-        # starts where the first did, with the first's segments free
+        # before the step there was the network alone (no optimizer state, no gradients of earlier micro-batches),
+        # the step left its blocks as they were and nothing else will outlive it: the second step starts where
+        # the first did, with the first's segments free
         return allocator.reserved
     _drop(allocator, kept)
     for i in before:  # the steady state: what lives from step to step
