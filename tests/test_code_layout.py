@@ -97,3 +97,13 @@ def test_only_the_kinds_name_a_kind():
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if BY_NAME.search(line) and '"id":' not in line]
     assert found == []
+
+
+def test_the_tests_conftest_marks_slow_exist():
+    # conftest.py marks the largest built-ins' cases of HEAVY_TESTS slow by name: a renamed test would drop
+    # silently into the inner loop
+    from conftest import HEAVY_TESTS
+
+    defined = {node.name for path in Path(__file__).parent.glob("test_*.py")
+               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)}
+    assert HEAVY_TESTS <= defined, sorted(HEAVY_TESTS - defined)
