@@ -39,7 +39,7 @@ def test_every_built_in_plan_is_written_as_pydantic_core_writes_it(name):
 
 
 def test_a_long_report_is_written_in_pieces_as_one(monkeypatch):
-    """json_pieces: the rows and blocks past JSON_CHUNK, serialised a chunk at a time, re-indented."""
+    """json_pieces: the rows and blocks past JSON_CHUNK, serialised a chunk at a time, each as a key's value."""
     monkeypatch.setattr(formats, "JSON_CHUNK", 3)
     for design in ("INPUT 32x32x16 -> [CONV3-16 -> RELU]*5 -> GAP -> FC-10", "INPUT 8x8x3 -> CONV3-4",
                    "INPUT 32x32x3 -> [CONV3-8 -> (ID + [CONV3-8 -> RELU]) -> RELU]*2 -> GAP -> FC-10"):

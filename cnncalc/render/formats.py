@@ -89,8 +89,8 @@ JSON_CHUNK = 2_000  # list items serialised at a time by json_pieces
 def json_pieces(data: dict) -> Iterator[str]:
     """to_json(data) + "\n" in pieces, so that a report of 100,000 rows is never one string: each
     top-level list longer than JSON_CHUNK items (the rows, the blocks) is serialised JSON_CHUNK items
-    at a time, each piece indented one level deeper than pydantic writes a list alone (two spaces:
-    the only line breaks in pydantic's output are its indentation's)."""
+    at a time, each piece written as the value of a key (so indented as in the whole report) and cut
+    out of that object."""
     long = [key for key, value in data.items() if type(value) is list and len(value) > JSON_CHUNK]
     if not long:
         yield to_json(data) + "\n"
@@ -105,8 +105,8 @@ def json_pieces(data: dict) -> Iterator[str]:
         yield shell[start:at]
         items = data[key]
         for first in range(0, len(items), JSON_CHUNK):
-            text = encode(items[first:first + JSON_CHUNK], indent=2)[1:-2]  # "\n  {...}" without [ and \n]
-            yield ("," if first else "") + text.replace(b"\n", b"\n  ").decode()
+            text = encode({"": items[first:first + JSON_CHUNK]}, indent=2)[len(b'{\n  "": ['):-len(b"\n  ]\n}")]
+            yield ("," if first else "") + text.decode()
         yield "\n  "
         start = at
     yield shell[start:] + "\n"
