@@ -36,6 +36,7 @@ SETTINGS = [
     {"dtype": "float16", "batch": 2},
     {"dtype": "int8", "batch": 2},
     {"accumulate": 3, "batch": 2, "optimizer": "adam"},
+    {"accumulate": 2, "batch": 1},  # SGD: only the earlier micro-batches' gradients outlive a step (CUDA's replay)
     {"budget": "8GiB", "optimizer": "adam"},
     {"budget": "2GiB", "budget_for": "inference", "device": "cpu"},
     {"fit_rule": "notes", "input": "227x227x3"},
