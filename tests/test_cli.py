@@ -188,8 +188,9 @@ def test_internal_errors_exit_3_without_traceback(monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["plan", "check"])
 @pytest.mark.parametrize("fails", [False, True])
-def test_a_plan_runs_without_garbage_collection_and_collection_resumes_after(monkeypatch, fails):
+def test_a_plan_runs_without_garbage_collection_and_collection_resumes_after(monkeypatch, fails, command):
     import gc
 
     from cnncalc import planner
@@ -204,7 +205,7 @@ def test_a_plan_runs_without_garbage_collection_and_collection_resumes_after(mon
 
     monkeypatch.setattr(planner, "run", spy)
     assert gc.isenabled()
-    result = run("plan", VGG_LIKE)
+    result = run(command, VGG_LIKE)
     assert result.exit_code == (3 if fails else 0)
     assert seen == [False] and gc.isenabled()  # also after an error: many commands run in this process
 

@@ -115,8 +115,8 @@ def plan_command(
 
 @contextmanager
 def one_plan():
-    """No garbage collection while one design is planned and written: what a plan makes lives until it is
-    written, and the cycles it leaves are a few thousand objects at 10,000 rows, while collecting costs a
+    """No garbage collection while one design is planned (or checked) and written: what a plan makes lives
+    until it is written, and the cycles it leaves are a few thousand objects at 10,000 rows, while collecting costs a
     tenth of a 100,000-row plan (benchmarks/bench.py). A sweep, which plans point after point, collects
     (cli/__init__.py's thresholds). Collection resumes after: the tests run many commands in one process."""
     enabled = gc.isenabled()
@@ -190,6 +190,7 @@ def check_command(
     optional: OptionalOpt = OptionalMode("include"),
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
+    @one_plan()
     def run() -> int:
         from ..planner import run as plan
 
