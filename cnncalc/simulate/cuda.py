@@ -199,7 +199,7 @@ class Network:
 
     def __init__(self) -> None:
         self.tensors: tuple[list, list[int]] | None = None  # the keys and sizes it was made from
-        self.allocator = CachingAllocator()
+        self.allocator: CachingAllocator | None = None
 
     def moved(self, log: Log) -> CachingAllocator:
         """An allocator holding the parameters and buffers of the log's network."""
@@ -219,8 +219,7 @@ def replay(log: Log, network: Network | None = None) -> int:
     steady state; the bytes reserved then. When nothing but the network lives from step to step (no
     optimizer state, no gradients of earlier micro-batches) and the first step's large requests would choose
     alike from the segments it made (`CachingAllocator.watch`), the second makes the same choices and no
-    segment: it is not replayed. `network`: the network moved, shared
-    by the replays of one plan."""
+    segment: it is not replayed. `network`: the network moved, shared by the replays of one plan."""
     keys, sizes, categories = log.keys, log.sizes, log.model
     before = range(log.forward)
     allocator = (network or Network()).moved(log)
@@ -228,11 +227,10 @@ def replay(log: Log, network: Network | None = None) -> int:
     kept = {keys[i] for i in before if categories[i] in MODEL}
     moved = dict(allocator.used)
     _step(allocator, log, state)
-    if (allocator.repeats and NETWORK.issuperset(categories) and moved.items() <= allocator.used.items()
-            and not any(key in allocator.used for key in kept.difference(moved))):
+    if allocator.repeats and NETWORK.issuperset(categories) and moved.items() <= allocator.used.items():
         # before the step there was the network alone (no optimizer state, no gradients of earlier micro-batches),
-        # the step left its blocks as they were and nothing else will outlive it: the second step starts where
-        # the first did, with the first's segments free
+        # which is all that outlives a step, and the step left its blocks as they were: the second step starts
+        # where the first did, with the first's segments free
         return allocator.reserved
     _drop(allocator, kept)
     for i in before:  # the steady state: what lives from step to step
