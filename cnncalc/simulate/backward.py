@@ -109,7 +109,10 @@ class Backward:
             self.deliver(self.main.sid_out, self.output_gradient(), len(steps))
         param_i = len(self.tensors)
         splits = self.split_starts()
+        at = self.backward_at
         for index in range(len(steps) - 1, 0, -1):
+            if at is not None and index in at:
+                at[index] = t.mark()
             s = steps[index]
             mine = [n for n in (s.weights, s.biases) if n]
             param_i -= len(mine)

@@ -5,8 +5,8 @@ batch whose peak fits (`largest_batch`)."""
 from __future__ import annotations
 
 from .cuda import Network, cuda_reserved, replay
-from .evaluate import inference
-from .step import peak_of
+from .repeats import FIND, inference_peak, training_peak
+from .runs import find_run
 from .steps import Setup, Step
 from .timeline import Log
 
@@ -14,26 +14,28 @@ KEPT_LOGS = 5  # the logs of the last simulations a CUDA budget search keeps, to
 
 
 def allocated(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int,
-              log: Log | None = None) -> int:
+              log: Log | None = None, run=FIND) -> int:
     """The simulated peak of live tensor bytes: of a training step, or of inference; `log` records its
-    allocations (for the model of the CUDA allocator)."""
+    allocations (for the model of the CUDA allocator); `run`: the design's run of repeated units (runs.py)."""
     if mode == "inference":
-        return inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block,
-                         device=setup.device, amp=setup.amp, log=log)
-    return peak_of(steps, storage_sizes, setup, batch, log=log).bytes
+        return inference_peak(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block,
+                              device=setup.device, amp=setup.amp, log=log, run=run)
+    return training_peak(steps, storage_sizes, setup, batch, log, run).bytes
 
 
-def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
+def held(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int, run=FIND) -> int:
     """What a budget must hold at `batch`: the simulated peak (of a training step, or of inference); on
     CUDA the allocator's reserved memory, the context and the workspaces."""
     if setup.device == "cuda" and setup.cuda is not None:
-        return setup.cuda.context + setup.cuda.workspace + cuda_reserved(steps, storage_sizes, setup, mode, batch)
-    return allocated(steps, storage_sizes, setup, mode, batch)
+        return setup.cuda.context + setup.cuda.workspace + cuda_reserved(steps, storage_sizes, setup, mode, batch,
+                                                                         run)
+    return allocated(steps, storage_sizes, setup, mode, batch, run=run)
 
 
 def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setup: Setup, mode: str,
                   most: int = 10**15, known: dict[int, int] | None = None,
-                  known_reserved: dict[int, int] | None = None, line: tuple[int, int] | None = None) -> tuple[int, int]:
+                  known_reserved: dict[int, int] | None = None, line: tuple[int, int] | None = None,
+                  run=FIND) -> tuple[int, int]:
     """The largest batch (the micro-batch, with gradient accumulation) whose simulated peak (of a
     training step, or of inference) fits in `budget` bytes, and the peak at batch 1; on CUDA the peak
     is what the device holds (`held`), searched below the batch whose allocated peak and the context
@@ -42,7 +44,10 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
     does not fit. `known`: allocated peaks already simulated, by batch (the plan's own);
     `known_reserved`: the CUDA allocator's reserved bytes already replayed, by batch; `line`: the bytes of
     the known peak that do not grow with the batch and those an image adds (the peak's breakdown), for
-    the first guess (the peak is at least that line at every batch: the guess is at most one too many)."""
+    the first guess (the peak is at least that line at every batch: the guess is at most one too many); `run`:
+    the design's run of repeated units (runs.py), found once for every probe."""
+    if run is FIND:
+        run = find_run(steps, storage_sizes)
     cuda = setup.device == "cuda" and setup.cuda is not None
     around = setup.cuda.context + setup.cuda.workspace if cuda else 0  # on CUDA the device holds these too
     logs: dict[int, Log] = {}
@@ -50,7 +55,7 @@ def largest_batch(steps: list[Step], storage_sizes: list[int], budget: int, setu
 
     def allocated_at(n: int) -> int:
         log = Log() if cuda else None
-        peak = allocated(steps, storage_sizes, setup, mode, n, log)
+        peak = allocated(steps, storage_sizes, setup, mode, n, log, run)
         if log is not None:
             if len(logs) >= KEPT_LOGS:  # the oldest goes, but batch 1's (the report's batch_1_bytes)
                 del logs[next(k for k in logs if k != 1)]

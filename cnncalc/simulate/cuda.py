@@ -26,8 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 
-from .evaluate import inference
-from .step import peak_of
+from .repeats import FIND, inference_peak, training_peak
 from .steps import Setup, Step
 from .timeline import CUDA_BLOCK, MODEL, Log
 
@@ -177,15 +176,17 @@ class CachingAllocator:
                 malloc(key, size)
 
 
-def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int) -> int:
+def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int,
+                  run=FIND) -> int:
     """The bytes the CUDA caching allocator has reserved after two training steps (or two inference
-    passes) from a fresh process: the simulated step's allocations, recorded once and replayed."""
+    passes) from a fresh process: the simulated step's allocations, recorded once and replayed; `run`: the
+    design's run of repeated units (runs.py)."""
     log = Log()
     if mode == "inference":
-        inference(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=CUDA_BLOCK, device="cuda",
-                  amp=setup.amp, log=log)
+        inference_peak(steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=CUDA_BLOCK,
+                       device="cuda", amp=setup.amp, log=log, run=run)
     else:
-        peak_of(steps, storage_sizes, setup._replace(device="cuda"), batch, log=log)
+        training_peak(steps, storage_sizes, setup._replace(device="cuda"), batch, log, run)
     return replay(log)
 
 

@@ -19,28 +19,32 @@ def inference(steps: list[Step], storage_sizes: list[int], *, dtype_bytes: int, 
     model(t, steps, dtype_bytes)
     if log is not None:
         log.mark_forward()
-    _Pass(t, steps, storage_sizes, dtype_bytes, batch, device, amp).run()
+    evaluated = [s for s in steps if not s.side]  # side heads run in training only
+    Pass(t, evaluated, storage_sizes, dtype_bytes, batch, device, amp).run()
     return t.peak.bytes
 
 
-class _Pass:
+class Pass:
     """One forward pass in evaluation mode on a timeline that holds the network."""
 
     def __init__(self, t: Timeline, steps: list[Step], sizes: list[int], dtype_bytes: int, batch: int, device: str,
                  low: int | None) -> None:
-        self.steps = [s for s in steps if not s.side]  # side heads run in training only
+        self.steps = steps  # without the side heads: they run in training only
         self.t, self.sizes, self.dtype_bytes, self.batch, self.device, self.low = (t, sizes, dtype_bytes, batch,
                                                                                    device, low)
         self.alias = view_bases(self.steps)  # views, and in evaluation a dropout's output: its input's storage
         self.readers = readers(self.steps, self.alias)
         self.dt: dict[int, int] = {}  # storage -> bytes per value
 
-    def run(self) -> None:
+    def run(self, at: dict[int, int] | None = None) -> None:
+        """The pass; `at`: rows -> where the events and totals stand when each starts (simulate/runs.py), filled in."""
         t, first = self.t, self.steps[0]
         self.dt[first.sid_out] = self.dtype_bytes
         t.alloc(first.sid_out, self.sizes[first.sid_out] * self.dtype_bytes * self.batch, "other")
         t.sample("forward", 0)
         for index, s in enumerate(self.steps[1:], start=1):
+            if at is not None and index in at:
+                at[index] = t.mark()
             self.row(index, s)
         for key in [k for k in t.live if isinstance(k, tuple) and k[0] in ("bcast", "wcast")]:
             t.free(key)  # autocast exits: its cache goes

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .budget import largest_batch
 from .cuda import Network, replay
-from .evaluate import inference
-from .step import peak_of
+from .repeats import inference_peak, training_peak
+from .runs import find_run
 from .steps import Cuda, Setup, Step, supported
 from .timeline import CATEGORIES, Log
 
@@ -26,16 +26,17 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
                                             "batch_1_bytes": None, "max_input": None}
     cuda = setup.device == "cuda" and "cuda" in want
     log = Log() if cuda else None
-    peak = peak_of(steps, storage_sizes, setup, batch, log=log)
+    run = find_run(steps, storage_sizes)  # a run of repeated units, simulated shortened (runs.py), found once
+    peak = training_peak(steps, storage_sizes, setup, batch, log, run)
     memory["training_peak_bytes"] = peak.bytes
     memory["peak"] = {"phase": peak.phase, "index": peak.index,
                       "breakdown": {k: peak.breakdown.get(k, 0) for k in CATEGORIES}}
     network = Network()  # moved to the device once for both replays
     reserved = None if log is None else replay(log, network)  # replayed at once: one log in memory at a time
     log = Log() if cuda else None
-    memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference(
+    memory["inference_peak_bytes"] = None if not ({"inference", "cuda"} & want) else inference_peak(
         steps, storage_sizes, dtype_bytes=setup.dtype_bytes, batch=batch, block=setup.block, device=setup.device,
-        amp=setup.amp, log=log)
+        amp=setup.amp, log=log, run=run)
     memory["cuda"] = None
     if log is not None:
         inferring = replay(log, network)
@@ -54,7 +55,7 @@ def add_peaks(totals: dict, steps: list[Step], storage_sizes: list[int], setup: 
     most, one = largest_batch(steps, storage_sizes, budget, setup, budget_for,
                               known=None if simulated is None else {batch: simulated},
                               known_reserved=None if replayed is None else {batch: replayed},
-                              line=_line(peak, batch) if training else None)
+                              line=_line(peak, batch) if training else None, run=run)
     return {"bytes": budget, "for": budget_for, "max_batch": most, "batch_1_bytes": one, "max_input": None}
 
 

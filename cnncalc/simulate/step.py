@@ -121,6 +121,9 @@ class TrainingStep(Checkpointing, Backward):
         self.remap: dict[int, dict] = {}  # segment -> storage -> the key of its recomputed tensor
         # under autocast: the casts only its cache keeps (the biases', a checkpointed row's weight's), until it exits
         self.autocast_cache: list = []
+        # rows -> where the events and totals stand when each starts, forward and backward (simulate/runs.py)
+        self.forward_at: dict | None = None
+        self.backward_at: dict | None = None
 
     # -- storages -----------------------------------------------------------------------------------------
     def vol(self, sid: int) -> int:
@@ -197,14 +200,7 @@ class TrainingStep(Checkpointing, Backward):
         self.optimizer_state(optimizer)
 
     def optimizer_state(self, optimizer: str) -> None:
-        """The optimizer's state: one tensor per trainable parameter per moment (and Adam's step, on
-        the CPU)."""
-        t, size = self.t, self.dtype_bytes
-        for i, n in enumerate(self.trained):
-            for c in range(OPTIMIZERS[optimizer]):
-                t.alloc(("state", c, i), n * size, "optimizer")
-            if optimizer == "adam" and self.device == "cpu":  # on CUDA the steps stay on the CPU
-                t.alloc(("step", i), STEP_BYTES, "optimizer")
+        optimizer_state(self.t, self.trained, self.dtype_bytes, optimizer, self.device)
 
     def forward(self) -> None:
         """The batch and its targets, then every row: its output and what it keeps; inputs freed after."""
@@ -216,7 +212,10 @@ class TrainingStep(Checkpointing, Backward):
         for k, side in enumerate(self.sides):  # a side head's targets, made with the network's
             t.alloc(("targets", k), self.batch * side.y.h * side.y.w * TARGET_BYTES, "other")
         t.sample("forward", 0)
+        at = self.forward_at
         for index, s in enumerate(steps[1:], start=1):
+            if at is not None and index in at:
+                at[index] = t.mark()
             rule = s.item.autocast if self.low is not None else None
             din = self.value_bytes(s.sids_in[0])
             if rule == CAST:
@@ -394,22 +393,35 @@ class TrainingStep(Checkpointing, Backward):
             t.free(key("total_weight"))
 
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
-        """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while
-        the last one's lives (the for-loop)."""
-        if self.t.log is not None:
-            self.t.log.mark_optimizer()
-        if optimizer != "adam":
-            return
-        t, size = self.t, self.dtype_bytes
-        if foreach:
-            for i, n in enumerate(self.trained):
-                t.alloc(("denom", i), n * size, "other")
-            t.sample("optimizer", None)
-            return
-        for i, n in enumerate(self.trained):
-            t.alloc(("sqrt", i), n * size, "other")
-            t.sample("optimizer", None)
+        optimizer_step(self.t, self.trained, self.dtype_bytes, optimizer, foreach)
+
+
+def optimizer_state(t: Timeline, trained: list[int], size: int, optimizer: str, device: str) -> None:
+    """The optimizer's state: one tensor per trainable parameter (`trained`: their elements) per moment (and
+    Adam's step, on the CPU)."""
+    for i, n in enumerate(trained):
+        for c in range(OPTIMIZERS[optimizer]):
+            t.alloc(("state", c, i), n * size, "optimizer")
+        if optimizer == "adam" and device == "cpu":  # on CUDA the steps stay on the CPU
+            t.alloc(("step", i), STEP_BYTES, "optimizer")
+
+
+def optimizer_step(t: Timeline, trained: list[int], size: int, optimizer: str, foreach: bool) -> None:
+    """In place, but for Adam's denominators: all at once (foreach), or one parameter at a time while
+    the last one's lives (the for-loop)."""
+    if t.log is not None:
+        t.log.mark_optimizer()
+    if optimizer != "adam":
+        return
+    if foreach:
+        for i, n in enumerate(trained):
             t.alloc(("denom", i), n * size, "other")
-            t.sample("optimizer", None)
-            t.free(("sqrt", i))
-            t.free(("denom", i - 1))
+        t.sample("optimizer", None)
+        return
+    for i, n in enumerate(trained):
+        t.alloc(("sqrt", i), n * size, "other")
+        t.sample("optimizer", None)
+        t.alloc(("denom", i), n * size, "other")
+        t.sample("optimizer", None)
+        t.free(("sqrt", i))
+        t.free(("denom", i - 1))

@@ -1,0 +1,189 @@
+"""The training step and the inference pass of a design with a run of repeated units (runs.py), simulated
+on the design shortened to KEPT units: the samples of the template unit stand for those of every unit left
+out, raised by what the units before them leave alive, and its events, moved unit by unit, make the whole
+log (for the CUDA allocator's model). The network and the optimizer's state (before the forward pass) and
+the optimizer's step (after the backward pass) run for the whole network, beside what the shortened run
+leaves alive. Where the units kept do not repeat (`steady`), or the step is one the shortening does not
+cover (autocast, gradient accumulation, checkpointing), the whole design is simulated.
+
+The answers are those of the whole design's simulation, to the byte, with the same peak's phase, row and
+breakdown, and the same log: tests/test_repeats.py holds them to it on random designs and the built-ins.
+"""
+
+from __future__ import annotations
+
+from .evaluate import Pass, inference
+from .runs import KEPT, TEMPLATE, Marked, Run, added, copies, find_run, later, shorten, steady
+from .step import TrainingStep, optimizer_state, optimizer_step, peak_of
+from .steps import Setup, Step, model
+from .timeline import CATEGORIES, Log, Peak, Timeline
+
+FIND = object()  # the run is found by the simulation
+
+
+def training_peak(steps: list[Step], sizes: list[int], setup: Setup, batch: int, log: Log | None = None,
+                  run: Run | None | object = FIND) -> Peak:
+    """simulate.step.peak_of's answer (and log), simulated on the design shortened to KEPT units of its run
+    where it has one (`run`: find_run's of these steps, FIND to find it here, None to simulate the whole
+    design)."""
+    if not shortens(steps, setup):
+        run = None
+    elif run is FIND:
+        run = find_run(steps, sizes)
+    if run is not None:
+        peak = shortened_step(steps, sizes, setup, batch, log, run)
+        if peak is not None:
+            return peak
+    return peak_of(steps, sizes, setup, batch, log=log)
+
+
+def inference_peak(steps: list[Step], sizes: list[int], *, dtype_bytes: int, batch: int, block: int, device: str,
+                   amp: int | None, log: Log | None = None, run: Run | None | object = FIND) -> int:
+    """simulate.evaluate.inference's answer (and log), simulated on the design shortened to KEPT units of its
+    run where it has one (`run` as for training_peak)."""
+    evaluated = [s for s in steps if not s.side]  # side heads run in training only
+    if amp is not None:
+        run = None
+    elif run is FIND or (run is not None and len(evaluated) < len(steps)):  # the run of the rows it runs
+        run = find_run(evaluated, sizes)
+    shortened = None if run is None else shortened_inference(evaluated, sizes, dtype_bytes, batch, block, device, run,
+                                                             log is not None)
+    if shortened is None:
+        return inference(steps, sizes, dtype_bytes=dtype_bytes, batch=batch, block=block, device=device, amp=amp,
+                         log=log)
+    peak, keys, sizes_ = shortened
+    t = Timeline(block, {})
+    t.log = log
+    model(t, steps, dtype_bytes)
+    if log is not None:
+        log.mark_forward()
+        log.keys += keys
+        log.sizes += sizes_
+    return t.total + peak
+
+
+def shortens(steps: list[Step], setup: Setup) -> bool:
+    """Does the shortened training step cover this setup? (Not autocast, gradient accumulation or
+    checkpointing: their rules reach across the units.)"""
+    return setup.amp is None and setup.accumulate == 1 and all(s.ckpt is None for s in steps)
+
+
+def shortened_inference(steps: list[Step], sizes: list[int], dtype_bytes: int, batch: int, block: int, device: str,
+                        run: Run, logged: bool = True) -> tuple[int, list, list[int]] | None:
+    """The peak of the pass beside the network, and the whole run's events (`logged`; else none); None where
+    the units kept do not repeat."""
+    short, short_sizes = shorten(steps, sizes, run)
+    t = Marked(block)
+    at = dict.fromkeys(run.row(unit) for unit in range(1, KEPT))
+    Pass(t, short, short_sizes, dtype_bytes, batch, device, None).run(at)
+    marks = list(at.values())
+    grows = steady(t, marks, run, backward=False)
+    if grows is None:
+        return None
+    peak = max(candidate[0] for candidate in _whole(t.samples, run, grows, grows))
+    if not logged:
+        return peak, [], []
+    keys, sizes_, (two, _), (three, _) = t.log.keys, t.log.sizes, marks[1], marks[2]
+    try:
+        keys = [*keys[:three], *copies(keys, two, three, run, range(1, run.left_out + 1)),
+                *later(keys, three, len(keys), run, TEMPLATE)]
+    except KeyError:  # a key the shortening does not know how to move
+        return None
+    return peak, keys, [*sizes_[:three], *sizes_[two:three] * run.left_out, *sizes_[three:]]
+
+
+def shortened_step(steps: list[Step], sizes: list[int], setup: Setup, batch: int, log: Log | None,
+                   run: Run) -> Peak | None:
+    """The training step's peak from the shortened design, the whole run's events in `log`; None where the
+    units kept do not repeat."""
+    short, short_sizes = shorten(steps, sizes, run)
+    sub = Marked(setup.block)
+    step = TrainingStep(short, short_sizes, setup, batch, timeline=sub)
+    step.forward_at = dict.fromkeys(run.row(unit) for unit in range(1, KEPT))
+    step.backward_at = dict.fromkeys(run.row(unit) - 1 for unit in range(KEPT - 1, 0, -1))  # each unit's last row
+    step.forward()
+    step.loss()
+    step.backward()
+    ahead, back = list(step.forward_at.values()), list(step.backward_at.values())
+    forward, backward = steady(sub, ahead, run, backward=False), steady(sub, back, run, backward=True)
+    if forward is None or backward is None:
+        return None
+    try:
+        events = None if log is None else _events(sub.log, run, ahead, back)
+    except KeyError:  # a key the shortening does not know how to move
+        return None
+    t = Timeline(setup.block, {})  # the network and the optimizer's state, whole
+    t.log = log
+    model(t, steps, setup.dtype_bytes)
+    trained = [n for s in steps for n in (s.weights, s.biases) if n and s.trainable]
+    optimizer_state(t, trained, setup.dtype_bytes, setup.optimizer, setup.device)
+    if log is not None:
+        log.mark_forward()
+        log.keys += events[0]
+        log.sizes += events[1]
+    network = tuple(t.sums.values())
+    total, phase, index, sums = max(_whole(sub.samples, run, forward, backward), key=lambda c: c[0])
+    t.peak = Peak(total + t.total, phase, index, dict(zip(CATEGORIES, added(sums, network))))
+    end = added(added(network, tuple(sub.sums.values())), added(forward, backward), run.left_out)
+    t.sums = dict(zip(CATEGORIES, end))
+    t.total = sum(end)
+    optimizer_step(t, trained, setup.dtype_bytes, setup.optimizer, setup.foreach)
+    return t.peak
+
+
+def _events(short: Log, run: Run, ahead: list, back: list) -> tuple[list, list[int]]:
+    """The whole run's events of the forward and backward passes (keys, sizes), from the shortened run's:
+    the template unit's forward events once for each unit (moved by one more unit each), those after them
+    (the later units, the loss, their backward) moved by the units left out, the template's backward events
+    once for each unit (last to first), then the rest (the keys the later units made moved)."""
+    keys, sizes, left_out = short.keys, short.sizes, run.left_out
+    (two, _), (three, _) = ahead[1], ahead[2]
+    (back_two, _), (back_one, _) = back[1], back[2]
+    return ([*keys[:three], *copies(keys, two, three, run, range(1, left_out + 1)),
+             *later(keys, three, back_two, run, TEMPLATE),
+             *copies(keys, back_two, back_one, run, range(left_out, 0, -1)), *keys[back_two:back_one],
+             *later(keys, back_one, len(keys), run, TEMPLATE + 1)],
+            [*sizes[:three], *sizes[two:three] * left_out, *sizes[three:back_two],
+             *sizes[back_two:back_one] * left_out, *sizes[back_two:]])
+
+
+def _whole(samples: list[tuple], run: Run, forward: tuple[int, ...], backward: tuple[int, ...]):
+    """The candidates for the whole run's peak from the shortened run's samples, in the whole run's order:
+    (bytes, phase, row, totals by category). A sample before the template stays; the template's, in each of
+    its copies, are raised by what the copies before it leave alive (`forward` a unit, or in the backward
+    pass `backward` a unit more) and only each copy's largest, the first largest, is a candidate; a sample
+    after the template is raised by all the units left out, its row moved by them."""
+    left_out, rows = run.left_out, run.rows
+    two, three = run.row(TEMPLATE), run.row(TEMPLATE + 1)
+    later = tuple(left_out * x for x in forward)  # what the units left out leave alive in the forward pass
+    done = added(later, backward, left_out)  # and after their backward
+    region: list[tuple] = []
+    for phase, row, total, sums in samples:
+        back = phase != "forward"
+        inside = row is not None and two <= row < three
+        if region and not (inside and region[0][0] == phase):
+            yield _copies(region, left_out, rows, forward, backward, later)
+            region = []
+        if inside:
+            region.append((phase, row, total, sums))
+        elif row is not None and row < two:
+            yield (total + sum(done), phase, row, added(sums, done)) if back else (total, phase, row, sums)
+        else:
+            yield total + sum(later), phase, row if row is None or row < three else row + left_out * rows, \
+                added(sums, later)
+    if region:
+        yield _copies(region, left_out, rows, forward, backward, later)
+
+
+def _copies(region: list[tuple], left_out: int, rows: int, forward: tuple, backward: tuple, later: tuple) -> tuple:
+    """The first largest sample of the template's samples in a pass, over its copies: in the forward pass
+    copy m (m = 0 .. left_out, in order) raised by m units' `forward`; in the backward pass, the copies run
+    from the last unit's, the j-th raised by `later` and j units' `backward`."""
+    phase, row, total, sums = max(region, key=lambda sample: sample[2])  # the first largest
+    back = phase != "forward"
+    grows = backward if back else forward
+    j = left_out if sum(grows) > 0 else 0  # the copy where it is largest (the first among equals)
+    base = later if back else tuple(0 for _ in sums)
+    unit = left_out - j if back else j  # the units after the template's that copy is
+    raised = added(base, grows, j)
+    return total + sum(raised), phase, row + unit * rows, added(sums, raised)
