@@ -6,6 +6,9 @@
                    pure low precision, or autocast's rules of the kinds
     checkpoint.py  activation checkpointing's frames and recomputation
     evaluate.py    one forward pass in evaluation mode (inference)
+    runs.py        a run of repeated units: found, the design shortened to five of them, keys moved by units
+    repeats.py     the training step and the inference pass of a design with such a run, simulated shortened:
+                   the whole design's answers and logs
     cuda.py        a model of PyTorch's CUDA caching allocator: reserved memory
     budget.py      what fits a budget: the largest batch
     peaks.py       the peaks in a report's totals

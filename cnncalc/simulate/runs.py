@@ -15,6 +15,7 @@ the shortened design (their events equal, moved by a unit) and runs the whole de
 
 from __future__ import annotations
 
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -81,21 +82,13 @@ def find_run(steps: list[Step], sizes: list[int]) -> Run | None:
     of rows later, as many units as are equal, moved by a unit."""
     n = len(steps)
     gap = [0] * n  # rows to the next row of the same layer object (0: none)
-    after: dict[int, int] = {}
-    for i in range(n - 1, 0, -1):
-        item = id(steps[i].item)
-        gap[i] = after.get(item, i) - i
-        after[item] = i
-    best = (0, 0, 0)  # rows, first row, rows a unit
-    i = 1
-    while i < n:
-        j = i
-        while j < n and gap[j] == gap[i]:
-            j += 1
-        if gap[i] and j - i > best[0]:
-            best = (j - i, i, gap[i])
-        i = j
-    length, start, rows = best
+    seen: dict[int, int] = {}
+    for i, item in enumerate(map(id, map(ITEM, steps))):
+        last = seen.get(item)
+        if last is not None:
+            gap[last] = i - last
+        seen[item] = i
+    length, start, rows = _longest(gap[1:], 1)
     if not rows or (length + rows) // rows < FEWEST:
         return None
     run = _checked(steps, sizes, start, rows, (length + rows) // rows)
@@ -115,15 +108,22 @@ def _checked(steps: list[Step], sizes: list[int], start: int, rows: int, units: 
     fields, where, outs = list(map(SAME, rows_of)), [_relative(s) for s in rows_of], [s.sid_out for s in rows_of]
     same = [a == b and x == y and o2 - o1 == d
             for a, b, x, y, o1, o2 in zip(fields, fields[rows:], where, where[rows:], outs, outs[rows:])]
-    best, first, count = (0, 0), 0, 1
-    for unit in range(1, units):
-        if all(same[(unit - 1) * rows:unit * rows]):
-            count += 1
-        else:
-            first, count = unit, 1
-        best = max(best, (count, first))
-    count, first = best
+    steps_on = [all(same[unit * rows:(unit + 1) * rows]) for unit in range(units - 1)]  # unit + 1 is unit moved
+    length, first, equal = _longest(steps_on, 0)
+    count = length + 1 if equal else 1  # the units of the longest stretch, and the one before its first
     return _bounded(steps, sizes, start + first * rows, rows, count, d) if count >= FEWEST else None
+
+
+def _longest(values: list, offset: int) -> tuple[int, int, object]:
+    """The longest stretch of equal true values: its length, where it starts (+ `offset`), its value;
+    (0, offset, 0) when none."""
+    best, at = (0, offset, 0), offset
+    for value, group in groupby(values):
+        length = len(list(group))
+        if value and length > best[0]:
+            best = (length, at, value)
+        at += length
+    return best
 
 
 def _bounded(steps: list[Step], sizes: list[int], start: int, rows: int, count: int, d: int) -> Run | None:
@@ -159,6 +159,7 @@ EQUAL_FIELDS = ("kind", "item", "x", "y", "saves", "weights", "biases", "buffers
                 "relaid", "side")
 STORAGE_FIELDS = ("sids_in", "sid_out", "holds", "copy", "splits", "keeps", "no_grad")
 SAME = itemgetter(*map(Step._fields.index, EQUAL_FIELDS))
+ITEM = itemgetter(Step._fields.index("item"))
 OTHERS = itemgetter(*map(Step._fields.index, STORAGE_FIELDS[2:]))  # holds, copy, splits, keeps, no_grad
 NONE = (None, None, (), (), ())
 
@@ -274,16 +275,22 @@ def steady(t: Marked, marks: list[tuple[int, tuple]], run: Run, backward: bool) 
 def copies(keys: list, lo: int, hi: int, run: Run, units: range) -> list:
     """The events from `lo` to `hi` (the template unit's) once for each count of units in `units`, moved by it
     (KeyError: a key KEY_ITEMS does not know). Built a key of the template at a time, for all the copies."""
-    template = keys[lo:hi]
-    columns = []
+    template, n = keys[lo:hi], len(units)
+    columns: list = []
     for key, step in zip(template, Mover(run, 1).steps(template)):
         if step is None:
-            columns.append([key] * len(units))
+            columns.append(repeat(key, n))
         elif type(step) is int:
-            columns.append(range(key + units.start * step, key + units.stop * step, units.step * step))
+            columns.append(_counted(key, step, units))
         else:
-            columns.append([(key[0], *[item + m * d for item, d in zip(key[1:], step)]) for m in units])
+            columns.append(zip(repeat(key[0], n), *[_counted(item, d, units) if d else repeat(item, n)
+                                                    for item, d in zip(key[1:], step)]))
     return [key for keys_of_copy in zip(*columns) for key in keys_of_copy]
+
+
+def _counted(value: int, step: int, units: range) -> range:
+    """`value` moved by `step` for each count in `units`."""
+    return range(value + units.start * step, value + units.stop * step, units.step * step)
 
 
 def later(keys: list, lo: int, hi: int, run: Run, unit: int) -> list:
