@@ -34,6 +34,12 @@ DESIGNS = [
     "INPUT 12x12x16 -> [(CONV1-8 -> RELU || CONV3-8) -> SHUFFLE(2)]*11 -> FC-10",
     "INPUT 16x16x4 -> [CONV3-4 -> BN -> RELU]*9 -> [CONV3-4 -> SIGMOID]*9 -> CROP12 -> FC-2",
     "INPUT 8x8x4 -> [CONV3-4 -> LAYERNORM -> GELU -> SCALE(0.5)]*10 -> CONV1-2",
+    # a run inside an arm: the sum after it reads the branch's input, made before the run (a long skip)
+    "INPUT 16x16x8 -> CONV3-8 -> (ID + [[CONV3-8 -> BN -> RELU]*12]) -> GAP -> FC-10",
+    # side heads before and after the run, the last reading the run's output
+    "INPUT 16x16x8 -> CONV3-8 -> {GAP -> FC-3} -> [CONV3-8 -> RELU]*12 -> {CONV1-2} -> GAP -> FC-10",
+    # the design ends with the run: the loss reads its last unit's output
+    "INPUT 16x16x8 -> [CONV3-8 -> RELU]*12",
 ]
 SETTINGS = [  # memory rules, optimizer, foreach, batch
     ("cuda", "sgd", True, 1), ("cuda", "momentum", True, 2), ("cuda", "adam", True, 3), ("cuda", "adam", False, 2),

@@ -149,41 +149,22 @@ def _events(short: Log, run: Run, ahead: list, back: list) -> tuple[list, list[i
 
 def _whole(samples: list[tuple], run: Run, forward: tuple[int, ...], backward: tuple[int, ...]):
     """The candidates for the whole run's peak from the shortened run's samples, in the whole run's order:
-    (bytes, phase, row, totals by category). A sample before the template stays; the template's, in each of
-    its copies, are raised by what the copies before it leave alive (`forward` a unit, or in the backward
-    pass `backward` a unit more) and only each copy's largest, the first largest, is a candidate; a sample
-    after the template is raised by all the units left out, its row moved by them."""
+    (bytes, phase, row, totals by category). A sample before the template's stays (in the backward pass raised
+    by what every unit left out leaves alive after its backward); a sample after the template's is raised by
+    what the units left out leave alive in the forward pass, its row moved by them. The template's samples,
+    in any of its copies, are never the first largest: `steady` checked that the unit before's are each the
+    template's lowered by what a unit leaves alive (`forward`, or `backward` in the backward pass), and the
+    unit after's raised by it; where that is nothing or less, the unit before's come first and are as large or
+    larger, else the unit after's are larger."""
     left_out, rows = run.left_out, run.rows
     two, three = run.row(TEMPLATE), run.row(TEMPLATE + 1)
     later = tuple(left_out * x for x in forward)  # what the units left out leave alive in the forward pass
     done = added(later, backward, left_out)  # and after their backward
-    region: list[tuple] = []
     for phase, row, total, sums in samples:
-        back = phase != "forward"
-        inside = row is not None and two <= row < three
-        if region and not (inside and region[0][0] == phase):
-            yield _copies(region, left_out, rows, forward, backward, later)
-            region = []
-        if inside:
-            region.append((phase, row, total, sums))
-        elif row is not None and row < two:
-            yield (total + sum(done), phase, row, added(sums, done)) if back else (total, phase, row, sums)
+        if row is not None and two <= row < three:
+            continue
+        if row is not None and row < two:
+            yield (total + sum(done), phase, row, added(sums, done)) if phase != "forward" else (total, phase, row, sums)
         else:
             yield total + sum(later), phase, row if row is None or row < three else row + left_out * rows, \
                 added(sums, later)
-    if region:
-        yield _copies(region, left_out, rows, forward, backward, later)
-
-
-def _copies(region: list[tuple], left_out: int, rows: int, forward: tuple, backward: tuple, later: tuple) -> tuple:
-    """The first largest sample of the template's samples in a pass, over its copies: in the forward pass
-    copy m (m = 0 .. left_out, in order) raised by m units' `forward`; in the backward pass, the copies run
-    from the last unit's, the j-th raised by `later` and j units' `backward`."""
-    phase, row, total, sums = max(region, key=lambda sample: sample[2])  # the first largest
-    back = phase != "forward"
-    grows = backward if back else forward
-    j = left_out if sum(grows) > 0 else 0  # the copy where it is largest (the first among equals)
-    base = later if back else tuple(0 for _ in sums)
-    unit = left_out - j if back else j  # the units after the template's that copy is
-    raised = added(base, grows, j)
-    return total + sum(raised), phase, row + unit * rows, added(sums, raised)

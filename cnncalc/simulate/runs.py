@@ -256,7 +256,8 @@ class Marked(Timeline):
 
 def steady(t: Marked, marks: list[tuple[int, tuple]], run: Run, backward: bool) -> tuple[int, ...] | None:
     """What each of three units leaves alive, by category, when their events (between the four `marks`, in
-    the order they run: `backward`, last to first) are each the one before's moved by a unit; else None."""
+    the order they run: `backward`, last to first) are each the one before's moved by a unit, and their
+    samples each the one before's raised by what it leaves alive; else None."""
     keys, sizes = t.log.keys, t.log.sizes
     (a, at_a), (b, at_b), (c, at_c), (d, at_d) = marks
     if not (b - a == c - b == d - c and sizes[a:b] == sizes[b:c] == sizes[c:d]):
@@ -264,6 +265,12 @@ def steady(t: Marked, marks: list[tuple[int, tuple]], run: Run, backward: bool) 
     left = [tuple(y - x for x, y in zip(before, after)) for before, after in ((at_a, at_b), (at_b, at_c), (at_c, at_d))]
     if not left[0] == left[1] == left[2]:
         return None
+    phase, units = ("backward", (3, 2, 1)) if backward else ("forward", (1, 2, 3))
+    sampled = [[sums for p, row, _, sums in t.samples if p == phase and row is not None
+                and run.row(unit) <= row < run.row(unit + 1)] for unit in units]
+    for before, after in zip(sampled, sampled[1:]):
+        if len(before) != len(after) or any(added(x, left[0]) != y for x, y in zip(before, after)):
+            return None
     try:
         if backward:
             return left[0] if Mover(run, 0).moved(keys[b:d], 1) == keys[a:c] else None
