@@ -127,13 +127,17 @@ def test_shortened_simulations_give_the_whole_design_s_answers(design, setting):
     assert_same(walked(design, memory_rules, optimizer, foreach, batch))
 
 
-@pytest.mark.parametrize("options", [{"freeze": 12}, {"dtype": "float16"}, {"dtype": "bfloat16", "optimizer": "adam"}])
-def test_frozen_rows_and_other_dtypes(options):
-    """Freezing the rows up to one inside the run splits it where the rows stop being frozen."""
+@pytest.mark.parametrize("options", [{"freeze": 12}, {"dtype": "float16"}, {"dtype": "bfloat16", "optimizer": "adam"},
+                                     {"accumulate": 2}, {"accumulate": 4, "optimizer": "adam", "foreach": False},
+                                     {"accumulate": 3, "memory_rules": "cpu", "optimizer": "momentum"}])
+def test_frozen_rows_other_dtypes_and_accumulation(options):
+    """Freezing the rows up to one inside the run splits it where the rows stop being frozen; with gradient
+    accumulation every parameter's gradient lives before the step, each new one added into it."""
     assert_same(walked(CHAIN.format(n=24), **options))
 
 
-@pytest.mark.parametrize("options", [{"amp": "bfloat16"}, {"accumulate": 2}, {"checkpoint": ((3, 10),)}])
+@pytest.mark.parametrize("options", [{"amp": "bfloat16"}, {"amp": "float16", "accumulate": 2},
+                                     {"checkpoint": ((3, 10),)}])
 def test_what_the_shortening_does_not_cover_is_simulated_whole(options):
     walk = walked(CHAIN.format(n=24), **options)
     planner.mark_segments(walk)
@@ -191,7 +195,8 @@ def test_random_designs_with_long_repeats():
         if not _lengthened(spec, rng):
             continue
         try:
-            walk = walked(spec.design(), rng.choice(["cuda", "cpu"]), spec.optimizer, spec.foreach, spec.batch)
+            walk = walked(spec.design(), rng.choice(["cuda", "cpu"]), spec.optimizer, spec.foreach, spec.batch,
+                          accumulate=rng.choice([1, 1, 2, 3]))
         except cnncalc.CnnCalcError:
             continue
         if not cnncalc.simulate.supported(walk.steps):

@@ -1,20 +1,22 @@
 """The training step and the inference pass of a design with a run of repeated units (runs.py), simulated
-on the design shortened to KEPT units: the samples of the template unit stand for those of every unit left
-out, raised by what the units before them leave alive, and its events, moved unit by unit, make the whole
-log (for the CUDA allocator's model). The network and the optimizer's state (before the forward pass) and
-the optimizer's step (after the backward pass) run for the whole network, beside what the shortened run
-leaves alive. Where the units kept do not repeat (`steady`), or the step is one the shortening does not
-cover (autocast, gradient accumulation, checkpointing), the whole design is simulated.
+on the design shortened to KEPT units. The units left out never hold the peak (the units around the
+template, which are simulated, bound their samples: `steady` checks it), so the samples after the template
+are raised by what the units left out leave alive; the template's events, moved unit by unit, stand for
+theirs in the log (for the CUDA allocator's model). The network, the earlier micro-batches' gradients and
+the optimizer's state (before the forward pass) and the optimizer's step (after the backward pass) run for
+the whole network, beside what the shortened run leaves alive. Where the units kept do not repeat
+(`steady`), or the step is one the shortening does not cover (autocast, checkpointing), the whole design is
+simulated.
 
 The answers are those of the whole design's simulation, to the byte, with the same peak's phase, row and
-breakdown, and the same log: tests/test_repeats.py holds them to it on random designs and the built-ins.
+breakdown, and the same log: tests/test_repeats.py holds them to it on hand-written and random designs.
 """
 
 from __future__ import annotations
 
 from .evaluate import Pass, inference
 from .runs import KEPT, TEMPLATE, Marked, Run, added, copies, find_run, later, shorten, steady
-from .step import TrainingStep, optimizer_state, optimizer_step, peak_of
+from .step import TrainingStep, earlier_gradients, optimizer_state, optimizer_step, peak_of
 from .steps import Setup, Step, model
 from .timeline import CATEGORIES, Log, Peak, Timeline
 
@@ -63,9 +65,9 @@ def inference_peak(steps: list[Step], sizes: list[int], *, dtype_bytes: int, bat
 
 
 def shortens(steps: list[Step], setup: Setup) -> bool:
-    """Does the shortened training step cover this setup? (Not autocast, gradient accumulation or
-    checkpointing: their rules reach across the units.)"""
-    return setup.amp is None and setup.accumulate == 1 and all(s.ckpt is None for s in steps)
+    """Does the shortened training step cover this setup? (Not autocast or checkpointing: their rules reach
+    across the units.)"""
+    return setup.amp is None and all(s.ckpt is None for s in steps)
 
 
 def shortened_inference(steps: list[Step], sizes: list[int], dtype_bytes: int, batch: int, block: int, device: str,
@@ -112,10 +114,14 @@ def shortened_step(steps: list[Step], sizes: list[int], setup: Setup, batch: int
         events = None if log is None else _events(sub.log, run, ahead, back)
     except KeyError:  # a key the shortening does not know how to move
         return None
-    t = Timeline(setup.block, {})  # the network and the optimizer's state, whole
+    t = Timeline(setup.block, {})  # the network, the earlier micro-batches' gradients, the optimizer's state: whole
     t.log = log
     model(t, steps, setup.dtype_bytes)
-    trained = [n for s in steps for n in (s.weights, s.biases) if n and s.trainable]
+    tensors = [(n, s.trainable) for s in steps for n in (s.weights, s.biases) if n]
+    if step.accumulating:
+        earlier_gradients(t, [n for n, _ in tensors], [i for i, (_, yes) in enumerate(tensors) if yes],
+                          setup.dtype_bytes)
+    trained = [n for n, yes in tensors if yes]
     optimizer_state(t, trained, setup.dtype_bytes, setup.optimizer, setup.device)
     if log is not None:
         log.mark_forward()

@@ -192,7 +192,7 @@ def shorten(steps: list[Step], sizes: list[int], run: Run) -> tuple[list[Step], 
 KEY_ITEMS = {
     "extra": "r", "temp": "r", "grad_in": "r-", "grad_in32": "r", "grad_split": "r", "sum": "rs", "catcast": "r-",
     "gcast": "r-", "xcast": "r", "bcast": "r", "wcast": "r", "gw_low": "r", "gb_low": "r", "grad_p": "p",
-    "grad_relaid": "p", "grad_crop": "r-", "grad_sum": "r-", "grad_cast": "r-",
+    "grad_new": "p", "grad_relaid": "p", "grad_crop": "r-", "grad_sum": "r-", "grad_cast": "r-",
     # a side head's loss tensors, by its number
     "log_softmax": "-", "loss": "-", "total_weight": "-", "grad_nll": "-", "grad_logits": "-", "grad_out_low": "-",
     "targets": "-",

@@ -194,9 +194,8 @@ class TrainingStep(Checkpointing, Backward):
         t, size = self.t, self.dtype_bytes
         if with_model:
             model(t, self.steps, size)
-        if self.accumulating:  # the earlier micro-batches' gradients
-            for i in self.trained_at:
-                t.alloc(("grad_p", i), self.tensors[i] * size, "gradients")
+        if self.accumulating:
+            earlier_gradients(t, self.tensors, self.trained_at, size)
         self.optimizer_state(optimizer)
 
     def optimizer_state(self, optimizer: str) -> None:
@@ -394,6 +393,13 @@ class TrainingStep(Checkpointing, Backward):
 
     def optimizer_step(self, optimizer: str, foreach: bool) -> None:
         optimizer_step(self.t, self.trained, self.dtype_bytes, optimizer, foreach)
+
+
+def earlier_gradients(t: Timeline, tensors: list[int], trained_at: list[int], size: int) -> None:
+    """With gradient accumulation, the earlier micro-batches' gradients: one for each trainable parameter
+    (`trained_at`: their places among the parameter tensors, `tensors`: the elements of each)."""
+    for i in trained_at:
+        t.alloc(("grad_p", i), tensors[i] * size, "gradients")
 
 
 def optimizer_state(t: Timeline, trained: list[int], size: int, optimizer: str, device: str) -> None:
