@@ -76,7 +76,36 @@ def _list(value: list | tuple, newline: str) -> str:
     if not value:
         return "[]"
     inner = newline + "  "
-    return "[" + inner + ("," + inner).join([_WRITERS[type(item)](item, inner) for item in value]) + newline + "]"
+    if type(value[0]) is dict:  # a report's rows or blocks: each key written once for the items that share it
+        items = _dicts(value, inner)
+    else:
+        items = [_WRITERS[type(item)](item, inner) for item in value]
+    return "[" + inner + ("," + inner).join(items) + newline + "]"
+
+
+def _dicts(value: list | tuple, newline: str) -> list[str]:
+    """The items of a list as _dict writes them (any item, dict or not): the keys of the dicts with the same
+    keys in the same order encoded once, the common scalars written in place, a value the items share (a
+    row's output volume, its receptive field) written once."""
+    inner = newline + "  "
+    joint, end = "," + inner, newline + "}"
+    keyed: dict[tuple, list[str]] = {}
+    shared: dict[int, str] = {}  # by id: the values are alive (and unchanged) while they are written
+    out = []
+    for item in value:
+        if type(item) is not dict or not item:
+            out.append(_WRITERS[type(item)](item, newline))
+            continue
+        keys = tuple(item)
+        names = keyed.get(keys)
+        if names is None:
+            names = keyed[keys] = [encode_string(key) + ": " for key in keys]
+        out.append("{" + inner + joint.join([
+            name + (encode_string(v) if (kind := type(v)) is str else int.__repr__(v) if kind is int
+                    else "null" if v is None else ("true" if v else "false") if kind is bool
+                    else shared.get(id(v)) or shared.setdefault(id(v), _WRITERS[kind](v, inner)))
+            for name, v in zip(names, item.values())]) + end)
+    return out
 
 
 _WRITERS = {dict: _dict, list: _list, tuple: _list, str: lambda v, _: encode_string(v), int: lambda v, _: int.__repr__(v),
