@@ -4,7 +4,9 @@
 
 1. cold: the installed console script, `cnncalc plan RESNET152.cnn --format json` (the 561-row
    ResNet-152 below) and the others of the table, against the floor `python -c "import typer,
-   rich.table, pydantic"`: medians of alternating runs, bytecode cached as after `pip install`.
+   rich.table, pydantic"`: medians of alternating runs, bytecode cached as after `pip install`; a
+   command's ratio to the floor is the median over the runs of its time over the floor's run of the
+   same round (paired: a noisy moment costs both).
 2. large: `cnncalc plan "INPUT 32x32x16 -> [CONV3-16 -> RELU]*50000 -> GAP -> FC-10" --format json
    --max-layers 200000`, wall time and the process's peak RSS (median of 3 runs, the largest RSS).
 3. budget: in process, `cnncalc.plan("resnet50", batch=32, optimizer="adam", budget="8GiB")` against
@@ -96,11 +98,12 @@ def cold(versions: dict[str, dict], script: str, runs: int) -> None:
         for name, cmd in commands.items():
             for v, env in versions.items():
                 times[(name, v)].append(run(cmd, env)[0])
-    floor = statistics.median(times[(FLOOR, next(iter(versions)))])
-    print(f"cold start, the installed console script, median of {runs} alternating runs:")
+    print(f"cold start, the installed console script, median of {runs} alternating runs (x floor: the median of "
+          f"each run's time over the floor's run in the same round and environment):")
     for name in commands:
         meds = {v: statistics.median(times[(name, v)]) for v in versions}
-        line = "".join(f" {v} {m * 1000:6.1f} ms ({m / floor:4.2f}x floor)" for v, m in meds.items())
+        paired = {v: statistics.median(t / f for t, f in zip(times[(name, v)], times[(FLOOR, v)])) for v in versions}
+        line = "".join(f" {v} {m * 1000:6.1f} ms ({paired[v]:4.2f}x floor)" for v, m in meds.items())
         ratio = f"   after/before {meds['after'] / meds['before']:5.3f}" if len(meds) > 1 else ""
         print(f"  {name:<42}{line}{ratio}")
 
