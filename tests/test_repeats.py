@@ -206,3 +206,17 @@ def test_random_designs_with_long_repeats():
         shortened += run is not None and repeats.shortened_step(walk.steps, walk.storages.sizes, walk.setup,
                                                                 walk.settings.batch, None, run) is not None
     assert shortened >= 100
+
+
+@pytest.mark.parametrize("options", [{"budget": "2GiB"}, {"budget": "1GiB", "budget_for": "inference"},
+                                     {"budget": "3GiB", "optimizer": "adam", "memory_rules": "cpu", "max_input": True}])
+def test_a_plan_and_its_budget_are_the_whole_simulation_s(monkeypatch, options):
+    """The whole report (peaks, CUDA figures, the largest batch, the largest input) is the same with runs
+    shortened and without."""
+    design = RESIDUAL.replace("block(8)*10", "block(8)*30")
+    shortened = cnncalc.plan(design, batch=4, **options).model_dump()
+    from cnncalc.simulate import budget, peaks
+
+    for module in (peaks, budget, repeats):
+        monkeypatch.setattr(module, "find_run", lambda steps, sizes: None)
+    assert cnncalc.plan(design, batch=4, **options).model_dump() == shortened
