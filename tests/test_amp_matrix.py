@@ -30,6 +30,19 @@ def test_a_construct_not_modelled_names_its_row_and_why():
     assert "the budget has no answer" in warning
 
 
+def test_a_float32_operation_on_a_split_half_under_autocast_has_no_peak_and_says_why():
+    """LRN (a float32 operation of autocast) on a channel split's half: it raised an internal error (KeyError)
+    up to 0.8.1; simulated, PyTorch's MemTracker measures 48 bytes more at batch 1 (10,008 B against 9,960 B,
+    bfloat16, SGD), so it is not modelled yet."""
+    for design in ("INPUT 8x8x4 -> CONV3-4 -> (ID || LRN(3)) -> CONV3-4",
+                   "INPUT 8x8x4 -> CONV3-4 -> ([CROP(6x6) -> LRN(3) -> ZEROPAD1] || ID) -> CONV3-4"):
+        report = cnncalc.plan(design, amp="bfloat16")
+        assert report.totals.memory.training_peak_bytes is None
+        (warning,) = [w for w in report.warnings if "peaks are not known" in w]
+        assert "LRN" in warning and "on a channel split's half is not modelled yet" in warning
+    assert cnncalc.plan("INPUT 8x8x4 -> CONV3-4 -> (ID || LRN(3)) -> CONV3-4").totals.memory.training_peak_bytes
+
+
 def test_a_float32_operation_checkpointed_under_autocast_has_no_peak_and_says_why():
     report = cnncalc.plan("INPUT 16x16x4 -> CONV3-8 -> [LRN -> CONV1-8] -> FC-3", batch=2, device="cpu",
                           amp="bfloat16", checkpoint=["2-3"])

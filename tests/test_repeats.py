@@ -80,7 +80,7 @@ def assert_same(walk: Rows, shortened: bool = True) -> None:
         assert repeats.shortened_step(steps, sizes, setup, batch, None, run) is not None
         evaluated = [s for s in steps if not s.side]
         assert repeats.shortened_inference(evaluated, sizes, setup.dtype_bytes, batch, setup.block, setup.device,
-                                           find_run(evaluated, sizes)) is not None
+                                           find_run(evaluated, sizes), True, setup.amp) is not None
 
 
 def test_a_chain_s_run():
@@ -129,15 +129,17 @@ def test_shortened_simulations_give_the_whole_design_s_answers(design, setting):
 
 @pytest.mark.parametrize("options", [{"freeze": 12}, {"dtype": "float16"}, {"dtype": "bfloat16", "optimizer": "adam"},
                                      {"accumulate": 2}, {"accumulate": 4, "optimizer": "adam", "foreach": False},
-                                     {"accumulate": 3, "memory_rules": "cpu", "optimizer": "momentum"}])
-def test_frozen_rows_other_dtypes_and_accumulation(options):
+                                     {"accumulate": 3, "memory_rules": "cpu", "optimizer": "momentum"},
+                                     {"amp": "bfloat16"}, {"amp": "float16", "accumulate": 2},
+                                     {"amp": "bfloat16", "optimizer": "adam", "memory_rules": "cpu", "freeze": 9}])
+def test_frozen_rows_other_dtypes_accumulation_and_autocast(options):
     """Freezing the rows up to one inside the run splits it where the rows stop being frozen; with gradient
-    accumulation every parameter's gradient lives before the step, each new one added into it."""
+    accumulation every parameter's gradient lives before the step, each new one added into it; under
+    autocast every bias's cast lives until the loss has run (each unit's, the units left out's too)."""
     assert_same(walked(CHAIN.format(n=24), **options))
 
 
-@pytest.mark.parametrize("options", [{"amp": "bfloat16"}, {"amp": "float16", "accumulate": 2},
-                                     {"checkpoint": ((3, 10),)}])
+@pytest.mark.parametrize("options", [{"checkpoint": ((3, 10),)}, {"checkpoint": ((5, 40),), "amp": "bfloat16"}])
 def test_what_the_shortening_does_not_cover_is_simulated_whole(options):
     walk = walked(CHAIN.format(n=24), **options)
     planner.mark_segments(walk)
@@ -196,10 +198,10 @@ def test_random_designs_with_long_repeats():
             continue
         try:
             walk = walked(spec.design(), rng.choice(["cuda", "cpu"]), spec.optimizer, spec.foreach, spec.batch,
-                          accumulate=rng.choice([1, 1, 2, 3]))
+                          accumulate=rng.choice([1, 1, 2, 3]), amp=rng.choice([None, None, "bfloat16", "float16"]))
         except cnncalc.CnnCalcError:
             continue
-        if not cnncalc.simulate.supported(walk.steps):
+        if not cnncalc.simulate.supported(walk.steps, walk.setup.amp):
             continue
         run = find_run(walk.steps, walk.storages.sizes)
         assert_same(walk, shortened=False)

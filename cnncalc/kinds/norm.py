@@ -319,7 +319,7 @@ class LRN(Normalization):
         sim.dt[s.sid_out] = F32
         t.alloc(s.sid_out, sim.vol(s.sid_out), "activation")
         t.sample("forward", index)
-        t.keep(s.sids_in[0], +1)  # x, saved by mul and div
+        t.keep(sim.input_storage(s), +1)  # x (what a channel split's half views), saved by mul and div
 
     def amp_backward(self, sim, index: int, s) -> None:
         t, N, low, F32 = sim.t, sim.N, sim.low, 4
@@ -370,8 +370,8 @@ class LRN(Normalization):
         t.alloc((k, "m2"), low * X, "other")
         t.sample("backward", index)
         t.free((k, "gpad"))
-        t.keep(s.sids_in[0], -1)
-        sim.release(s.sids_in[0])
+        t.keep(sim.input_storage(s), -1)
+        sim.release(sim.input_storage(s))
         t.alloc((k, "a1"), low * X, "other")
         t.sample("backward", index)
         t.free((k, "m1"))

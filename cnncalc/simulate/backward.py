@@ -140,7 +140,7 @@ class Backward:
             return ops(self, index, s)
         if ops is None:
             return self.views_backward(index, s)
-        if self.low is not None and s.item.autocast == FLOAT32 and self.dt[s.sids_in[0]] == self.low:
+        if self.low is not None and s.item.autocast == FLOAT32 and self.value_bytes(s.sids_in[0]) == self.low:
             return s.item.amp_backward(self, index, s)
         return self.ops_backward(index, s, param_i, ops)
 
@@ -155,7 +155,7 @@ class Backward:
                 continue
             if self.value_bytes(sid) != dout:  # the engine casts the gradient to the input's dtype
                 cast = ("gcast", index, j)
-                t.alloc(cast, self.sizes[sid] * self.dt[sid] * self.N, "other")
+                t.alloc(cast, self.sizes[sid] * self.value_bytes(sid) * self.N, "other")
                 t.sample("backward", index)
                 self.hand_on(sid, cast, index)
             else:
