@@ -170,9 +170,12 @@ def _exit(keys: list, sizes: list[int], lo: int, hi: int, run: Run, cast: tuple[
     two, three = run.row(TEMPLATE), run.row(TEMPLATE + 1)
     frees = [i for i in range(lo, hi) if not sizes[i] and type(keys[i]) is tuple and keys[i][0] in cast
              and two <= keys[i][1] < three]
-    if frees != list(range(frees[0], frees[-1] + 1)) if frees else False:
+    if not frees:
+        return lo, lo
+    first, end = frees[0], frees[-1] + 1
+    if frees != list(range(first, end)):
         raise KeyError(cast)  # not one block: the shortening does not know these events
-    return (frees[0], frees[-1] + 1) if frees else (lo, lo)
+    return first, end
 
 
 def _cached(short: Log, run: Run, ahead: list, back: list) -> tuple[int, ...]:
