@@ -43,6 +43,20 @@ def test_a_float32_operation_on_a_split_half_under_autocast_has_no_peak_and_says
     assert cnncalc.plan("INPUT 8x8x4 -> CONV3-4 -> (ID || LRN(3)) -> CONV3-4").totals.memory.training_peak_bytes
 
 
+# PyTorch's MemTracker (torch 2.13, CPU, FakeTensorMode; `cnncalc verify --amp bfloat16 --memory`, 2026-12-07):
+# the peak of a training step (SGD, for-loop) of LRN under autocast on a crop's output, which views its input
+CROP_LRN = "INPUT 8x8x4 -> CONV3-4 -> CROP(6x6) -> LRN(3) -> CONV3-4"
+CROP_LRN_MEASURED = {1: 9_304, 2: 16_536}  # bytes by batch; 0.8.1 simulated 8,792 and 15,512 (it kept the view)
+
+
+@pytest.mark.parametrize("batch", sorted(CROP_LRN_MEASURED))
+def test_a_float32_operation_keeps_what_a_view_views(batch):
+    """LRN's autocast rule keeps its input for its backward: a crop's output is a view, and keeping it keeps
+    the tensor it views, as every other kind's rule does (kept_in)."""
+    report = cnncalc.plan(CROP_LRN, amp="bfloat16", batch=batch, device="cpu", foreach=False)
+    assert report.totals.memory.training_peak_bytes == CROP_LRN_MEASURED[batch]
+
+
 def test_a_float32_operation_checkpointed_under_autocast_has_no_peak_and_says_why():
     report = cnncalc.plan("INPUT 16x16x4 -> CONV3-8 -> [LRN -> CONV1-8] -> FC-3", batch=2, device="cpu",
                           amp="bfloat16", checkpoint=["2-3"])
