@@ -27,6 +27,16 @@ TEMPLATE = 2  # the unit whose events stand for the units left out
 FEWEST = 8  # a run of fewer units is simulated whole
 
 
+# A Step's fields: those a unit's rows have as the unit before's, and those naming storages (moved by a unit)
+EQUAL_FIELDS = ("kind", "item", "x", "y", "saves", "weights", "biases", "buffers", "grad", "trainable", "ckpt",
+                "relaid", "side")
+STORAGE_FIELDS = ("sids_in", "sid_out", "holds", "copy", "splits", "keeps", "no_grad")
+SAME = itemgetter(*map(Step._fields.index, EQUAL_FIELDS))
+ITEM = itemgetter(Step._fields.index("item"))
+OTHERS = itemgetter(*map(Step._fields.index, STORAGE_FIELDS[2:]))  # holds, copy, splits, keeps, no_grad
+NONE = (None, None, (), (), ())
+
+
 class Run(NamedTuple):
     """Units of `rows` rows from row `start`, `count` of them; the first unit's storages start at `sid`,
     each unit's `sids` after the one before, its parameter tensors (of the network's, in order) at `param`,
@@ -153,15 +163,6 @@ def _tensors(rows: list[Step]) -> int:
     """The parameter tensors of the rows."""
     return sum(1 for s in rows for n in (s.weights, s.biases) if n)
 
-
-# A Step's fields: those a unit's rows have as the unit before's, and those naming storages (moved by a unit)
-EQUAL_FIELDS = ("kind", "item", "x", "y", "saves", "weights", "biases", "buffers", "grad", "trainable", "ckpt",
-                "relaid", "side")
-STORAGE_FIELDS = ("sids_in", "sid_out", "holds", "copy", "splits", "keeps", "no_grad")
-SAME = itemgetter(*map(Step._fields.index, EQUAL_FIELDS))
-ITEM = itemgetter(Step._fields.index("item"))
-OTHERS = itemgetter(*map(Step._fields.index, STORAGE_FIELDS[2:]))  # holds, copy, splits, keeps, no_grad
-NONE = (None, None, (), (), ())
 
 
 def _relative(s: Step):
