@@ -39,7 +39,8 @@ ROUND_LARGE = 2 << 20  # kRoundLarge
 
 
 def round_size(size: int) -> int:
-    return MIN_BLOCK if size < MIN_BLOCK else -(-size // MIN_BLOCK) * MIN_BLOCK
+    """A request of `size` bytes (at least 1) rounded up to a multiple of 512 (so at least 512)."""
+    return -(-size // MIN_BLOCK) * MIN_BLOCK
 
 
 def segment_size(size: int) -> int:
@@ -115,14 +116,18 @@ class CachingAllocator:
         return block & ADDRESS, block >> SHIFT
 
     def malloc(self, key, size: int) -> None:
-        size = round_size(size)
+        self.take(key, round_size(size))
+
+    def take(self, key, size: int) -> None:
+        """`malloc` of a request already rounded (`round_size`)."""
         small = size <= SMALL_SIZE
         pool = self.pools[small]
         i = bisect_left(pool, size << SHIFT)
-        if i < len(pool):
-            block = pool.pop(i)
+        cached = i < len(pool)
+        if cached:
+            block = pool[i]
             address, bytes_ = block & ADDRESS, block >> SHIFT
-            del self.starts[address], self.ends[address + bytes_]
+            del self.starts[address]
             if not small:
                 self._large(size, bytes_, False)
         else:  # a new segment
@@ -134,12 +139,21 @@ class CachingAllocator:
             if not small:
                 self._large(size, bytes_, True)
         rest = bytes_ - size
-        if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # split: the rest is cached
+        if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # split: the rest is cached, ending where the block did
             tail = address + size
-            insort(pool, rest << SHIFT | tail)
+            rest_block = rest << SHIFT | tail
             self.starts[tail] = rest
-            self.ends[tail + rest] = tail
+            self.ends[address + bytes_] = tail
+            if not cached:
+                insort(pool, rest_block)
+            elif (j := bisect_left(pool, rest_block, 0, i)) == i:  # the rest sorts where the block did
+                pool[i] = rest_block
+            else:
+                del pool[i]
+                pool.insert(j, rest_block)
             bytes_ = size
+        elif cached:
+            del self.ends[address + bytes_], pool[i]
         self.used[key] = bytes_ << SHIFT | address
         self.allocated += bytes_
 
@@ -168,12 +182,12 @@ class CachingAllocator:
 
     def run(self, keys: list, sizes: list[int]) -> None:
         """Events of a Log: an allocation (bytes) or a free (0)."""
-        malloc, free, used = self.malloc, self.free, self.used
+        take, free, used = self.take, self.free, self.used
         for key, size in zip(keys, sizes):
             if not size:
                 free(key)
             elif key not in used:
-                malloc(key, size)
+                take(key, -(-size // MIN_BLOCK) * MIN_BLOCK)  # round_size, written out: the hot path
 
 
 def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int,
