@@ -4,6 +4,7 @@ rows it made."""
 from __future__ import annotations
 
 from itertools import accumulate
+from operator import itemgetter, sub
 
 from ..graph.blocks import Block, written
 
@@ -16,26 +17,37 @@ def block_contract(blocks: list[Block], rows: list[dict]) -> list[dict]:
     add memory. Prefix sums: linear in rows and records."""
     if not blocks:
         return []
-    partial = any(r["unsupported"] for r in rows)  # else no metric of any row is null
-    sums = {key: list(accumulate((r[key] or 0 for r in rows) if partial else (r[key] for r in rows), initial=0))
-            for key in BLOCK_SUMS}
-    sums["activations"] = list(accumulate((r["activations"] if r["memory_bytes"] else 0 for r in rows), initial=0))
-    unknown = {key: list(accumulate((r[key] is None for r in rows), initial=0)) for key in BLOCK_SUMS} if partial else {}
+    ends = [b.first for b in blocks], [b.last + 1 for b in blocks]
+    columns = {key: list(map(itemgetter(key), rows)) for key in BLOCK_SUMS}
+    unknown = {}
+    if any(map(itemgetter("unsupported"), rows)):  # else no metric of any row is null
+        unknown = {key: _sums([value is None for value in values], ends) for key, values in columns.items()}
+        columns = {key: [value or 0 for value in values] for key, values in columns.items()}
+    columns["activations"] = [count if memory else 0 for count, memory in zip(map(itemgetter("activations"), rows),
+                                                                                 columns["memory_bytes"])]
     names = _Names()
     out = []
     for i, b in enumerate(blocks):
-        lo, hi = b.first, b.last + 1
         line, column, text = names.place(b)
-        block = {"id": i, "kind": b.kind, "name": names.name(b), "text": text, "parent": b.parent, "level": b.level,
-                 "depth": b.depth, "arm": b.arm, "first": b.first, "last": b.last, "repeat": b.repeat,
-                 "line": line, "column": column, "source": b.span.source.label or "design"}
-        for key, prefix in sums.items():
-            block[key] = prefix[hi] - prefix[lo]
-        for key, prefix in unknown.items():
-            if prefix[hi] - prefix[lo]:
+        out.append({"id": i, "kind": b.kind, "name": names.name(b), "text": text, "parent": b.parent, "level": b.level,
+                    "depth": b.depth, "arm": b.arm, "first": b.first, "last": b.last, "repeat": b.repeat,
+                    "line": line, "column": column, "source": b.span.source.label or "design"})
+    keys = list(columns)
+    for block, sums in zip(out, zip(*[_sums(values, ends) for values in columns.values()])):
+        block.update(zip(keys, sums))
+    for key, counts in unknown.items():
+        for block, count in zip(out, counts):
+            if count:
                 block[key] = None
-        out.append(block)
     return out
+
+
+def _sums(values: list, ends: tuple[list[int], list[int]]) -> list:
+    """Each block's sum of `values` (one per row), by prefix sums; `ends`: the blocks' first rows and the
+    rows after their last."""
+    prefix = list(accumulate(values, initial=0))
+    at = prefix.__getitem__
+    return list(map(sub, map(at, ends[1]), map(at, ends[0])))
 
 
 class _Names:

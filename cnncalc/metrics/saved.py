@@ -120,9 +120,10 @@ class Storages:
         the input storages it keeps (the kind's `kept`)."""
         _, saves_out, per_image, per_batch = saves
         total = per_image * self.batch + per_batch
-        for wanted, sid in (*((True, sid) for sid in kept_in), (saves_out, sid_out)):
-            sid = self.base.get(sid, sid)  # keeping a view keeps what it is a view of
-            if wanted and sid not in self.saved:
-                self.saved.add(sid)
+        base, saved = self.base, self.saved
+        for sid in (*kept_in, sid_out) if saves_out else kept_in:
+            sid = base.get(sid, sid)  # keeping a view keeps what it is a view of
+            if sid not in saved:
+                saved.add(sid)
                 total += self.sizes[sid] * self.dtype_bytes * self.batch
         return total
