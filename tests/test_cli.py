@@ -290,6 +290,49 @@ def test_shell_completion_gets_the_whole_application(monkeypatch):
     assert command_app(["plan"]) is app
 
 
+@pytest.mark.slow
+def test_a_command_imports_its_own_module_and_the_whole_application_every_one():
+    """A run of one command imports its module only (cli.COMMANDS); cnncalc.cli.app, the public face, has
+    every command in the order --help lists them, whichever was imported first."""
+    code = ("import sys; from cnncalc.cli import command_app; command_app(['plan', 'vgg16']); "
+            "print(sorted(m for m in sys.modules if m.startswith('cnncalc.cli.'))); "
+            "from cnncalc.cli import app; print([info.name for info in app.registered_commands])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, names = done.stdout.splitlines()
+    assert imported == str(["cnncalc.cli.application", "cnncalc.cli.io", "cnncalc.cli.options", "cnncalc.cli.plan",
+                            "cnncalc.cli.terminal"])
+    assert names == str(["compare", "draw", "export", "plan", "check", "schema", "sweep", "verify", "zoo"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, code", [(["plan", "vgg16", "--format", "json"], 0),
+                                        (["plan", "INPUT 8x8x3 -> CONV3-4 ->"], 2),
+                                        (["check", "INPUT 7x7x3 -> CONV3-10/5p0"], 1)])
+def test_the_script_ends_with_its_output_flushed_and_its_atexit_handlers_run(args, code):
+    """cli.console, the installed script, ends the process without tearing it down (os._exit): only after
+    standard output and error are flushed and the atexit handlers have run, with the command's exit status."""
+    program = ("import atexit, sys; atexit.register(lambda: print('handlers ran', file=sys.stderr)); "
+               f"sys.argv = ['cnncalc', *{args!r}]; from cnncalc.cli import console; console()")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.endswith("handlers ran\n")
+    if code == 0:
+        assert json.loads(done.stdout)["totals"]["params"] == 138_357_544  # all of it: VGG-16's params
+    else:
+        assert done.stdout == "" if code == 2 else "does not fit" in done.stdout + done.stderr
+
+
+def test_a_message_for_an_exit_status_is_written_and_the_status_is_1(monkeypatch, capsys):
+    monkeypatch.setattr("cnncalc.cli.main", lambda: sys.exit("stopped"))
+    ended = []
+    monkeypatch.setattr("os._exit", ended.append)
+    monkeypatch.setattr("atexit._run_exitfuncs", lambda: ended.append("handlers"))  # not this process's own
+    from cnncalc.cli import console
+
+    console()
+    assert ended == ["handlers", 1] and capsys.readouterr().err == "stopped\n"
+
+
 @pytest.mark.parametrize("command", ["plan", "check", "draw", "verify", "export", "sweep", "compare"])
 def test_a_command_without_a_design_gives_a_short_usage(command, monkeypatch, capsys):
     """Issue 22: `cnncalc plan` alone printed its 122-line help. Now: the usage, what it does, two examples

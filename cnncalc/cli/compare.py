@@ -9,7 +9,7 @@ import typer
 from ..errors import SettingsError
 from ..render import FORMATS
 from ..settings import MAX_LAYERS
-from .app import app, finish
+from .application import app, finish
 from .io import emit, read_design
 from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
                       CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, Dtype, DtypeOpt, FitRule, FitRuleOpt,

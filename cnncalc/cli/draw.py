@@ -9,7 +9,7 @@ import typer
 from ..errors import SettingsError
 from ..render import DIRECTIONS, DRAW_STYLES, EMPHASES
 from ..settings import MAX_LAYERS
-from .app import app, finish, say
+from .application import app, finish, say
 from .io import emit, read_design
 from .options import (DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule, FitRuleOpt, ForceOpt, InputOpt, MaxLayersOpt,
                       OptionalMode, OptionalOpt, OutputOpt, choices, settings_from)

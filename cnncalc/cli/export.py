@@ -9,7 +9,7 @@ import typer
 from .. import zoo
 from ..pytorch import TARGETS
 from ..settings import MAX_LAYERS
-from .app import app, finish
+from .application import app, finish
 from .io import emit, read_design
 from .options import (DefineOpt, DesignArg, ForceOpt, InputOpt, MaxLayersOpt, OptionalMode, OptionalOpt, OutputOpt,
                       choices, settings_from)

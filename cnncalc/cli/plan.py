@@ -1,6 +1,7 @@
-"""`cnncalc plan` and `cnncalc check`: the table of every layer, and the fit alone."""
+"""`cnncalc plan` and `cnncalc check`: the table of every layer, and the fit alone.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: typer reads the commands' annotations at every run, and
+as strings it would compile each of them first (nearly 1% of a cold plan)."""
 
 import gc
 import sys
@@ -13,7 +14,7 @@ from ..errors import position as where
 from ..errors import SettingsError, visible
 from ..render import PLAN_FORMATS
 from ..settings import MAX_LAYERS
-from .app import EXIT_PROBLEMS, app, finish, say
+from .application import EXIT_PROBLEMS, app, finish, say
 from .io import design_path, emit, read_design
 from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
                       CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,

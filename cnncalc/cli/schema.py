@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .app import app, finish
+from .application import app, finish
 from .io import emit
 from .options import ForceOpt, OutputOpt
 

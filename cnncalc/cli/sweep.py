@@ -9,7 +9,7 @@ import typer
 
 from ..render import FORMATS
 from ..settings import MAX_LAYERS
-from .app import EXIT_PROBLEMS, app, finish, say
+from .application import EXIT_PROBLEMS, app, finish, say
 from .io import design_path, read_design, write_atomically
 from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
                       CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,

@@ -9,7 +9,7 @@ import typer
 
 from ..pytorch import DEVICES
 from ..settings import MAX_LAYERS
-from .app import EXIT_PROBLEMS, app, finish
+from .application import EXIT_PROBLEMS, app, finish
 from .io import read_design
 from .options import (AmpOpt, BatchOpt, CheckpointOpt, DefineOpt, DesignArg, FreezeOpt, InputOpt, MaxLayersOpt,
                       Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, choices, settings_from)

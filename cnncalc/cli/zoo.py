@@ -10,7 +10,7 @@ import typer
 from .. import zoo
 from ..errors import SettingsError, did_you_mean
 from ..render import ZOO_FORMATS
-from .app import app, finish
+from .application import app, finish
 from .options import FORMAT_ALIASES, AliasChoice, choices
 from .terminal import output_width
 
