@@ -11,13 +11,11 @@ from ..render import FORMATS
 from ..settings import MAX_LAYERS
 from .application import app, finish
 from .io import emit, read_design
-from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
-                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, Dtype, DtypeOpt, FitRule, FitRuleOpt,
-                      ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MeasuresOpt, MemoryRules,
-                      MemoryRulesOpt, Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, OutputOpt, choices,
-                      output_format, settings_from)
+from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetForOpt, BudgetOpt,
+                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DtypeOpt, FitRuleOpt, ForceOpt,
+                      ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MeasuresOpt, MemoryRulesOpt,
+                      OptimizerOpt, OptionalOpt, OutputOpt, output_format, settings_from)
 
-Format = choices("Format", FORMATS)
 
 COMPARE_HELP = """Compare designs side by side: params, buffers, MACs, forward memory, the training peak (at
 --batch, --optimizer, --amp), the memory on the GPU, the largest batch for --budget, the receptive
@@ -43,27 +41,27 @@ def compare_command(
     define: DefineOpt = None,
     input_size: InputOpt = None,
     batch: BatchOpt = 1,
-    dtype: DtypeOpt = Dtype("float32"),
-    optimizer: OptimizerOpt = Optimizer("sgd"),
+    dtype: DtypeOpt = "float32",
+    optimizer: OptimizerOpt = "sgd",
     amp: AmpOpt = None,
-    memory_rules: MemoryRulesOpt = MemoryRules("cuda"),
+    memory_rules: MemoryRulesOpt = "cuda",
     foreach: ForeachOpt = None,
     accumulate: AccumulateOpt = 1,
     freeze: FreezeOpt = None,
     checkpoint: CheckpointOpt = None,
     budget: BudgetOpt = None,
-    budget_for: BudgetForOpt = BudgetFor("training"),
+    budget_for: BudgetForOpt = "training",
     max_input: MaxInputOpt = False,
     cuda_context: CudaContextOpt = None,
     cuda_workspace: CudaWorkspaceOpt = None,
     columns: MeasuresOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", click_type=AliasChoice(FORMATS, FORMAT_ALIASES),
+    fmt: Annotated[str, typer.Option("--format", "-f", click_type=AliasChoice(FORMATS, FORMAT_ALIASES),
                                         help="Output format; without it, -o FILE's extension picks it.")
-                   ] = Format("table"),
+                   ] = "table",
     output: OutputOpt = None,
     force: ForceOpt = False,
-    fit_rule: FitRuleOpt = FitRule("coverage"),
-    optional: OptionalOpt = OptionalMode("include"),
+    fit_rule: FitRuleOpt = "coverage",
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:

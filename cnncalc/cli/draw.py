@@ -11,13 +11,10 @@ from ..render import DIRECTIONS, DRAW_STYLES, EMPHASES
 from ..settings import MAX_LAYERS
 from .application import app, finish, say
 from .io import emit, read_design
-from .options import (DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule, FitRuleOpt, ForceOpt, InputOpt, MaxLayersOpt,
-                      OptionalMode, OptionalOpt, OutputOpt, choices, settings_from)
+from .options import (DefineOpt, DesignArg, DtypeOpt, FitRuleOpt, ForceOpt, InputOpt, MaxLayersOpt, OptionalOpt,
+                      OutputOpt, choice, settings_from)
 from .terminal import svg_color
 
-Style = choices("Style", DRAW_STYLES)
-Emphasis = choices("Emphasis", EMPHASES)
-Direction = choices("Direction", DIRECTIONS)
 
 DRAW_HELP = """Draw DESIGN as an SVG block diagram: one box per layer (or per block with --depth, as the
 table folds), labelled with its output volume; branches as parallel lanes joined by their merge
@@ -45,20 +42,20 @@ def draw_command(
         "--depth", min=1, metavar="N",
         help="Fold into the design's blocks as plan --depth does: 1 draws each top-level item as one box.",
         show_default="every layer, or past 100 boxes the deepest depth that fits")] = None,
-    style: Annotated[Style, typer.Option(
-        "--style", help="blocks: the block diagram; volumes: a chain of 3D volumes scaled by log2 of H, W and C, "
-                        "the layers between them (branches must be folded with --depth).")] = Style("blocks"),
-    emphasis: Annotated[Optional[Emphasis], typer.Option(
-        "--emphasis", help="A bar beside each box: its share of the forward memory, params or MACs.",
+    style: Annotated[str, typer.Option(
+        "--style", click_type=choice(DRAW_STYLES), help="blocks: the block diagram; volumes: a chain of 3D volumes scaled by log2 of H, W and C, "
+                        "the layers between them (branches must be folded with --depth).")] = "blocks",
+    emphasis: Annotated[Optional[str], typer.Option(
+        "--emphasis", click_type=choice(EMPHASES), help="A bar beside each box: its share of the forward memory, params or MACs.",
         show_default=False)] = None,
-    direction: Annotated[Optional[Direction], typer.Option(
-        "--direction", help="The flow: top to bottom or left to right (volumes: always left to right).",
+    direction: Annotated[Optional[str], typer.Option(
+        "--direction", click_type=choice(DIRECTIONS), help="The flow: top to bottom or left to right (volumes: always left to right).",
         show_default="down")] = None,
     define: DefineOpt = None,
     input_size: InputOpt = None,
-    dtype: DtypeOpt = Dtype("float32"),
-    fit_rule: FitRuleOpt = FitRule("coverage"),
-    optional: OptionalOpt = OptionalMode("include"),
+    dtype: DtypeOpt = "float32",
+    fit_rule: FitRuleOpt = "coverage",
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
@@ -68,8 +65,7 @@ def draw_command(
         if output is not None and output.suffix.lower() in NOT_SVG:
             raise SettingsError(f"cnncalc draw writes SVG, not {output.suffix}: use -o NAME.svg (for an HTML report: "
                                 f"cnncalc plan DESIGN -o NAME.html)")
-        picture = {"style": style.value, "emphasis": emphasis and emphasis.value,
-                   "direction": direction and direction.value}
+        picture = {"style": style, "emphasis": emphasis, "direction": direction}
         check_settings(depth=depth, **picture)  # before the work
         report = plan(read_design(design), defines=define or (), settings=settings_from(ctx)).data
         drawing = draw(report, depth=depth, color=svg_color(), **picture)

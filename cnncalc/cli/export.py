@@ -11,10 +11,9 @@ from ..pytorch import TARGETS
 from ..settings import MAX_LAYERS
 from .application import app, finish
 from .io import emit, read_design
-from .options import (DefineOpt, DesignArg, ForceOpt, InputOpt, MaxLayersOpt, OptionalMode, OptionalOpt, OutputOpt,
-                      choices, settings_from)
+from .options import (DefineOpt, DesignArg, ForceOpt, InputOpt, MaxLayersOpt, OptionalOpt, OutputOpt, choice,
+                      settings_from)
 
-Target = choices("Target", TARGETS)
 
 EXPORT_HELP = """Write DESIGN as standalone PyTorch source: a module defining `class Net(nn.Module)`, built
 with no arguments, whose parameters and output shape are cnncalc's numbers. Running it needs
@@ -31,12 +30,12 @@ Examples:
 def export_command(
     ctx: typer.Context,
     design: DesignArg,
-    to: Annotated[Target, typer.Option("--to", help="The framework to write.")],
+    to: Annotated[str, typer.Option("--to", click_type=choice(TARGETS), help="The framework to write.")],
     output: OutputOpt = None,
     force: ForceOpt = False,
     define: DefineOpt = None,
     input_size: InputOpt = None,
-    optional: OptionalOpt = OptionalMode("include"),
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:

@@ -8,7 +8,6 @@ import os
 import stat
 import sys
 from collections.abc import Iterable
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -79,7 +78,7 @@ def check_arguments(ctx: typer.Context | None) -> None:
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         for v in value if isinstance(value, (list, tuple)) else [value]:
-            if isinstance(v, (str, os.PathLike)) and not isinstance(v, Enum):
+            if isinstance(v, (str, os.PathLike)):
                 where = f"the {(param.metavar or param.name).strip('[]').upper()} argument" \
                     if param.param_type_name == "argument" else "/".join(param.opts)
                 check_text(os.fspath(v), where)

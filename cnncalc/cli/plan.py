@@ -16,14 +16,12 @@ from ..render import PLAN_FORMATS
 from ..settings import MAX_LAYERS
 from .application import EXIT_PROBLEMS, app, finish, say
 from .io import design_path, emit, read_design
-from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
-                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,
-                      FitRuleOpt, ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MemoryRules,
-                      MemoryRulesOpt, Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, OutputOpt, choices,
-                      output_format, settings_from)
+from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetForOpt, BudgetOpt,
+                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, DtypeOpt, FitRuleOpt,
+                      ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MemoryRulesOpt,
+                      OptimizerOpt, OptionalOpt, OutputOpt, output_format, settings_from)
 from .terminal import box_characters, output_width, print_problems, svg_color, use_color, wrapped
 
-PlanFormat = choices("PlanFormat", PLAN_FORMATS)
 
 PLAN_HELP = """Print the table of every layer of DESIGN: output volume, memory, weights (with the formula),
 params, MACs and receptive field, then the totals, the training memory, and every stride or
@@ -61,29 +59,29 @@ def plan_command(
     define: DefineOpt = None,
     input_size: InputOpt = None,
     batch: BatchOpt = 1,
-    dtype: DtypeOpt = Dtype("float32"),
-    optimizer: OptimizerOpt = Optimizer("sgd"),
-    memory_rules: MemoryRulesOpt = MemoryRules("cuda"),
+    dtype: DtypeOpt = "float32",
+    optimizer: OptimizerOpt = "sgd",
+    memory_rules: MemoryRulesOpt = "cuda",
     foreach: ForeachOpt = None,
     budget: BudgetOpt = None,
-    budget_for: BudgetForOpt = BudgetFor("training"),
+    budget_for: BudgetForOpt = "training",
     accumulate: AccumulateOpt = 1,
     max_input: MaxInputOpt = False,
     cuda_context: CudaContextOpt = None,
     cuda_workspace: CudaWorkspaceOpt = None,
-    fmt: Annotated[PlanFormat, typer.Option(
+    fmt: Annotated[str, typer.Option(
         "--format", "-f", click_type=AliasChoice(PLAN_FORMATS, FORMAT_ALIASES),
         help="Output format (md: markdown, txt: table; html: one self-contained file with the diagram, the "
              "foldable table, bars for the shares, the totals and the fit). When not given, -o FILE's extension "
-             "picks it (-o vgg16.md: markdown; .json, .csv, .txt, .html), else table.")] = PlanFormat("table"),
+             "picks it (-o vgg16.md: markdown; .json, .csv, .txt, .html), else table.")] = "table",
     output: OutputOpt = None,
     force: ForceOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat a misfit as an error (exit 1).")] = False,
-    fit_rule: FitRuleOpt = FitRule("coverage"),
+    fit_rule: FitRuleOpt = "coverage",
     amp: AmpOpt = None,
     freeze: FreezeOpt = None,
     checkpoint: CheckpointOpt = None,
-    optional: OptionalOpt = OptionalMode("include"),
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
     depth: Annotated[Optional[int], typer.Option(
         "--depth", min=1, metavar="N",
@@ -187,8 +185,8 @@ def check_command(
     design: DesignArg,
     define: DefineOpt = None,
     input_size: InputOpt = None,
-    fit_rule: FitRuleOpt = FitRule("coverage"),
-    optional: OptionalOpt = OptionalMode("include"),
+    fit_rule: FitRuleOpt = "coverage",
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     @one_plan()

@@ -11,13 +11,11 @@ from ..render import FORMATS
 from ..settings import MAX_LAYERS
 from .application import EXIT_PROBLEMS, app, finish, say
 from .io import design_path, read_design, write_atomically
-from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetFor, BudgetForOpt, BudgetOpt,
-                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, Dtype, DtypeOpt, FitRule,
-                      FitRuleOpt, ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MeasuresOpt,
-                      MemoryRules, MemoryRulesOpt, Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, OutputOpt,
-                      choices, output_format, settings_from)
+from .options import (FORMAT_ALIASES, AccumulateOpt, AliasChoice, AmpOpt, BatchOpt, BudgetForOpt, BudgetOpt,
+                      CheckpointOpt, CudaContextOpt, CudaWorkspaceOpt, DefineOpt, DesignArg, DtypeOpt, FitRuleOpt,
+                      ForceOpt, ForeachOpt, FreezeOpt, InputOpt, MaxInputOpt, MaxLayersOpt, MeasuresOpt, MemoryRulesOpt,
+                      OptimizerOpt, OptionalOpt, OutputOpt, output_format, settings_from)
 
-SweepFormat = choices("SweepFormat", (*FORMATS, "jsonl"))
 SWEEP_EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv", ".txt": "table",
                     ".jsonl": "jsonl", ".ndjson": "jsonl"}
 PROGRESS_AT = 1000  # sweeps of at least this many points show a progress bar on a terminal
@@ -63,27 +61,27 @@ def sweep_command(
     define: DefineOpt = None,
     input_size: InputOpt = None,
     batch: BatchOpt = 1,
-    dtype: DtypeOpt = Dtype("float32"),
-    optimizer: OptimizerOpt = Optimizer("sgd"),
+    dtype: DtypeOpt = "float32",
+    optimizer: OptimizerOpt = "sgd",
     amp: AmpOpt = None,
-    memory_rules: MemoryRulesOpt = MemoryRules("cuda"),
+    memory_rules: MemoryRulesOpt = "cuda",
     foreach: ForeachOpt = None,
     accumulate: AccumulateOpt = 1,
     freeze: FreezeOpt = None,
     checkpoint: CheckpointOpt = None,
     budget: BudgetOpt = None,
-    budget_for: BudgetForOpt = BudgetFor("training"),
+    budget_for: BudgetForOpt = "training",
     max_input: MaxInputOpt = False,
     cuda_context: CudaContextOpt = None,
     cuda_workspace: CudaWorkspaceOpt = None,
-    fmt: Annotated[SweepFormat, typer.Option(
+    fmt: Annotated[str, typer.Option(
         "--format", "-f", click_type=AliasChoice((*FORMATS, "jsonl"), {**FORMAT_ALIASES, "ndjson": "jsonl"}),
         help="Output format; jsonl, csv, json and markdown stream in constant memory. Without it, -o FILE's "
-             "extension picks it (.jsonl, .csv, .json, .md).")] = SweepFormat("table"),
+             "extension picks it (.jsonl, .csv, .json, .md).")] = "table",
     output: OutputOpt = None,
     force: ForceOpt = False,
-    fit_rule: FitRuleOpt = FitRule("coverage"),
-    optional: OptionalOpt = OptionalMode("include"),
+    fit_rule: FitRuleOpt = "coverage",
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
     max_points: Annotated[int, typer.Option("--max-points", min=1, help="Refuse grids larger than this.")
                           ] = 10_000_000,

@@ -12,10 +12,9 @@ from ..settings import MAX_LAYERS
 from .application import EXIT_PROBLEMS, app, finish
 from .io import read_design
 from .options import (AmpOpt, BatchOpt, CheckpointOpt, DefineOpt, DesignArg, FreezeOpt, InputOpt, MaxLayersOpt,
-                      Optimizer, OptimizerOpt, OptionalMode, OptionalOpt, choices, settings_from)
+                      OptimizerOpt, OptionalOpt, choice, settings_from)
 from .terminal import use_color
 
-Device = choices("Device", DEVICES)
 
 VERIFY_HELP = """Build DESIGN in PyTorch (the network `cnncalc export` writes), run it, and compare every
 row's output shape and parameter count with cnncalc's; on --device cpu or cuda, also the bytes
@@ -39,26 +38,26 @@ def verify_command(
     define: DefineOpt = None,
     input_size: InputOpt = None,
     batch: BatchOpt = 1,
-    device: Annotated[Device, typer.Option(
-        "--device", help="Where PyTorch runs the network: meta costs no memory at any size; cpu and cuda also "
-                         "measure saved tensors.")] = Device("meta"),
+    device: Annotated[str, typer.Option(
+        "--device", click_type=choice(DEVICES), help="Where PyTorch runs the network: meta costs no memory at any size; cpu and cuda also "
+                         "measure saved tensors.")] = "meta",
     memory: Annotated[bool, typer.Option(
         "--memory", "--measure", help="Also the peak memory of one training step: PyTorch's MemTracker beside "
                                       "cnncalc's simulation (--measure is the old name).")] = False,
-    optimizer: OptimizerOpt = Optimizer("sgd"),
+    optimizer: OptimizerOpt = "sgd",
     foreach: Annotated[bool, typer.Option(
         "--foreach/--for-loop", help="The optimizer's implementation in the measured step.")] = False,
     amp: AmpOpt = None,
     freeze: FreezeOpt = None,
     checkpoint: CheckpointOpt = None,
-    optional: OptionalOpt = OptionalMode("include"),
+    optional: OptionalOpt = "include",
     max_layers: MaxLayersOpt = MAX_LAYERS,
 ) -> None:
     def run() -> int:
         from ..pytorch.verify import verify
         from ..render.verify import render_verification
 
-        result = verify(read_design(design), defines=define or (), device=device.value, memory=memory,
+        result = verify(read_design(design), defines=define or (), device=device, memory=memory,
                         settings=settings_from(ctx))
         sys.stdout.write(render_verification(result, color=use_color()))
         return 0 if result.ok else EXIT_PROBLEMS

@@ -11,10 +11,9 @@ from .. import zoo
 from ..errors import SettingsError, did_you_mean
 from ..render import ZOO_FORMATS
 from .application import app, finish
-from .options import FORMAT_ALIASES, AliasChoice, choices
+from .options import FORMAT_ALIASES, AliasChoice
 from .terminal import output_width
 
-ZooFormat = choices("ZooFormat", ZOO_FORMATS)
 
 ZOO_HELP = """List the built-in designs with their params, MACs, input size, receptive field and source,
 or print one design's text.
@@ -33,9 +32,9 @@ def zoo_command(
     ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", show_default=False,
                                                   help="A built-in design to print.")] = None,
-    fmt: Annotated[ZooFormat, typer.Option(
+    fmt: Annotated[str, typer.Option(
         "--format", "-f", click_type=AliasChoice(ZOO_FORMATS, FORMAT_ALIASES),
-        help="Format of the list (md: markdown, txt: table).")] = ZooFormat("table"),
+        help="Format of the list (md: markdown, txt: table).")] = "table",
 ) -> None:
     def run() -> int:
         if name is not None:
@@ -47,7 +46,7 @@ def zoo_command(
             return 0
         from ..render.zoo import render_zoo
 
-        sys.stdout.write(render_zoo(zoo.catalog(), fmt.value, width=output_width()))
+        sys.stdout.write(render_zoo(zoo.catalog(), fmt, width=output_width()))
         return 0
 
     finish(run, ctx)
