@@ -16,7 +16,9 @@
    on them).
 
 With --baseline, each figure is measured for that checkout too, in the same run, alternating: each
-version imports cnncalc from its own checkout (PYTHONPATH) through the same console script.
+version imports cnncalc from its own checkout (PYTHONPATH) through the console script `pip install` writes
+for it (its pyproject.toml's entry point: cli.main up to 0.8.2, cli.console after). A command that fails
+stops the benchmark.
 """
 
 from __future__ import annotations
@@ -63,11 +65,29 @@ print(min(times[budget]), min(times[plain]))
 
 
 def run(cmd: list[str], env: dict) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process, output discarded."""
+    """Wall seconds and peak RSS (KiB) of one process, output discarded; SystemExit when it fails."""
     t = time.perf_counter()
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ELSEWHERE)
-    _, _, usage = os.wait4(process.pid, 0)
-    return time.perf_counter() - t, usage.ru_maxrss
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed ({os.waitstatus_to_exitcode(status)}) with PYTHONPATH={env.get('PYTHONPATH')}: "
+                 f"{' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss
+
+
+def console_script(checkout: Path) -> str:
+    """The console script `pip install` writes for a checkout's entry point ([project.scripts] cnncalc), in a
+    temporary directory."""
+    import tomllib
+
+    entry = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]["cnncalc"]
+    module, function = entry.split(":")
+    path = Path(tempfile.mkdtemp()) / "cnncalc"
+    path.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {function}\n"
+                    f"if __name__ == '__main__':\n    sys.exit({function}())\n")
+    path.chmod(0o755)
+    return str(path)
 
 
 def resnet152() -> Path:
@@ -81,23 +101,27 @@ def resnet152() -> Path:
     return path
 
 
-def cold(versions: dict[str, dict], script: str, runs: int) -> None:
+def cold(versions: dict[str, dict], scripts: dict[str, str], runs: int) -> None:
     design = resnet152()
-    commands = {
-        FLOOR: [sys.executable, "-c", FLOOR],
-        "cnncalc plan RESNET152.cnn --format json": [script, "plan", str(design), "--format", "json"],
-        "cnncalc plan RESNET152.cnn (table)": [script, "plan", str(design)],
-        "cnncalc plan vgg16": [script, "plan", "vgg16"],
-        "cnncalc plan resnet50 --format json": [script, "plan", "resnet50", "--format", "json"],
+    commands = {  # the script's arguments (None: the floor)
+        FLOOR: None,
+        "cnncalc plan RESNET152.cnn --format json": ["plan", str(design), "--format", "json"],
+        "cnncalc plan RESNET152.cnn (table)": ["plan", str(design)],
+        "cnncalc plan vgg16": ["plan", "vgg16"],
+        "cnncalc plan resnet50 --format json": ["plan", "resnet50", "--format", "json"],
     }
+
+    def cmd(args: list[str] | None, v: str) -> list[str]:
+        return [sys.executable, "-c", FLOOR] if args is None else [scripts[v], *args]
+
     times = {(name, v): [] for name in commands for v in versions}
-    for cmd in commands.values():
-        for env in versions.values():
-            run(cmd, env)  # warm the file cache and compile the bytecode
+    for args in commands.values():
+        for v, env in versions.items():
+            run(cmd(args, v), env)  # warm the file cache and compile the bytecode
     for _ in range(runs):
-        for name, cmd in commands.items():
+        for name, args in commands.items():
             for v, env in versions.items():
-                times[(name, v)].append(run(cmd, env)[0])
+                times[(name, v)].append(run(cmd(args, v), env)[0])
     print(f"cold start, the installed console script, median of {runs} alternating runs (x floor: the median of "
           f"each run's time over the floor's run in the same round and environment):")
     for name in commands:
@@ -108,12 +132,11 @@ def cold(versions: dict[str, dict], script: str, runs: int) -> None:
         print(f"  {name:<42}{line}{ratio}")
 
 
-def large(versions: dict[str, dict], script: str) -> None:
-    cmd = [script, "plan", LARGE, "--format", "json", "--max-layers", "200000"]
+def large(versions: dict[str, dict], scripts: dict[str, str]) -> None:
     results = {v: [] for v in versions}
     for _ in range(3):
         for v, env in versions.items():
-            results[v].append(run(cmd, env))
+            results[v].append(run([scripts[v], "plan", LARGE, "--format", "json", "--max-layers", "200000"], env))
     print(f"cnncalc plan \"{LARGE}\" --format json --max-layers 200000 (100,003 rows), median of 3:")
     for v, found in results.items():
         print(f"  {v or 'this checkout':<14} {statistics.median(t for t, _ in found):6.2f} s, "
@@ -156,14 +179,15 @@ def main() -> None:
     if script is None:
         sys.exit("no cnncalc console script: pip install -e . first")
     script = str(Path(script).resolve())
-    versions = {"": {**ENV, "PYTHONPATH": str(ROOT)}}
+    versions, scripts = {"": {**ENV, "PYTHONPATH": str(ROOT)}}, {"": script, "after": script}
     if args.baseline:
         versions = {"before": {**ENV, "PYTHONPATH": str(args.baseline.resolve())}, "after": versions[""]}
+        scripts["before"] = console_script(args.baseline.resolve())
     only = args.only.split(",")
     if "cold" in only:
-        cold(versions, script, args.runs)
+        cold(versions, scripts, args.runs)
     if "large" in only:
-        large(versions, script)
+        large(versions, scripts)
     if "budget" in only:
         budget(versions)
     if "rows" in only:
