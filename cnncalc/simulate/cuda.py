@@ -73,7 +73,6 @@ class CachingAllocator:
         self.used: dict[object, int] = {}
         self.tops = {True: SMALL_ADDRESS, False: 0}  # small? -> the next segment's address
         self.reserved = 0
-        self.allocated = 0
         self.segments = 0
         self.watch()
 
@@ -107,8 +106,13 @@ class CachingAllocator:
         other.pools = {small: list(pool) for small, pool in self.pools.items()}
         other.starts, other.ends, other.used, other.tops = (dict(self.starts), dict(self.ends), dict(self.used),
                                                             dict(self.tops))
-        other.reserved, other.allocated, other.segments = self.reserved, self.allocated, self.segments
+        other.reserved, other.segments = self.reserved, self.segments
         return other
+
+    @property
+    def allocated(self) -> int:
+        """The bytes of the blocks in use (counted when asked: no replay needs it)."""
+        return sum(block >> SHIFT for block in self.used.values())
 
     def block(self, key) -> tuple[int, int]:
         """The address and size of the block in use under `key`."""
@@ -155,7 +159,6 @@ class CachingAllocator:
         elif cached:
             del self.ends[address + bytes_], pool[i]
         self.used[key] = bytes_ << SHIFT | address
-        self.allocated += bytes_
 
     def free(self, key) -> None:
         """A block goes back to its pool, merged with its free neighbours in its segment."""
@@ -163,7 +166,6 @@ class CachingAllocator:
         if block is None:
             return
         address, size = block & ADDRESS, block >> SHIFT
-        self.allocated -= size
         pool, starts, ends = self.pools[address >= SMALL_ADDRESS], self.starts, self.ends
         before = ends.pop(address, None)
         if before is not None:  # absorbed into its predecessor
