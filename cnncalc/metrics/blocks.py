@@ -27,14 +27,14 @@ def block_contract(blocks: list[Block], rows: list[dict]) -> list[dict]:
                                                                                  columns["memory_bytes"])]
     names = _Names()
     out = []
-    for i, b in enumerate(blocks):
+    sums = zip(*[_sums(values, ends) for values in columns.values()])  # in the order of BLOCK_SUMS, activations
+    for i, (b, (params, weights, biases, buffers, macs, memory, saved, activations)) in enumerate(zip(blocks, sums)):
         line, column, text = names.place(b)
         out.append({"id": i, "kind": b.kind, "name": names.name(b), "text": text, "parent": b.parent, "level": b.level,
                     "depth": b.depth, "arm": b.arm, "first": b.first, "last": b.last, "repeat": b.repeat,
-                    "line": line, "column": column, "source": b.span.source.label or "design"})
-    keys = list(columns)
-    for block, sums in zip(out, zip(*[_sums(values, ends) for values in columns.values()])):
-        block.update(zip(keys, sums))
+                    "line": line, "column": column, "source": b.span.source.label or "design",
+                    "params": params, "weights": weights, "biases": biases, "buffers": buffers, "macs": macs,
+                    "memory_bytes": memory, "saved_bytes": saved, "activations": activations})
     for key, counts in unknown.items():
         for block, count in zip(out, counts):
             if count:
