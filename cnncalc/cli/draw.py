@@ -43,13 +43,16 @@ def draw_command(
         help="Fold into the design's blocks as plan --depth does: 1 draws each top-level item as one box.",
         show_default="every layer, or past 100 boxes the deepest depth that fits")] = None,
     style: Annotated[str, typer.Option(
-        "--style", click_type=choice(DRAW_STYLES), help="blocks: the block diagram; volumes: a chain of 3D volumes scaled by log2 of H, W and C, "
-                        "the layers between them (branches must be folded with --depth).")] = "blocks",
+        "--style", click_type=choice(DRAW_STYLES),
+        help="blocks: the block diagram; volumes: a chain of 3D volumes scaled by log2 of H, W and C, the layers "
+             "between them (branches must be folded with --depth).")] = "blocks",
     emphasis: Annotated[Optional[str], typer.Option(
-        "--emphasis", click_type=choice(EMPHASES), help="A bar beside each box: its share of the forward memory, params or MACs.",
+        "--emphasis", click_type=choice(EMPHASES),
+        help="A bar beside each box: its share of the forward memory, params or MACs.",
         show_default=False)] = None,
     direction: Annotated[Optional[str], typer.Option(
-        "--direction", click_type=choice(DIRECTIONS), help="The flow: top to bottom or left to right (volumes: always left to right).",
+        "--direction", click_type=choice(DIRECTIONS),
+        help="The flow: top to bottom or left to right (volumes: always left to right).",
         show_default="down")] = None,
     define: DefineOpt = None,
     input_size: InputOpt = None,

@@ -60,9 +60,10 @@ OptionalOpt = Annotated[str, typer.Option(
 MaxLayersOpt = Annotated[int, typer.Option(
     "--max-layers", min=1, help="Refuse designs that expand to more layers than this.")]
 FitRuleOpt = Annotated[str, typer.Option(
-    "--fit-rule", click_type=choice(FIT_RULES), help="coverage: a layer is a misfit when it leaves real input unseen beyond what its stride "
-                       "always skips (dropping only padding, or a stride's gap, is a note); notes: the course "
-                       "notes' rule, every output that is not a whole number is a misfit.")]
+    "--fit-rule", click_type=choice(FIT_RULES),
+    help="coverage: a layer is a misfit when it leaves real input unseen beyond what its stride always skips "
+         "(dropping only padding, or a stride's gap, is a note); notes: the course notes' rule, every output that "
+         "is not a whole number is a misfit.")]
 
 # -- the memory the numbers are for -------------------------------------------------------------------------
 BatchOpt = Annotated[int, typer.Option("--batch", min=1, help="Images per batch: multiplies memory, never shapes.")]
@@ -70,7 +71,8 @@ DtypeOpt = Annotated[str, typer.Option(
     "--dtype", click_type=AliasChoice(DTYPES, DTYPE_ALIASES),
     help="Bytes per number for memory; also fp32 or float, fp16 or half, bf16: --dtype fp16.")]
 OptimizerOpt = Annotated[str, typer.Option(
-    "--optimizer", click_type=choice(OPTIMIZERS), help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")]
+    "--optimizer", click_type=choice(OPTIMIZERS),
+    help="Optimizer state in training memory: sgd none, momentum 1x, adam 2x the params.")]
 MemoryRulesOpt = Annotated[str, typer.Option(
     "--memory-rules", "--device", click_type=choice(MEMORY_RULES),
     help="Whose memory rules the training and inference peaks follow, the device you train on: cuda (the "
@@ -83,9 +85,10 @@ AccumulateOpt = Annotated[int, typer.Option(
     "--accumulate", min=1, metavar="N", help="Gradient accumulation over N micro-batches of --batch: the peak "
                                              "(and --budget's answer) is the micro-batch's.")]
 AmpOpt = Annotated[Optional[str], typer.Option(
-    "--amp", click_type=choice(AMP_DTYPES), help="Mixed-precision training under autocast to this dtype: activations in it, parameters, "
-                  "gradients and optimizer state in float32 (--dtype float32). Without it, --dtype float16 "
-                  "models pure float16 training.", show_default=False)]
+    "--amp", click_type=choice(AMP_DTYPES),
+    help="Mixed-precision training under autocast to this dtype: activations in it, parameters, gradients and "
+         "optimizer state in float32 (--dtype float32). Without it, --dtype float16 models pure float16 "
+         "training.", show_default=False)]
 FreezeOpt = Annotated[Optional[int], typer.Option(
     "--freeze", metavar="ROW", min=0, help="Fine-tuning: the parameters of rows 1 to ROW (the table's #) do not "
                                            "train: no gradients, no optimizer state, nothing saved before the "

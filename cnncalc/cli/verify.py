@@ -39,8 +39,9 @@ def verify_command(
     input_size: InputOpt = None,
     batch: BatchOpt = 1,
     device: Annotated[str, typer.Option(
-        "--device", click_type=choice(DEVICES), help="Where PyTorch runs the network: meta costs no memory at any size; cpu and cuda also "
-                         "measure saved tensors.")] = "meta",
+        "--device", click_type=choice(DEVICES),
+        help="Where PyTorch runs the network: meta costs no memory at any size; cpu and cuda also measure saved "
+             "tensors.")] = "meta",
     memory: Annotated[bool, typer.Option(
         "--memory", "--measure", help="Also the peak memory of one training step: PyTorch's MemTracker beside "
                                       "cnncalc's simulation (--measure is the old name).")] = False,

@@ -39,8 +39,8 @@ ROUND_LARGE = 2 << 20  # kRoundLarge
 
 
 def round_size(size: int) -> int:
-    """A request of `size` bytes (at least 1) rounded up to a multiple of 512 (so at least 512)."""
-    return -(-size // MIN_BLOCK) * MIN_BLOCK
+    """A request of `size` bytes rounded up to a multiple of 512, at least 512."""
+    return MIN_BLOCK if size < MIN_BLOCK else -(-size // MIN_BLOCK) * MIN_BLOCK
 
 
 def segment_size(size: int) -> int:
@@ -189,7 +189,7 @@ class CachingAllocator:
             if not size:
                 free(key)
             elif key not in used:
-                take(key, -(-size // MIN_BLOCK) * MIN_BLOCK)  # round_size, written out: the hot path
+                take(key, -(-size // MIN_BLOCK) * MIN_BLOCK)  # round_size of a size from 1: the hot path
 
 
 def cuda_reserved(steps: list[Step], storage_sizes: list[int], setup: Setup, mode: str, batch: int,
