@@ -74,7 +74,7 @@ def main() -> None:
 def console() -> None:
     """The installed `cnncalc` script and `python -m cnncalc`: main(), then the process ends at once, its
     output flushed and its atexit handlers run, without tearing down every module and object it made:
-    that took about a fifth of what a cold plan of ResNet-152 costs beyond the import floor (41 of 183
+    that took about a fifth of what a cold plan of ResNet-152 costs beyond the import floor (41 of 200
     million instructions, callgrind), and 60 to 80 ms after a plan of 100,000 rows. With a thread still
     running, or no way to run the atexit handlers, it ends as usual. (main() raises SystemExit like any
     command line: the tests call it.)"""
